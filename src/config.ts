@@ -1,0 +1,87 @@
+import { SlabError } from './errors.js';
+
+export type Profile = '5.4' | '6.6';
+export const PROFILES: readonly Profile[] = ['5.4', '6.6'];
+
+export interface MachineConfig {
+  /** simulated CPUs, one worker thread each */
+  cpus: number;
+  /** NUMA nodes; CPUs and memory are split evenly */
+  nodes: number;
+  /** bytes of simulated physical memory */
+  memory: number;
+  /** bytes per page, a power of two */
+  pageSize: number;
+  /** kernel generation to reproduce */
+  profile: Profile;
+}
+
+interface IntOption {
+  name: keyof MachineConfig;
+  default: number;
+  min: number;
+  max: number;
+  doc: string;
+  powerOfTwo?: boolean;
+}
+
+const MiB = 1024 * 1024;
+
+/** The options table: one row per numeric field, the source of defaults, ranges and help. */
+export const MACHINE_OPTIONS: readonly IntOption[] = [
+  { name: 'cpus', default: 2, min: 1, max: 64, doc: 'simulated CPUs (worker threads)' },
+  { name: 'nodes', default: 1, min: 1, max: 8, doc: 'NUMA nodes (CPUs and memory split evenly)' },
+  { name: 'memory', default: 64 * MiB, min: 1 * MiB, max: 1024 * MiB, doc: 'simulated physical memory in bytes' },
+  { name: 'pageSize', default: 4096, min: 4096, max: 65536, powerOfTwo: true, doc: 'page size in bytes' },
+];
+
+export const DEFAULT_CONFIG: MachineConfig = {
+  cpus: 2,
+  nodes: 1,
+  memory: 64 * MiB,
+  pageSize: 4096,
+  profile: '5.4',
+};
+
+/** The fewest pages a node may have: enough for a slab of the largest order SLUB asks for. */
+export const MIN_PAGES_PER_NODE = 64;
+
+const invalid = (msg: string): SlabError => new SlabError('EINVAL', msg);
+
+/** Fill defaults and check every field; throws a SlabError naming the field and its range. */
+export function resolveConfig(partial: Partial<MachineConfig> = {}): MachineConfig {
+  const cfg: MachineConfig = { ...DEFAULT_CONFIG, ...partial };
+  for (const key of Object.keys(partial)) {
+    if (!(key in DEFAULT_CONFIG)) throw invalid(`unknown config field '${key}' (expected one of ${Object.keys(DEFAULT_CONFIG).join(', ')})`);
+  }
+  for (const o of MACHINE_OPTIONS) {
+    const v = cfg[o.name] as number;
+    if (!Number.isInteger(v) || v < o.min || v > o.max) {
+      throw invalid(`config.${o.name} = ${String(v)}: expected an integer in ${o.min}..${o.max} (${o.doc})`);
+    }
+    if (o.powerOfTwo && (v & (v - 1)) !== 0) {
+      throw invalid(`config.${o.name} = ${v}: expected a power of two in ${o.min}..${o.max}`);
+    }
+  }
+  if (!PROFILES.includes(cfg.profile)) {
+    throw invalid(`config.profile = ${String(cfg.profile)}: expected one of ${PROFILES.join(', ')}`);
+  }
+  if (cfg.nodes > cfg.cpus) {
+    throw invalid(`config.nodes = ${cfg.nodes}: expected at most config.cpus (${cfg.cpus}), every node needs a CPU`);
+  }
+  const perNode = Math.floor(cfg.memory / cfg.pageSize / cfg.nodes);
+  if (perNode < MIN_PAGES_PER_NODE) {
+    throw invalid(
+      `config.memory = ${cfg.memory}: expected at least ${MIN_PAGES_PER_NODE} pages of ${cfg.pageSize} bytes per node (${cfg.nodes} nodes)`,
+    );
+  }
+  return cfg;
+}
+
+/** Parse sizes like 4096, 64K, 64M, 1G. Returns NaN when malformed. */
+export function parseSize(text: string): number {
+  const m = /^(\d+)([KMG]?)(i?B)?$/i.exec(text.trim());
+  if (!m) return Number.NaN;
+  const mult = { '': 1, K: 1024, M: MiB, G: 1024 * MiB }[m[2].toUpperCase() as '' | 'K' | 'M' | 'G'];
+  return Number(m[1]) * mult;
+}

@@ -1,0 +1,52 @@
+// Shared-memory primitives, free-running form: the twin of atomic.ts with the same
+// signatures and no schedule points. Hand-written because locks differ by mode: here
+// a waiter spins a little, then sleeps in Atomics.wait; there it blocks in the scheduler.
+import type { Machine } from './machine.js';
+
+export const load32 = (m: Machine, word: number, _site: number): number => m.u32[word];
+
+export function store32(m: Machine, word: number, value: number, _site: number): void {
+  m.u32[word] = value;
+}
+
+export const cas32 = (m: Machine, word: number, expect: number, value: number, _site: number): boolean =>
+  Atomics.compareExchange(m.i32, word, expect | 0, value | 0) === (expect | 0);
+
+export const add32 = (m: Machine, word: number, delta: number, _site: number): number => Atomics.add(m.u32, word, delta);
+
+export const xchg32 = (m: Machine, word: number, value: number, _site: number): number =>
+  Atomics.exchange(m.u32, word, value);
+
+export function cas64(
+  m: Machine,
+  word: number,
+  expLo: number,
+  expHi: number,
+  newLo: number,
+  newHi: number,
+  _site: number,
+): boolean {
+  const exp = BigInt.asIntN(64, BigInt(expLo >>> 0) | (BigInt(expHi >>> 0) << 32n));
+  return Atomics.compareExchange(m.i64, word >> 1, exp, BigInt.asIntN(64, BigInt(newLo >>> 0) | (BigInt(newHi >>> 0) << 32n))) === exp;
+}
+
+const SPINS = 100;
+
+/** spin_lock: 0 free, 1 held, 2 held with sleepers (a futex mutex: Drepper's "mutex2"). */
+export function spinLock(m: Machine, word: number, _site: number): void {
+  const a = m.i32;
+  let c = Atomics.compareExchange(a, word, 0, 1);
+  if (c === 0) return;
+  for (let i = 0; i < SPINS; i++) {
+    if (a[word] === 0 && (c = Atomics.compareExchange(a, word, 0, 1)) === 0) return;
+  }
+  if (c !== 2) c = Atomics.exchange(a, word, 2);
+  while (c !== 0) {
+    Atomics.wait(a, word, 2);
+    c = Atomics.exchange(a, word, 2);
+  }
+}
+
+export function spinUnlock(m: Machine, word: number, _site: number): void {
+  if (Atomics.exchange(m.i32, word, 0) === 2) Atomics.notify(m.i32, word, 1);
+}

@@ -1,0 +1,107 @@
+// Shared-memory primitives, scheduled form. Every access a two-way module makes to
+// shared words goes through one of these, so every access is a named schedule point:
+// the CPU yields *before* the access, and the access happens when it is resumed.
+// The free-running twin is atomic.fast.ts (hand-written, same signatures, no yields).
+// Ordering: plain loads are READ_ONCE (may be stale, never torn within 32 bits);
+// CAS is cmpxchg; a CAS on a 64-bit pair is cmpxchg_double.
+import type { Machine } from './machine.js';
+import { BLOCK, type Step } from '../sched/step.js';
+
+/** What the scheduler needs to know about the step that just ran (single-threaded). */
+export const schedBus = {
+  /** word a CPU blocked on (set just before it yields BLOCK) */
+  blockedOn: -1,
+  /** words written in this step, for waking blocked CPUs; reset by the scheduler */
+  written: [] as number[],
+  /** optional per-access trace sink */
+  trace: null as null | ((kind: string, site: number, word: number, value: number, ok?: boolean) => void),
+};
+
+const wrote = (word: number): void => {
+  schedBus.written.push(word);
+};
+
+export function* load32(m: Machine, word: number, site: number): Step<number> {
+  yield site;
+  const v = m.u32[word];
+  schedBus.trace?.('load', site, word, v);
+  return v;
+}
+
+export function* store32(m: Machine, word: number, value: number, site: number): Step {
+  yield site;
+  m.u32[word] = value;
+  wrote(word);
+  schedBus.trace?.('store', site, word, value >>> 0);
+}
+
+/** cmpxchg on one 32-bit word; true when it took. */
+export function* cas32(m: Machine, word: number, expect: number, value: number, site: number): Step<boolean> {
+  yield site;
+  const ok = Atomics.compareExchange(m.i32, word, expect | 0, value | 0) === (expect | 0);
+  if (ok) wrote(word);
+  schedBus.trace?.('cas', site, word, value >>> 0, ok);
+  return ok;
+}
+
+/** atomic add on one 32-bit word; returns the old value. */
+export function* add32(m: Machine, word: number, delta: number, site: number): Step<number> {
+  yield site;
+  const old = Atomics.add(m.u32, word, delta);
+  wrote(word);
+  schedBus.trace?.('add', site, word, old);
+  return old;
+}
+
+/** atomic exchange on one 32-bit word; returns the old value. */
+export function* xchg32(m: Machine, word: number, value: number, site: number): Step<number> {
+  yield site;
+  const old = Atomics.exchange(m.u32, word, value);
+  wrote(word);
+  schedBus.trace?.('xchg', site, word, old);
+  return old;
+}
+
+/**
+ * cmpxchg_double on the 64-bit pair at even word `word` (lo = word, hi = word + 1):
+ * (expLo, expHi) -> (newLo, newHi), true when it took.
+ */
+export function* cas64(
+  m: Machine,
+  word: number,
+  expLo: number,
+  expHi: number,
+  newLo: number,
+  newHi: number,
+  site: number,
+): Step<boolean> {
+  yield site;
+  const exp = BigInt.asIntN(64, BigInt(expLo >>> 0) | (BigInt(expHi >>> 0) << 32n));
+  const nev = BigInt.asIntN(64, BigInt(newLo >>> 0) | (BigInt(newHi >>> 0) << 32n));
+  const ok = Atomics.compareExchange(m.i64, word >> 1, exp, nev) === exp;
+  if (ok) {
+    wrote(word);
+    wrote(word + 1);
+  }
+  schedBus.trace?.('cas2', site, word, newHi >>> 0, ok);
+  return ok;
+}
+
+/** spin_lock: word is 0 (free) or 1 (held). A CPU that finds it held blocks until a write to it. */
+export function* spinLock(m: Machine, word: number, site: number): Step {
+  yield site;
+  while (Atomics.compareExchange(m.i32, word, 0, 1) !== 0) {
+    schedBus.trace?.('lock', site, word, 1, false);
+    schedBus.blockedOn = word;
+    yield site | BLOCK;
+  }
+  wrote(word);
+  schedBus.trace?.('lock', site, word, 1, true);
+}
+
+export function* spinUnlock(m: Machine, word: number, site: number): Step {
+  yield site;
+  Atomics.store(m.i32, word, 0);
+  wrote(word);
+  schedBus.trace?.('unlock', site, word, 0);
+}

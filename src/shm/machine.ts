@@ -1,0 +1,139 @@
+// create(config) sizes and initialises the machine; attach(sab) only builds views.
+// Together with structs.ts this is the only code that turns indices into offsets.
+import { type MachineConfig, PROFILES, resolveConfig } from '../config.js';
+import { SlabError } from '../errors.js';
+import { initZone } from '../mm/free_area.js';
+import { alignWords } from './struct.js';
+import { CPU, GLOBAL, LAYOUT_VERSION, MAGIC, NODE, PAGE, PG } from './structs.js';
+
+/** Views and derived constants of one machine; cheap to build, shared by nothing. */
+export interface Machine {
+  readonly sab: SharedArrayBuffer;
+  readonly cfg: Readonly<MachineConfig>;
+  readonly u32: Uint32Array;
+  readonly i32: Int32Array;
+  readonly i64: BigInt64Array;
+  readonly u8: Uint8Array;
+  readonly pageShift: number;
+  readonly pagesPerNode: number;
+  /** pfns 0..totalPfns-1 exist; pfn 0 is the reserved null page */
+  readonly totalPfns: number;
+  readonly nodeBase: number;
+  readonly pageBase: number;
+  readonly cpuBase: number;
+  /** word offset of simulated physical address 0 */
+  readonly memBase: number;
+}
+
+function layoutOf(cfg: MachineConfig) {
+  const pagesPerNode = Math.floor(cfg.memory / cfg.pageSize / cfg.nodes);
+  const totalPfns = 1 + cfg.nodes * pagesPerNode;
+  const nodeBase = alignWords(GLOBAL.STRIDE, 32); // 128-byte aligned
+  const pageBase = alignWords(nodeBase + cfg.nodes * NODE.STRIDE, 32);
+  const cpuBase = alignWords(pageBase + totalPfns * PAGE.STRIDE, 32);
+  const memBase = alignWords(cpuBase + cfg.cpus * CPU.STRIDE, cfg.pageSize / 4);
+  const totalWords = memBase + (totalPfns * cfg.pageSize) / 4;
+  return { pagesPerNode, totalPfns, nodeBase, pageBase, cpuBase, memBase, totalWords };
+}
+
+function views(sab: SharedArrayBuffer) {
+  return {
+    u32: new Uint32Array(sab),
+    i32: new Int32Array(sab),
+    i64: new BigInt64Array(sab),
+    u8: new Uint8Array(sab),
+  };
+}
+
+/** Size, allocate and initialise a machine. The only writer of initial state. */
+export function create(partial: Partial<MachineConfig> = {}): Machine {
+  const cfg = resolveConfig(partial);
+  const L = layoutOf(cfg);
+  const sab = new SharedArrayBuffer(L.totalWords * 4);
+  const v = views(sab);
+  const g = v.u32;
+  g[GLOBAL.magic] = MAGIC;
+  g[GLOBAL.version] = LAYOUT_VERSION;
+  g[GLOBAL.totalWords] = L.totalWords;
+  g[GLOBAL.cpus] = cfg.cpus;
+  g[GLOBAL.nodes] = cfg.nodes;
+  g[GLOBAL.pageSize] = cfg.pageSize;
+  g[GLOBAL.pageShift] = Math.log2(cfg.pageSize);
+  g[GLOBAL.profile] = PROFILES.indexOf(cfg.profile);
+  g[GLOBAL.pagesPerNode] = L.pagesPerNode;
+  g[GLOBAL.totalPfns] = L.totalPfns;
+  g[GLOBAL.nodeBase] = L.nodeBase;
+  g[GLOBAL.pageBase] = L.pageBase;
+  g[GLOBAL.cpuBase] = L.cpuBase;
+  g[GLOBAL.memBase] = L.memBase;
+  const m = build(sab, cfg, L);
+  g[m.pageBase + PAGE.flags] = PG.reserved; // pfn 0: the null page
+  for (let cpu = 0; cpu < cfg.cpus; cpu++) g[cpuOff(m, cpu) + CPU.node] = cpuNode(m, cpu);
+  for (let node = 0; node < cfg.nodes; node++) initZone(m, node);
+  return m;
+}
+
+function build(sab: SharedArrayBuffer, cfg: MachineConfig, L: ReturnType<typeof layoutOf>): Machine {
+  return {
+    sab,
+    cfg: Object.freeze(cfg),
+    ...views(sab),
+    pageShift: Math.log2(cfg.pageSize),
+    pagesPerNode: L.pagesPerNode,
+    totalPfns: L.totalPfns,
+    nodeBase: L.nodeBase,
+    pageBase: L.pageBase,
+    cpuBase: L.cpuBase,
+    memBase: L.memBase,
+  };
+}
+
+/** Build views over an existing machine; refuses anything create() did not make. */
+export function attach(sab: unknown): Machine {
+  if (!(sab instanceof SharedArrayBuffer)) {
+    throw new SlabError('ELAYOUT', `attach: expected a SharedArrayBuffer, got ${typeof sab}`);
+  }
+  if (sab.byteLength < GLOBAL.STRIDE * 4) {
+    throw new SlabError('ELAYOUT', `attach: buffer of ${sab.byteLength} bytes is too small for a machine header`);
+  }
+  const g = new Uint32Array(sab);
+  if (g[GLOBAL.magic] !== MAGIC) {
+    throw new SlabError('ELAYOUT', `attach: bad magic 0x${g[GLOBAL.magic].toString(16)} (expected 0x${MAGIC.toString(16)})`);
+  }
+  if (g[GLOBAL.version] !== LAYOUT_VERSION) {
+    throw new SlabError('ELAYOUT', `attach: layout version ${g[GLOBAL.version]} (expected ${LAYOUT_VERSION})`);
+  }
+  const cfg = resolveConfig({
+    cpus: g[GLOBAL.cpus],
+    nodes: g[GLOBAL.nodes],
+    pageSize: g[GLOBAL.pageSize],
+    memory: g[GLOBAL.pagesPerNode] * g[GLOBAL.nodes] * g[GLOBAL.pageSize],
+    profile: PROFILES[g[GLOBAL.profile]],
+  });
+  const L = layoutOf(cfg);
+  if (L.totalWords !== g[GLOBAL.totalWords] || sab.byteLength !== L.totalWords * 4) {
+    throw new SlabError('ELAYOUT', `attach: buffer size ${sab.byteLength} does not match its header (${g[GLOBAL.totalWords] * 4})`);
+  }
+  return build(sab, cfg, L);
+}
+
+// ---- index -> offset helpers: the only arithmetic on offsets outside structs.ts ----
+
+export const nodeOff = (m: Machine, node: number): number => m.nodeBase + node * NODE.STRIDE;
+export const pageOff = (m: Machine, pfn: number): number => m.pageBase + pfn * PAGE.STRIDE;
+export const cpuOff = (m: Machine, cpu: number): number => m.cpuBase + cpu * CPU.STRIDE;
+/** CPUs are split evenly: CPU i is on node floor(i * nodes / cpus). */
+export const cpuNode = (m: Machine, cpu: number): number => Math.floor((cpu * m.cfg.nodes) / m.cfg.cpus);
+/** Node k owns pfns [1 + k*pagesPerNode, 1 + (k+1)*pagesPerNode). */
+export const nodeStartPfn = (m: Machine, node: number): number => 1 + node * m.pagesPerNode;
+export const pfnNode = (m: Machine, pfn: number): number => Math.floor((pfn - 1) / m.pagesPerNode);
+/** Simulated physical address of a page; pfn 0 maps to address 0 (NULL). */
+export const pfnToAddr = (m: Machine, pfn: number): number => pfn * m.cfg.pageSize;
+export const addrToPfn = (m: Machine, addr: number): number => addr >>> m.pageShift;
+/** Word index in the buffer of the 32-bit word at a 4-aligned simulated address. */
+export const addrWord = (m: Machine, addr: number): number => m.memBase + (addr >>> 2);
+/** Byte index in the buffer of a simulated address. */
+export const addrByte = (m: Machine, addr: number): number => m.memBase * 4 + addr;
+/** Is `addr` inside simulated memory and not in the null page? */
+export const validAddr = (m: Machine, addr: number): boolean =>
+  Number.isInteger(addr) && addr >= m.cfg.pageSize && addr < m.totalPfns * m.cfg.pageSize;

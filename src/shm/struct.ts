@@ -1,0 +1,44 @@
+// defineStruct(): a field table becomes word offsets (32-bit words) and a stride.
+// 64-bit fields are aligned to two words so that `wordIndex >> 1` indexes a
+// BigInt64Array; the checks run when the layout module loads.
+
+export type FieldType = 'u32' | 'u64';
+export type FieldTable = Readonly<Record<string, FieldType | readonly ['u32', number]>>;
+
+export type Struct<T extends FieldTable> = { readonly [K in keyof T]: number } & {
+  /** words per element, including padding */
+  readonly STRIDE: number;
+  readonly NAME: string;
+};
+
+/**
+ * Lay out `fields` in order. `['u32', n]` is an array of n words. `padBytes` pads the
+ * stride to a multiple of that many bytes (per-CPU regions use 128 against false sharing).
+ */
+export function defineStruct<T extends FieldTable>(name: string, fields: T, padBytes = 8): Struct<T> {
+  const out: Record<string, number | string> = { NAME: name };
+  let w = 0;
+  for (const [key, type] of Object.entries(fields)) {
+    if (type === 'u64') {
+      w = (w + 1) & ~1;
+      out[key] = w;
+      w += 2;
+    } else if (type === 'u32') {
+      out[key] = w;
+      w += 1;
+    } else {
+      out[key] = w;
+      w += type[1];
+    }
+  }
+  const padWords = padBytes / 4;
+  out.STRIDE = Math.ceil(w / padWords) * padWords;
+  for (const [key, type] of Object.entries(fields)) {
+    if (type === 'u64' && (out[key] as number) % 2 !== 0) throw new Error(`${name}.${key}: 64-bit field not 8-byte aligned`);
+  }
+  if ((out.STRIDE as number) % 2 !== 0) throw new Error(`${name}: stride not 8-byte aligned`);
+  return Object.freeze(out) as unknown as Struct<T>;
+}
+
+/** Round a word count up to a multiple of `words`. */
+export const alignWords = (w: number, words: number): number => Math.ceil(w / words) * words;

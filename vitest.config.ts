@@ -1,0 +1,16 @@
+import { defineConfig } from 'vitest/config';
+// @ts-expect-error: a plain .mjs script without types
+import { generate } from './scripts/twoway.mjs';
+
+// The fast twins of two-way modules are generated, never committed: make sure they
+// are current even when vitest is started directly.
+generate();
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 120_000,
+    hookTimeout: 60_000,
+    pool: 'forks',
+  },
+});
