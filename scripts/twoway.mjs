@@ -38,7 +38,7 @@ const isTwoWay = (file) => readFileSync(file, 'utf8').startsWith(MARKER);
 /** Resolve './x.js' from `fromFile` to the `.ts` source path, or null. */
 function sourceOf(fromFile, spec) {
   if (!spec.startsWith('.') || !spec.endsWith('.js')) return null;
-  return resolve(dirname(fromFile), spec.slice(0, -3) + '.ts');
+  return resolve(dirname(fromFile), `${spec.slice(0, -3)}.ts`);
 }
 
 function transform(file, twoWaySet) {
@@ -49,9 +49,8 @@ function transform(file, twoWaySet) {
     const { line, character } = sf.getLineAndCharacterOfPosition(node.getStart(sf));
     return `${relative(root, file)}:${line + 1}:${character + 1}`;
   };
-  const hasFastTwin = (src) =>
-    src !== null && (twoWaySet.has(src) || existsSync(src.slice(0, -3) + '.fast.ts'));
-  const redirect = (spec) => spec.slice(0, -3) + '.fast.js';
+  const hasFastTwin = (src) => src !== null && (twoWaySet.has(src) || existsSync(`${src.slice(0, -3)}.fast.ts`));
+  const redirect = (spec) => `${spec.slice(0, -3)}.fast.js`;
 
   const unStep = (type) => {
     if (type && ts.isTypeReferenceNode(type) && type.typeName.getText(sf) === 'Step') {
@@ -84,16 +83,41 @@ function transform(file, twoWaySet) {
         return ts.visitNode(node.expression, visit);
       }
       if (ts.isFunctionDeclaration(node) && node.asteriskToken) {
-        return ts.factory.updateFunctionDeclaration(node, node.modifiers, undefined, node.name, node.typeParameters,
-          ts.visitNodes(node.parameters, visit), unStep(node.type), ts.visitNode(node.body, visit));
+        return ts.factory.updateFunctionDeclaration(
+          node,
+          node.modifiers,
+          undefined,
+          node.name,
+          node.typeParameters,
+          ts.visitNodes(node.parameters, visit),
+          unStep(node.type),
+          ts.visitNode(node.body, visit),
+        );
       }
       if (ts.isFunctionExpression(node) && node.asteriskToken) {
-        return ts.factory.updateFunctionExpression(node, node.modifiers, undefined, node.name, node.typeParameters,
-          ts.visitNodes(node.parameters, visit), unStep(node.type), ts.visitNode(node.body, visit));
+        return ts.factory.updateFunctionExpression(
+          node,
+          node.modifiers,
+          undefined,
+          node.name,
+          node.typeParameters,
+          ts.visitNodes(node.parameters, visit),
+          unStep(node.type),
+          ts.visitNode(node.body, visit),
+        );
       }
       if (ts.isMethodDeclaration(node) && node.asteriskToken) {
-        return ts.factory.updateMethodDeclaration(node, node.modifiers, undefined, node.name, node.questionToken,
-          node.typeParameters, ts.visitNodes(node.parameters, visit), unStep(node.type), ts.visitNode(node.body, visit));
+        return ts.factory.updateMethodDeclaration(
+          node,
+          node.modifiers,
+          undefined,
+          node.name,
+          node.questionToken,
+          node.typeParameters,
+          ts.visitNodes(node.parameters, visit),
+          unStep(node.type),
+          ts.visitNode(node.body, visit),
+        );
       }
       return ts.visitEachChild(node, visit, ctx);
     };
@@ -108,13 +132,16 @@ function transform(file, twoWaySet) {
   return HEADER.replace('%s', relative(dirname(file), file)) + body;
 }
 
+/** The fast twin's text for one file (for tests and tools). */
+export const transformFile = (file) => transform(file, new Set([file]));
+
 export function generate({ check = false } = {}) {
   const files = walk(join(root, 'src'));
   const twoWay = files.filter(isTwoWay);
   const set = new Set(twoWay);
   const stale = [];
   for (const file of twoWay) {
-    const target = file.slice(0, -3) + '.fast.ts';
+    const target = `${file.slice(0, -3)}.fast.ts`;
     const text = transform(file, set);
     const old = existsSync(target) ? readFileSync(target, 'utf8') : null;
     if (old === text) continue;

@@ -52,7 +52,8 @@ const invalid = (msg: string): SlabError => new SlabError('EINVAL', msg);
 export function resolveConfig(partial: Partial<MachineConfig> = {}): MachineConfig {
   const cfg: MachineConfig = { ...DEFAULT_CONFIG, ...partial };
   for (const key of Object.keys(partial)) {
-    if (!(key in DEFAULT_CONFIG)) throw invalid(`unknown config field '${key}' (expected one of ${Object.keys(DEFAULT_CONFIG).join(', ')})`);
+    if (!(key in DEFAULT_CONFIG))
+      throw invalid(`unknown config field '${key}' (expected one of ${Object.keys(DEFAULT_CONFIG).join(', ')})`);
   }
   for (const o of MACHINE_OPTIONS) {
     const v = cfg[o.name] as number;

@@ -75,4 +75,19 @@ describe('page operations of 3 CPUs under the scheduler', () => {
     expect(r.choices).toEqual([0, 0, 0, 1, 1].slice(0, r.choices.length));
     expect(new Set(r.results)).toEqual(new Set([1, 2]));
   });
+
+  it('under memory pressure every CPU still ends holding nothing (regression: a late failed allocation)', () => {
+    let failed = 0;
+    for (let seed = 0; seed < 10; seed++) {
+      const m = create({ cpus: 4, memory: 1 << 20 });
+      const programs = [0, 1, 2, 3].map((cpu) => pagesWorkload(m, cpu, { ops: 1000, maxOrder: 3, maxHeld: 64 }, new Rng(seed, cpu)));
+      const r = runScheduled(programs, new RandomStrategy(seed));
+      expect(r.outcome).toBe('ok');
+      const counts = r.results as CpuCounts[];
+      failed += counts.reduce((sum, c) => sum + c.failed, 0);
+      expect(counts.every((c) => c.allocs === c.frees && c.ops === 1000)).toBe(true);
+      expect(freePageCount(m)).toBe(m.pagesPerNode);
+    }
+    expect(failed).toBeGreaterThan(0); // the pressure was real
+  });
 });

@@ -4,13 +4,13 @@ import { MAX_ORDER, NODE } from '../shm/structs.js';
 /** /proc/buddyinfo (mm/vmstat.c frag_show_print): "Node %d, zone %8s " then "%6lu " per order. */
 export function buddyinfoText(m: Machine): string {
   let out = '';
-  for (let node = 0; node < m.cfg.nodes; node++) {
-    out += `Node ${node}, zone ${'Normal'.padStart(8)} `;
-    for (const n of nrFree(m, node)) out += `${String(n).padStart(6)} `;
-    out += '\n';
-  }
+  for (let node = 0; node < m.cfg.nodes; node++) out += `${buddyinfoLine(node, nrFree(m, node))}\n`;
   return out;
 }
+
+/** One /proc/buddyinfo line (without the newline) from a node's free counts. */
+export const buddyinfoLine = (node: number, free: readonly number[]): string =>
+  `Node ${node}, zone ${'Normal'.padStart(8)} ${free.map((n) => `${String(n).padStart(6)} `).join('')}`;
 
 /** free_area[k].nr_free for k = 0..MAX_ORDER-1 (racy snapshot, as /proc reads it). */
 export function nrFree(m: Machine, node: number): number[] {

@@ -14,8 +14,7 @@ export const cas32 = (m: Machine, word: number, expect: number, value: number, _
 
 export const add32 = (m: Machine, word: number, delta: number, _site: number): number => Atomics.add(m.u32, word, delta);
 
-export const xchg32 = (m: Machine, word: number, value: number, _site: number): number =>
-  Atomics.exchange(m.u32, word, value);
+export const xchg32 = (m: Machine, word: number, value: number, _site: number): number => Atomics.exchange(m.u32, word, value);
 
 export function cas64(
   m: Machine,
@@ -27,7 +26,9 @@ export function cas64(
   _site: number,
 ): boolean {
   const exp = BigInt.asIntN(64, BigInt(expLo >>> 0) | (BigInt(expHi >>> 0) << 32n));
-  return Atomics.compareExchange(m.i64, word >> 1, exp, BigInt.asIntN(64, BigInt(newLo >>> 0) | (BigInt(newHi >>> 0) << 32n))) === exp;
+  return (
+    Atomics.compareExchange(m.i64, word >> 1, exp, BigInt.asIntN(64, BigInt(newLo >>> 0) | (BigInt(newHi >>> 0) << 32n))) === exp
+  );
 }
 
 const SPINS = 100;
@@ -38,7 +39,9 @@ export function spinLock(m: Machine, word: number, _site: number): void {
   let c = Atomics.compareExchange(a, word, 0, 1);
   if (c === 0) return;
   for (let i = 0; i < SPINS; i++) {
-    if (a[word] === 0 && (c = Atomics.compareExchange(a, word, 0, 1)) === 0) return;
+    if (a[word] !== 0) continue;
+    c = Atomics.compareExchange(a, word, 0, 1);
+    if (c === 0) return;
   }
   if (c !== 2) c = Atomics.exchange(a, word, 2);
   while (c !== 0) {

@@ -4,8 +4,9 @@
 // The free-running twin is atomic.fast.ts (hand-written, same signatures, no yields).
 // Ordering: plain loads are READ_ONCE (may be stale, never torn within 32 bits);
 // CAS is cmpxchg; a CAS on a 64-bit pair is cmpxchg_double.
-import type { Machine } from './machine.js';
+
 import { BLOCK, type Step } from '../sched/step.js';
+import type { Machine } from './machine.js';
 
 /** What the scheduler needs to know about the step that just ran (single-threaded). */
 export const schedBus = {

@@ -112,7 +112,10 @@ export function attach(sab: unknown): Machine {
   });
   const L = layoutOf(cfg);
   if (L.totalWords !== g[GLOBAL.totalWords] || sab.byteLength !== L.totalWords * 4) {
-    throw new SlabError('ELAYOUT', `attach: buffer size ${sab.byteLength} does not match its header (${g[GLOBAL.totalWords] * 4})`);
+    throw new SlabError(
+      'ELAYOUT',
+      `attach: buffer size ${sab.byteLength} does not match its header (${g[GLOBAL.totalWords] * 4})`,
+    );
   }
   return build(sab, cfg, L);
 }
@@ -137,3 +140,34 @@ export const addrByte = (m: Machine, addr: number): number => m.memBase * 4 + ad
 /** Is `addr` inside simulated memory and not in the null page? */
 export const validAddr = (m: Machine, addr: number): boolean =>
   Number.isInteger(addr) && addr >= m.cfg.pageSize && addr < m.totalPfns * m.cfg.pageSize;
+
+// ---- worker identity and start ----
+
+/** A worker's CPU id, unique per run: taken from an atomic counter in the buffer. */
+export const takeCpuId = (m: Machine): number => Atomics.add(m.u32, GLOBAL.nextCpuId, 1);
+
+/**
+ * Start barrier: returns once all `cpus` CPUs have arrived, so that every CPU starts
+ * its loop at the same time. Throws after `timeoutMs` (a CPU that never started).
+ */
+export function arriveAndWait(m: Machine, cpus: number, timeoutMs = 60_000): void {
+  const arrived = Atomics.add(m.i32, GLOBAL.started, 1) + 1;
+  if (arrived === cpus) {
+    Atomics.notify(m.i32, GLOBAL.started);
+    return;
+  }
+  const deadline = Date.now() + timeoutMs;
+  for (let seen = arrived; seen < cpus; seen = Atomics.load(m.i32, GLOBAL.started)) {
+    const left = deadline - Date.now();
+    if (left <= 0) throw new Error(`start barrier: only ${seen} of ${cpus} CPUs started within ${timeoutMs} ms`);
+    Atomics.wait(m.i32, GLOBAL.started, seen, left);
+  }
+}
+
+/** Operations published so far by a CPU (racy progress read). */
+export const cpuOpsDone = (m: Machine, cpu: number): number => m.u32[cpuOff(m, cpu) + CPU.opsDone];
+
+/** Publish a CPU's progress with a plain store (only CPU i writes CPU[i]). */
+export function publishOps(m: Machine, cpu: number, ops: number): void {
+  m.u32[cpuOff(m, cpu) + CPU.opsDone] = ops;
+}

@@ -28,6 +28,7 @@ export const GLOBAL = defineStruct('GLOBAL', {
   cpuBase: 'u32', // word offset of CPU[0]
   memBase: 'u32', // word offset of simulated physical address 0
   nextCpuId: 'u32', // Atomics.add counter: each worker takes its CPU id from it
+  started: 'u32', // start barrier: CPUs that have arrived
 });
 
 /**

@@ -6,8 +6,7 @@ import { allocPages, freePages } from '../mm/page_alloc.js';
 import type { Rng } from '../rng.js';
 import { type Step, site } from '../sched/step.js';
 import { xchg32 } from '../shm/atomic.js';
-import { type Machine, addrWord, cpuNode, cpuOff, pfnToAddr } from '../shm/machine.js';
-import { CPU } from '../shm/structs.js';
+import { addrWord, cpuNode, type Machine, pfnToAddr, publishOps } from '../shm/machine.js';
 
 const S_STAMP = site('ledger:stamp');
 const S_CHECK = site('ledger:check');
@@ -33,8 +32,10 @@ export interface CpuCounts {
 }
 
 /**
- * Run `p.ops` operations on `cpu`, ending with every block it took freed again. The
- * last operations are forced frees, so the count is exact and nothing stays held.
+ * Run `p.ops` operations on `cpu` (an even number: every allocation is freed again).
+ * Only allocations that succeed count as operations; one refused for lack of memory
+ * counts in `failed`. Since remaining - held stays even, forcing frees once
+ * remaining == held ends the loop with nothing held.
  */
 export function* pagesWorkload(m: Machine, cpu: number, p: PagesParams, rng: Rng): Step<CpuCounts> {
   const counts: CpuCounts = { cpu, ops: 0, allocs: 0, frees: 0, failed: 0, doubleIssue: 0 };
@@ -42,15 +43,16 @@ export function* pagesWorkload(m: Machine, cpu: number, p: PagesParams, rng: Rng
   const heldOrder: number[] = [];
   const node = cpuNode(m, cpu);
   const stamp = cpu + 1;
-  while (counts.ops < p.ops) {
-    const remaining = p.ops - counts.ops;
-    const mustFree = heldPfn.length > 0 && (remaining <= heldPfn.length || heldPfn.length >= p.maxHeld);
-    if (mustFree || (heldPfn.length > 0 && rng.below(2) === 0)) {
-      const i = rng.below(heldPfn.length);
+  const ops = p.ops & ~1;
+  while (counts.ops < ops) {
+    const held = heldPfn.length;
+    const mustFree = held > 0 && (ops - counts.ops <= held || held >= p.maxHeld);
+    if (mustFree || (held > 0 && rng.below(2) === 0)) {
+      const i = rng.below(held);
       const pfn = heldPfn[i];
       const order = heldOrder[i];
-      heldPfn[i] = heldPfn[heldPfn.length - 1];
-      heldOrder[i] = heldOrder[heldOrder.length - 1];
+      heldPfn[i] = heldPfn[held - 1];
+      heldOrder[i] = heldOrder[held - 1];
       heldPfn.pop();
       heldOrder.pop();
       counts.doubleIssue += yield* unstampBlock(m, pfn, order, stamp);
@@ -61,17 +63,17 @@ export function* pagesWorkload(m: Machine, cpu: number, p: PagesParams, rng: Rng
       const pfn = yield* allocPages(m, node, order, cpu);
       if (pfn === 0) {
         counts.failed++;
-      } else {
-        counts.doubleIssue += yield* stampBlock(m, pfn, order, stamp);
-        heldPfn.push(pfn);
-        heldOrder.push(order);
-        counts.allocs++;
+        continue;
       }
+      counts.doubleIssue += yield* stampBlock(m, pfn, order, stamp);
+      heldPfn.push(pfn);
+      heldOrder.push(order);
+      counts.allocs++;
     }
     counts.ops++;
-    if ((counts.ops & 4095) === 0) m.u32[cpuOff(m, cpu) + CPU.opsDone] = counts.ops;
+    if ((counts.ops & 4095) === 0) publishOps(m, cpu, counts.ops);
   }
-  m.u32[cpuOff(m, cpu) + CPU.opsDone] = counts.ops;
+  publishOps(m, cpu, counts.ops);
   return counts;
 }
 

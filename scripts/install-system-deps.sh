@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Debian packages the tests need, installed by the project itself (never by hand).
+# Nothing is needed yet beyond Node; later issues add procps (slabtop) and chromium.
+set -eu
+needed=()
+if [ ${#needed[@]} -gt 0 ]; then
+  missing=()
+  for p in "${needed[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  if [ ${#missing[@]} -gt 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+fi

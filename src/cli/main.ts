@@ -1,0 +1,42 @@
+// slabsim command line. Exit codes: 0 success, 1 a check failed, 2 bad usage.
+import { Command, CommanderError } from 'commander';
+import { SlabError } from '../errors.js';
+import { OutputError } from './output.js';
+import { addRunCommand } from './run.js';
+
+export const EXIT_USAGE = 2;
+
+export function buildProgram(): Command {
+  const program = new Command('slabsim')
+    .description('A simulator of multithreaded slab allocation (Linux SLUB and classic pools) on one SharedArrayBuffer')
+    .version('0.1.0')
+    .exitOverride()
+    .showSuggestionAfterError(true)
+    .configureOutput({
+      // Usage errors are one line: commander's message with its hint folded in.
+      outputError: (str, write) => write(`${str.replace(/\s*\n\s*/g, ' ').trim()}\n`),
+    });
+  addRunCommand(program);
+  for (const c of program.commands) c.exitOverride();
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv, { from: 'user' });
+    return Number(process.exitCode ?? 0);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+      return EXIT_USAGE;
+    }
+    if (e instanceof OutputError || (e instanceof SlabError && e.code === 'EINVAL')) {
+      process.stderr.write(`slabsim: ${e.message}\n`);
+      return EXIT_USAGE;
+    }
+    throw e;
+  }
+}
+
+const code = await main(process.argv.slice(2));
+process.exit(code);

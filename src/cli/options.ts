@@ -1,0 +1,49 @@
+// Option parsers for the CLI: each turns text into a value or throws commander's
+// InvalidArgumentError with what was expected, which becomes one line and exit code 2.
+import { InvalidArgumentError } from 'commander';
+import { MACHINE_OPTIONS, PROFILES, type Profile, parseSize } from '../config.js';
+import { parseSeed } from '../rng.js';
+
+const rangeOf = (name: string): { min: number; max: number } => {
+  const o = MACHINE_OPTIONS.find((x) => x.name === name);
+  if (!o) throw new Error(`no machine option ${name}`);
+  return o;
+};
+
+export function intIn(min: number, max: number): (text: string) => number {
+  return (text) => {
+    const n = Number(text);
+    if (!/^\d+$/.test(text) || n < min || n > max) throw new InvalidArgumentError(`expected an integer in ${min}..${max}`);
+    return n;
+  };
+}
+
+export const machineInt = (name: 'cpus' | 'nodes' | 'pageSize'): ((text: string) => number) => {
+  const { min, max } = rangeOf(name);
+  return intIn(min, max);
+};
+
+export function sizeArg(text: string): number {
+  const { min, max } = rangeOf('memory');
+  const n = parseSize(text);
+  if (!(n >= min && n <= max)) throw new InvalidArgumentError(`expected a size like 64M in ${min / 2 ** 20}M..${max / 2 ** 20}M`);
+  return n;
+}
+
+export function profileArg(text: string): Profile {
+  if (!PROFILES.includes(text as Profile)) throw new InvalidArgumentError(`expected one of ${PROFILES.join(', ')}`);
+  return text as Profile;
+}
+
+export function seedArg(text: string): number {
+  const n = parseSeed(text);
+  if (Number.isNaN(n)) throw new InvalidArgumentError('expected an integer in 0..4294967295');
+  return n;
+}
+
+export function oneOf<T extends string>(choices: readonly T[]): (text: string) => T {
+  return (text) => {
+    if (!choices.includes(text as T)) throw new InvalidArgumentError(`expected one of ${choices.join(', ')}`);
+    return text as T;
+  };
+}

@@ -1,0 +1,84 @@
+import { type Command, Option } from 'commander';
+import { DEFAULT_CONFIG } from '../config.js';
+import { buddyinfoLine } from '../report/buddyinfo.js';
+import { type RunReport, runWorkload, WORKLOADS } from '../workload/run.js';
+import { intIn, machineInt, oneOf, profileArg, seedArg, sizeArg } from './options.js';
+import { checkWritable, writeOutput } from './output.js';
+
+interface RunFlags {
+  workload: (typeof WORKLOADS)[number];
+  cpus: number;
+  nodes: number;
+  memory: number;
+  pageSize: number;
+  profile: '5.4' | '6.6';
+  ops: number;
+  seed: number;
+  maxOrder: number;
+  maxHeld: number;
+  json?: string;
+  quiet?: boolean;
+}
+
+export function addRunCommand(program: Command): void {
+  program
+    .command('run')
+    .description('run a workload on N CPU worker threads and print a report')
+    .addOption(new Option('--workload <name>', `workload: ${WORKLOADS.join(', ')}`).argParser(oneOf(WORKLOADS)).default('pages'))
+    .addOption(new Option('--cpus <n>', 'simulated CPUs (1..64)').argParser(machineInt('cpus')).default(DEFAULT_CONFIG.cpus))
+    .addOption(new Option('--nodes <n>', 'NUMA nodes (1..8)').argParser(machineInt('nodes')).default(DEFAULT_CONFIG.nodes))
+    .addOption(
+      new Option('--memory <size>', 'simulated memory, e.g. 64M (1M..1024M)')
+        .argParser(sizeArg)
+        .default(DEFAULT_CONFIG.memory, '64M'),
+    )
+    .addOption(
+      new Option('--page-size <bytes>', 'page size, a power of two (4096..65536)')
+        .argParser(machineInt('pageSize'))
+        .default(4096),
+    )
+    .addOption(new Option('--profile <p>', 'kernel profile: 5.4 or 6.6').argParser(profileArg).default('5.4'))
+    .addOption(
+      new Option('--ops <n>', 'operations of all CPUs together (an alloc and a free are two; rounded down to even)')
+        .argParser(intIn(1, 1e9))
+        .default(200_000),
+    )
+    .addOption(new Option('--seed <n>', 'seed of every random choice').argParser(seedArg).default(1))
+    .addOption(new Option('--max-order <k>', 'pages: largest order asked for (0..10)').argParser(intIn(0, 10)).default(3))
+    .addOption(new Option('--max-held <n>', 'pages: most blocks one CPU holds at once').argParser(intIn(1, 1e6)).default(64))
+    .option('--json <file>', "write the run as JSON ('-' for stdout)")
+    .option('--quiet', 'print nothing but errors')
+    .action(async (flags: RunFlags) => {
+      if (flags.json) checkWritable(flags.json);
+      const report = await runWorkload({
+        workload: flags.workload,
+        machine: { cpus: flags.cpus, nodes: flags.nodes, memory: flags.memory, pageSize: flags.pageSize, profile: flags.profile },
+        ops: flags.ops,
+        seed: flags.seed,
+        maxOrder: flags.maxOrder,
+        maxHeld: flags.maxHeld,
+      });
+      if (flags.json) writeOutput(flags.json, `${JSON.stringify(report, null, 2)}\n`);
+      if (!flags.quiet && flags.json !== '-') process.stdout.write(summary(report));
+      if (!report.checks.ok) process.exitCode = 1;
+    });
+}
+
+function summary(r: RunReport): string {
+  const lines = [
+    `slabsim run: workload ${r.workload}, ${r.config.cpus} CPUs on ${r.config.nodes} node(s), profile ${r.config.profile}, seed ${r.seed}`,
+    `  ${r.ops} ops in ${r.elapsed_ms} ms: ${r.ops_per_sec.toLocaleString('en-US')} ops/s`,
+    ...r.per_cpu.map(
+      (c) =>
+        `  CPU${c.cpu} (node ${c.node}): ${c.ops} ops, ${c.allocs} allocs, ${c.frees} frees, ${c.failed} failed, ${c.elapsed_ms} ms`,
+    ),
+    `  pages: ${r.pages.free} free of ${r.pages.total}`,
+    ...buddyinfoLines(r),
+    `  checks: ${r.checks.ok ? 'ok' : 'FAILED'} (double_issue ${r.checks.double_issue}, lost ${r.checks.lost}, live ${r.checks.live}, validate_errors ${r.checks.validate_errors})`,
+    ...r.checks.messages.map((msg) => `    ${msg}`),
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+/** /proc/buddyinfo lines rebuilt from the report's counts. */
+const buddyinfoLines = (r: RunReport): string[] => r.pages.buddyinfo.map((b) => `  ${buddyinfoLine(b.node, b.nr_free)}`);

@@ -1,0 +1,69 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const cli = (...args: string[]) =>
+  spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { encoding: 'utf8', timeout: 60_000 });
+
+describe('slabsim CLI', () => {
+  it('run writes the JSON the issue names and exits 0', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'slabsim-'));
+    const out = join(dir, 'run.json');
+    const r = cli('run', '--workload', 'pages', '--cpus', '2', '--ops', '20000', '--seed', '5', '--json', out, '--quiet');
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe('');
+    const j = JSON.parse(readFileSync(out, 'utf8'));
+    expect(j.ops).toBe(20000);
+    expect(j.elapsed_ms).toBeGreaterThan(0);
+    expect(j.ops_per_sec).toBeGreaterThan(0);
+    expect(j.per_cpu).toHaveLength(2);
+    expect(j.pages.total).toBe(j.pages.free);
+    expect(j.pages.buddyinfo[0].nr_free).toHaveLength(11);
+    expect(j.checks).toMatchObject({ double_issue: 0, lost: 0, live: 0 });
+    expect(readdirSync(dir)).toEqual(['run.json']);
+  });
+
+  it('prints a human summary with buddyinfo by default', () => {
+    const r = cli('run', '--cpus', '1', '--ops', '1000');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/1000 ops in .* ops\/s/);
+    expect(r.stdout).toMatch(/Node 0, zone {3}Normal/);
+    expect(r.stdout).toMatch(/checks: ok/);
+  });
+
+  it.each([
+    [['run', '--cpus', '0'], /--cpus.*'0' is invalid.*1\.\.64/],
+    [['run', '--cpus', '65'], /1\.\.64/],
+    [['run', '--bogus'], /unknown option '--bogus'/],
+    [['run', '--workload', 'nope'], /expected one of pages/],
+    [['run', '--memory', '12Q'], /expected a size/],
+    [['run', '--profile', '4.19'], /expected one of 5\.4, 6\.6/],
+    [['run', '--seed', '-1'], /seed|invalid/],
+    [['frobnicate'], /unknown command/],
+  ])('bad usage %j exits 2 with one line', (args, message) => {
+    const r = cli(...args);
+    expect(r.status).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(message);
+  });
+
+  it('an unwritable output path exits 2 before running and leaves no file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'slabsim-'));
+    const r = cli('run', '--ops', '100', '--json', join(dir, 'missing', 'x.json'));
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(existsSync(join(dir, 'missing'))).toBe(false);
+  });
+
+  it('--help describes every option of run', () => {
+    const r = cli('run', '--help');
+    expect(r.status).toBe(0);
+    for (const flag of ['--workload', '--cpus', '--nodes', '--memory', '--page-size', '--profile', '--ops', '--seed', '--json', '--quiet']) {
+      expect(r.stdout).toContain(flag);
+    }
+  });
+});
