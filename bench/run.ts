@@ -1,0 +1,66 @@
+// npm run bench: every measurement as a ratio to the calibration loop of the same run.
+import { allocPages as allocPagesSched, freePages as freePagesSched } from '../src/mm/page_alloc.js';
+import { allocPages, freePages } from '../src/mm/page_alloc.fast.js';
+import { Rng } from '../src/rng.js';
+import { runScheduled } from '../src/sched/scheduler.js';
+import type { Step } from '../src/sched/step.js';
+import { RandomStrategy } from '../src/sched/strategies/random.js';
+import { create } from '../src/shm/machine.js';
+import { pagesWorkload } from '../src/workload/pages.js';
+import { type BenchCase, printRows, runBench, saveResults } from './harness.js';
+
+const BATCH = 1000;
+
+/** Drive a generator to its end on one CPU: the scheduler's cost without a strategy. */
+function drain<T>(g: Step<T>): T {
+  for (;;) {
+    const r = g.next();
+    if (r.done) return r.value;
+  }
+}
+
+function pageCases(): BenchCase[] {
+  const m = create({ cpus: 1, memory: 16 << 20 });
+  return [
+    {
+      name: 'page alloc+free, order 0, free-running',
+      unit: 'alloc+free',
+      batch: BATCH,
+      fn: () => {
+        for (let i = 0; i < BATCH; i++) freePages(m, allocPages(m, 0, 0, 0), 0);
+      },
+    },
+    {
+      name: 'page alloc+free, order 0, same code as generators',
+      unit: 'alloc+free',
+      batch: BATCH,
+      fn: () => {
+        for (let i = 0; i < BATCH; i++) drain(freePagesSched(m, drain(allocPagesSched(m, 0, 0, 0)), 0));
+      },
+    },
+  ];
+}
+
+/** Scheduler steps per second: 2 CPUs doing page operations under the random strategy. */
+function scheduledStepsCase(): BenchCase & { stepsPerCall: number } {
+  const run = () => {
+    const m = create({ cpus: 2, memory: 1 << 20 });
+    const programs = [0, 1].map((cpu) => pagesWorkload(m, cpu, { ops: 200, maxOrder: 2, maxHeld: 16 }, new Rng(1, cpu)));
+    return runScheduled(programs, new RandomStrategy(1)).steps;
+  };
+  const stepsPerCall = run();
+  return { name: 'scheduler: 2-CPU pages scenario', unit: 'step', batch: stepsPerCall, fn: run, stepsPerCall };
+}
+
+const title = `slabsim bench (node ${process.version}, ${new Date().toISOString()})`;
+const rows = await runBench(title, [...pageCases(), scheduledStepsCase()]);
+printRows(title, rows);
+const free = rows.find((r) => r.name.includes('free-running'));
+const gen = rows.find((r) => r.name.includes('as generators'));
+const steps = rows.find((r) => r.name.startsWith('scheduler'));
+const summary = {
+  generator_cost_over_free: gen && free ? Math.round((gen.ns_per_op / free.ns_per_op) * 100) / 100 : null,
+  scheduler_steps_per_sec: steps?.ops_per_sec ?? null,
+};
+console.log(summary);
+saveResults('latest.json', { title, node: process.version, rows, summary });
