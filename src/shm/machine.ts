@@ -4,7 +4,7 @@ import { type MachineConfig, PROFILES, resolveConfig } from '../config.js';
 import { SlabError } from '../errors.js';
 import { initZone } from '../mm/free_area.js';
 import { alignWords } from './struct.js';
-import { CPU, GLOBAL, LAYOUT_VERSION, MAGIC, NODE, PAGE, PG } from './structs.js';
+import { CACHE_CPU, CACHE_NODE, CPU, GLOBAL, KMEM_CACHE, LAYOUT_VERSION, MAGIC, MAX_CACHES, NODE, PAGE, PG } from './structs.js';
 
 /** Views and derived constants of one machine; cheap to build, shared by nothing. */
 export interface Machine {
@@ -21,6 +21,9 @@ export interface Machine {
   readonly nodeBase: number;
   readonly pageBase: number;
   readonly cpuBase: number;
+  readonly cacheBase: number;
+  readonly cacheCpuBase: number;
+  readonly cacheNodeBase: number;
   /** word offset of simulated physical address 0 */
   readonly memBase: number;
 }
@@ -31,9 +34,12 @@ function layoutOf(cfg: MachineConfig) {
   const nodeBase = alignWords(GLOBAL.STRIDE, 32); // 128-byte aligned
   const pageBase = alignWords(nodeBase + cfg.nodes * NODE.STRIDE, 32);
   const cpuBase = alignWords(pageBase + totalPfns * PAGE.STRIDE, 32);
-  const memBase = alignWords(cpuBase + cfg.cpus * CPU.STRIDE, cfg.pageSize / 4);
+  const cacheBase = alignWords(cpuBase + cfg.cpus * CPU.STRIDE, 32);
+  const cacheCpuBase = alignWords(cacheBase + MAX_CACHES * KMEM_CACHE.STRIDE, 32);
+  const cacheNodeBase = alignWords(cacheCpuBase + MAX_CACHES * cfg.cpus * CACHE_CPU.STRIDE, 32);
+  const memBase = alignWords(cacheNodeBase + MAX_CACHES * cfg.nodes * CACHE_NODE.STRIDE, cfg.pageSize / 4);
   const totalWords = memBase + (totalPfns * cfg.pageSize) / 4;
-  return { pagesPerNode, totalPfns, nodeBase, pageBase, cpuBase, memBase, totalWords };
+  return { pagesPerNode, totalPfns, nodeBase, pageBase, cpuBase, cacheBase, cacheCpuBase, cacheNodeBase, memBase, totalWords };
 }
 
 function views(sab: SharedArrayBuffer) {
@@ -66,6 +72,9 @@ export function create(partial: Partial<MachineConfig> = {}): Machine {
   g[GLOBAL.pageBase] = L.pageBase;
   g[GLOBAL.cpuBase] = L.cpuBase;
   g[GLOBAL.memBase] = L.memBase;
+  g[GLOBAL.cacheBase] = L.cacheBase;
+  g[GLOBAL.cacheCpuBase] = L.cacheCpuBase;
+  g[GLOBAL.cacheNodeBase] = L.cacheNodeBase;
   const m = build(sab, cfg, L);
   g[m.pageBase + PAGE.flags] = PG.reserved; // pfn 0: the null page
   for (let cpu = 0; cpu < cfg.cpus; cpu++) g[cpuOff(m, cpu) + CPU.node] = cpuNode(m, cpu);
@@ -84,6 +93,9 @@ function build(sab: SharedArrayBuffer, cfg: MachineConfig, L: ReturnType<typeof 
     nodeBase: L.nodeBase,
     pageBase: L.pageBase,
     cpuBase: L.cpuBase,
+    cacheBase: L.cacheBase,
+    cacheCpuBase: L.cacheCpuBase,
+    cacheNodeBase: L.cacheNodeBase,
     memBase: L.memBase,
   };
 }
@@ -125,6 +137,12 @@ export function attach(sab: unknown): Machine {
 export const nodeOff = (m: Machine, node: number): number => m.nodeBase + node * NODE.STRIDE;
 export const pageOff = (m: Machine, pfn: number): number => m.pageBase + pfn * PAGE.STRIDE;
 export const cpuOff = (m: Machine, cpu: number): number => m.cpuBase + cpu * CPU.STRIDE;
+export const cacheOff = (m: Machine, id: number): number => m.cacheBase + id * KMEM_CACHE.STRIDE;
+/** kmem_cache_cpu of cache `id` for `cpu`: per cache, the CPUs' regions are contiguous. */
+export const cacheCpuOff = (m: Machine, id: number, cpu: number): number =>
+  m.cacheCpuBase + (id * m.cfg.cpus + cpu) * CACHE_CPU.STRIDE;
+export const cacheNodeOff = (m: Machine, id: number, node: number): number =>
+  m.cacheNodeBase + (id * m.cfg.nodes + node) * CACHE_NODE.STRIDE;
 /** CPUs are split evenly: CPU i is on node floor(i * nodes / cpus). */
 export const cpuNode = (m: Machine, cpu: number): number => Math.floor((cpu * m.cfg.nodes) / m.cfg.cpus);
 /** Node k owns pfns [1 + k*pagesPerNode, 1 + (k+1)*pagesPerNode). */

@@ -4,7 +4,7 @@ import { defineStruct } from './struct.js';
 
 export const MAGIC = 0x534c4142; // 'SLAB'
 /** Bumped whenever any table below changes; attach() refuses other versions. */
-export const LAYOUT_VERSION = 1;
+export const LAYOUT_VERSION = 2;
 
 /** MAX_ORDER in the 5.4 sense: orders 0..MAX_ORDER-1 exist. */
 export const MAX_ORDER = 11;
@@ -29,7 +29,14 @@ export const GLOBAL = defineStruct('GLOBAL', {
   memBase: 'u32', // word offset of simulated physical address 0
   nextCpuId: 'u32', // Atomics.add counter: each worker takes its CPU id from it
   started: 'u32', // start barrier: CPUs that have arrived
+  cacheBase: 'u32', // word offset of KMEM_CACHE[0]
+  cacheCpuBase: 'u32', // word offset of CACHE_CPU[cache 0][cpu 0]
+  cacheNodeBase: 'u32', // word offset of CACHE_NODE[cache 0][node 0]
+  nrCaches: 'u32', // cache ids 0..nrCaches-1 have been used (ids are never reused)
 });
+
+/** Most caches one machine can hold (ids are never reused, destroyed ones included). */
+export const MAX_CACHES = 64;
 
 /**
  * One zone per node (the buddy allocator's `struct zone`, ZONE_NORMAL only).
@@ -67,11 +74,139 @@ export const PG = {
 export const PAGE = defineStruct('PAGE', {
   flags: 'u32',
   private: 'u32', // order of the free block (PG_buddy) or of the allocated block (PG_head)
-  lruNext: 'u32', // free_area list link (buddy), pfn or NIL
+  lruNext: 'u32', // free_area list link (buddy), or slab_list link (node partial/full list); pfn or NIL
   lruPrev: 'u32',
   compoundHead: 'u32', // head pfn, for PG_tail pages
   owner: 'u32', // CPU id + 1 of the allocator of this block, 0 if free (for reports)
+  slabCache: 'u32', // page->slab_cache: cache id + 1, 0 if not a slab
+  next: 'u32', // page->next: the cpu-partial chain (NIL-terminated)
+  pages: 'u32', // 5.4 page->pages / 6.6 slab->slabs: slabs on the cpu-partial list from here (head only)
+  pobjects: 'u32', // 5.4 page->pobjects: free objects on the cpu-partial list from here (head only)
+  fc: 'u64', // cmpxchg_double_slab target: lo = counters, hi = freelist (SLAB_COUNTERS / SLAB_FREELIST)
 });
+
+/**
+ * The slab word pair, updated only as a pair by cmpxchg_double_slab:
+ *   counters = inuse:16 | objects:15 << 16 | frozen:1 << 31 (see shm/word.ts)
+ * Slab states (<= 6.7, spec section 1), for a slab of cache s with pfn p:
+ *   cpu slab:     frozen, on no list; its free objects are c->freelist + p->freelist
+ *   cpu partial:  frozen, on one CPU's c->partial chain (through PAGE.next)
+ *   node partial: !frozen, on n->partial, freelist != NULL
+ *   full:         !frozen, freelist == NULL, on n->full only with SLAB_STORE_USER
+ *   inuse + |p->freelist| == objects   (objects on a cpu freelist count as inuse)
+ *   live objects == inuse - |c->freelist| for a cpu slab, == inuse otherwise
+ */
+export const SLAB_COUNTERS = PAGE.fc;
+export const SLAB_FREELIST = PAGE.fc + 1;
+
+/** Bytes of a cache name in the buffer, NUL included. */
+export const CACHE_NAME_BYTES = 48;
+
+/**
+ * struct kmem_cache. Written by kmem_cache_create (main thread, before or between runs);
+ * read by every CPU. min_partial and cpu_partial may change through sysfs-style writes.
+ */
+export const KMEM_CACHE = defineStruct(
+  'KMEM_CACHE',
+  {
+    state: 'u32', // CACHE_STATE
+    flags: 'u32', // SLAB_* bits (mm/slub/geometry.ts)
+    objectSize: 'u32', // s->object_size
+    size: 'u32', // s->size: the slot stride
+    align: 'u32',
+    inuse: 'u32', // s->inuse: where metadata starts
+    offset: 'u32', // s->offset: free pointer offset in the slot
+    redLeftPad: 'u32',
+    order: 'u32', // oo_order(s->oo)
+    objects: 'u32', // oo_objects(s->oo)
+    minOrder: 'u32', // oo_order(s->min)
+    minObjects: 'u32', // oo_objects(s->min)
+    minPartial: 'u32',
+    cpuPartial: 'u32', // objects
+    cpuPartialSlabs: 'u32', // 6.6 only
+    refcount: 'u32',
+    random: 'u32', // s->random, for CONFIG_SLAB_FREELIST_HARDENED (0: hardening off)
+    ctor: 'u32', // constructor id + 1, 0 for none
+    remoteNodeDefragRatio: 'u32',
+    name: ['u32', CACHE_NAME_BYTES / 4], // NUL-terminated UTF-8
+  },
+  128,
+);
+
+export const CACHE_STATE = { unused: 0, live: 1, destroyed: 2 } as const;
+
+/** enum stat_item, in kernel order (include/linux/slub_def.h, mm/slub.c). */
+export const STAT_ITEMS = [
+  'alloc_fastpath',
+  'alloc_slowpath',
+  'free_fastpath',
+  'free_slowpath',
+  'free_frozen',
+  'free_add_partial',
+  'free_remove_partial',
+  'alloc_from_partial',
+  'alloc_slab',
+  'alloc_refill',
+  'alloc_node_mismatch',
+  'free_slab',
+  'cpuslab_flush',
+  'deactivate_full',
+  'deactivate_empty',
+  'deactivate_to_head',
+  'deactivate_to_tail',
+  'deactivate_remote_frees',
+  'deactivate_bypass',
+  'order_fallback',
+  'cmpxchg_double_cpu_fail',
+  'cmpxchg_double_fail',
+  'cpu_partial_alloc',
+  'cpu_partial_free',
+  'cpu_partial_node',
+  'cpu_partial_drain',
+] as const;
+export type StatItem = (typeof STAT_ITEMS)[number];
+/** Stat index by kernel name: ST.alloc_fastpath === 0, ... */
+export const ST = Object.freeze(Object.fromEntries(STAT_ITEMS.map((n, i) => [n, i]))) as { readonly [K in StatItem]: number };
+
+/**
+ * struct kmem_cache_cpu, one per cache per CPU, padded to 128 bytes. Only CPU i writes
+ * its own (flush requests are carried out by CPU i itself, as the kernel's work item is).
+ */
+export const CACHE_CPU = defineStruct(
+  'CACHE_CPU',
+  {
+    ft: 'u64', // this_cpu_cmpxchg_double target: lo = tid, hi = freelist (CPU_TID / CPU_FREELIST)
+    page: 'u32', // c->page (5.4) / c->slab (6.6): the cpu slab's pfn or NIL
+    partial: 'u32', // c->partial: head pfn of the cpu-partial chain or NIL
+    lock: 'u32', // 6.6 c->lock (local_lock_t): 1 while held
+    flushReq: 'u32', // flush_all: 1 = requested, the owner sets 0 when done
+    stat: ['u32', STAT_ITEMS.length], // per-CPU counters, bumped without atomics
+  },
+  128,
+);
+export const CPU_TID = CACHE_CPU.ft;
+export const CPU_FREELIST = CACHE_CPU.ft + 1;
+
+/**
+ * struct kmem_cache_node, one per cache per node. Under list_lock:
+ *   nr_partial == length of the partial list; every slab on it is !frozen with freelist != NULL
+ *   (a slab may be briefly empty on it: kept while nr_partial < min_partial)
+ *   nrSlabs, totalObjects: Σ over all slabs of this node (CONFIG_SLUB_DEBUG accounting, atomics)
+ */
+export const CACHE_NODE = defineStruct(
+  'CACHE_NODE',
+  {
+    listLock: 'u32',
+    nrPartial: 'u32',
+    partialHead: 'u32',
+    partialTail: 'u32',
+    fullHead: 'u32', // SLAB_STORE_USER only
+    fullTail: 'u32',
+    nrSlabs: 'u32',
+    totalObjects: 'u32',
+  },
+  128,
+);
 
 /**
  * Per-CPU machine region, padded to 128 bytes against false sharing.

@@ -1,0 +1,36 @@
+import type { Rng } from '../rng.js';
+import { Rng as RngClass } from '../rng.js';
+import { cpuNode, type Machine } from '../shm/machine.js';
+
+/**
+ * The simulated CPU an operation runs on: `raw_cpu_ptr()`'s answer. One per worker
+ * thread (or per scheduled program); never shared between threads.
+ */
+export interface Cpu {
+  readonly m: Machine;
+  readonly id: number;
+  readonly node: number;
+  /** chance, at each interruption point, of running `irq` there (0: off) */
+  irqRate: number;
+  /** nested interruption depth: an interrupt is never interrupted */
+  irqDepth: number;
+  /** the nested operation an interrupt runs (a generator function under the scheduler) */
+  irq: ((cpu: Cpu) => unknown) | null;
+  /** interruption decisions: seeded apart from the workload's own stream */
+  readonly irqRng: Rng;
+  /** this CPU's other random choices inside the allocator (get_any_partial's get_cycles()) */
+  readonly rng: Rng;
+}
+
+export function makeCpu(m: Machine, id: number, seed = 0, irqRate = 0): Cpu {
+  return {
+    m,
+    id,
+    node: cpuNode(m, id),
+    irqRate,
+    irqDepth: 0,
+    irq: null,
+    irqRng: new RngClass(seed, 0x1000 + id),
+    rng: new RngClass(seed, 0x2000 + id),
+  };
+}

@@ -1,0 +1,43 @@
+/* @two-way */
+// The allocation fast path. slub.c: slab_alloc_node() (5.4) / __slab_alloc_node() (6.6).
+// One read of the pair, one exit to the slow file, one CAS.
+import { irqPoint } from '../../sched/irq.js';
+import { type Step, site } from '../../sched/step.js';
+import { cas64, load32 } from '../../shm/atomic.js';
+import { CACHE_CPU, CPU_FREELIST, CPU_TID, ST } from '../../shm/structs.js';
+import type { Cpu } from '../cpu.js';
+import { nodeMatch, slabAllocSlow } from './alloc_slow.js';
+import { nextTid } from './deactivate.js';
+import { getFreepointer } from './freeptr.js';
+import { type KmemCache, stat } from './kmem_cache.js';
+
+const S_ALLOC = site('slab_alloc_node');
+const S_ALLOC_IRQ = site('slab_alloc_node:irq');
+const S_ALLOC_CAS = site('slab_alloc_node:this_cpu_cmpxchg_double');
+
+/**
+ * slab_alloc_node(): an object of `s` on `cpu`, from `node` (NUMA_NO_NODE: any), or 0
+ * when memory is exhausted. The tid is read first: if an interrupt on this CPU (or a
+ * migration) runs an allocation or free between here and the CAS, the tid differs and
+ * the CAS fails instead of installing a stale `next`.
+ */
+export function* slabAllocNode(s: KmemCache, cpu: Cpu, node: number): Step<number> {
+  const m = s.m;
+  const c = s.cpu0 + cpu.id * CACHE_CPU.STRIDE;
+  for (;;) {
+    const tid = yield* load32(m, c + CPU_TID, S_ALLOC);
+    const object = yield* load32(m, c + CPU_FREELIST, S_ALLOC);
+    const page = yield* load32(m, c + CACHE_CPU.page, S_ALLOC);
+    if (object === 0 || page === 0 || !nodeMatch(s, page, node)) {
+      yield* irqPoint(cpu, S_ALLOC_IRQ);
+      return yield* slabAllocSlow(s, cpu, node);
+    }
+    const next = yield* getFreepointer(s, object, S_ALLOC); // get_freepointer_safe()
+    yield* irqPoint(cpu, S_ALLOC_IRQ);
+    if (yield* cas64(m, c + CPU_TID, tid, object, nextTid(s, tid), next, S_ALLOC_CAS)) {
+      stat(s, c, ST.alloc_fastpath);
+      return object;
+    }
+    stat(s, c, ST.cmpxchg_double_cpu_fail);
+  }
+}

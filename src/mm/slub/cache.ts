@@ -1,0 +1,310 @@
+// Cache lifecycle, on the main thread while no CPU runs: kmem_cache_create (with
+// merging), kmem_cache_destroy, kmem_cache_shrink, and flush_all carried out on each
+// idle CPU's behalf (the kernel's work item runs on that CPU; an idle CPU runs it at once).
+// slab_common.c / slub.c.
+import { SlabError } from '../../errors.js';
+import { cacheCpuOff, cacheNodeOff, cacheOff, type Machine, pageOff } from '../../shm/machine.js';
+import {
+  CACHE_CPU,
+  CACHE_NAME_BYTES,
+  CACHE_NODE,
+  CACHE_STATE,
+  CPU_FREELIST,
+  CPU_TID,
+  GLOBAL,
+  KMEM_CACHE,
+  MAX_CACHES,
+  NIL,
+  PAGE,
+  SLAB_COUNTERS,
+} from '../../shm/structs.js';
+import { inuseOf, objectsOf } from '../../shm/word.js';
+import { makeCpu } from '../cpu.js';
+import { discardSlabQuiet, nodeLock } from './cache_ops.js';
+import { ctorId } from './ctor.js';
+import { flushCpuSlab } from './deactivate.fast.js';
+import {
+  aliasName,
+  calculateGeometry,
+  findMergeable,
+  KMALLOC_SIZES,
+  kmallocAlign,
+  kmemCacheAlias,
+  type MergeCandidate,
+  parseFlags,
+  SLAB_FLAGS,
+  slabUnmergeable,
+} from './geometry.js';
+import { kmallocName } from './kmalloc_caches.js';
+import { cacheById, forgetCacheViews, type KmemCache, readName } from './kmem_cache.js';
+import { objectAt } from './objects.js';
+import { listPfns, liveObjects, slabRecords } from './walk.js';
+
+export interface CacheOptions {
+  align?: number;
+  /** SLAB_* bits, or flag names ('hwcache_align', 'no_merge', ...) */
+  flags?: number | readonly string[];
+  /** the name of a constructor from CTORS ('zero', 'cookie') */
+  ctor?: string;
+}
+
+/** Names that resolve to a cache: its own and those of caches merged into it. */
+const aliasNames = new WeakMap<SharedArrayBuffer, Map<number, string[]>>();
+
+function aliasesOf(m: Machine): Map<number, string[]> {
+  let a = aliasNames.get(m.sab);
+  if (!a) {
+    a = new Map();
+    aliasNames.set(m.sab, a);
+  }
+  return a;
+}
+
+/** Create the kmalloc caches kmalloc-8 .. kmalloc-8k as cache ids 0..12. Once per machine. */
+export function slubInit(m: Machine): void {
+  if (m.u32[GLOBAL.nrCaches] !== 0) throw new SlabError('EINVAL', 'slubInit: this machine already has caches');
+  for (const size of KMALLOC_SIZES) {
+    // create_kmalloc_cache(): natural alignment for power-of-two sizes, SLAB_KMALLOC (6.x).
+    createCache(m, kmallocName(size), size, kmallocAlign(size), m.cfg.profile === '6.6' ? SLAB_FLAGS.kmalloc : 0, 0);
+  }
+}
+
+/**
+ * kmem_cache_create(): a cache id, either new or an existing compatible cache that this
+ * name becomes an alias of (find_mergeable, __kmem_cache_alias).
+ */
+export function kmemCacheCreate(m: Machine, name: string, size: number, opts: CacheOptions = {}): number {
+  const flags = typeof opts.flags === 'number' ? opts.flags : parseFlags(opts.flags ?? []);
+  const ctor = opts.ctor === undefined ? 0 : ctorId(opts.ctor);
+  if (opts.ctor !== undefined && ctor === 0)
+    throw new SlabError('EINVAL', `kmem_cache_create(${name}): unknown ctor '${opts.ctor}' (expected zero or cookie)`);
+  const align = opts.align ?? 0;
+  checkName(m, name);
+  if (!(Number.isInteger(size) && size >= 1 && size <= m.cfg.pageSize << 10)) {
+    throw new SlabError('EINVAL', `kmem_cache_create(${name}): size ${size} out of range (expected 1..${m.cfg.pageSize << 10})`);
+  }
+  if (!(Number.isInteger(align) && align >= 0 && (align & (align - 1)) === 0)) {
+    throw new SlabError('EINVAL', `kmem_cache_create(${name}): align ${align} must be 0 or a power of two`);
+  }
+  const live = liveCacheIds(m);
+  const hit = findMergeable(
+    live.map((id) => mergeCandidate(m, id)),
+    { size, align, flags, ctor: ctor !== 0, profile: m.cfg.profile },
+  );
+  if (hit >= 0) {
+    const id = live[hit];
+    const base = cacheOff(m, id);
+    const now = kmemCacheAlias(
+      {
+        objectSize: m.u32[base + KMEM_CACHE.objectSize],
+        inuse: m.u32[base + KMEM_CACHE.inuse],
+        refcount: m.u32[base + KMEM_CACHE.refcount],
+      },
+      size,
+    );
+    m.u32[base + KMEM_CACHE.refcount] = now.refcount;
+    m.u32[base + KMEM_CACHE.objectSize] = now.objectSize;
+    m.u32[base + KMEM_CACHE.inuse] = now.inuse;
+    aliasesOf(m).get(id)?.push(name);
+    forgetCacheViews(m);
+    return id;
+  }
+  return createCache(m, name, size, align, flags, ctor);
+}
+
+function checkName(m: Machine, name: string): void {
+  const bytes = new TextEncoder().encode(name);
+  if (bytes.length === 0 || bytes.length >= CACHE_NAME_BYTES) {
+    throw new SlabError('EINVAL', `kmem_cache_create: name '${name}' must have 1..${CACHE_NAME_BYTES - 1} bytes`);
+  }
+  for (const id of liveCacheIds(m)) {
+    if ((aliasesOf(m).get(id) ?? [readName(m, cacheOff(m, id))]).includes(name)) {
+      throw new SlabError('EINVAL', `kmem_cache_create: a cache named '${name}' exists`);
+    }
+  }
+}
+
+function mergeCandidate(m: Machine, id: number): MergeCandidate {
+  const b = cacheOff(m, id);
+  return {
+    size: m.u32[b + KMEM_CACHE.size],
+    align: m.u32[b + KMEM_CACHE.align],
+    flags: m.u32[b + KMEM_CACHE.flags],
+    objectSize: m.u32[b + KMEM_CACHE.objectSize],
+    ctor: m.u32[b + KMEM_CACHE.ctor] !== 0,
+    refcount: m.u32[b + KMEM_CACHE.refcount],
+  };
+}
+
+/** create_cache(): a new struct kmem_cache with its per-CPU and per-node parts. */
+function createCache(m: Machine, name: string, size: number, align: number, flags: number, ctor: number): number {
+  const id = m.u32[GLOBAL.nrCaches];
+  if (id >= MAX_CACHES)
+    throw new SlabError('EINVAL', `kmem_cache_create(${name}): this machine holds at most ${MAX_CACHES} caches`);
+  const g = calculateGeometry({
+    size,
+    align,
+    flags,
+    ctor: ctor !== 0,
+    cpus: m.cfg.cpus,
+    profile: m.cfg.profile,
+    pageSize: m.cfg.pageSize,
+  });
+  const b = cacheOff(m, id);
+  const u = m.u32;
+  u[b + KMEM_CACHE.flags] = flags;
+  u[b + KMEM_CACHE.objectSize] = g.objectSize;
+  u[b + KMEM_CACHE.size] = g.size;
+  u[b + KMEM_CACHE.align] = g.align;
+  u[b + KMEM_CACHE.inuse] = g.inuse;
+  u[b + KMEM_CACHE.offset] = g.offset;
+  u[b + KMEM_CACHE.redLeftPad] = g.redLeftPad;
+  u[b + KMEM_CACHE.order] = g.order;
+  u[b + KMEM_CACHE.objects] = g.objects;
+  u[b + KMEM_CACHE.minOrder] = g.minOrder;
+  u[b + KMEM_CACHE.minObjects] = g.minObjects;
+  u[b + KMEM_CACHE.minPartial] = g.minPartial;
+  u[b + KMEM_CACHE.cpuPartial] = g.cpuPartial;
+  u[b + KMEM_CACHE.cpuPartialSlabs] = g.cpuPartialSlabs;
+  u[b + KMEM_CACHE.refcount] = 1;
+  u[b + KMEM_CACHE.random] = 0;
+  u[b + KMEM_CACHE.ctor] = ctor;
+  u[b + KMEM_CACHE.remoteNodeDefragRatio] = 1000;
+  const nameBytes = new TextEncoder().encode(name);
+  m.u8.fill(0, (b + KMEM_CACHE.name) * 4, (b + KMEM_CACHE.name) * 4 + CACHE_NAME_BYTES);
+  m.u8.set(nameBytes, (b + KMEM_CACHE.name) * 4);
+  for (let cpu = 0; cpu < m.cfg.cpus; cpu++) {
+    const c = cacheCpuOff(m, id, cpu);
+    u.fill(0, c, c + CACHE_CPU.STRIDE);
+    u[c + CPU_TID] = cpu; // init_tid(cpu)
+    u[c + CPU_FREELIST] = 0;
+    u[c + CACHE_CPU.page] = NIL;
+    u[c + CACHE_CPU.partial] = NIL;
+  }
+  for (let node = 0; node < m.cfg.nodes; node++) {
+    const n = cacheNodeOff(m, id, node);
+    u.fill(0, n, n + CACHE_NODE.STRIDE);
+  }
+  u[b + KMEM_CACHE.state] = CACHE_STATE.live;
+  u[GLOBAL.nrCaches] = id + 1;
+  aliasesOf(m).set(id, [name]);
+  return id;
+}
+
+export function liveCacheIds(m: Machine): number[] {
+  const out: number[] = [];
+  for (let id = 0; id < m.u32[GLOBAL.nrCaches]; id++) {
+    if (m.u32[cacheOff(m, id) + KMEM_CACHE.state] === CACHE_STATE.live) out.push(id);
+  }
+  return out;
+}
+
+/** The names that resolve to cache `id` (its own first). */
+export const cacheNames = (m: Machine, id: number): string[] => aliasesOf(m).get(id) ?? [readName(m, cacheOff(m, id))];
+
+/** The sysfs directory name: a mergeable cache lives under its unique id, ":0000064". */
+export function sysfsName(m: Machine, id: number): string {
+  const b = cacheOff(m, id);
+  const cand = mergeCandidate(m, id);
+  return slabUnmergeable(cand) ? readName(m, b) : aliasName(cand.size, cand.flags);
+}
+
+/** flush_all(): every CPU's cpu slab and partial list back to the nodes, run on its behalf. */
+export function flushAll(m: Machine, id: number): void {
+  const s = cacheById(m, id);
+  for (let cpu = 0; cpu < m.cfg.cpus; cpu++) flushCpuSlab(s, makeCpu(m, cpu));
+}
+
+/**
+ * kmem_cache_destroy(): drop one reference; the last one releases the cache. A cache
+ * with objects still allocated is refused with EBUSY listing them, before anything
+ * changes (the kernel would report "Objects remaining ... on __kmem_cache_shutdown()"
+ * and leak the cache).
+ */
+export function kmemCacheDestroy(m: Machine, id: number): void {
+  const s = cacheById(m, id);
+  const b = s.base;
+  if (m.u32[b + KMEM_CACHE.state] !== CACHE_STATE.live)
+    throw new SlabError('EINVAL', `kmem_cache_destroy: cache ${s.name} is not live`);
+  const refcount = m.u32[b + KMEM_CACHE.refcount];
+  if (refcount > 1) {
+    m.u32[b + KMEM_CACHE.refcount] = refcount - 1;
+    aliasesOf(m).get(id)?.pop();
+    return;
+  }
+  const leaked = leakedObjects(s);
+  if (leaked.length > 0) {
+    const lines = leaked.slice(0, 16).map((a) => `Object 0x${a.toString(16)}`);
+    throw new SlabError(
+      'EBUSY',
+      `Objects remaining in ${s.name} on __kmem_cache_shutdown(): ${leaked.length} (${lines.join(', ')}${leaked.length > 16 ? ', ...' : ''})`,
+    );
+  }
+  flushAll(m, id);
+  for (let node = 0; node < m.cfg.nodes; node++) {
+    const n = s.node0 + node * CACHE_NODE.STRIDE;
+    nodeLock(s, n, () => {
+      for (const pfn of listPfns(m, m.u32[n + CACHE_NODE.partialHead])) discardSlabQuiet(s, n, pfn);
+    });
+  }
+  m.u32[b + KMEM_CACHE.state] = CACHE_STATE.destroyed;
+  aliasesOf(m).delete(id);
+  forgetCacheViews(m);
+}
+
+/** Addresses of the objects of `s` that users still hold. */
+export function leakedObjects(s: KmemCache): number[] {
+  const out: number[] = [];
+  for (const r of slabRecords(s)) {
+    if (liveObjects(r) === 0) continue;
+    const free = new Set(r.freeIdx);
+    for (let i = 0; i < r.objects; i++) if (!free.has(i)) out.push(objectAt(s, r.pfn, i));
+  }
+  return out;
+}
+
+/**
+ * __kmem_cache_shrink(): flush, then per node discard empty partial slabs and sort the
+ * rest by free objects (fewest first, up to 32; the others after). Returns 1 if any
+ * slabs remain.
+ */
+export function kmemCacheShrink(m: Machine, id: number): number {
+  const s = cacheById(m, id);
+  flushAll(m, id);
+  let remain = 0;
+  const SHRINK_PROMOTE_MAX = 32;
+  for (let node = 0; node < m.cfg.nodes; node++) {
+    const n = s.node0 + node * CACHE_NODE.STRIDE;
+    nodeLock(s, n, () => {
+      const buckets: number[][] = Array.from({ length: SHRINK_PROMOTE_MAX }, () => []);
+      const rest: number[] = [];
+      for (const pfn of listPfns(m, m.u32[n + CACHE_NODE.partialHead])) {
+        const counters = m.u32[pageOff(m, pfn) + SLAB_COUNTERS];
+        const free = objectsOf(counters) - inuseOf(counters);
+        if (free === objectsOf(counters)) discardSlabQuiet(s, n, pfn);
+        else if (free <= SHRINK_PROMOTE_MAX) buckets[free - 1].push(pfn);
+        else rest.push(pfn);
+      }
+      relinkPartial(s, n, [...buckets.flat(), ...rest]);
+    });
+    if (m.u32[n + CACHE_NODE.nrSlabs] > 0) remain = 1;
+  }
+  return remain;
+}
+
+/** Rebuild a node's partial list in the given order (caller holds list_lock). */
+function relinkPartial(s: KmemCache, n: number, order: number[]): void {
+  const u = s.m.u32;
+  let prev = NIL;
+  for (const pfn of order) {
+    const p = pageOff(s.m, pfn);
+    u[p + PAGE.lruPrev] = prev;
+    u[p + PAGE.lruNext] = NIL;
+    if (prev === NIL) u[n + CACHE_NODE.partialHead] = pfn;
+    else u[pageOff(s.m, prev) + PAGE.lruNext] = pfn;
+    prev = pfn;
+  }
+  if (order.length === 0) u[n + CACHE_NODE.partialHead] = NIL;
+  u[n + CACHE_NODE.partialTail] = prev;
+  u[n + CACHE_NODE.nrPartial] = order.length;
+}

@@ -1,0 +1,51 @@
+/* @two-way */
+// The free fast path. slub.c: do_slab_free() / slab_free(), kmem_cache_free().
+import { irqPoint } from '../../sched/irq.js';
+import { type Step, site } from '../../sched/step.js';
+import { cas64, load32 } from '../../shm/atomic.js';
+import { CACHE_CPU, CPU_FREELIST, CPU_TID, ST } from '../../shm/structs.js';
+import type { Cpu } from '../cpu.js';
+import { nextTid } from './deactivate.js';
+import { slabFreeSlow } from './free_slow.js';
+import { setFreepointer } from './freeptr.js';
+import { type KmemCache, stat } from './kmem_cache.js';
+import { checkFree } from './misuse.js';
+
+const S_FREE = site('do_slab_free');
+const S_FREE_IRQ = site('do_slab_free:irq');
+const S_FREE_CAS = site('do_slab_free:this_cpu_cmpxchg_double');
+
+/**
+ * do_slab_free(): free the linked objects head..tail (cnt of them) of slab `pfn`. Onto
+ * the cpu freelist with one CAS when the slab is this CPU's slab, else __slab_free().
+ */
+export function* doSlabFree(s: KmemCache, cpu: Cpu, pfn: number, head: number, tail: number, cnt: number): Step {
+  const m = s.m;
+  const c = s.cpu0 + cpu.id * CACHE_CPU.STRIDE;
+  for (;;) {
+    const tid = yield* load32(m, c + CPU_TID, S_FREE);
+    const page = yield* load32(m, c + CACHE_CPU.page, S_FREE);
+    if (page !== pfn) {
+      yield* irqPoint(cpu, S_FREE_IRQ);
+      yield* slabFreeSlow(s, cpu, pfn, head, tail, cnt);
+      return;
+    }
+    const freelist = yield* load32(m, c + CPU_FREELIST, S_FREE);
+    yield* setFreepointer(s, tail, freelist, S_FREE);
+    yield* irqPoint(cpu, S_FREE_IRQ);
+    if (yield* cas64(m, c + CPU_TID, tid, freelist, nextTid(s, tid), head, S_FREE_CAS)) {
+      stat(s, c, ST.free_fastpath);
+      return;
+    }
+    stat(s, c, ST.cmpxchg_double_cpu_fail);
+  }
+}
+
+/**
+ * kmem_cache_free(): free one object. Misuse (not an object of `s`, not at an object
+ * start, a cache that is gone) is refused with a SlabError before anything changes.
+ */
+export function* kmemCacheFree(s: KmemCache, cpu: Cpu, object: number): Step {
+  const pfn = checkFree(s, object);
+  yield* doSlabFree(s, cpu, pfn, object, object, 1);
+}

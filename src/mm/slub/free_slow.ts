@@ -1,0 +1,90 @@
+/* @two-way */
+// The free slow path. slub.c: __slab_free().
+import { type Step, site } from '../../sched/step.js';
+import { load32, spinLock, spinUnlock } from '../../shm/atomic.js';
+import { pageOff } from '../../shm/machine.js';
+import { CACHE_NODE, SLAB_COUNTERS, SLAB_FREELIST, ST } from '../../shm/structs.js';
+import { frozenOf, inuseOf } from '../../shm/word.js';
+import type { Cpu } from '../cpu.js';
+import { setFreepointer } from './freeptr.js';
+import { SLAB_FLAGS } from './geometry.js';
+import { cpuSlabOff, type KmemCache, minPartial, stat } from './kmem_cache.js';
+import { addPartial, removeFull, removePartial } from './list.js';
+import { putCpuPartial } from './partial.js';
+import { cmpxchgDoubleSlab, discardSlab, slabNode } from './slab.js';
+
+const S_FREE = site('__slab_free');
+const S_LIST_LOCK = site('__slab_free:list_lock');
+
+const FROZEN = 0x80000000;
+
+/**
+ * __slab_free(): free `cnt` objects head..tail (linked) into a slab that is not this
+ * CPU's slab. Four outcomes:
+ *   1. the slab is frozen (some CPU's slab or cpu-partial): push, no list work (FREE_FROZEN);
+ *   2. it was full: freeze it and put it on *this* CPU's partial list (CPU_PARTIAL_FREE);
+ *   3. it becomes empty: off the node list and back to the page allocator when the node
+ *      has min_partial partial slabs, else kept on the node list;
+ *   4. it is on the node partial list and stays there.
+ * list_lock is taken speculatively before the CAS when 3 may apply, and dropped if the
+ * CAS fails.
+ */
+export function* slabFreeSlow(s: KmemCache, cpu: Cpu, pfn: number, head: number, tail: number, cnt: number): Step {
+  const m = s.m;
+  const c = cpuSlabOff(s, cpu.id);
+  const p = pageOff(m, pfn);
+  stat(s, c, ST.free_slowpath);
+  let n = -1;
+  let prior: number;
+  let counters: number;
+  let next: number;
+  let wasFrozen: number;
+  for (;;) {
+    if (n >= 0) {
+      yield* spinUnlock(m, n + CACHE_NODE.listLock, S_LIST_LOCK);
+      n = -1;
+    }
+    prior = yield* load32(m, p + SLAB_FREELIST, S_FREE);
+    counters = yield* load32(m, p + SLAB_COUNTERS, S_FREE);
+    yield* setFreepointer(s, tail, prior, S_FREE);
+    next = counters - cnt;
+    wasFrozen = frozenOf(counters);
+    if ((inuseOf(next) === 0 || prior === 0) && !wasFrozen) {
+      if (s.hasCpuPartial && prior === 0) {
+        next = (next | FROZEN) >>> 0;
+      } else {
+        n = s.node0 + slabNode(m, pfn) * CACHE_NODE.STRIDE;
+        yield* spinLock(m, n + CACHE_NODE.listLock, S_LIST_LOCK);
+      }
+    }
+    if (yield* cmpxchgDoubleSlab(s, cpu, pfn, prior, counters, head, next, S_FREE)) break;
+  }
+  if (n < 0) {
+    if (frozenOf(next) && !wasFrozen) {
+      yield* putCpuPartial(s, cpu, pfn, true);
+      stat(s, c, ST.cpu_partial_free);
+    }
+    if (wasFrozen) stat(s, c, ST.free_frozen);
+    return;
+  }
+  if (inuseOf(next) === 0 && m.u32[n + CACHE_NODE.nrPartial] >= minPartial(s)) {
+    // slab_empty:
+    if (prior !== 0) {
+      yield* removePartial(s, n, pfn);
+      stat(s, c, ST.free_remove_partial);
+    } else if (s.flags & SLAB_FLAGS.store_user) {
+      removeFull(s, n, pfn);
+    }
+    yield* spinUnlock(m, n + CACHE_NODE.listLock, S_LIST_LOCK);
+    stat(s, c, ST.free_slab);
+    yield* discardSlab(s, pfn);
+    return;
+  }
+  // Objects were freed into a full slab of a cache without cpu partials: to the node list.
+  if (!s.hasCpuPartial && prior === 0) {
+    if (s.flags & SLAB_FLAGS.store_user) removeFull(s, n, pfn);
+    yield* addPartial(s, n, pfn, true);
+    stat(s, c, ST.free_add_partial);
+  }
+  yield* spinUnlock(m, n + CACHE_NODE.listLock, S_LIST_LOCK);
+}

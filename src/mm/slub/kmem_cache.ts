@@ -1,0 +1,112 @@
+// A thread's view of one cache: the constants of struct kmem_cache read once from the
+// buffer, plus the offsets of its per-CPU and per-node regions. Fields that can change
+// after creation (min_partial, cpu_partial, refcount, state) are read live from the buffer.
+import { SlabError } from '../../errors.js';
+import { cacheCpuOff, cacheNodeOff, cacheOff, type Machine } from '../../shm/machine.js';
+import { CACHE_CPU, CACHE_NAME_BYTES, CACHE_STATE, KMEM_CACHE } from '../../shm/structs.js';
+import { tidStep } from '../../shm/word.js';
+import { SLAB_DEBUG_FLAGS } from './geometry.js';
+
+export interface KmemCache {
+  readonly m: Machine;
+  readonly id: number;
+  /** word offset of this cache's struct kmem_cache */
+  readonly base: number;
+  /** word offset of CPU 0's kmem_cache_cpu; CPU i's is cpu0 + i * CACHE_CPU.STRIDE */
+  readonly cpu0: number;
+  /** word offset of node 0's kmem_cache_node; node k's is node0 + k * CACHE_NODE.STRIDE */
+  readonly node0: number;
+  readonly name: string;
+  readonly flags: number;
+  readonly objectSize: number;
+  readonly size: number;
+  readonly inuse: number;
+  readonly offset: number;
+  readonly redLeftPad: number;
+  readonly order: number;
+  readonly objects: number;
+  readonly minOrder: number;
+  readonly minObjects: number;
+  /** s->random, or 0 when freelist hardening is off */
+  readonly random: number;
+  readonly ctor: number;
+  /** profile 6.6 (else 5.4) */
+  readonly v66: boolean;
+  readonly tidStep: number;
+  /** kmem_cache_debug(s) */
+  readonly debug: boolean;
+  /** kmem_cache_has_cpu_partial(s): CONFIG_SLUB_CPU_PARTIAL and not a debug cache */
+  readonly hasCpuPartial: boolean;
+}
+
+const views = new WeakMap<SharedArrayBuffer, Map<number, KmemCache>>();
+
+/** The view of cache `id` on this thread (built once per thread and buffer). */
+export function cacheById(m: Machine, id: number): KmemCache {
+  let perMachine = views.get(m.sab);
+  if (!perMachine) {
+    perMachine = new Map();
+    views.set(m.sab, perMachine);
+  }
+  let s = perMachine.get(id);
+  if (!s) {
+    s = readCache(m, id);
+    perMachine.set(id, s);
+  }
+  return s;
+}
+
+function readCache(m: Machine, id: number): KmemCache {
+  const base = cacheOff(m, id);
+  const u = m.u32;
+  if (u[base + KMEM_CACHE.state] === CACHE_STATE.unused) throw new SlabError('EINVAL', `no cache with id ${id}`);
+  const flags = u[base + KMEM_CACHE.flags];
+  const debug = (flags & SLAB_DEBUG_FLAGS) !== 0;
+  return {
+    m,
+    id,
+    base,
+    cpu0: cacheCpuOff(m, id, 0),
+    node0: cacheNodeOff(m, id, 0),
+    name: readName(m, base),
+    flags,
+    objectSize: u[base + KMEM_CACHE.objectSize],
+    size: u[base + KMEM_CACHE.size],
+    inuse: u[base + KMEM_CACHE.inuse],
+    offset: u[base + KMEM_CACHE.offset],
+    redLeftPad: u[base + KMEM_CACHE.redLeftPad],
+    order: u[base + KMEM_CACHE.order],
+    objects: u[base + KMEM_CACHE.objects],
+    minOrder: u[base + KMEM_CACHE.minOrder],
+    minObjects: u[base + KMEM_CACHE.minObjects],
+    random: u[base + KMEM_CACHE.random],
+    ctor: u[base + KMEM_CACHE.ctor],
+    v66: m.cfg.profile === '6.6',
+    tidStep: tidStep(m.cfg.cpus),
+    debug,
+    hasCpuPartial: !debug,
+  };
+}
+
+/** Forget this thread's views of a buffer's caches (after a cache was created or re-read). */
+export const forgetCacheViews = (m: Machine): boolean => views.delete(m.sab);
+
+export function readName(m: Machine, base: number): string {
+  const start = (base + KMEM_CACHE.name) * 4;
+  const bytes = m.u8.slice(start, start + CACHE_NAME_BYTES);
+  const end = bytes.indexOf(0);
+  return new TextDecoder().decode(bytes.subarray(0, end < 0 ? CACHE_NAME_BYTES : end));
+}
+
+export const cpuSlabOff = (s: KmemCache, cpu: number): number => s.cpu0 + cpu * CACHE_CPU.STRIDE;
+
+/** Live tunables (writable through sysfs-style attributes). */
+export const minPartial = (s: KmemCache): number => s.m.u32[s.base + KMEM_CACHE.minPartial];
+export const cpuPartial = (s: KmemCache): number => s.m.u32[s.base + KMEM_CACHE.cpuPartial];
+export const cpuPartialSlabs = (s: KmemCache): number => s.m.u32[s.base + KMEM_CACHE.cpuPartialSlabs];
+export const remoteNodeDefragRatio = (s: KmemCache): number => s.m.u32[s.base + KMEM_CACHE.remoteNodeDefragRatio];
+
+/** stat(s, item): a per-CPU counter, bumped without atomics (only CPU i writes row i). */
+export function stat(s: KmemCache, c: number, item: number): void {
+  s.m.u32[c + CACHE_CPU.stat + item]++;
+}

@@ -1,0 +1,46 @@
+// Misuse checks at the API boundary: a bad free is refused with a SlabError before any
+// state changes (the kernel would BUG or corrupt; the simulator must stay usable).
+import { SlabError } from '../../errors.js';
+import { pageOff, validAddr } from '../../shm/machine.js';
+import { CACHE_STATE, KMEM_CACHE, PAGE, PG, SLAB_COUNTERS } from '../../shm/structs.js';
+import { objectsOf } from '../../shm/word.js';
+import type { KmemCache } from './kmem_cache.js';
+import { objectIndex, virtToHeadPfn } from './objects.js';
+
+const hex = (x: number): string => `0x${x.toString(16)}`;
+
+export function checkLive(s: KmemCache, what: string): void {
+  if (s.m.u32[s.base + KMEM_CACHE.state] !== CACHE_STATE.live) {
+    throw new SlabError('EINVAL', `${what}: cache ${s.name} has been destroyed`);
+  }
+}
+
+/**
+ * The slab pfn of `object` if freeing it into `s` is well-formed; throws otherwise.
+ * (A double free of an object that is not the freelist head is not detectable here
+ * without debug flags, as in the kernel.)
+ */
+export function checkFree(s: KmemCache, object: number): number {
+  const m = s.m;
+  checkLive(s, 'kmem_cache_free');
+  if (!validAddr(m, object)) {
+    throw new SlabError('EBADFREE', `kmem_cache_free(${s.name}, ${hex(object)}): address outside simulated memory`);
+  }
+  const pfn = virtToHeadPfn(m, object);
+  const p = pageOff(m, pfn);
+  if (!(m.u32[p + PAGE.flags] & PG.slab)) {
+    throw new SlabError('EBADFREE', `kmem_cache_free(${s.name}, ${hex(object)}): page ${pfn} is not a slab page`);
+  }
+  const owner = m.u32[p + PAGE.slabCache] - 1;
+  if (owner !== s.id) {
+    // cache_from_obj(): "Wrong slab cache. X but object is from Y"
+    throw new SlabError(
+      'EBADFREE',
+      `kmem_cache_free(${s.name}, ${hex(object)}): wrong slab cache, object is from cache id ${owner}`,
+    );
+  }
+  if (objectIndex(s, pfn, objectsOf(m.u32[p + SLAB_COUNTERS]), object) < 0) {
+    throw new SlabError('EBADFREE', `kmem_cache_free(${s.name}, ${hex(object)}): not the start of an object in slab ${pfn}`);
+  }
+  return pfn;
+}

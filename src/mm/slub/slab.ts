@@ -1,0 +1,140 @@
+/* @two-way */
+// Slabs from and back to the page allocator. slub.c: allocate_slab(), new_slab(),
+// discard_slab(), free_slab(), inc_slabs_node(), dec_slabs_node().
+import { type Step, site } from '../../sched/step.js';
+import { add32, cas64 } from '../../shm/atomic.js';
+import { addrWord, type Machine, pageOff } from '../../shm/machine.js';
+import { CACHE_NODE, PAGE, PG, SLAB_COUNTERS, ST } from '../../shm/structs.js';
+import { makeCounters } from '../../shm/word.js';
+import type { Cpu } from '../cpu.js';
+import { allocPages, freePages } from '../page_alloc.js';
+import { CTORS } from './ctor.js';
+import { cpuSlabOff, type KmemCache, stat } from './kmem_cache.js';
+import { freelistPtr, objectAt } from './objects.js';
+
+const S_NODE_STATS = site('inc_slabs_node');
+const S_NEW_SLAB = site('allocate_slab');
+
+/** NUMA_NO_NODE: no node constraint. */
+export const NUMA_NO_NODE = -1;
+
+/**
+ * alloc_pages_node() with the zonelist fallback: the preferred node first, then the
+ * others in order of distance (all remote nodes are equally far here: by id).
+ */
+function* allocSlabPage(m: Machine, node: number, order: number, cpu: Cpu): Step<number> {
+  for (let i = 0; i < m.cfg.nodes; i++) {
+    const pfn = yield* allocPages(m, (node + i) % m.cfg.nodes, order, cpu.id);
+    if (pfn !== 0) return pfn;
+  }
+  return 0;
+}
+
+/**
+ * allocate_slab(): a new slab with its freelist in address order. 5.4 returns it frozen
+ * with inuse == objects (the caller takes the whole freelist) and counts it on its node
+ * here; 6.6 returns it unfrozen with inuse == 0 and the caller counts it.
+ */
+export function* allocateSlab(s: KmemCache, cpu: Cpu, node: number): Step<number> {
+  const m = s.m;
+  const want = node === NUMA_NO_NODE ? cpu.node : node;
+  let order = s.order;
+  let objects = s.objects;
+  // The kernel first tries s->oo with __GFP_NORETRY; on failure it falls back to s->min.
+  let pfn = yield* allocSlabPage(m, want, order, cpu);
+  if (pfn === 0 && s.minOrder !== s.order) {
+    order = s.minOrder;
+    objects = s.minObjects;
+    pfn = yield* allocSlabPage(m, want, order, cpu);
+    if (pfn !== 0) stat(s, cpuSlabOff(s, cpu.id), ST.order_fallback);
+  }
+  if (pfn === 0) return 0;
+  yield S_NEW_SLAB;
+  const p = pageOff(m, pfn);
+  m.u32[p + PAGE.flags] |= PG.slab;
+  m.u32[p + PAGE.slabCache] = s.id + 1;
+  m.u32[p + PAGE.next] = 0;
+  m.u32[p + PAGE.pages] = 0;
+  m.u32[p + PAGE.pobjects] = 0;
+  const first = buildFreelist(s, pfn, objects);
+  // No other reference to the slab yet: plain stores (the kernel "mucks around with it freely").
+  m.u32[p + SLAB_COUNTERS] = s.v66 ? makeCounters(0, objects, 0) : makeCounters(objects, objects, 1);
+  m.u32[p + SLAB_COUNTERS + 1] = first;
+  if (!s.v66) yield* incSlabsNode(s, slabNode(m, pfn), objects);
+  return pfn;
+}
+
+/** Link objects 0..n-1 in address order, running the constructor on each (setup_object). */
+function buildFreelist(s: KmemCache, pfn: number, objects: number): number {
+  const m = s.m;
+  const ctor = s.ctor === 0 ? null : CTORS[s.ctor - 1].fn;
+  for (let i = 0; i < objects; i++) {
+    const obj = objectAt(s, pfn, i);
+    if (ctor) ctor(m, obj, s.objectSize);
+    const next = i + 1 < objects ? objectAt(s, pfn, i + 1) : 0;
+    const at = obj + s.offset;
+    m.u32[addrWord(m, at)] = freelistPtr(s, next, at);
+  }
+  return objects > 0 ? objectAt(s, pfn, 0) : 0;
+}
+
+export const slabNode = (m: Machine, pfn: number): number => Math.floor((pfn - 1) / m.pagesPerNode);
+
+/** inc_slabs_node(): nr_slabs and total_objects of the slab's node (atomics in the kernel). */
+export function* incSlabsNode(s: KmemCache, node: number, objects: number): Step {
+  const n = s.node0 + node * CACHE_NODE.STRIDE;
+  yield* add32(s.m, n + CACHE_NODE.nrSlabs, 1, S_NODE_STATS);
+  yield* add32(s.m, n + CACHE_NODE.totalObjects, objects, S_NODE_STATS);
+}
+
+function* decSlabsNode(s: KmemCache, node: number, objects: number): Step {
+  const n = s.node0 + node * CACHE_NODE.STRIDE;
+  yield* add32(s.m, n + CACHE_NODE.nrSlabs, -1, S_NODE_STATS);
+  yield* add32(s.m, n + CACHE_NODE.totalObjects, -objects, S_NODE_STATS);
+}
+
+/**
+ * discard_slab(): uncount it and give its pages back. A SLAB_TYPESAFE_BY_RCU cache would
+ * defer the free by an RCU grace period; there are no RCU readers here, so it is immediate.
+ */
+export function* discardSlab(s: KmemCache, pfn: number): Step {
+  const m = s.m;
+  const p = pageOff(m, pfn);
+  const objects = (m.u32[p + SLAB_COUNTERS] >>> 16) & 0x7fff;
+  yield* decSlabsNode(s, slabNode(m, pfn), objects);
+  yield* freeSlab(s, pfn);
+}
+
+/** __free_slab(): clear the slab fields and return the pages. */
+function* freeSlab(s: KmemCache, pfn: number): Step {
+  const m = s.m;
+  const p = pageOff(m, pfn);
+  m.u32[p + PAGE.flags] &= ~PG.slab;
+  m.u32[p + PAGE.slabCache] = 0;
+  m.u32[p + PAGE.next] = 0;
+  m.u32[p + PAGE.pages] = 0;
+  m.u32[p + PAGE.pobjects] = 0;
+  m.u32[p + SLAB_COUNTERS] = 0;
+  m.u32[p + SLAB_COUNTERS + 1] = 0;
+  yield* freePages(m, pfn, m.u32[p + PAGE.private]);
+}
+
+/**
+ * cmpxchg_double_slab() / slab_update_freelist(): the slab's (freelist, counters) pair
+ * from (oldFree, oldCounters) to (newFree, newCounters); a failure counts
+ * CMPXCHG_DOUBLE_FAIL on this CPU and the caller retries.
+ */
+export function* cmpxchgDoubleSlab(
+  s: KmemCache,
+  cpu: Cpu,
+  pfn: number,
+  oldFree: number,
+  oldCounters: number,
+  newFree: number,
+  newCounters: number,
+  where: number,
+): Step<boolean> {
+  const ok = yield* cas64(s.m, pageOff(s.m, pfn) + SLAB_COUNTERS, oldCounters, oldFree, newCounters, newFree, where);
+  if (!ok) stat(s, cpuSlabOff(s, cpu.id), ST.cmpxchg_double_fail);
+  return ok;
+}
