@@ -276,6 +276,27 @@ describe('coalesce', () => {
     checkZones(m);
   });
 
+  it('the last block of a node does not merge with a free block of the next node', () => {
+    const m = create({ cpus: 2, nodes: 2, memory: 2 * ODD_PAGES * PAGE_4K });
+    const first1 = nodeStartPfn(m, 1);
+    // node 1: make its first page a free order-0 block (its buddy stays allocated); the
+    // smaller blocks go first, so the order-10 block at its start is split last
+    let taken = 0;
+    while (allocPages(m, 1, 0, 0) !== first1) expect(++taken).toBeLessThan(ODD_PAGES);
+    expect(taken).toBe(1 + 2 + 64 + 512);
+    expect(allocPages(m, 1, 0, 0)).toBe(first1 + 1);
+    freePages(m, first1, 0);
+    // node 0: its last page, just below first1, is its lone order-0 block
+    const last0 = allocPages(m, 0, 0, 0);
+    expect(last0).toBe(first1 - 1);
+    freePages(m, last0, 0);
+    expect(nrFree(m, 0)).toEqual(ODD_COUNTS);
+    expect(nrFree(m, 1)[0]).toBe(1);
+    expect(m.u32[pageOff(m, first1) + PAGE.flags]).toBe(PG.buddy);
+    expect(freePageCount(m)).toBe(total(m) - (1 + 2 + 64 + 512 + 1));
+    checkZones(m);
+  });
+
   it('blocks at the end of an odd-sized node do not merge past it', () => {
     const m = create({ memory: ODD_PAGES * PAGE_4K });
     const pfns = [];
@@ -444,10 +465,16 @@ describe('bad input', () => {
 
   it('after refusals the allocator still works (locks released, state intact)', () => {
     const { m, block, single } = setup();
+    // check the lock after each refusal: a lock left held would make the next call sleep forever
+    const lockOf0 = nodeOff(m, 0) + NODE.lock;
     expect(() => freePages(m, block + 1, 0)).toThrow(SlabError);
+    expect(m.u32[lockOf0]).toBe(0);
     expect(() => freePages(m, block, 1)).toThrow(SlabError);
+    expect(m.u32[lockOf0]).toBe(0);
+    expect(() => freePages(m, 10, 0)).toThrow(SlabError);
+    expect(m.u32[lockOf0]).toBe(0);
     expect(() => allocPages(m, 0, 11, 0)).toThrow(SlabError);
-    for (let node = 0; node < 2; node++) expect(m.u32[nodeOff(m, node) + NODE.lock]).toBe(0);
+    expect(m.u32[lockOf0]).toBe(0);
     freePages(m, block, 2);
     freePages(m, single, 0);
     expect(freePageCount(m)).toBe(total(m));

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_CONFIG, MACHINE_OPTIONS, MIN_PAGES_PER_NODE, type MachineConfig, parseSize, resolveConfig } from '../src/config.js';
+import {
+  DEFAULT_CONFIG,
+  MACHINE_OPTIONS,
+  type MachineConfig,
+  MIN_PAGES_PER_NODE,
+  parseSize,
+  resolveConfig,
+} from '../src/config.js';
 import { SlabError } from '../src/errors.js';
 
 const MiB = 1024 * 1024;

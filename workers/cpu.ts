@@ -1,10 +1,8 @@
 // A stress CPU: one long piscina task per simulated CPU. It attaches to the machine,
-// takes its CPU id from the counter in the buffer, waits at the start barrier, runs the
-// workload loop in free-running form (no per-operation messages) and reports counts.
-import { Rng } from '../src/rng.js';
+// takes its CPU id from the counter in the buffer, waits at the start barrier, runs its
+// program in free-running form (no per-operation messages) and reports counts.
 import { arriveAndWait, attach, cpuNode, takeCpuId } from '../src/shm/machine.js';
-import { pagesWorkload } from '../src/workload/pages.fast.js';
-import { pairQuota } from '../src/workload/quota.js';
+import { cpuProgram } from '../src/workload/program.fast.js';
 import type { CpuResult, CpuTask } from '../src/workload/task.js';
 
 export default function runCpu(task: CpuTask): CpuResult {
@@ -12,8 +10,7 @@ export default function runCpu(task: CpuTask): CpuResult {
   const cpu = takeCpuId(m);
   if (cpu >= m.cfg.cpus) throw new Error(`CPU id ${cpu} taken but the machine has ${m.cfg.cpus} CPUs`);
   arriveAndWait(m, m.cfg.cpus);
-  const rng = new Rng(task.seed, cpu);
   const t0 = performance.now();
-  const counts = pagesWorkload(m, cpu, { ...task.pages, ops: pairQuota(task.ops, m.cfg.cpus, cpu) }, rng);
+  const counts = cpuProgram(m, cpu, task, new Uint8Array(task.ledger));
   return { ...counts, node: cpuNode(m, cpu), elapsedMs: performance.now() - t0 };
 }

@@ -2,7 +2,7 @@ import { type Command, Option } from 'commander';
 import { DEFAULT_CONFIG } from '../config.js';
 import { buddyinfoLine } from '../report/buddyinfo.js';
 import { type RunReport, runWorkload, WORKLOADS } from '../workload/run.js';
-import { intIn, machineInt, oneOf, profileArg, seedArg, sizeArg } from './options.js';
+import { fraction, intIn, machineInt, oneOf, profileArg, seedArg, sizeArg, sizeRange } from './options.js';
 import { checkWritable, writeOutput } from './output.js';
 
 interface RunFlags {
@@ -16,6 +16,12 @@ interface RunFlags {
   seed: number;
   maxOrder: number;
   maxHeld: number;
+  irqRate: number;
+  size: [number, number];
+  cache?: string;
+  batch: number;
+  slots: number;
+  epochs: number;
   json?: string;
   quiet?: boolean;
 }
@@ -46,6 +52,12 @@ export function addRunCommand(program: Command): void {
     .addOption(new Option('--seed <n>', 'seed of every random choice').argParser(seedArg).default(1))
     .addOption(new Option('--max-order <k>', 'pages: largest order asked for (0..10)').argParser(intIn(0, 10)).default(3))
     .addOption(new Option('--max-held <n>', 'pages: most blocks one CPU holds at once').argParser(intIn(1, 1e6)).default(64))
+    .addOption(new Option('--irq-rate <p>', 'chance of a same-CPU interrupt at each interruption point (0..1)').argParser(fraction).default(0))
+    .addOption(new Option('--size <min-max>', 'object sizes in bytes, e.g. 16-256 (kmalloc)').argParser(sizeRange).default([16, 256], '16-256'))
+    .option('--cache <name>', 'allocate from a new cache of this name (object size: the top of --size) instead of kmalloc')
+    .addOption(new Option('--batch <n>', 'threadtest, xmalloc: objects per batch').argParser(intIn(1, 1e6)).default(64))
+    .addOption(new Option('--slots <n>', 'larson: slots per CPU array').argParser(intIn(1, 1e6)).default(64))
+    .addOption(new Option('--epochs <n>', 'larson: hand-offs of the slot arrays').argParser(intIn(1, 1e6)).default(4))
     .option('--json <file>', "write the run as JSON ('-' for stdout)")
     .option('--quiet', 'print nothing but errors')
     .action(async (flags: RunFlags) => {
@@ -57,6 +69,13 @@ export function addRunCommand(program: Command): void {
         seed: flags.seed,
         maxOrder: flags.maxOrder,
         maxHeld: flags.maxHeld,
+        irqRate: flags.irqRate,
+        minSize: flags.size[0],
+        maxSize: flags.size[1],
+        cache: flags.cache,
+        batch: flags.batch,
+        slots: flags.slots,
+        epochs: flags.epochs,
       });
       if (flags.json) writeOutput(flags.json, `${JSON.stringify(report, null, 2)}\n`);
       if (!flags.quiet && flags.json !== '-') process.stdout.write(summary(report));
@@ -72,12 +91,21 @@ function summary(r: RunReport): string {
       (c) =>
         `  CPU${c.cpu} (node ${c.node}): ${c.ops} ops, ${c.allocs} allocs, ${c.frees} frees, ${c.failed} failed, ${c.elapsed_ms} ms`,
     ),
-    `  pages: ${r.pages.free} free of ${r.pages.total}`,
+    `  pages: ${r.pages.free} free of ${r.pages.total} (${r.pages.slab} in slabs)`,
     ...buddyinfoLines(r),
+    ...r.caches.filter((c) => c.stats.alloc_fastpath.total + c.stats.alloc_slowpath.total > 0).map(cacheLine),
     `  checks: ${r.checks.ok ? 'ok' : 'FAILED'} (double_issue ${r.checks.double_issue}, lost ${r.checks.lost}, live ${r.checks.live}, validate_errors ${r.checks.validate_errors})`,
     ...r.checks.messages.map((msg) => `    ${msg}`),
   ];
   return `${lines.join('\n')}\n`;
+}
+
+function cacheLine(c: RunReport['caches'][number]): string {
+  const allocs = c.stats.alloc_fastpath.total + c.stats.alloc_slowpath.total;
+  const frees = c.stats.free_fastpath.total + c.stats.free_slowpath.total;
+  const fast = allocs ? Math.round((100 * c.stats.alloc_fastpath.total) / allocs) : 0;
+  const ffast = frees ? Math.round((100 * c.stats.free_fastpath.total) / frees) : 0;
+  return `  ${c.name}: ${allocs} allocs (${fast}% fast), ${frees} frees (${ffast}% fast), ${c.slabs} slabs, ${c.partial} partial, ${c.cpu_slabs} cpu slabs`;
 }
 
 /** /proc/buddyinfo lines rebuilt from the report's counts. */

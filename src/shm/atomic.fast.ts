@@ -53,3 +53,8 @@ export function spinLock(m: Machine, word: number, _site: number): void {
 export function spinUnlock(m: Machine, word: number, _site: number): void {
   if (Atomics.exchange(m.i32, word, 0) === 2) Atomics.notify(m.i32, word, 1);
 }
+
+/** Wait while `word` still holds `seen`: a short sleep (writers do not notify), then return to re-check. */
+export function waitWhile(m: Machine, word: number, seen: number, _site: number): void {
+  if (m.u32[word] === seen >>> 0) Atomics.wait(m.i32, word, seen | 0, 0.05);
+}

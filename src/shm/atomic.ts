@@ -106,3 +106,14 @@ export function* spinUnlock(m: Machine, word: number, site: number): Step {
   wrote(word);
   schedBus.trace?.('unlock', site, word, 0);
 }
+
+/**
+ * Wait while `word` still holds `seen` (another CPU's progress is needed). The scheduler
+ * does not run this CPU again until some CPU writes the word.
+ */
+export function* waitWhile(m: Machine, word: number, seen: number, site: number): Step {
+  yield site;
+  if (m.u32[word] !== seen >>> 0) return;
+  schedBus.blockedOn = word;
+  yield site | BLOCK;
+}

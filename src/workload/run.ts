@@ -1,23 +1,42 @@
-// Run a workload on real worker threads and check what is left: the ledger and the
-// allocator's own invariants. Every run ends with these checks.
+// Set up a run (machine, caches, harness memory, ledger), run it on real worker threads
+// or under the scheduler, then check what is left: the ledger, the page accounting, and
+// every allocator's own invariants. Every run ends with these checks.
 import type { MachineConfig } from '../config.js';
+import { allocPages, freePages } from '../mm/page_alloc.fast.js';
+import { kmemCacheCreate, leakedObjects, liveCacheIds, slubInit } from '../mm/slub/cache.js';
+import { cacheById } from '../mm/slub/kmem_cache.js';
+import { validateCache } from '../mm/slub/validate.js';
 import { validateZones } from '../mm/zone_validate.js';
+import { type CacheReport, allCacheReports } from '../report/caches.js';
 import { freePageCount, nrFree } from '../report/buddyinfo.js';
-import { cpuOpsDone, create, type Machine } from '../shm/machine.js';
-import type { CpuResult } from './task.js';
+import { type ScheduleResult, type Strategy, runScheduled } from '../sched/scheduler.js';
+import { type Machine, addrByte, cpuOpsDone, create, pfnToAddr } from '../shm/machine.js';
+import { createLedger, heldCount } from './ledger.js';
+import { cpuProgram } from './program.js';
+import { BARRIER, RING } from './structs.js';
+import { type CpuResult, type CpuTask, type Harness, OBJECT_WORKLOADS, type WorkloadName } from './task.js';
 import { runOnWorkers } from './workers.js';
 
+export { WORKLOADS } from './task.js';
 export const RUN_SCHEMA = 'slabsim-run/1';
-export const WORKLOADS = ['pages'] as const;
-export type WorkloadName = (typeof WORKLOADS)[number];
 
 export interface RunOptions {
   workload: WorkloadName;
   machine: Partial<MachineConfig>;
   ops: number;
   seed: number;
-  maxOrder: number;
-  maxHeld: number;
+  /** chance of a same-CPU interrupt at each interruption point (object workloads) */
+  irqRate?: number;
+  /** pages workload */
+  maxOrder?: number;
+  maxHeld?: number;
+  /** object workloads: a cache to create and use instead of kmalloc (object size maxSize) */
+  cache?: string;
+  minSize?: number;
+  maxSize?: number;
+  batch?: number;
+  slots?: number;
+  epochs?: number;
   /** called about 10 times a second with the operations done so far */
   onProgress?: (opsDone: number) => void;
 }
@@ -27,6 +46,7 @@ export interface RunReport {
   workload: WorkloadName;
   config: MachineConfig;
   seed: number;
+  irq_rate: number;
   ops: number;
   /** the parallel phase: from the start barrier to the last CPU's end */
   elapsed_ms: number;
@@ -34,29 +54,98 @@ export interface RunReport {
   /** including thread start-up and teardown */
   wall_ms: number;
   per_cpu: Array<{ cpu: number; node: number; ops: number; allocs: number; frees: number; failed: number; elapsed_ms: number }>;
-  pages: { total: number; free: number; buddyinfo: Array<{ node: number; nr_free: number[] }> };
-  checks: { ok: boolean; double_issue: number; lost: number; live: number; validate_errors: number; messages: string[] };
+  pages: { total: number; free: number; slab: number; buddyinfo: Array<{ node: number; nr_free: number[] }> };
+  caches: CacheReport[];
+  checks: {
+    ok: boolean;
+    double_issue: number;
+    bad_free: number;
+    lost: number;
+    live: number;
+    validate_errors: number;
+    messages: string[];
+  };
 }
 
-export async function runWorkload(opts: RunOptions): Promise<RunReport> {
+/** A prepared run: the machine with its caches and harness memory, and the task for every CPU. */
+export interface Prepared {
+  m: Machine;
+  task: CpuTask;
+  ledger: Uint8Array;
+  /** harness blocks to give back after the run: [pfn, order] */
+  harnessBlocks: Array<[number, number]>;
+}
+
+const isObjectWorkload = (w: WorkloadName): boolean => (OBJECT_WORKLOADS as readonly string[]).includes(w);
+
+export function prepareRun(opts: RunOptions): Prepared {
   const m = create(opts.machine);
+  const objects = isObjectWorkload(opts.workload);
+  const minSize = opts.minSize ?? 16;
+  const maxSize = opts.maxSize ?? 256;
+  let cacheId = -1;
+  if (objects) {
+    slubInit(m);
+    if (opts.cache) cacheId = kmemCacheCreate(m, opts.cache, maxSize);
+  }
+  const harnessBlocks: Array<[number, number]> = [];
+  /** Zeroed harness memory from the page allocator, as an address. */
+  const harnessBytes = (bytes: number): number => {
+    const order = Math.max(0, Math.ceil(Math.log2(bytes / m.cfg.pageSize)));
+    const pfn = allocPages(m, 0, order, 0);
+    if (pfn === 0) throw new Error('not enough simulated memory for the harness');
+    harnessBlocks.push([pfn, order]);
+    const addr = pfnToAddr(m, pfn);
+    m.u8.fill(0, addrByte(m, addr), addrByte(m, addr) + (m.cfg.pageSize << order));
+    return addr;
+  };
+  const slots = opts.slots ?? 64;
+  const harness: Harness = { rings: [], arrays: [], barrier: 0 };
+  if (opts.workload === 'xmalloc') harness.rings = Array.from({ length: m.cfg.cpus }, () => harnessBytes(RING.STRIDE * 4));
+  if (opts.workload === 'larson') {
+    harness.arrays = Array.from({ length: m.cfg.cpus }, () => harnessBytes(slots * 4));
+    harness.barrier = harnessBytes(BARRIER.STRIDE * 4);
+  }
+  const ledgerSab = createLedger(m);
+  const task: CpuTask = {
+    sab: m.sab,
+    ledger: ledgerSab,
+    workload: opts.workload,
+    ops: opts.ops,
+    seed: opts.seed,
+    irqRate: opts.irqRate ?? 0,
+    pages: { maxOrder: opts.maxOrder ?? 3, maxHeld: opts.maxHeld ?? 64 },
+    target: { cacheId, minSize: cacheId >= 0 ? maxSize : minSize, maxSize },
+    batch: opts.batch ?? 64,
+    slots,
+    epochs: opts.epochs ?? 4,
+    harness,
+  };
+  return { m, task, ledger: new Uint8Array(ledgerSab), harnessBlocks };
+}
+
+/** Run on one worker thread per CPU. */
+export async function runWorkload(opts: RunOptions): Promise<RunReport> {
+  const prep = prepareRun(opts);
+  const { m } = prep;
   const progress = opts.onProgress ? setInterval(() => opts.onProgress?.(opsDone(m)), 100) : undefined;
   const t0 = performance.now();
   let results: CpuResult[];
   try {
-    results = await runOnWorkers(m.cfg.cpus, {
-      sab: m.sab,
-      workload: opts.workload,
-      ops: opts.ops,
-      seed: opts.seed,
-      pages: { maxOrder: opts.maxOrder, maxHeld: opts.maxHeld },
-    });
+    results = await runOnWorkers(m.cfg.cpus, prep.task);
   } finally {
     if (progress) clearInterval(progress);
   }
-  const elapsed = performance.now() - t0;
+  const wall = performance.now() - t0;
   opts.onProgress?.(opsDone(m));
-  return report(m, opts, results, elapsed);
+  return finishRun(prep, opts, results, wall);
+}
+
+/** Run the same CPU programs on this thread under a scheduling strategy. */
+export function runWorkloadScheduled(opts: RunOptions, strategy: Strategy, maxSteps?: number): { prep: Prepared; result: ScheduleResult } {
+  const prep = prepareRun(opts);
+  const programs = Array.from({ length: prep.m.cfg.cpus }, (_, cpu) => cpuProgram(prep.m, cpu, prep.task, prep.ledger));
+  return { prep, result: runScheduled(programs, strategy, { maxSteps }) };
 }
 
 const opsDone = (m: Machine): number => {
@@ -65,24 +154,37 @@ const opsDone = (m: Machine): number => {
   return sum;
 };
 
-function report(m: Machine, opts: RunOptions, results: CpuResult[], wallMs: number): RunReport {
-  const elapsedMs = Math.max(...results.map((r) => r.elapsedMs));
+/** Give the harness memory back, then check and report the final state. */
+export function finishRun(prep: Prepared, opts: RunOptions, results: CpuResult[], wallMs: number): RunReport {
+  const { m, ledger } = prep;
+  for (const [pfn, order] of prep.harnessBlocks) freePages(m, pfn, order);
+  prep.harnessBlocks.length = 0;
+  const elapsedMs = Math.max(...results.map((r) => r.elapsedMs), 1e-3);
   const total = m.cfg.nodes * m.pagesPerNode;
   const free = freePageCount(m);
   const ops = results.reduce((s, r) => s + r.ops, 0);
   const doubleIssue = results.reduce((s, r) => s + r.doubleIssue, 0);
-  // Every CPU frees what it took before it stops, so nothing is live at the end and
-  // any page not free was lost.
-  const live = 0;
-  const lost = total - free - live;
-  const messages = validateZones(m);
-  if (doubleIssue) messages.push(`ledger: ${doubleIssue} blocks were handed to two CPUs at once`);
-  if (lost) messages.push(`ledger: ${lost} pages neither free nor held by any CPU`);
+  const badFree = results.reduce((s, r) => s + (r.badFree ?? 0), 0);
+  const caches = allCacheReports(m);
+  const slabPages = caches.reduce((sum, c) => sum + (c.slabs << c.order), 0);
+  const live = heldCount(ledger);
+  const allocated = liveCacheIds(m).reduce((sum, id) => sum + leakedObjects(cacheById(m, id)).length, 0);
+  const messages: string[] = [...validateZones(m)];
+  for (const id of liveCacheIds(m)) messages.push(...validateCache(cacheById(m, id)).messages);
+  const validateErrors = messages.length;
+  // Objects the allocator counts as allocated that no CPU holds are lost; for the pages
+  // workload, pages neither free nor in a slab.
+  const lost = isObjectWorkload(opts.workload) ? allocated - live : total - free - slabPages;
+  if (doubleIssue) messages.push(`ledger: ${doubleIssue} objects were handed to two holders at once`);
+  if (badFree) messages.push(`ledger: ${badFree} frees of objects nobody held`);
+  if (lost) messages.push(`ledger: ${lost} ${isObjectWorkload(opts.workload) ? 'objects' : 'pages'} allocated but held by no CPU`);
+  if (total - free !== slabPages) messages.push(`pages: ${total - free} in use but slabs account for ${slabPages}`);
   return {
     schema: RUN_SCHEMA,
     workload: opts.workload,
     config: { ...m.cfg },
     seed: opts.seed,
+    irq_rate: opts.irqRate ?? 0,
     ops,
     elapsed_ms: round(elapsedMs),
     ops_per_sec: Math.round(ops / (elapsedMs / 1000)),
@@ -99,14 +201,17 @@ function report(m: Machine, opts: RunOptions, results: CpuResult[], wallMs: numb
     pages: {
       total,
       free,
+      slab: slabPages,
       buddyinfo: Array.from({ length: m.cfg.nodes }, (_, node) => ({ node, nr_free: nrFree(m, node) })),
     },
+    caches,
     checks: {
       ok: messages.length === 0,
       double_issue: doubleIssue,
+      bad_free: badFree,
       lost,
       live,
-      validate_errors: messages.length - (doubleIssue ? 1 : 0) - (lost ? 1 : 0),
+      validate_errors: validateErrors,
       messages,
     },
   };

@@ -1,16 +1,40 @@
 import type { CpuCounts, PagesParams } from './pages.js';
+import type { ObjCounts } from './objects.js';
+import type { ObjectTarget } from './slab_ops.js';
+
+export const OBJECT_WORKLOADS = ['threadtest', 'xmalloc', 'larson'] as const;
+export const WORKLOADS = ['pages', ...OBJECT_WORKLOADS] as const;
+export type WorkloadName = (typeof WORKLOADS)[number];
+
+/** Harness memory the main thread set up in simulated memory, by address. */
+export interface Harness {
+  /** xmalloc: ring k is CPU k's inbox */
+  rings: number[];
+  /** larson: slot arrays, one per CPU, and the barrier word */
+  arrays: number[];
+  barrier: number;
+}
 
 /** What the main thread hands each CPU worker: one message at the start, no more. */
 export interface CpuTask {
   sab: SharedArrayBuffer;
-  workload: 'pages';
+  ledger: SharedArrayBuffer;
+  workload: WorkloadName;
   /** total operations of all CPUs together */
   ops: number;
   seed: number;
+  irqRate: number;
   pages: Omit<PagesParams, 'ops'>;
+  target: ObjectTarget;
+  /** objects per batch (threadtest, xmalloc) */
+  batch: number;
+  /** larson: slots per array and epochs */
+  slots: number;
+  epochs: number;
+  harness: Harness;
 }
 
-export interface CpuResult extends CpuCounts {
+export interface CpuResult extends CpuCounts, Partial<Pick<ObjCounts, 'badFree'>> {
   node: number;
   elapsedMs: number;
 }

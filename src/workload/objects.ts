@@ -1,0 +1,158 @@
+/* @two-way */
+// Object workloads after mimalloc-bench: threadtest, xmalloc, larson. One program per
+// CPU, the same code on worker threads and under the scheduler. Every object is
+// stamped in the ledger on receipt and checked on free.
+import type { Cpu } from '../mm/cpu.js';
+import type { Rng } from '../rng.js';
+import { type Step, site } from '../sched/step.js';
+import { add32, load32, store32, waitWhile } from '../shm/atomic.js';
+import { addrWord, publishOps } from '../shm/machine.js';
+import { stamp, unstamp } from './ledger.js';
+import { type ObjectTarget, drawSize, objAlloc, objFree } from './slab_ops.js';
+import { BARRIER, RING, RING_SLOTS } from './structs.js';
+
+const S_RING = site('xmalloc:ring');
+const S_BARRIER = site('larson:barrier');
+
+export interface ObjCounts {
+  cpu: number;
+  ops: number;
+  allocs: number;
+  frees: number;
+  failed: number;
+  doubleIssue: number;
+  badFree: number;
+}
+
+/** What one CPU's program works with. */
+export interface ObjCtx {
+  cpu: Cpu;
+  rng: Rng;
+  ledger: Uint8Array;
+  target: ObjectTarget;
+  counts: ObjCounts;
+}
+
+export const newCounts = (cpu: number): ObjCounts => ({ cpu, ops: 0, allocs: 0, frees: 0, failed: 0, doubleIssue: 0, badFree: 0 });
+
+function* take(x: ObjCtx): Step<number> {
+  const obj = yield* objAlloc(x.cpu, x.target, drawSize(x.target, x.rng));
+  if (obj === 0) {
+    x.counts.failed++;
+    return 0;
+  }
+  if (stamp(x.ledger, obj, x.cpu.id)) x.counts.doubleIssue++;
+  x.counts.allocs++;
+  x.counts.ops++;
+  return obj;
+}
+
+function* give(x: ObjCtx, obj: number): Step {
+  if (unstamp(x.ledger, obj)) x.counts.badFree++;
+  yield* objFree(x.cpu, x.target, obj);
+  x.counts.frees++;
+  x.counts.ops++;
+  if ((x.counts.ops & 4095) === 0) publishOps(x.cpu.m, x.cpu.id, x.counts.ops);
+}
+
+/** threadtest: allocate a batch, free it, repeat; `ops` (even) operations in all. */
+export function* threadtest(x: ObjCtx, ops: number, batch: number): Step<ObjCounts> {
+  const held: number[] = [];
+  while (x.counts.ops < ops) {
+    const n = Math.min(batch, (ops - x.counts.ops) >> 1);
+    for (let i = 0; i < n; i++) {
+      const obj = yield* take(x);
+      if (obj !== 0) held.push(obj);
+    }
+    while (held.length > 0) yield* give(x, held.pop() as number);
+    if (n === 0) break;
+  }
+  publishOps(x.cpu.m, x.cpu.id, x.counts.ops);
+  return x.counts;
+}
+
+/**
+ * xmalloc: CPU i allocates `produce` objects in batches and pushes them into the ring of
+ * CPU i+1; it pops and frees the `consume` objects CPU i-1 pushes into its own ring.
+ * Every free is remote (unless there is one CPU).
+ */
+export function* xmalloc(x: ObjCtx, inbox: number, outbox: number, produce: number, consume: number, batch: number): Step<ObjCounts> {
+  const m = x.cpu.m;
+  const inW = addrWord(m, inbox);
+  const outW = addrWord(m, outbox);
+  let produced = 0;
+  let consumed = 0;
+  while (produced < produce || consumed < consume) {
+    const outTail = yield* load32(m, outW + RING.tail, S_RING);
+    const outHead = yield* load32(m, outW + RING.head, S_RING);
+    const inHead = yield* load32(m, inW + RING.head, S_RING);
+    const inTail = yield* load32(m, inW + RING.tail, S_RING);
+    const room = RING_SLOTS - ((outTail - outHead) >>> 0);
+    const waiting = (inTail - inHead) >>> 0;
+    const canProduce = produced < produce && room > 0;
+    if (canProduce && (waiting === 0 || consumed >= consume || x.rng.below(2) === 0)) {
+      let tail = outTail;
+      for (let i = 0; i < Math.min(batch, room, produce - produced); i++) {
+        const obj = yield* take(x);
+        if (obj === 0) break;
+        yield* store32(m, outW + RING.slots + (tail & (RING_SLOTS - 1)), obj, S_RING);
+        tail = (tail + 1) >>> 0;
+        produced++;
+      }
+      yield* store32(m, outW + RING.tail, tail, S_RING); // publish the batch
+      if (tail !== outTail) continue;
+    }
+    if (waiting > 0 && consumed < consume) {
+      const obj = yield* load32(m, inW + RING.slots + (inHead & (RING_SLOTS - 1)), S_RING);
+      yield* store32(m, inW + RING.head, (inHead + 1) >>> 0, S_RING);
+      yield* give(x, obj);
+      consumed++;
+      continue;
+    }
+    // Nothing to do until a neighbour moves: our producer pushes, or our consumer pops.
+    if (consumed < consume) yield* waitWhile(m, inW + RING.tail, inTail, S_RING);
+    else yield* waitWhile(m, outW + RING.head, outHead, S_RING);
+  }
+  publishOps(m, x.cpu.id, x.counts.ops);
+  return x.counts;
+}
+
+/**
+ * larson: each CPU works on a slot array of objects in simulated memory, freeing a
+ * random slot's object and allocating a new one in its place. After each epoch every
+ * CPU moves on to the next CPU's array (a barrier separates epochs), so it frees objects
+ * it did not allocate. `arrays[k]` is the address of array k, `slots` words each.
+ */
+export function* larson(x: ObjCtx, arrays: readonly number[], slots: number, rounds: number, epochs: number, barrier: number): Step<ObjCounts> {
+  const m = x.cpu.m;
+  const n = arrays.length;
+  const me = x.cpu.id;
+  const bw = addrWord(m, barrier) + BARRIER.arrived;
+  let arr = addrWord(m, arrays[me]);
+  for (let i = 0; i < slots; i++) yield* store32(m, arr + i, yield* take(x), S_BARRIER);
+  for (let e = 0; e < epochs; e++) {
+    arr = addrWord(m, arrays[(me + e) % n]);
+    const perEpoch = Math.floor(rounds / epochs) + (e < rounds % epochs ? 1 : 0);
+    for (let r = 0; r < perEpoch; r++) {
+      const i = x.rng.below(slots);
+      const old = yield* load32(m, arr + i, S_BARRIER);
+      if (old !== 0) yield* give(x, old);
+      yield* store32(m, arr + i, yield* take(x), S_BARRIER);
+    }
+    // Generation barrier: the next epoch's array is free only once its owner has arrived.
+    yield* add32(m, bw, 1, S_BARRIER);
+    for (;;) {
+      const arrived = yield* load32(m, bw, S_BARRIER);
+      if (arrived >= (e + 1) * n) break;
+      yield* waitWhile(m, bw, arrived, S_BARRIER);
+    }
+  }
+  arr = addrWord(m, arrays[(me + epochs) % n]);
+  for (let i = 0; i < slots; i++) {
+    const old = yield* load32(m, arr + i, S_BARRIER);
+    if (old !== 0) yield* give(x, old);
+    yield* store32(m, arr + i, 0, S_BARRIER);
+  }
+  publishOps(m, me, x.counts.ops);
+  return x.counts;
+}

@@ -1,0 +1,35 @@
+/* @two-way */
+// One CPU's whole program for a task, shared by the worker (free form) and the
+// scheduler (generator form): what runs is chosen here, in one place.
+import { makeCpu } from '../mm/cpu.js';
+import { Rng } from '../rng.js';
+import type { Step } from '../sched/step.js';
+import type { Machine } from '../shm/machine.js';
+import { type ObjCounts, larson, newCounts, threadtest, xmalloc } from './objects.js';
+import { type CpuCounts, pagesWorkload } from './pages.js';
+import { pairQuota } from './quota.js';
+import { irqAllocFree } from './slab_ops.js';
+import type { CpuTask } from './task.js';
+
+export function* cpuProgram(m: Machine, cpuId: number, task: CpuTask, ledger: Uint8Array): Step<CpuCounts | ObjCounts> {
+  const n = m.cfg.cpus;
+  const quota = pairQuota(task.ops, n, cpuId);
+  const rng = new Rng(task.seed, cpuId);
+  if (task.workload === 'pages') return yield* pagesWorkload(m, cpuId, { ...task.pages, ops: quota }, rng);
+  const cpu = makeCpu(m, cpuId, task.seed, task.irqRate);
+  cpu.irq = (c) => irqAllocFree(c, task.target);
+  const x = { cpu, rng, ledger, target: task.target, counts: newCounts(cpuId) };
+  switch (task.workload) {
+    case 'threadtest':
+      return yield* threadtest(x, quota, task.batch);
+    case 'xmalloc': {
+      const prev = (cpuId + n - 1) % n;
+      const next = (cpuId + 1) % n;
+      return yield* xmalloc(x, task.harness.rings[cpuId], task.harness.rings[next], quota / 2, pairQuota(task.ops, n, prev) / 2, task.batch);
+    }
+    case 'larson': {
+      const rounds = Math.max(0, (quota - 2 * task.slots) >> 1);
+      return yield* larson(x, task.harness.arrays, task.slots, rounds, task.epochs, task.harness.barrier);
+    }
+  }
+}

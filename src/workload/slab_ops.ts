@@ -1,0 +1,35 @@
+/* @two-way */
+// How a workload allocates and frees an object: through kmalloc/kfree, or one named
+// cache. The allocator-independent half of every object workload.
+import { kfree, kmalloc } from '../mm/slub/kmalloc.js';
+import { slabAllocNode } from '../mm/slub/alloc.js';
+import { kmemCacheFree } from '../mm/slub/free.js';
+import { cacheById } from '../mm/slub/kmem_cache.js';
+import type { Cpu } from '../mm/cpu.js';
+import type { Rng } from '../rng.js';
+import type { Step } from '../sched/step.js';
+
+export interface ObjectTarget {
+  /** a cache id, or -1 for kmalloc with sizes in [minSize, maxSize] */
+  cacheId: number;
+  minSize: number;
+  maxSize: number;
+}
+
+export const drawSize = (t: ObjectTarget, rng: Rng): number => t.minSize + rng.below(t.maxSize - t.minSize + 1);
+
+export function* objAlloc(cpu: Cpu, t: ObjectTarget, size: number): Step<number> {
+  if (t.cacheId < 0) return yield* kmalloc(cpu, size);
+  return yield* slabAllocNode(cacheById(cpu.m, t.cacheId), cpu, -1);
+}
+
+export function* objFree(cpu: Cpu, t: ObjectTarget, addr: number): Step {
+  if (t.cacheId < 0) yield* kfree(cpu, addr);
+  else yield* kmemCacheFree(cacheById(cpu.m, t.cacheId), cpu, addr);
+}
+
+/** The nested operation an interrupt runs: one allocation and its free, on the same CPU. */
+export function* irqAllocFree(cpu: Cpu, t: ObjectTarget): Step {
+  const obj = yield* objAlloc(cpu, t, t.minSize);
+  if (obj !== 0) yield* objFree(cpu, t, obj);
+}
