@@ -52,7 +52,7 @@ const invalid = (msg: string): SlabError => new SlabError('EINVAL', msg);
 export function resolveConfig(partial: Partial<MachineConfig> = {}): MachineConfig {
   const cfg: MachineConfig = { ...DEFAULT_CONFIG, ...partial };
   for (const key of Object.keys(partial)) {
-    if (!(key in DEFAULT_CONFIG))
+    if (!Object.hasOwn(DEFAULT_CONFIG, key))
       throw invalid(`unknown config field '${key}' (expected one of ${Object.keys(DEFAULT_CONFIG).join(', ')})`);
   }
   for (const o of MACHINE_OPTIONS) {
@@ -81,8 +81,8 @@ export function resolveConfig(partial: Partial<MachineConfig> = {}): MachineConf
 
 /** Parse sizes like 4096, 64K, 64M, 1G. Returns NaN when malformed. */
 export function parseSize(text: string): number {
-  const m = /^(\d+)([KMG]?)(i?B)?$/i.exec(text.trim());
+  const m = /^(\d+)(?:([KMG])(?:i?B)?|B)?$/i.exec(text.trim());
   if (!m) return Number.NaN;
-  const mult = { '': 1, K: 1024, M: MiB, G: 1024 * MiB }[m[2].toUpperCase() as '' | 'K' | 'M' | 'G'];
+  const mult = { '': 1, K: 1024, M: MiB, G: 1024 * MiB }[(m[2] ?? '').toUpperCase() as '' | 'K' | 'M' | 'G'];
   return Number(m[1]) * mult;
 }

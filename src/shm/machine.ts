@@ -65,6 +65,7 @@ export function create(partial: Partial<MachineConfig> = {}): Machine {
   g[GLOBAL.nodes] = cfg.nodes;
   g[GLOBAL.pageSize] = cfg.pageSize;
   g[GLOBAL.pageShift] = Math.log2(cfg.pageSize);
+  g[GLOBAL.memory] = cfg.memory;
   g[GLOBAL.profile] = PROFILES.indexOf(cfg.profile);
   g[GLOBAL.pagesPerNode] = L.pagesPerNode;
   g[GLOBAL.totalPfns] = L.totalPfns;
@@ -115,13 +116,18 @@ export function attach(sab: unknown): Machine {
   if (g[GLOBAL.version] !== LAYOUT_VERSION) {
     throw new SlabError('ELAYOUT', `attach: layout version ${g[GLOBAL.version]} (expected ${LAYOUT_VERSION})`);
   }
-  const cfg = resolveConfig({
-    cpus: g[GLOBAL.cpus],
-    nodes: g[GLOBAL.nodes],
-    pageSize: g[GLOBAL.pageSize],
-    memory: g[GLOBAL.pagesPerNode] * g[GLOBAL.nodes] * g[GLOBAL.pageSize],
-    profile: PROFILES[g[GLOBAL.profile]],
-  });
+  let cfg: MachineConfig;
+  try {
+    cfg = resolveConfig({
+      cpus: g[GLOBAL.cpus],
+      nodes: g[GLOBAL.nodes],
+      pageSize: g[GLOBAL.pageSize],
+      memory: g[GLOBAL.memory],
+      profile: PROFILES[g[GLOBAL.profile]] ?? (`#${g[GLOBAL.profile]}` as never),
+    });
+  } catch (e) {
+    throw new SlabError('ELAYOUT', `attach: the header holds an impossible machine: ${(e as Error).message}`);
+  }
   const L = layoutOf(cfg);
   if (L.totalWords !== g[GLOBAL.totalWords] || sab.byteLength !== L.totalWords * 4) {
     throw new SlabError(

@@ -4,7 +4,7 @@ import { defineStruct } from './struct.js';
 
 export const MAGIC = 0x534c4142; // 'SLAB'
 /** Bumped whenever any table below changes; attach() refuses other versions. */
-export const LAYOUT_VERSION = 2;
+export const LAYOUT_VERSION = 3;
 
 /** MAX_ORDER in the 5.4 sense: orders 0..MAX_ORDER-1 exist. */
 export const MAX_ORDER = 11;
@@ -20,6 +20,7 @@ export const GLOBAL = defineStruct('GLOBAL', {
   nodes: 'u32',
   pageSize: 'u32',
   pageShift: 'u32',
+  memory: 'u32', // config.memory in bytes, as given (pages per node round it down)
   profile: 'u32', // index into PROFILES
   pagesPerNode: 'u32',
   totalPfns: 'u32', // 1 (null page) + nodes * pagesPerNode

@@ -22,6 +22,9 @@ export interface ObjCounts {
   failed: number;
   doubleIssue: number;
   badFree: number;
+  /** allocation attempts and frees made by interrupts on this CPU (not in ops) */
+  irqAllocs: number;
+  irqFrees: number;
 }
 
 /** What one CPU's program works with. */
@@ -33,7 +36,17 @@ export interface ObjCtx {
   counts: ObjCounts;
 }
 
-export const newCounts = (cpu: number): ObjCounts => ({ cpu, ops: 0, allocs: 0, frees: 0, failed: 0, doubleIssue: 0, badFree: 0 });
+export const newCounts = (cpu: number): ObjCounts => ({
+  cpu,
+  ops: 0,
+  allocs: 0,
+  frees: 0,
+  failed: 0,
+  doubleIssue: 0,
+  badFree: 0,
+  irqAllocs: 0,
+  irqFrees: 0,
+});
 
 function* take(x: ObjCtx): Step<number> {
   const obj = yield* objAlloc(x.cpu, x.target, drawSize(x.target, x.rng));

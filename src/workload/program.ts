@@ -17,8 +17,8 @@ export function* cpuProgram(m: Machine, cpuId: number, task: CpuTask, ledger: Ui
   const rng = new Rng(task.seed, cpuId);
   if (task.workload === 'pages') return yield* pagesWorkload(m, cpuId, { ...task.pages, ops: quota }, rng);
   const cpu = makeCpu(m, cpuId, task.seed, task.irqRate);
-  cpu.irq = (c) => irqAllocFree(c, task.target);
   const x = { cpu, rng, ledger, target: task.target, counts: newCounts(cpuId) };
+  cpu.irq = (c) => irqAllocFree(c, task.target, x.counts);
   switch (task.workload) {
     case 'threadtest':
       return yield* threadtest(x, quota, task.batch);

@@ -53,7 +53,17 @@ export interface RunReport {
   ops_per_sec: number;
   /** including thread start-up and teardown */
   wall_ms: number;
-  per_cpu: Array<{ cpu: number; node: number; ops: number; allocs: number; frees: number; failed: number; elapsed_ms: number }>;
+  per_cpu: Array<{
+    cpu: number;
+    node: number;
+    ops: number;
+    allocs: number;
+    frees: number;
+    failed: number;
+    irq_allocs: number;
+    irq_frees: number;
+    elapsed_ms: number;
+  }>;
   pages: { total: number; free: number; slab: number; buddyinfo: Array<{ node: number; nr_free: number[] }> };
   caches: CacheReport[];
   checks: {
@@ -196,6 +206,8 @@ export function finishRun(prep: Prepared, opts: RunOptions, results: CpuResult[]
       allocs: r.allocs,
       frees: r.frees,
       failed: r.failed,
+      irq_allocs: r.irqAllocs ?? 0,
+      irq_frees: r.irqFrees ?? 0,
       elapsed_ms: round(r.elapsedMs),
     })),
     pages: {

@@ -28,8 +28,17 @@ export function* objFree(cpu: Cpu, t: ObjectTarget, addr: number): Step {
   else yield* kmemCacheFree(cacheById(cpu.m, t.cacheId), cpu, addr);
 }
 
+/** What interrupts did on one CPU: allocation attempts and frees. */
+export interface IrqCounts {
+  irqAllocs: number;
+  irqFrees: number;
+}
+
 /** The nested operation an interrupt runs: one allocation and its free, on the same CPU. */
-export function* irqAllocFree(cpu: Cpu, t: ObjectTarget): Step {
+export function* irqAllocFree(cpu: Cpu, t: ObjectTarget, counts: IrqCounts): Step {
+  counts.irqAllocs++;
   const obj = yield* objAlloc(cpu, t, t.minSize);
-  if (obj !== 0) yield* objFree(cpu, t, obj);
+  if (obj === 0) return;
+  yield* objFree(cpu, t, obj);
+  counts.irqFrees++;
 }

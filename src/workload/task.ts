@@ -34,7 +34,7 @@ export interface CpuTask {
   harness: Harness;
 }
 
-export interface CpuResult extends CpuCounts, Partial<Pick<ObjCounts, 'badFree'>> {
+export interface CpuResult extends CpuCounts, Partial<Pick<ObjCounts, 'badFree' | 'irqAllocs' | 'irqFrees'>> {
   node: number;
   elapsedMs: number;
 }
