@@ -8,6 +8,7 @@ import { RandomStrategy } from '../src/sched/strategies/random.js';
 import { create } from '../src/shm/machine.js';
 import { pagesWorkload } from '../src/workload/pages.js';
 import { type BenchCase, printRows, runBench, saveResults } from './harness.js';
+import { scaling, slubCases } from './slub.js';
 
 const BATCH = 1000;
 
@@ -53,14 +54,20 @@ function scheduledStepsCase(): BenchCase & { stepsPerCall: number } {
 }
 
 const title = `slabsim bench (node ${process.version}, ${new Date().toISOString()})`;
-const rows = await runBench(title, [...pageCases(), scheduledStepsCase()]);
+const rows = await runBench(title, [...slubCases(), ...pageCases(), scheduledStepsCase()]);
 printRows(title, rows);
 const free = rows.find((r) => r.name.includes('free-running'));
 const gen = rows.find((r) => r.name.includes('as generators'));
 const steps = rows.find((r) => r.name.startsWith('scheduler'));
+const fast = rows.find((r) => r.name === 'slub fast path: alloc + do_slab_free');
+const scale = await scaling();
 const summary = {
+  slub_fast_path_x_calibration: fast?.ratio_to_calibration ?? null,
   generator_cost_over_free: gen && free ? Math.round((gen.ns_per_op / free.ns_per_op) * 100) / 100 : null,
   scheduler_steps_per_sec: steps?.ops_per_sec ?? null,
+  threadtest_ops_per_sec_1cpu: scale.one,
+  threadtest_ops_per_sec_2cpu: scale.two,
+  scaling_2cpu_over_1cpu: scale.ratio,
 };
 console.log(summary);
 saveResults('latest.json', { title, node: process.version, rows, summary });

@@ -1,0 +1,74 @@
+// SLUB benchmarks: the fast path (one alloc + one free on one CPU) against the
+// calibration loop, and worker scaling from 1 to 2 CPUs on private objects.
+import { makeCpu } from '../src/mm/cpu.js';
+import { slabAllocNode as allocSched } from '../src/mm/slub/alloc.js';
+import { slabAllocNode } from '../src/mm/slub/alloc.fast.js';
+import { kmemCacheCreate, slubInit } from '../src/mm/slub/cache.js';
+import { doSlabFree as freeSched } from '../src/mm/slub/free.js';
+import { doSlabFree, kmemCacheFree } from '../src/mm/slub/free.fast.js';
+import { cacheById } from '../src/mm/slub/kmem_cache.js';
+import { virtToHeadPfn } from '../src/mm/slub/objects.js';
+import type { Step } from '../src/sched/step.js';
+import { create } from '../src/shm/machine.js';
+import { runWorkload } from '../src/workload/run.js';
+import type { BenchCase } from './harness.js';
+
+const BATCH = 1000;
+
+function drain<T>(g: Step<T>): T {
+  for (;;) {
+    const r = g.next();
+    if (r.done) return r.value;
+  }
+}
+
+export function slubCases(): BenchCase[] {
+  const m = create({ cpus: 1, memory: 16 << 20 });
+  slubInit(m);
+  const s = cacheById(m, kmemCacheCreate(m, 'bench-64', 64, { flags: ['no_merge'] }));
+  const cpu = makeCpu(m, 0);
+  // Warm the cpu slab so the loop stays on the fast path.
+  kmemCacheFree(s, cpu, slabAllocNode(s, cpu, -1));
+  return [
+    {
+      name: 'slub fast path: alloc + do_slab_free',
+      unit: 'alloc+free',
+      batch: BATCH,
+      fn: () => {
+        for (let i = 0; i < BATCH; i++) {
+          const obj = slabAllocNode(s, cpu, -1);
+          doSlabFree(s, cpu, virtToHeadPfn(m, obj), obj, obj, 1);
+        }
+      },
+    },
+    {
+      name: 'slub fast path: alloc + kmem_cache_free (with misuse checks)',
+      unit: 'alloc+free',
+      batch: BATCH,
+      fn: () => {
+        for (let i = 0; i < BATCH; i++) kmemCacheFree(s, cpu, slabAllocNode(s, cpu, -1));
+      },
+    },
+    {
+      name: 'slub fast path, same code as generators',
+      unit: 'alloc+free',
+      batch: BATCH,
+      fn: () => {
+        for (let i = 0; i < BATCH; i++) {
+          const obj = drain(allocSched(s, cpu, -1));
+          drain(freeSched(s, cpu, virtToHeadPfn(m, obj), obj, obj, 1));
+        }
+      },
+    },
+  ];
+}
+
+/** threadtest on private objects (one cache, small batches: the fast path) on 1 and 2 workers. */
+export async function scaling(ops = 4_000_000): Promise<{ one: number; two: number; ratio: number }> {
+  const run = async (cpus: number) =>
+    (await runWorkload({ workload: 'threadtest', machine: { cpus }, ops, seed: 1, cache: 'scale', maxSize: 64, batch: 16 })).ops_per_sec;
+  await run(1); // warm up the JIT and the pool code paths
+  const one = await run(1);
+  const two = await run(2);
+  return { one, two, ratio: Math.round((two / one) * 100) / 100 };
+}
