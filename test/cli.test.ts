@@ -67,3 +67,25 @@ describe('slabsim CLI', () => {
     }
   });
 });
+
+describe('slabsim geometry', () => {
+  it('prints the kernel geometry as JSON (spec example: 64 B on 4 CPUs, 6.6)', () => {
+    const r = cli('geometry', '--size', '64', '--cpus', '4', '--profile', '6.6', '--json');
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ object_size: 64, slab_size: 64, order: 0, objs_per_slab: 64, cpu_partial: 120, cpu_partial_slabs: 4 });
+  });
+
+  it('a constructor moves the free pointer out of the object', () => {
+    const r = cli('geometry', '--size', '64', '--flags', 'ctor', '--json');
+    expect(JSON.parse(r.stdout)).toMatchObject({ offset: 64, slab_size: 72 });
+  });
+
+  it.each([[['geometry']], [['geometry', '--size', '64', '--flags', 'bogus']], [['geometry', '--size', '64', '--align', '3']]])(
+    'bad usage %j exits 2 with one line',
+    (args) => {
+      const r = cli(...args);
+      expect(r.status).toBe(2);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    },
+  );
+});

@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { SlabError } from '../errors.js';
 import { OutputError } from './output.js';
+import { addGeometryCommand } from './geometry.js';
 import { addRunCommand } from './run.js';
 
 export const EXIT_USAGE = 2;
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
       outputError: (str, write) => write(`${str.replace(/\s*\n\s*/g, ' ').trim()}\n`),
     });
   addRunCommand(program);
+  addGeometryCommand(program);
   for (const c of program.commands) c.exitOverride();
   return program;
 }
