@@ -282,7 +282,8 @@ export function kmemCacheShrink(m: Machine, id: number): number {
         const counters = m.u32[pageOff(m, pfn) + SLAB_COUNTERS];
         const free = objectsOf(counters) - inuseOf(counters);
         if (free === objectsOf(counters)) discardSlabQuiet(s, n, pfn);
-        else if (free <= SHRINK_PROMOTE_MAX) buckets[free - 1].push(pfn);
+        // list_move() puts each slab at the head of its bucket: equal counts come out reversed.
+        else if (free <= SHRINK_PROMOTE_MAX) buckets[free - 1].unshift(pfn);
         else rest.push(pfn);
       }
       relinkPartial(s, n, [...buckets.flat(), ...rest]);
