@@ -46,8 +46,9 @@ export function runScheduled(programs: Step<unknown>[], strategy: Strategy, opts
   const n = programs.length;
   const maxSteps = opts.maxSteps ?? 10_000_000;
   const done = new Array<boolean>(n).fill(false);
-  /** word each CPU is blocked on, or -1 */
+  /** word each CPU is blocked on, or -1; and a second word that also wakes it */
   const blocked = new Array<number>(n).fill(-1);
+  const alsoWake = new Array<number>(n).fill(-1);
   const results = new Array<unknown>(n);
   const choices: number[] = [];
   const trace = opts.trace ? ([] as TraceStep[]) : undefined;
@@ -83,6 +84,7 @@ export function runScheduled(programs: Step<unknown>[], strategy: Strategy, opts
     }
     schedBus.written.length = 0;
     schedBus.blockedOn = -1;
+    schedBus.alsoWakeOn = -1;
     let r: IteratorResult<number, unknown>;
     try {
       r = programs[cpu].next();
@@ -96,13 +98,19 @@ export function runScheduled(programs: Step<unknown>[], strategy: Strategy, opts
     } else {
       if (r.value & BLOCK) {
         blocked[cpu] = schedBus.blockedOn;
+        alsoWake[cpu] = schedBus.alsoWakeOn;
         trace?.push({ cpu, site: siteName(r.value), blocked: true });
       } else {
         trace?.push({ cpu, site: siteName(r.value) });
       }
     }
     for (const w of schedBus.written) {
-      for (let c = 0; c < n; c++) if (blocked[c] === w) blocked[c] = -1;
+      for (let c = 0; c < n; c++) {
+        if (blocked[c] >= 0 && (blocked[c] === w || alsoWake[c] === w)) {
+          blocked[c] = -1;
+          alsoWake[c] = -1;
+        }
+      }
     }
     if (opts.afterStep) {
       try {

@@ -55,6 +55,6 @@ export function spinUnlock(m: Machine, word: number, _site: number): void {
 }
 
 /** Wait while `word` still holds `seen`: a short sleep (writers do not notify), then return to re-check. */
-export function waitWhile(m: Machine, word: number, seen: number, _site: number): void {
+export function waitWhile(m: Machine, word: number, seen: number, _site: number, _wakeWord = -1): void {
   if (m.u32[word] === seen >>> 0) Atomics.wait(m.i32, word, seen | 0, 0.05);
 }

@@ -12,6 +12,8 @@ import type { Machine } from './machine.js';
 export const schedBus = {
   /** word a CPU blocked on (set just before it yields BLOCK) */
   blockedOn: -1,
+  /** a second word whose write also wakes it (its pending-work word), or -1 */
+  alsoWakeOn: -1,
   /** words written in this step, for waking blocked CPUs; reset by the scheduler */
   written: [] as number[],
   /** optional per-access trace sink */
@@ -109,11 +111,13 @@ export function* spinUnlock(m: Machine, word: number, site: number): Step {
 
 /**
  * Wait while `word` still holds `seen` (another CPU's progress is needed). The scheduler
- * does not run this CPU again until some CPU writes the word.
+ * does not run this CPU again until some CPU writes the word, or `wakeWord` (the CPU's
+ * pending-work word, so that a waiting CPU still carries out flush requests; -1: none).
  */
-export function* waitWhile(m: Machine, word: number, seen: number, site: number): Step {
+export function* waitWhile(m: Machine, word: number, seen: number, site: number, wakeWord = -1): Step {
   yield site;
   if (m.u32[word] !== seen >>> 0) return;
   schedBus.blockedOn = word;
+  schedBus.alsoWakeOn = wakeWord;
   yield site | BLOCK;
 }

@@ -191,6 +191,10 @@ export function arriveAndWait(m: Machine, cpus: number, timeoutMs = 60_000): voi
 /** Operations published so far by a CPU (racy progress read). */
 export const cpuOpsDone = (m: Machine, cpu: number): number => m.u32[cpuOff(m, cpu) + CPU.opsDone];
 
+/** Word offsets of a CPU's online flag and pending-work count. */
+export const cpuOnlineWord = (m: Machine, cpu: number): number => cpuOff(m, cpu) + CPU.online;
+export const cpuWorkWord = (m: Machine, cpu: number): number => cpuOff(m, cpu) + CPU.workPending;
+
 /** Publish a CPU's progress with a plain store (only CPU i writes CPU[i]). */
 export function publishOps(m: Machine, cpu: number, ops: number): void {
   m.u32[cpuOff(m, cpu) + CPU.opsDone] = ops;

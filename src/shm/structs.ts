@@ -218,6 +218,8 @@ export const CPU = defineStruct(
   {
     node: 'u32',
     opsDone: 'u32', // progress, published with a plain store every few thousand ops
+    online: 'u32', // 1 while this CPU's program runs and will service work requests
+    workPending: 'u32', // flush_all requests posted to this CPU and not yet carried out
   },
   128,
 );

@@ -3,12 +3,16 @@
 // CPU, the same code on worker threads and under the scheduler. Every object is
 // stamped in the ledger on receipt and checked on free.
 import type { Cpu } from '../mm/cpu.js';
+import { flushAllFrom, serviceWork } from '../mm/slub/flush.js';
+import { cacheById } from '../mm/slub/kmem_cache.js';
+import { virtToHeadPfn } from '../mm/slub/objects.js';
 import type { Rng } from '../rng.js';
 import { type Step, site } from '../sched/step.js';
 import { add32, load32, store32, waitWhile } from '../shm/atomic.js';
-import { addrWord, publishOps } from '../shm/machine.js';
+import { addrWord, cpuWorkWord, pageOff, publishOps } from '../shm/machine.js';
+import { PAGE } from '../shm/structs.js';
 import { stamp, unstamp } from './ledger.js';
-import { type ObjectTarget, drawSize, objAlloc, objFree } from './slab_ops.js';
+import { drawSize, type ObjectTarget, objAlloc, objFree } from './slab_ops.js';
 import { BARRIER, RING, RING_SLOTS } from './structs.js';
 
 const S_RING = site('xmalloc:ring');
@@ -34,6 +38,8 @@ export interface ObjCtx {
   ledger: Uint8Array;
   target: ObjectTarget;
   counts: ObjCounts;
+  /** CPU 0 runs flush_all on the cache of its latest object every this many operations (0: never) */
+  flushEvery: number;
 }
 
 export const newCounts = (cpu: number): ObjCounts => ({
@@ -49,6 +55,7 @@ export const newCounts = (cpu: number): ObjCounts => ({
 });
 
 function* take(x: ObjCtx): Step<number> {
+  yield* serviceWork(x.cpu);
   const obj = yield* objAlloc(x.cpu, x.target, drawSize(x.target, x.rng));
   if (obj === 0) {
     x.counts.failed++;
@@ -57,10 +64,25 @@ function* take(x: ObjCtx): Step<number> {
   if (stamp(x.ledger, obj, x.cpu.id)) x.counts.doubleIssue++;
   x.counts.allocs++;
   x.counts.ops++;
+  if (x.flushEvery > 0 && x.cpu.id === 0 && x.counts.ops % x.flushEvery === 0) yield* flushCacheOf(x, obj);
   return obj;
 }
 
+/** flush_all on the cache `obj` came from (a slab object: kmalloc's large ones have none). */
+function* flushCacheOf(x: ObjCtx, obj: number): Step {
+  const m = x.cpu.m;
+  const cacheId = m.u32[pageOff(m, virtToHeadPfn(m, obj)) + PAGE.slabCache] - 1;
+  if (cacheId >= 0) yield* flushAllFrom(cacheById(m, cacheId), x.cpu);
+}
+
+/** Wait for a neighbour's progress, carrying out flush requests meanwhile. */
+function* waitFor(x: ObjCtx, word: number, seen: number, where: number): Step {
+  yield* serviceWork(x.cpu);
+  yield* waitWhile(x.cpu.m, word, seen, where, cpuWorkWord(x.cpu.m, x.cpu.id));
+}
+
 function* give(x: ObjCtx, obj: number): Step {
+  yield* serviceWork(x.cpu);
   if (unstamp(x.ledger, obj)) x.counts.badFree++;
   yield* objFree(x.cpu, x.target, obj);
   x.counts.frees++;
@@ -89,7 +111,14 @@ export function* threadtest(x: ObjCtx, ops: number, batch: number): Step<ObjCoun
  * CPU i+1; it pops and frees the `consume` objects CPU i-1 pushes into its own ring.
  * Every free is remote (unless there is one CPU).
  */
-export function* xmalloc(x: ObjCtx, inbox: number, outbox: number, produce: number, consume: number, batch: number): Step<ObjCounts> {
+export function* xmalloc(
+  x: ObjCtx,
+  inbox: number,
+  outbox: number,
+  produce: number,
+  consume: number,
+  batch: number,
+): Step<ObjCounts> {
   const m = x.cpu.m;
   const inW = addrWord(m, inbox);
   const outW = addrWord(m, outbox);
@@ -123,8 +152,8 @@ export function* xmalloc(x: ObjCtx, inbox: number, outbox: number, produce: numb
       continue;
     }
     // Nothing to do until a neighbour moves: our producer pushes, or our consumer pops.
-    if (consumed < consume) yield* waitWhile(m, inW + RING.tail, inTail, S_RING);
-    else yield* waitWhile(m, outW + RING.head, outHead, S_RING);
+    if (consumed < consume) yield* waitFor(x, inW + RING.tail, inTail, S_RING);
+    else yield* waitFor(x, outW + RING.head, outHead, S_RING);
   }
   publishOps(m, x.cpu.id, x.counts.ops);
   return x.counts;
@@ -136,7 +165,14 @@ export function* xmalloc(x: ObjCtx, inbox: number, outbox: number, produce: numb
  * CPU moves on to the next CPU's array (a barrier separates epochs), so it frees objects
  * it did not allocate. `arrays[k]` is the address of array k, `slots` words each.
  */
-export function* larson(x: ObjCtx, arrays: readonly number[], slots: number, rounds: number, epochs: number, barrier: number): Step<ObjCounts> {
+export function* larson(
+  x: ObjCtx,
+  arrays: readonly number[],
+  slots: number,
+  rounds: number,
+  epochs: number,
+  barrier: number,
+): Step<ObjCounts> {
   const m = x.cpu.m;
   const n = arrays.length;
   const me = x.cpu.id;
@@ -157,7 +193,7 @@ export function* larson(x: ObjCtx, arrays: readonly number[], slots: number, rou
     for (;;) {
       const arrived = yield* load32(m, bw, S_BARRIER);
       if (arrived >= (e + 1) * n) break;
-      yield* waitWhile(m, bw, arrived, S_BARRIER);
+      yield* waitFor(x, bw, arrived, S_BARRIER);
     }
   }
   arr = addrWord(m, arrays[(me + epochs) % n]);

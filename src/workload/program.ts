@@ -2,10 +2,11 @@
 // One CPU's whole program for a task, shared by the worker (free form) and the
 // scheduler (generator form): what runs is chosen here, in one place.
 import { makeCpu } from '../mm/cpu.js';
+import { cpuOffline, cpuOnline } from '../mm/slub/flush.js';
 import { Rng } from '../rng.js';
 import type { Step } from '../sched/step.js';
 import type { Machine } from '../shm/machine.js';
-import { type ObjCounts, larson, newCounts, threadtest, xmalloc } from './objects.js';
+import { larson, newCounts, type ObjCounts, threadtest, xmalloc } from './objects.js';
 import { type CpuCounts, pagesWorkload } from './pages.js';
 import { pairQuota } from './quota.js';
 import { irqAllocFree } from './slab_ops.js';
@@ -17,19 +18,33 @@ export function* cpuProgram(m: Machine, cpuId: number, task: CpuTask, ledger: Ui
   const rng = new Rng(task.seed, cpuId);
   if (task.workload === 'pages') return yield* pagesWorkload(m, cpuId, { ...task.pages, ops: quota }, rng);
   const cpu = makeCpu(m, cpuId, task.seed, task.irqRate);
-  const x = { cpu, rng, ledger, target: task.target, counts: newCounts(cpuId) };
+  const x = { cpu, rng, ledger, target: task.target, counts: newCounts(cpuId), flushEvery: task.flushEvery };
   cpu.irq = (c) => irqAllocFree(c, task.target, x.counts);
+  yield* cpuOnline(m, cpu);
+  let counts: ObjCounts;
   switch (task.workload) {
     case 'threadtest':
-      return yield* threadtest(x, quota, task.batch);
+      counts = yield* threadtest(x, quota, task.batch);
+      break;
     case 'xmalloc': {
       const prev = (cpuId + n - 1) % n;
       const next = (cpuId + 1) % n;
-      return yield* xmalloc(x, task.harness.rings[cpuId], task.harness.rings[next], quota / 2, pairQuota(task.ops, n, prev) / 2, task.batch);
+      counts = yield* xmalloc(
+        x,
+        task.harness.rings[cpuId],
+        task.harness.rings[next],
+        quota / 2,
+        pairQuota(task.ops, n, prev) / 2,
+        task.batch,
+      );
+      break;
     }
     case 'larson': {
       const rounds = Math.max(0, (quota - 2 * task.slots) >> 1);
-      return yield* larson(x, task.harness.arrays, task.slots, rounds, task.epochs, task.harness.barrier);
+      counts = yield* larson(x, task.harness.arrays, task.slots, rounds, task.epochs, task.harness.barrier);
+      break;
     }
   }
+  yield* cpuOffline(m, cpu);
+  return counts;
 }

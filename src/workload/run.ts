@@ -7,10 +7,10 @@ import { kmemCacheCreate, leakedObjects, liveCacheIds, slubInit } from '../mm/sl
 import { cacheById } from '../mm/slub/kmem_cache.js';
 import { validateCache } from '../mm/slub/validate.js';
 import { validateZones } from '../mm/zone_validate.js';
-import { type CacheReport, allCacheReports } from '../report/caches.js';
 import { freePageCount, nrFree } from '../report/buddyinfo.js';
-import { type ScheduleResult, type Strategy, runScheduled } from '../sched/scheduler.js';
-import { type Machine, addrByte, cpuOpsDone, create, pfnToAddr } from '../shm/machine.js';
+import { allCacheReports, type CacheReport } from '../report/caches.js';
+import { runScheduled, type ScheduleResult, type Strategy } from '../sched/scheduler.js';
+import { addrByte, cpuOpsDone, create, type Machine, pfnToAddr } from '../shm/machine.js';
 import { createLedger, heldCount } from './ledger.js';
 import { cpuProgram } from './program.js';
 import { BARRIER, RING } from './structs.js';
@@ -37,6 +37,8 @@ export interface RunOptions {
   batch?: number;
   slots?: number;
   epochs?: number;
+  /** CPU 0 runs flush_all on a cache every this many operations, as a sysfs write would (0: never) */
+  flushEvery?: number;
   /** called about 10 times a second with the operations done so far */
   onProgress?: (opsDone: number) => void;
 }
@@ -129,6 +131,7 @@ export function prepareRun(opts: RunOptions): Prepared {
     batch: opts.batch ?? 64,
     slots,
     epochs: opts.epochs ?? 4,
+    flushEvery: opts.flushEvery ?? 0,
     harness,
   };
   return { m, task, ledger: new Uint8Array(ledgerSab), harnessBlocks };
@@ -152,7 +155,11 @@ export async function runWorkload(opts: RunOptions): Promise<RunReport> {
 }
 
 /** Run the same CPU programs on this thread under a scheduling strategy. */
-export function runWorkloadScheduled(opts: RunOptions, strategy: Strategy, maxSteps?: number): { prep: Prepared; result: ScheduleResult } {
+export function runWorkloadScheduled(
+  opts: RunOptions,
+  strategy: Strategy,
+  maxSteps?: number,
+): { prep: Prepared; result: ScheduleResult } {
   const prep = prepareRun(opts);
   const programs = Array.from({ length: prep.m.cfg.cpus }, (_, cpu) => cpuProgram(prep.m, cpu, prep.task, prep.ledger));
   return { prep, result: runScheduled(programs, strategy, { maxSteps }) };
@@ -187,7 +194,8 @@ export function finishRun(prep: Prepared, opts: RunOptions, results: CpuResult[]
   const lost = isObjectWorkload(opts.workload) ? allocated - live : total - free - slabPages;
   if (doubleIssue) messages.push(`ledger: ${doubleIssue} objects were handed to two holders at once`);
   if (badFree) messages.push(`ledger: ${badFree} frees of objects nobody held`);
-  if (lost) messages.push(`ledger: ${lost} ${isObjectWorkload(opts.workload) ? 'objects' : 'pages'} allocated but held by no CPU`);
+  if (lost)
+    messages.push(`ledger: ${lost} ${isObjectWorkload(opts.workload) ? 'objects' : 'pages'} allocated but held by no CPU`);
   if (total - free !== slabPages) messages.push(`pages: ${total - free} in use but slabs account for ${slabPages}`);
   return {
     schema: RUN_SCHEMA,

@@ -1,11 +1,12 @@
 /* @two-way */
 // How a workload allocates and frees an object: through kmalloc/kfree, or one named
 // cache. The allocator-independent half of every object workload.
-import { kfree, kmalloc } from '../mm/slub/kmalloc.js';
+
+import type { Cpu } from '../mm/cpu.js';
 import { slabAllocNode } from '../mm/slub/alloc.js';
 import { kmemCacheFree } from '../mm/slub/free.js';
+import { kfree, kmalloc } from '../mm/slub/kmalloc.js';
 import { cacheById } from '../mm/slub/kmem_cache.js';
-import type { Cpu } from '../mm/cpu.js';
 import type { Rng } from '../rng.js';
 import type { Step } from '../sched/step.js';
 

@@ -1,5 +1,5 @@
-import type { CpuCounts, PagesParams } from './pages.js';
 import type { ObjCounts } from './objects.js';
+import type { CpuCounts, PagesParams } from './pages.js';
 import type { ObjectTarget } from './slab_ops.js';
 
 export const OBJECT_WORKLOADS = ['threadtest', 'xmalloc', 'larson'] as const;
@@ -31,6 +31,8 @@ export interface CpuTask {
   /** larson: slots per array and epochs */
   slots: number;
   epochs: number;
+  /** CPU 0 runs flush_all every this many operations (0: never) */
+  flushEvery: number;
   harness: Harness;
 }
 
