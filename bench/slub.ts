@@ -66,7 +66,8 @@ export function slubCases(): BenchCase[] {
 /** threadtest on private objects (one cache, small batches: the fast path) on 1 and 2 workers. */
 export async function scaling(ops = 4_000_000): Promise<{ one: number; two: number; ratio: number }> {
   const run = async (cpus: number) =>
-    (await runWorkload({ workload: 'threadtest', machine: { cpus }, ops, seed: 1, cache: 'scale', maxSize: 64, batch: 16 })).ops_per_sec;
+    (await runWorkload({ workload: 'threadtest', machine: { cpus }, ops, seed: 1, cache: 'scale', maxSize: 64, batch: 16 }))
+      .ops_per_sec;
   await run(1); // warm up the JIT and the pool code paths
   const one = await run(1);
   const two = await run(2);

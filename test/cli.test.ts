@@ -62,7 +62,18 @@ describe('slabsim CLI', () => {
   it('--help describes every option of run', () => {
     const r = cli('run', '--help');
     expect(r.status).toBe(0);
-    for (const flag of ['--workload', '--cpus', '--nodes', '--memory', '--page-size', '--profile', '--ops', '--seed', '--json', '--quiet']) {
+    for (const flag of [
+      '--workload',
+      '--cpus',
+      '--nodes',
+      '--memory',
+      '--page-size',
+      '--profile',
+      '--ops',
+      '--seed',
+      '--json',
+      '--quiet',
+    ]) {
       expect(r.stdout).toContain(flag);
     }
   });
@@ -72,7 +83,14 @@ describe('slabsim geometry', () => {
   it('prints the kernel geometry as JSON (spec example: 64 B on 4 CPUs, 6.6)', () => {
     const r = cli('geometry', '--size', '64', '--cpus', '4', '--profile', '6.6', '--json');
     expect(r.status).toBe(0);
-    expect(JSON.parse(r.stdout)).toMatchObject({ object_size: 64, slab_size: 64, order: 0, objs_per_slab: 64, cpu_partial: 120, cpu_partial_slabs: 4 });
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      object_size: 64,
+      slab_size: 64,
+      order: 0,
+      objs_per_slab: 64,
+      cpu_partial: 120,
+      cpu_partial_slabs: 4,
+    });
   });
 
   it('a constructor moves the free pointer out of the object', () => {

@@ -80,7 +80,9 @@ describe('page operations of 3 CPUs under the scheduler', () => {
     let failed = 0;
     for (let seed = 0; seed < 10; seed++) {
       const m = create({ cpus: 4, memory: 1 << 20 });
-      const programs = [0, 1, 2, 3].map((cpu) => pagesWorkload(m, cpu, { ops: 1000, maxOrder: 3, maxHeld: 64 }, new Rng(seed, cpu)));
+      const programs = [0, 1, 2, 3].map((cpu) =>
+        pagesWorkload(m, cpu, { ops: 1000, maxOrder: 3, maxHeld: 64 }, new Rng(seed, cpu)),
+      );
       const r = runScheduled(programs, new RandomStrategy(seed));
       expect(r.outcome).toBe('ok');
       const counts = r.results as CpuCounts[];

@@ -133,7 +133,7 @@ export const cpuTid = (s: KmemCache, cpu: number): number => s.m.u32[cpuSlabOff(
 export function cpuPartialList(s: KmemCache, cpu: number): number[] {
   const m = s.m;
   const out: number[] = [];
-  for (let pfn = m.u32[cpuSlabOff(s, cpu) + CACHE_CPU.partial]; pfn !== NIL && out.length <= m.totalPfns; ) {
+  for (let pfn = m.u32[cpuSlabOff(s, cpu) + CACHE_CPU.partial]; pfn !== NIL && out.length <= m.totalPfns;) {
     out.push(pfn);
     pfn = m.u32[pageOff(m, pfn) + PAGE.next];
   }

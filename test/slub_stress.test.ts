@@ -20,7 +20,13 @@ function expectClean(r: RunReport): void {
 
 describe.each(['5.4', '6.6'] as Profile[])('SLUB stress on worker threads, profile %s', (profile) => {
   it.each([2, 4, 8])('%i workers, 10^6 operations of xmalloc (remote frees) with interrupts: clean', async (cpus) => {
-    const r = await runWorkload({ workload: 'xmalloc', machine: { cpus, profile, memory: 64 << 20 }, ops: 1_000_000, seed: cpus, irqRate: 0.02 });
+    const r = await runWorkload({
+      workload: 'xmalloc',
+      machine: { cpus, profile, memory: 64 << 20 },
+      ops: 1_000_000,
+      seed: cpus,
+      irqRate: 0.02,
+    });
     expect(r.ops).toBe(1_000_000);
     expectClean(r);
     expect(total(r, 'free_slowpath')).toBeGreaterThan(r.ops / 4); // remote frees really happened
@@ -29,12 +35,27 @@ describe.each(['5.4', '6.6'] as Profile[])('SLUB stress on worker threads, profi
   });
 
   it('larson on 4 workers (frees of objects other CPUs allocated) with interrupts: clean', async () => {
-    const r = await runWorkload({ workload: 'larson', machine: { cpus: 4, profile }, ops: 400_000, seed: 9, irqRate: 0.01, slots: 256, epochs: 8 });
+    const r = await runWorkload({
+      workload: 'larson',
+      machine: { cpus: 4, profile },
+      ops: 400_000,
+      seed: 9,
+      irqRate: 0.01,
+      slots: 256,
+      epochs: 8,
+    });
     expectClean(r);
   });
 
   it('threadtest on 4 workers through one named cache: clean, fast paths dominate', async () => {
-    const r = await runWorkload({ workload: 'threadtest', machine: { cpus: 4, profile }, ops: 400_000, seed: 5, cache: 'obj', maxSize: 96 });
+    const r = await runWorkload({
+      workload: 'threadtest',
+      machine: { cpus: 4, profile },
+      ops: 400_000,
+      seed: 5,
+      cache: 'obj',
+      maxSize: 96,
+    });
     expectClean(r);
     const obj = r.caches.find((c) => c.name === 'obj' || c.aliases.includes('obj'));
     expect(obj).toBeDefined();

@@ -23,10 +23,14 @@ describe('two-way modules', () => {
     writeFileSync(`${dir}/bad.ts`, '/* @two-way */\nexport function* f(): Step<number> { const x = yield 1; return 0; }\n');
     // The script only scans src/, so exercise its transform through a copy of the tree.
     expect(() =>
-      execFileSync(process.execPath, ['-e', `import('${process.cwd()}/scripts/twoway.mjs').then(m => m.transformFile('${dir}/bad.ts'))`], {
-        encoding: 'utf8',
-        stdio: 'pipe',
-      }),
+      execFileSync(
+        process.execPath,
+        ['-e', `import('${process.cwd()}/scripts/twoway.mjs').then(m => m.transformFile('${dir}/bad.ts'))`],
+        {
+          encoding: 'utf8',
+          stdio: 'pipe',
+        },
+      ),
     ).toThrow(/must be a statement of its own/);
   });
 });

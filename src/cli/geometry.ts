@@ -20,17 +20,33 @@ export function addGeometryCommand(program: Command): void {
     .description('print the geometry SLUB gives a cache of this shape (calculate_sizes, calculate_order, ...)')
     .addOption(new Option('--size <bytes>', 'object size').argParser(intIn(1, 1 << 26)).makeOptionMandatory())
     .addOption(new Option('--align <bytes>', 'requested alignment (0 or a power of two)').argParser(intIn(0, 1 << 16)).default(0))
-    .addOption(new Option('--flags <list>', 'comma-separated: hwcache_align, typesafe_by_rcu, no_merge, reclaim_account, poison, red_zone, store_user, consistency_checks, ..., ctor').default(''))
+    .addOption(
+      new Option(
+        '--flags <list>',
+        'comma-separated: hwcache_align, typesafe_by_rcu, no_merge, reclaim_account, poison, red_zone, store_user, consistency_checks, ..., ctor',
+      ).default(''),
+    )
     .addOption(new Option('--cpus <n>', 'CPUs (1..64)').argParser(machineInt('cpus')).default(2))
     .addOption(new Option('--profile <p>', 'kernel profile: 5.4 or 6.6').argParser(profileArg).default('5.4'))
     .addOption(new Option('--page-size <bytes>', 'page size').argParser(machineInt('pageSize')).default(4096))
     .option('--json', 'print JSON')
     .action((f: GeometryFlags) => {
-      const names = f.flags.split(',').map((x) => x.trim()).filter(Boolean);
+      const names = f.flags
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean);
       const ctor = names.includes('ctor');
       const flags = parseFlags(names.filter((n) => n !== 'ctor'));
       if (f.align & (f.align - 1)) throw new SlabError('EINVAL', `--align ${f.align}: expected 0 or a power of two`);
-      const g = calculateGeometry({ size: f.size, align: f.align, flags, ctor, cpus: f.cpus, profile: f.profile, pageSize: f.pageSize });
+      const g = calculateGeometry({
+        size: f.size,
+        align: f.align,
+        flags,
+        ctor,
+        cpus: f.cpus,
+        profile: f.profile,
+        pageSize: f.pageSize,
+      });
       const out = {
         object_size: g.objectSize,
         slab_size: g.size,

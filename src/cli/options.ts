@@ -50,7 +50,8 @@ export function oneOf<T extends string>(choices: readonly T[]): (text: string) =
 
 export function fraction(text: string): number {
   const x = Number(text);
-  if (!/^(0(\.\d+)?|1(\.0+)?|\.\d+)$/.test(text) || !(x >= 0 && x <= 1)) throw new InvalidArgumentError('expected a number in 0..1');
+  if (!/^(0(\.\d+)?|1(\.0+)?|\.\d+)$/.test(text) || !(x >= 0 && x <= 1))
+    throw new InvalidArgumentError('expected a number in 0..1');
   return x;
 }
 
@@ -59,6 +60,7 @@ export function sizeRange(text: string): [number, number] {
   const m = /^(\d+)(?:-(\d+))?$/.exec(text);
   const lo = m ? Number(m[1]) : Number.NaN;
   const hi = m?.[2] !== undefined ? Number(m[2]) : lo;
-  if (!(lo >= 1 && hi >= lo && hi <= 1 << 20)) throw new InvalidArgumentError('expected min-max with 1 <= min <= max <= 1048576, e.g. 16-256');
+  if (!(lo >= 1 && hi >= lo && hi <= 1 << 20))
+    throw new InvalidArgumentError('expected min-max with 1 <= min <= max <= 1048576, e.g. 16-256');
   return [lo, hi];
 }

@@ -44,7 +44,7 @@ export function initZone(m: Machine, node: number): void {
   m.u32[zone + NODE.nrPages] = m.pagesPerNode;
   for (let k = 0; k < MAX_ORDER; k++) m.u32[zone + NODE.freeHead + k] = NIL;
   const blocks: Array<[number, number]> = [];
-  for (let idx = 0; idx < m.pagesPerNode; ) {
+  for (let idx = 0; idx < m.pagesPerNode;) {
     let k = MAX_ORDER - 1;
     while (k > 0 && (idx % (1 << k) !== 0 || idx + (1 << k) > m.pagesPerNode)) k--;
     blocks.push([start + idx, k]);

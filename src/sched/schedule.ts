@@ -13,7 +13,7 @@ export const MAX_SCHEDULED_CPUS = ALPHABET.length;
 
 export function encodeSchedule(cpus: number, choices: readonly number[]): string {
   let out = `${SCHEDULE_VERSION}.${cpus}.`;
-  for (let i = 0; i < choices.length; ) {
+  for (let i = 0; i < choices.length;) {
     let j = i;
     while (j < choices.length && choices[j] === choices[i]) j++;
     out += ALPHABET[choices[i]] + (j - i > 1 ? String(j - i) : '');

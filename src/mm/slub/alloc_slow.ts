@@ -266,7 +266,7 @@ function* getPartialNode(s: KmemCache, cpu: Cpu, node: number): Step<number> {
   let object = 0;
   let available = 0;
   let partialSlabs = 0;
-  for (let pfn = m.u32[n + CACHE_NODE.partialHead]; pfn !== NIL; ) {
+  for (let pfn = m.u32[n + CACHE_NODE.partialHead]; pfn !== NIL;) {
     const next = m.u32[pageOff(m, pfn) + PAGE.lruNext];
     const acquired = yield* acquireSlab(s, cpu, n, pfn, object === 0);
     if (acquired.freelist === 0) break;

@@ -4,7 +4,7 @@
 import { SlabError } from '../../errors.js';
 import { type Step, site } from '../../sched/step.js';
 import { load32, store32 } from '../../shm/atomic.js';
-import { CACHE_CPU, CPU_FREELIST, CPU_TID } from '../../shm/structs.js';
+import { CPU_FREELIST, CPU_TID } from '../../shm/structs.js';
 import type { Cpu } from '../cpu.js';
 import { slabAllocSlow } from './alloc_slow.js';
 import { nextTid } from './deactivate.js';

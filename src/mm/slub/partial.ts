@@ -110,7 +110,7 @@ function* unfreezePartialList(s: KmemCache, cpu: Cpu, head: number): Step {
   const c = cpuSlabOff(s, cpu.id);
   let n = -1;
   const discard: number[] = [];
-  for (let pfn = head; pfn !== NIL; ) {
+  for (let pfn = head; pfn !== NIL;) {
     const p = pageOff(m, pfn);
     const next = m.u32[p + PAGE.next];
     const n2 = s.node0 + slabNode(m, pfn) * CACHE_NODE.STRIDE;

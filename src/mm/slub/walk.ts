@@ -83,7 +83,7 @@ function walkChain(
 ): number {
   const m = s.m;
   let count = 0;
-  for (let p = head; p !== 0; ) {
+  for (let p = head; p !== 0;) {
     const idx = objectIndex(s, pfn, objects, p);
     if (idx < 0) {
       problems.push(`${what}: pointer 0x${p.toString(16)} is not an object of slab ${pfn}`);
