@@ -6,8 +6,12 @@ import { BLOCK, type Step, siteName } from './step.js';
 /** A seeded, self-contained policy for choosing the next CPU. */
 export interface Strategy {
   readonly name: string;
-  /** Choose one of `runnable` (ascending CPU ids, two or more). */
-  pick(runnable: readonly number[]): number;
+  /**
+   * Choose one of `runnable` (ascending CPU ids, two or more). `last` is the CPU that made
+   * the previous step (-1 before the first): choosing another while `last` is runnable
+   * is a preemption. `step` is the number of steps made so far.
+   */
+  pick(runnable: readonly number[], last: number, step: number): number;
 }
 
 export interface ScheduleOptions {
@@ -54,6 +58,7 @@ export function runScheduled(programs: Step<unknown>[], strategy: Strategy, opts
   const trace = opts.trace ? ([] as TraceStep[]) : undefined;
   const runnable: number[] = [];
   let steps = 0;
+  let last = -1;
   const finish = (outcome: Outcome, extra: Partial<ScheduleResult> = {}): ScheduleResult => ({
     outcome,
     steps,
@@ -79,7 +84,7 @@ export function runScheduled(programs: Step<unknown>[], strategy: Strategy, opts
     if (steps >= maxSteps) return finish('budget', { message: `step budget of ${maxSteps} exhausted (livelock?)` });
     let cpu = runnable[0];
     if (runnable.length > 1) {
-      cpu = strategy.pick(runnable);
+      cpu = strategy.pick(runnable, last, steps);
       choices.push(cpu);
     }
     schedBus.written.length = 0;
@@ -92,6 +97,7 @@ export function runScheduled(programs: Step<unknown>[], strategy: Strategy, opts
       return finish('error', { error, message: `CPU${cpu}: ${(error as Error).message}` });
     }
     steps++;
+    last = cpu;
     if (r.done) {
       done[cpu] = true;
       results[cpu] = r.value;
