@@ -10,6 +10,7 @@ import { nodeMatch, slabAllocSlow } from './alloc_slow.js';
 import { nextTid } from './deactivate.js';
 import { getFreepointer } from './freeptr.js';
 import { type KmemCache, stat } from './kmem_cache.js';
+import { mutant } from './mutants.js';
 
 const S_ALLOC = site('slab_alloc_node');
 const S_ALLOC_IRQ = site('slab_alloc_node:irq');
@@ -34,7 +35,9 @@ export function* slabAllocNode(s: KmemCache, cpu: Cpu, node: number): Step<numbe
     }
     const next = yield* getFreepointer(s, object, S_ALLOC); // get_freepointer_safe()
     yield* irqPoint(cpu, S_ALLOC_IRQ);
-    if (yield* cas64(m, c + CPU_TID, tid, object, nextTid(s, tid), next, S_ALLOC_CAS)) {
+    // Mutant no-tid: compare against the tid as it is now, so an interrupt's changes pass.
+    const expect = mutant.noTid ? yield* load32(m, c + CPU_TID, S_ALLOC) : tid;
+    if (yield* cas64(m, c + CPU_TID, expect, object, nextTid(s, expect), next, S_ALLOC_CAS)) {
       stat(s, c, ST.alloc_fastpath);
       return object;
     }

@@ -5,7 +5,7 @@
 
 import { InvariantError } from '../../errors.js';
 import { type Step, site } from '../../sched/step.js';
-import { load32, spinLock, spinUnlock, store32 } from '../../shm/atomic.js';
+import { load32, store32 } from '../../shm/atomic.js';
 import { pageOff } from '../../shm/machine.js';
 import { CACHE_CPU, CACHE_NODE, CPU_FREELIST, CPU_TID, NIL, PAGE, SLAB_COUNTERS, SLAB_FREELIST, ST } from '../../shm/structs.js';
 import { frozenOf, inuseOf, makeCounters, objectsOf } from '../../shm/word.js';
@@ -21,7 +21,7 @@ import {
   remoteNodeDefragRatio,
   stat,
 } from './kmem_cache.js';
-import { removePartial } from './list.js';
+import { listLock, listUnlock, removePartial } from './list.js';
 import { localLock, localUnlock, putCpuPartial } from './partial.js';
 import { allocateSlab, cmpxchgDoubleSlab, incSlabsNode, NUMA_NO_NODE, slabNode } from './slab.js';
 
@@ -262,7 +262,7 @@ function* getPartialNode(s: KmemCache, cpu: Cpu, node: number): Step<number> {
   const n = s.node0 + node * CACHE_NODE.STRIDE;
   // Racy check: if we mistakenly see no partial slabs we allocate a new one.
   if ((yield* load32(m, n + CACHE_NODE.nrPartial, S_PARTIAL)) === 0) return 0;
-  yield* spinLock(m, n + CACHE_NODE.listLock, S_LIST_LOCK);
+  yield* listLock(s, n, S_LIST_LOCK);
   let object = 0;
   let available = 0;
   let partialSlabs = 0;
@@ -285,7 +285,7 @@ function* getPartialNode(s: KmemCache, cpu: Cpu, node: number): Step<number> {
     if (s.v66 ? partialSlabs > cpuPartialSlabs(s) / 2 : available > cpuPartial(s) / 2) break;
     pfn = next;
   }
-  yield* spinUnlock(m, n + CACHE_NODE.listLock, S_LIST_LOCK);
+  yield* listUnlock(s, n, S_LIST_LOCK);
   return object;
 }
 

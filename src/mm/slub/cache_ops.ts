@@ -1,17 +1,15 @@
 // Small main-thread helpers for cache lifecycle work (no CPU runs meanwhile).
-import { spinLock, spinUnlock } from '../../shm/atomic.fast.js';
-import { CACHE_NODE } from '../../shm/structs.js';
 import type { KmemCache } from './kmem_cache.js';
-import { removePartial } from './list.fast.js';
+import { listLock, listUnlock, removePartial } from './list.fast.js';
 import { discardSlab } from './slab.fast.js';
 
 /** Run `fn` holding n->list_lock. */
 export function nodeLock(s: KmemCache, n: number, fn: () => void): void {
-  spinLock(s.m, n + CACHE_NODE.listLock, 0);
+  listLock(s, n, 0);
   try {
     fn();
   } finally {
-    spinUnlock(s.m, n + CACHE_NODE.listLock, 0);
+    listUnlock(s, n, 0);
   }
 }
 

@@ -3,7 +3,7 @@
 
 import { InvariantError } from '../../errors.js';
 import { type Step, site } from '../../sched/step.js';
-import { load32, spinLock, spinUnlock, store32 } from '../../shm/atomic.js';
+import { load32, store32 } from '../../shm/atomic.js';
 import { pageOff } from '../../shm/machine.js';
 import { CACHE_CPU, CACHE_NODE, CPU_FREELIST, CPU_TID, NIL, SLAB_COUNTERS, SLAB_FREELIST, ST } from '../../shm/structs.js';
 import { frozenOf, inuseOf } from '../../shm/word.js';
@@ -11,7 +11,7 @@ import type { Cpu } from '../cpu.js';
 import { getFreepointer, setFreepointer } from './freeptr.js';
 import { SLAB_FLAGS } from './geometry.js';
 import { cpuSlabOff, type KmemCache, minPartial, stat } from './kmem_cache.js';
-import { addFull, addPartial, removeFull, removePartial } from './list.js';
+import { addFull, addPartial, listLock, listUnlock, removeFull, removePartial } from './list.js';
 import { localLock, localUnlock, unfreezePartials } from './partial.js';
 import { cmpxchgDoubleSlab, discardSlab, slabNode } from './slab.js';
 
@@ -90,26 +90,26 @@ function* deactivateSlab54(s: KmemCache, cpu: Cpu, pfn: number, cpuFreelist: num
       // Taking the spinlock removes the possibility that acquire_slab() sees a frozen slab.
       if (!lock) {
         lock = true;
-        yield* spinLock(m, n + CACHE_NODE.listLock, S_LIST_LOCK);
+        yield* listLock(s, n, S_LIST_LOCK);
       }
     } else {
       mode = M_FULL;
       // Debug caches keep a full list (add_full does work only with SLAB_STORE_USER).
       if (s.debug && !lock) {
         lock = true;
-        yield* spinLock(m, n + CACHE_NODE.listLock, S_LIST_LOCK);
+        yield* listLock(s, n, S_LIST_LOCK);
       }
     }
     if (l !== mode) {
       if (l === M_PARTIAL) yield* removePartial(s, n, pfn);
-      else if (l === M_FULL && s.flags & SLAB_FLAGS.store_user) removeFull(s, n, pfn);
+      else if (l === M_FULL && s.flags & SLAB_FLAGS.store_user) yield* removeFull(s, n, pfn);
       if (mode === M_PARTIAL) yield* addPartial(s, n, pfn, tail);
-      else if (mode === M_FULL && s.flags & SLAB_FLAGS.store_user) addFull(s, n, pfn);
+      else if (mode === M_FULL && s.flags & SLAB_FLAGS.store_user) yield* addFull(s, n, pfn);
     }
     l = mode;
     if (yield* cmpxchgDoubleSlab(s, cpu, pfn, oldFree, oldCounters, newFree, newCounters, S_UNFREEZE)) break;
   }
-  if (lock) yield* spinUnlock(m, n + CACHE_NODE.listLock, S_LIST_LOCK);
+  if (lock) yield* listUnlock(s, n, S_LIST_LOCK);
   if (mode === M_PARTIAL) stat(s, c, tail ? ST.deactivate_to_tail : ST.deactivate_to_head);
   else if (mode === M_FULL) stat(s, c, ST.deactivate_full);
   else if (mode === M_FREE) {
@@ -157,16 +157,16 @@ function* deactivateSlab66(s: KmemCache, cpu: Cpu, pfn: number, freelist: number
       mode = M_FREE;
     } else if (newFree !== 0) {
       mode = M_PARTIAL;
-      yield* spinLock(m, n + CACHE_NODE.listLock, S_LIST_LOCK);
+      yield* listLock(s, n, S_LIST_LOCK);
     } else {
       mode = M_FULL; // M_FULL_NOLIST: 6.x debug caches have no cpu slabs, so no full list here
     }
     if (yield* cmpxchgDoubleSlab(s, cpu, pfn, oldFree, oldCounters, newFree, newCounters, S_UNFREEZE)) break;
-    if (mode === M_PARTIAL) yield* spinUnlock(m, n + CACHE_NODE.listLock, S_LIST_LOCK);
+    if (mode === M_PARTIAL) yield* listUnlock(s, n, S_LIST_LOCK);
   }
   if (mode === M_PARTIAL) {
     yield* addPartial(s, n, pfn, tail);
-    yield* spinUnlock(m, n + CACHE_NODE.listLock, S_LIST_LOCK);
+    yield* listUnlock(s, n, S_LIST_LOCK);
     stat(s, c, tail ? ST.deactivate_to_tail : ST.deactivate_to_head);
   } else if (mode === M_FREE) {
     stat(s, c, ST.deactivate_empty);

@@ -1,7 +1,7 @@
 /* @two-way */
 // The free slow path. slub.c: __slab_free().
 import { type Step, site } from '../../sched/step.js';
-import { load32, spinLock, spinUnlock } from '../../shm/atomic.js';
+import { load32 } from '../../shm/atomic.js';
 import { pageOff } from '../../shm/machine.js';
 import { CACHE_NODE, SLAB_COUNTERS, SLAB_FREELIST, ST } from '../../shm/structs.js';
 import { frozenOf, inuseOf } from '../../shm/word.js';
@@ -9,7 +9,8 @@ import type { Cpu } from '../cpu.js';
 import { setFreepointer } from './freeptr.js';
 import { SLAB_FLAGS } from './geometry.js';
 import { cpuSlabOff, type KmemCache, minPartial, stat } from './kmem_cache.js';
-import { addPartial, removeFull, removePartial } from './list.js';
+import { addPartial, listLock, listUnlock, removeFull, removePartial } from './list.js';
+import { mutant } from './mutants.js';
 import { putCpuPartial } from './partial.js';
 import { cmpxchgDoubleSlab, discardSlab, slabNode } from './slab.js';
 
@@ -41,20 +42,20 @@ export function* slabFreeSlow(s: KmemCache, cpu: Cpu, pfn: number, head: number,
   let wasFrozen: number;
   for (;;) {
     if (n >= 0) {
-      yield* spinUnlock(m, n + CACHE_NODE.listLock, S_LIST_LOCK);
+      yield* listUnlock(s, n, S_LIST_LOCK);
       n = -1;
     }
     prior = yield* load32(m, p + SLAB_FREELIST, S_FREE);
     counters = yield* load32(m, p + SLAB_COUNTERS, S_FREE);
     yield* setFreepointer(s, tail, prior, S_FREE);
     next = counters - cnt;
-    wasFrozen = frozenOf(counters);
+    wasFrozen = mutant.ignoreFrozen ? 0 : frozenOf(counters);
     if ((inuseOf(next) === 0 || prior === 0) && !wasFrozen) {
       if (s.hasCpuPartial && prior === 0) {
         next = (next | FROZEN) >>> 0;
       } else {
         n = s.node0 + slabNode(m, pfn) * CACHE_NODE.STRIDE;
-        yield* spinLock(m, n + CACHE_NODE.listLock, S_LIST_LOCK);
+        yield* listLock(s, n, S_LIST_LOCK);
       }
     }
     if (yield* cmpxchgDoubleSlab(s, cpu, pfn, prior, counters, head, next, S_FREE)) break;
@@ -73,18 +74,18 @@ export function* slabFreeSlow(s: KmemCache, cpu: Cpu, pfn: number, head: number,
       yield* removePartial(s, n, pfn);
       stat(s, c, ST.free_remove_partial);
     } else if (s.flags & SLAB_FLAGS.store_user) {
-      removeFull(s, n, pfn);
+      yield* removeFull(s, n, pfn);
     }
-    yield* spinUnlock(m, n + CACHE_NODE.listLock, S_LIST_LOCK);
+    yield* listUnlock(s, n, S_LIST_LOCK);
     stat(s, c, ST.free_slab);
     yield* discardSlab(s, pfn);
     return;
   }
   // Objects were freed into a full slab of a cache without cpu partials: to the node list.
   if (!s.hasCpuPartial && prior === 0) {
-    if (s.flags & SLAB_FLAGS.store_user) removeFull(s, n, pfn);
+    if (s.flags & SLAB_FLAGS.store_user) yield* removeFull(s, n, pfn);
     yield* addPartial(s, n, pfn, true);
     stat(s, c, ST.free_add_partial);
   }
-  yield* spinUnlock(m, n + CACHE_NODE.listLock, S_LIST_LOCK);
+  yield* listUnlock(s, n, S_LIST_LOCK);
 }

@@ -4,13 +4,14 @@
 
 import { InvariantError } from '../../errors.js';
 import { type Step, site } from '../../sched/step.js';
-import { cas32, load32, spinLock, spinUnlock, store32 } from '../../shm/atomic.js';
+import { cas32, load32, store32 } from '../../shm/atomic.js';
 import { pageOff } from '../../shm/machine.js';
 import { CACHE_CPU, CACHE_NODE, NIL, PAGE, SLAB_COUNTERS, SLAB_FREELIST, ST } from '../../shm/structs.js';
 import { frozenOf, inuseOf, objectsOf } from '../../shm/word.js';
 import type { Cpu } from '../cpu.js';
 import { cpuPartial, cpuPartialSlabs, cpuSlabOff, type KmemCache, minPartial, stat } from './kmem_cache.js';
-import { addPartial } from './list.js';
+import { addPartial, listLock, listUnlock } from './list.js';
+import { mutant } from './mutants.js';
 import { cmpxchgDoubleSlab, discardSlab, slabNode } from './slab.js';
 
 const S_PUT = site('put_cpu_partial');
@@ -115,9 +116,9 @@ function* unfreezePartialList(s: KmemCache, cpu: Cpu, head: number): Step {
     const next = m.u32[p + PAGE.next];
     const n2 = s.node0 + slabNode(m, pfn) * CACHE_NODE.STRIDE;
     if (n !== n2) {
-      if (n >= 0) yield* spinUnlock(m, n + CACHE_NODE.listLock, S_LIST_LOCK);
+      if (n >= 0) yield* listUnlock(s, n, S_LIST_LOCK);
       n = n2;
-      yield* spinLock(m, n + CACHE_NODE.listLock, S_LIST_LOCK);
+      yield* listLock(s, n, S_LIST_LOCK);
     }
     let inuse: number;
     for (;;) {
@@ -126,6 +127,11 @@ function* unfreezePartialList(s: KmemCache, cpu: Cpu, head: number): Step {
       if (!frozenOf(counters)) throw new InvariantError('cpu partial slab is frozen', `pfn ${pfn} of ${s.name}`);
       inuse = inuseOf(counters);
       const unfrozen = (counters & 0x7fffffff) >>> 0;
+      if (mutant.plainUnfreeze) {
+        // Mutant: a plain store loses any remote free that lands between the load and here.
+        yield* store32(m, p + SLAB_COUNTERS, unfrozen, S_UNFREEZE);
+        break;
+      }
       if (yield* cmpxchgDoubleSlab(s, cpu, pfn, freelist, counters, freelist, unfrozen, S_UNFREEZE)) break;
     }
     m.u32[p + PAGE.next] = NIL;
@@ -137,7 +143,7 @@ function* unfreezePartialList(s: KmemCache, cpu: Cpu, head: number): Step {
     }
     pfn = next;
   }
-  if (n >= 0) yield* spinUnlock(m, n + CACHE_NODE.listLock, S_LIST_LOCK);
+  if (n >= 0) yield* listUnlock(s, n, S_LIST_LOCK);
   for (const pfn of discard) {
     stat(s, c, ST.deactivate_empty);
     yield* discardSlab(s, pfn);

@@ -2,14 +2,15 @@
 // Slabs from and back to the page allocator. slub.c: allocate_slab(), new_slab(),
 // discard_slab(), free_slab(), inc_slabs_node(), dec_slabs_node().
 import { type Step, site } from '../../sched/step.js';
-import { add32, cas64 } from '../../shm/atomic.js';
+import { add32, cas32, cas64 } from '../../shm/atomic.js';
 import { addrWord, type Machine, pageOff } from '../../shm/machine.js';
-import { CACHE_NODE, PAGE, PG, SLAB_COUNTERS, ST } from '../../shm/structs.js';
+import { CACHE_NODE, PAGE, PG, SLAB_COUNTERS, SLAB_FREELIST, ST } from '../../shm/structs.js';
 import { makeCounters } from '../../shm/word.js';
 import type { Cpu } from '../cpu.js';
 import { allocPages, freePages } from '../page_alloc.js';
 import { CTORS } from './ctor.js';
 import { cpuSlabOff, type KmemCache, stat } from './kmem_cache.js';
+import { mutant } from './mutants.js';
 import { freelistPtr, objectAt } from './objects.js';
 
 const S_NODE_STATS = site('inc_slabs_node');
@@ -134,7 +135,25 @@ export function* cmpxchgDoubleSlab(
   newCounters: number,
   where: number,
 ): Step<boolean> {
-  const ok = yield* cas64(s.m, pageOff(s.m, pfn) + SLAB_COUNTERS, oldCounters, oldFree, newCounters, newFree, where);
+  const p = pageOff(s.m, pfn);
+  const ok = mutant.splitSlabCas
+    ? yield* splitSlabCas(s, p, oldFree, oldCounters, newFree, newCounters, where)
+    : yield* cas64(s.m, p + SLAB_COUNTERS, oldCounters, oldFree, newCounters, newFree, where);
   if (!ok) stat(s, cpuSlabOff(s, cpu.id), ST.cmpxchg_double_fail);
   return ok;
+}
+
+/** Mutant split-slab-cas: the pair as two 32-bit CASes; a change between them goes unseen. */
+function* splitSlabCas(
+  s: KmemCache,
+  p: number,
+  oldFree: number,
+  oldCounters: number,
+  newFree: number,
+  newCounters: number,
+  where: number,
+): Step<boolean> {
+  if (!(yield* cas32(s.m, p + SLAB_FREELIST, oldFree, newFree, where))) return false;
+  yield* cas32(s.m, p + SLAB_COUNTERS, oldCounters, newCounters, where);
+  return true;
 }

@@ -14,8 +14,9 @@ export interface ValidateResult {
 
 export function validateCache(s: KmemCache): ValidateResult {
   const m = s.m;
-  const messages: string[] = [];
-  const records = slabRecords(s);
+  const conflicts: string[] = [];
+  const records = slabRecords(s, conflicts);
+  const messages = conflicts.map((c) => `${s.name}: ${c}`);
   for (const r of records) checkSlab(s, r, messages);
   for (let node = 0; node < m.cfg.nodes; node++) {
     const n = s.node0 + node * CACHE_NODE.STRIDE;

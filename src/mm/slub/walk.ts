@@ -43,10 +43,21 @@ export function slabPfns(s: KmemCache): number[] {
   return out;
 }
 
-/** pfn -> place, from the cpu slabs, cpu partial chains and node lists. */
-export function slabPlaces(s: KmemCache): Map<number, SlabPlace> {
+/**
+ * pfn -> place, from the cpu slabs, cpu partial chains and node lists. A slab reached
+ * from two places is reported in `conflicts` (it can be in only one).
+ */
+export function slabPlaces(s: KmemCache, conflicts: string[] = []): Map<number, SlabPlace> {
   const m = s.m;
-  const places = new Map<number, SlabPlace>();
+  const found = new Map<number, SlabPlace>();
+  const describe = (p: SlabPlace): string => ('cpu' in p ? `${p.kind} of CPU${p.cpu}` : p.kind);
+  const places = {
+    set(pfn: number, p: SlabPlace): void {
+      const before = found.get(pfn);
+      if (before) conflicts.push(`slab ${pfn} is both ${describe(before)} and ${describe(p)}`);
+      found.set(pfn, p);
+    },
+  };
   for (let cpu = 0; cpu < m.cfg.cpus; cpu++) {
     const c = cpuSlabOff(s, cpu);
     const page = m.u32[c + CACHE_CPU.page];
@@ -61,7 +72,7 @@ export function slabPlaces(s: KmemCache): Map<number, SlabPlace> {
     for (const pfn of listPfns(m, m.u32[n + CACHE_NODE.partialHead])) places.set(pfn, { kind: 'node_partial' });
     for (const pfn of listPfns(m, m.u32[n + CACHE_NODE.fullHead])) places.set(pfn, { kind: 'full_list' });
   }
-  return places;
+  return found;
 }
 
 /** The pfns of a slab_list chain from `head` (bounded against cycles). */
@@ -131,9 +142,9 @@ export function slabRecord(s: KmemCache, pfn: number, place: SlabPlace): SlabRec
   };
 }
 
-/** Every slab of `s` with its place and counts. */
-export function slabRecords(s: KmemCache): SlabRecord[] {
-  const places = slabPlaces(s);
+/** Every slab of `s` with its place and counts; conflicting places go to `conflicts`. */
+export function slabRecords(s: KmemCache, conflicts: string[] = []): SlabRecord[] {
+  const places = slabPlaces(s, conflicts);
   return slabPfns(s).map((pfn) => slabRecord(s, pfn, places.get(pfn) ?? { kind: 'none' }));
 }
 

@@ -1,0 +1,38 @@
+// A race scenario: a small machine set up in a known state, one short program per CPU
+// written against the real SLUB code (generator form), and what to check at the end.
+import type { Profile } from '../config.js';
+import type { Cpu } from '../mm/cpu.js';
+import type { KmemCache } from '../mm/slub/kmem_cache.js';
+import type { Step } from '../sched/step.js';
+import type { Machine } from '../shm/machine.js';
+
+export interface ScenarioWorld {
+  m: Machine;
+  s: KmemCache;
+  cpus: Cpu[];
+  /** objects set aside by setup for the programs, by name */
+  objs: Record<string, number[]>;
+  /** the ledger: object address -> holder CPU + 1 (0: free); stamped on receipt, cleared on free */
+  held: Map<number, number>;
+  /** violations noticed while the programs ran (double issue, bad free) */
+  violations: string[];
+}
+
+export interface Scenario {
+  name: string;
+  /** one line: what races against what */
+  doc: string;
+  cpus: number;
+  /** cache object size and flags for the scenario's cache */
+  size: number;
+  /** chance of an interrupt at each interruption point, for every CPU */
+  irqRate?: number;
+  /** bring the machine into the starting state (free-running code, before any program runs) */
+  setup(w: ScenarioWorld, profile: Profile): void;
+  /** the program of CPU i */
+  program(w: ScenarioWorld, cpu: number): Step<unknown>;
+  /** an interrupt's nested operation on CPU i, if the scenario has interrupts */
+  irq?(w: ScenarioWorld, cpu: Cpu): Step<unknown>;
+  /** a short description of the final state, for the table of distinct outcomes */
+  outcome(w: ScenarioWorld): string;
+}
