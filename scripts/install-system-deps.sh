@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Debian packages the tests need, installed by the project itself (never by hand).
-# Nothing is needed yet beyond Node; later issues add procps (slabtop) and chromium.
+# procps: slabtop, which test/report_procfs.test.ts runs on the written /proc/slabinfo.
 set -eu
-needed=()
+needed=(procps)
 if [ ${#needed[@]} -gt 0 ]; then
   missing=()
   for p in "${needed[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

@@ -31,7 +31,7 @@ const MiB = 1024 * 1024;
 export const MACHINE_OPTIONS: readonly IntOption[] = [
   { name: 'cpus', default: 2, min: 1, max: 64, doc: 'simulated CPUs (worker threads)' },
   { name: 'nodes', default: 1, min: 1, max: 8, doc: 'NUMA nodes (CPUs and memory split evenly)' },
-  { name: 'memory', default: 64 * MiB, min: 1 * MiB, max: 1024 * MiB, doc: 'simulated physical memory in bytes' },
+  { name: 'memory', default: 64 * MiB, min: MiB / 4, max: 1024 * MiB, doc: 'simulated physical memory in bytes' },
   { name: 'pageSize', default: 4096, min: 4096, max: 65536, powerOfTwo: true, doc: 'page size in bytes' },
 ];
 

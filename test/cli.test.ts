@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -59,6 +59,60 @@ describe('slabsim CLI', () => {
     expect(existsSync(join(dir, 'missing'))).toBe(false);
   });
 
+  it('run writes /proc/slabinfo, a /sys/kernel/slab tree and /proc/buddyinfo that agree with its JSON', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'slabsim-'));
+    const [json, proc, sys, buddy] = ['run.json', 'slabinfo', 'slab', 'buddyinfo'].map((f) => join(dir, f));
+    const r = cli(
+      'run',
+      '--workload',
+      'threadtest',
+      '--cpus',
+      '2',
+      '--ops',
+      '20000',
+      '--json',
+      json,
+      '--proc-slabinfo',
+      proc,
+      '--sysfs-out',
+      sys,
+      '--buddyinfo',
+      buddy,
+      '--quiet',
+    );
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(readdirSync(dir).sort()).toEqual(['buddyinfo', 'run.json', 'slab', 'slabinfo']);
+    const j = JSON.parse(readFileSync(json, 'utf8'));
+    const rows = readFileSync(proc, 'utf8')
+      .split('\n')
+      .slice(2, -1)
+      .map((l) => l.split(/\s+/));
+    expect(rows.map((f) => f[0])).toEqual(j.caches.map((c: { name: string }) => c.name).reverse());
+    for (const c of j.caches) {
+      const f = rows.find((x) => x[0] === c.name) as string[];
+      expect([Number(f[1]), Number(f[2]), Number(f[14])]).toEqual([c.objects, c.total_objects, c.slabs]);
+      expect(readFileSync(join(sys, c.sysfs_name, 'slabs'), 'utf8').split(/[ \n]/)[0]).toBe(String(c.slabs));
+      expect(readFileSync(join(sys, c.name, 'objects'), 'utf8').split(/[ \n]/)[0]).toBe(String(c.objects));
+    }
+    const lines = readFileSync(buddy, 'utf8').trimEnd().split('\n');
+    expect(lines.map((l) => l.trim().split(/\s+/).slice(4).map(Number))).toEqual(
+      j.pages.buddyinfo.map((b: { nr_free: number[] }) => b.nr_free),
+    );
+  });
+
+  it('a --sysfs-out directory that is not empty exits 2 before running and is left alone', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'slabsim-'));
+    writeFileSync(join(dir, 'keep'), 'x');
+    const json = join(tmpdir(), `slabsim-never-${process.pid}.json`);
+    const r = cli('run', '--ops', '100', '--json', json, '--sysfs-out', dir);
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/not empty/);
+    expect(readdirSync(dir)).toEqual(['keep']);
+    expect(existsSync(json)).toBe(false);
+  });
+
   it('--help describes every option of run', () => {
     const r = cli('run', '--help');
     expect(r.status).toBe(0);
@@ -72,6 +126,9 @@ describe('slabsim CLI', () => {
       '--ops',
       '--seed',
       '--json',
+      '--proc-slabinfo',
+      '--sysfs-out',
+      '--buddyinfo',
       '--quiet',
     ]) {
       expect(r.stdout).toContain(flag);

@@ -71,13 +71,13 @@ describe('resolveConfig limits', () => {
     expect(resolveConfig({ cpus: 3, nodes: 3 }).nodes).toBe(3);
   });
 
-  it('memory: below 1 MiB and above 1 GiB refused, exactly 1 MiB and 1 GiB accepted', () => {
-    const range = `${MiB}..${GiB}`;
-    expectRefused({ memory: MiB - 1 }, 'config.memory', range);
+  it('memory: below 256 KiB and above 1 GiB refused, exactly 256 KiB and 1 GiB accepted', () => {
+    const range = `${MiB / 4}..${GiB}`;
+    expectRefused({ memory: MiB / 4 - 1 }, 'config.memory', range);
     expectRefused({ memory: 0 }, 'config.memory', range);
     expectRefused({ memory: GiB + 1 }, 'config.memory', range);
     expectRefused({ memory: 2 * GiB }, 'config.memory', range);
-    expect(resolveConfig({ memory: MiB }).memory).toBe(MiB);
+    expect(resolveConfig({ memory: MiB / 4 }).memory).toBe(MiB / 4);
     expect(resolveConfig({ memory: GiB }).memory).toBe(GiB);
   });
 

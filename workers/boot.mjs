@@ -1,7 +1,9 @@
 // Starts a TypeScript worker from source (tests, `tsx` runs): Node 20 will not load a
-// .ts file as a worker, so this .mjs registers tsx first. Built runs use dist/workers/*.js.
+// .ts file as a worker, so this .mjs registers tsx first, then imports the worker module
+// named by the pool's workerData.entry (default ./cpu.ts). Built runs use dist/workers/*.js.
+import { workerData } from 'piscina';
 import { register } from 'tsx/esm/api';
 
 register();
-const mod = await import('./cpu.ts');
+const mod = await import(new URL(workerData?.entry ?? './cpu.ts', import.meta.url).href);
 export default mod.default;

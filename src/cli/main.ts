@@ -3,7 +3,9 @@ import { Command, CommanderError } from 'commander';
 import { SlabError } from '../errors.js';
 import { OutputError } from './output.js';
 import { addGeometryCommand } from './geometry.js';
+import { addRaceCommands } from './race.js';
 import { addRunCommand } from './run.js';
+import { addSlabinfoCommand } from './slabinfo.js';
 
 export const EXIT_USAGE = 2;
 
@@ -19,6 +21,8 @@ export function buildProgram(): Command {
     });
   addRunCommand(program);
   addGeometryCommand(program);
+  addRaceCommands(program);
+  addSlabinfoCommand(program);
   for (const c of program.commands) c.exitOverride();
   return program;
 }

@@ -26,7 +26,7 @@ export const machineInt = (name: 'cpus' | 'nodes' | 'pageSize'): ((text: string)
 export function sizeArg(text: string): number {
   const { min, max } = rangeOf('memory');
   const n = parseSize(text);
-  if (!(n >= min && n <= max)) throw new InvalidArgumentError(`expected a size like 64M in ${min / 2 ** 20}M..${max / 2 ** 20}M`);
+  if (!(n >= min && n <= max)) throw new InvalidArgumentError(`expected a size like 64M in ${min / 1024}K..${max / 2 ** 20}M`);
   return n;
 }
 

@@ -1,9 +1,11 @@
 import { type Command, Option } from 'commander';
 import { DEFAULT_CONFIG } from '../config.js';
 import { buddyinfoLine } from '../report/buddyinfo.js';
+import { procBuddyinfo, procSlabinfo } from '../report/procfs.js';
+import { writeSysfsTree } from '../report/sysfs.js';
 import { type RunReport, runWorkload, WORKLOADS } from '../workload/run.js';
 import { fraction, intIn, machineInt, oneOf, profileArg, seedArg, sizeArg, sizeRange } from './options.js';
-import { checkWritable, writeOutput } from './output.js';
+import { checkWritable, checkWritableDir, writeOutput, writeOutputDir } from './output.js';
 
 interface RunFlags {
   workload: (typeof WORKLOADS)[number];
@@ -23,6 +25,9 @@ interface RunFlags {
   slots: number;
   epochs: number;
   json?: string;
+  procSlabinfo?: string;
+  sysfsOut?: string;
+  buddyinfo?: string;
   quiet?: boolean;
 }
 
@@ -34,7 +39,7 @@ export function addRunCommand(program: Command): void {
     .addOption(new Option('--cpus <n>', 'simulated CPUs (1..64)').argParser(machineInt('cpus')).default(DEFAULT_CONFIG.cpus))
     .addOption(new Option('--nodes <n>', 'NUMA nodes (1..8)').argParser(machineInt('nodes')).default(DEFAULT_CONFIG.nodes))
     .addOption(
-      new Option('--memory <size>', 'simulated memory, e.g. 64M (1M..1024M)')
+      new Option('--memory <size>', 'simulated memory, e.g. 64M (256K..1024M)')
         .argParser(sizeArg)
         .default(DEFAULT_CONFIG.memory, '64M'),
     )
@@ -52,16 +57,29 @@ export function addRunCommand(program: Command): void {
     .addOption(new Option('--seed <n>', 'seed of every random choice').argParser(seedArg).default(1))
     .addOption(new Option('--max-order <k>', 'pages: largest order asked for (0..10)').argParser(intIn(0, 10)).default(3))
     .addOption(new Option('--max-held <n>', 'pages: most blocks one CPU holds at once').argParser(intIn(1, 1e6)).default(64))
-    .addOption(new Option('--irq-rate <p>', 'chance of a same-CPU interrupt at each interruption point (0..1)').argParser(fraction).default(0))
-    .addOption(new Option('--size <min-max>', 'object sizes in bytes, e.g. 16-256 (kmalloc)').argParser(sizeRange).default([16, 256], '16-256'))
+    .addOption(
+      new Option('--irq-rate <p>', 'chance of a same-CPU interrupt at each interruption point (0..1)')
+        .argParser(fraction)
+        .default(0),
+    )
+    .addOption(
+      new Option('--size <min-max>', 'object sizes in bytes, e.g. 16-256 (kmalloc)')
+        .argParser(sizeRange)
+        .default([16, 256], '16-256'),
+    )
     .option('--cache <name>', 'allocate from a new cache of this name (object size: the top of --size) instead of kmalloc')
     .addOption(new Option('--batch <n>', 'threadtest, xmalloc: objects per batch').argParser(intIn(1, 1e6)).default(64))
     .addOption(new Option('--slots <n>', 'larson: slots per CPU array').argParser(intIn(1, 1e6)).default(64))
     .addOption(new Option('--epochs <n>', 'larson: hand-offs of the slot arrays').argParser(intIn(1, 1e6)).default(4))
     .option('--json <file>', "write the run as JSON ('-' for stdout)")
+    .option('--proc-slabinfo <file>', "write /proc/slabinfo (version 2.1) of the end of the run ('-' for stdout)")
+    .option('--sysfs-out <dir>', 'write a /sys/kernel/slab tree of the end of the run (a new or empty directory)')
+    .option('--buddyinfo <file>', "write /proc/buddyinfo of the end of the run ('-' for stdout)")
     .option('--quiet', 'print nothing but errors')
     .action(async (flags: RunFlags) => {
-      if (flags.json) checkWritable(flags.json);
+      const files = [flags.json, flags.procSlabinfo, flags.buddyinfo];
+      for (const f of files) if (f) checkWritable(f);
+      if (flags.sysfsOut) checkWritableDir(flags.sysfsOut);
       const report = await runWorkload({
         workload: flags.workload,
         machine: { cpus: flags.cpus, nodes: flags.nodes, memory: flags.memory, pageSize: flags.pageSize, profile: flags.profile },
@@ -78,7 +96,11 @@ export function addRunCommand(program: Command): void {
         epochs: flags.epochs,
       });
       if (flags.json) writeOutput(flags.json, `${JSON.stringify(report, null, 2)}\n`);
-      if (!flags.quiet && flags.json !== '-') process.stdout.write(summary(report));
+      if (flags.procSlabinfo) writeOutput(flags.procSlabinfo, procSlabinfo(report));
+      if (flags.buddyinfo) writeOutput(flags.buddyinfo, procBuddyinfo(report));
+      const sysfsOut = flags.sysfsOut;
+      if (sysfsOut) writeOutputDir(sysfsOut, (dir) => writeSysfsTree(report, dir));
+      if (!flags.quiet && !files.includes('-')) process.stdout.write(summary(report));
       if (!report.checks.ok) process.exitCode = 1;
     });
 }

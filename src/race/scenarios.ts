@@ -1,6 +1,5 @@
 // The catalogue of SLUB race scenarios. Each sets kernel paths against each other on a
 // small machine; setups run the free-running code, programs the scheduled code.
-import type { Profile } from '../config.js';
 import type { Cpu } from '../mm/cpu.js';
 import { slabAllocNode as allocNow } from '../mm/slub/alloc.fast.js';
 import { slabAllocNode } from '../mm/slub/alloc.js';
@@ -231,7 +230,3 @@ export const SCENARIOS: readonly Scenario[] = [
   remoteFreeIntoFullCpuSlab,
   concurrentRemoteFrees,
 ];
-
-export const scenarioByName = (name: string): Scenario | undefined => SCENARIOS.find((s) => s.name === name);
-
-export type { Profile };

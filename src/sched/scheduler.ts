@@ -101,6 +101,7 @@ export function runScheduled(programs: Step<unknown>[], strategy: Strategy, opts
     if (r.done) {
       done[cpu] = true;
       results[cpu] = r.value;
+      trace?.push({ cpu, site: '(finished)' });
     } else {
       if (r.value & BLOCK) {
         blocked[cpu] = schedBus.blockedOn;

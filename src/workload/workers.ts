@@ -12,7 +12,13 @@ function workerFile(): string {
 
 /** Run one long task per CPU on `cpus` worker threads and collect their results. */
 export async function runOnWorkers(cpus: number, task: CpuTask): Promise<CpuResult[]> {
-  const pool = new Piscina({ filename: workerFile(), minThreads: cpus, maxThreads: cpus, idleTimeout: 60_000 });
+  const pool = new Piscina({
+    filename: workerFile(),
+    minThreads: cpus,
+    maxThreads: cpus,
+    idleTimeout: 60_000,
+    workerData: { entry: './cpu.ts' },
+  });
   try {
     const results = await Promise.all(Array.from({ length: cpus }, () => pool.run(task) as Promise<CpuResult>));
     return results.sort((a, b) => a.cpu - b.cpu);

@@ -1,0 +1,41 @@
+// A SLUB scenario as a model: its cache, ledger and checks around its programs.
+import type { Profile } from '../config.js';
+import { kmemCacheCreate, leakedObjects } from '../mm/slub/cache.js';
+import { cacheById } from '../mm/slub/kmem_cache.js';
+import { validateCache } from '../mm/slub/validate.js';
+import type { Model } from './model.js';
+import type { Scenario, ScenarioWorld } from './scenario.js';
+
+export function slubModel(sc: Scenario): Model {
+  return {
+    name: sc.name,
+    doc: sc.doc,
+    cpus: sc.cpus,
+    irqRate: sc.irqRate,
+    mutants: ['no-tid', 'split-slab-cas', 'unlocked-partial', 'ignore-frozen', 'plain-unfreeze'],
+    create(m, cpus, profile: Profile) {
+      const s = cacheById(m, kmemCacheCreate(m, 'race', sc.size, { flags: ['no_merge'] }));
+      const w: ScenarioWorld = { m, s, cpus, objs: {}, held: new Map(), violations: [] };
+      sc.setup(w, profile);
+      return {
+        thread: (cpu) => sc.program(w, cpu.id),
+        irq: sc.irq ? (cpu) => (sc.irq as NonNullable<Scenario['irq']>)(w, cpu) : undefined,
+        stepCheck: () => w.violations[0] ?? null,
+        finalCheck: () => [...w.violations, ...validateCache(s).messages, ...ledgerCheck(w)],
+        outcome: () => sc.outcome(w),
+      };
+    },
+  };
+}
+
+/** The objects the allocator counts as allocated are exactly those somebody holds. */
+function ledgerCheck(w: ScenarioWorld): string[] {
+  const allocated = new Set(leakedObjects(w.s));
+  const held = [...w.held].filter(([, h]) => h !== 0).map(([o]) => o);
+  const out: string[] = [];
+  const lost = [...allocated].filter((o) => !held.includes(o)).length;
+  const phantom = held.filter((o) => !allocated.has(o)).length;
+  if (lost) out.push(`ledger: ${lost} objects allocated but held by nobody (lost)`);
+  if (phantom) out.push(`ledger: ${phantom} objects held but free in the allocator`);
+  return out;
+}

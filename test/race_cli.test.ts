@@ -1,0 +1,102 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { MUTANT_NAMES } from '../src/mm/slub/mutants.js';
+import { MODELS, modelByName } from '../src/race/catalogue.js';
+import { raceScheduleString, runRace } from '../src/race/run.js';
+import { RandomStrategy } from '../src/sched/strategies/random.js';
+
+const cli = (...args: string[]) =>
+  spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { encoding: 'utf8', timeout: 120_000 });
+
+describe('slabsim list', () => {
+  it('shows every scenario and mutant on one line each, and as JSON', () => {
+    const text = cli('list');
+    expect(text.status).toBe(0);
+    for (const m of MODELS) expect(text.stdout).toMatch(new RegExp(`^  ${m.name} .*CPUs`, 'm'));
+    for (const m of MUTANT_NAMES) expect(text.stdout).toMatch(new RegExp(`^  ${m} `, 'm'));
+    const j = JSON.parse(cli('list', '--json').stdout);
+    expect(j.mutants.map((m: { name: string }) => m.name)).toEqual(MUTANT_NAMES);
+    expect(j.mutants.every((m: { scenarios: string[] }) => m.scenarios.length > 0)).toBe(true);
+  });
+});
+
+describe('slabsim race', () => {
+  it('the correct code: no failure, exit 0, outcomes table, JSON and JUnit', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'race-'));
+    const r = cli('race', '--runs', '150', '--seed', '3', '--json', join(dir, 'r.json'), '--junit', join(dir, 'r.xml'));
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/count +grade +outcome/);
+    expect(r.stdout).toMatch(/acceptable/);
+    const j = JSON.parse(readFileSync(join(dir, 'r.json'), 'utf8'));
+    expect(j).toMatchObject({ schema: 'slabsim-race/1', failures: 0, strategy: 'random', seed: 3 });
+    expect(j.models).toHaveLength(MODELS.length * 2);
+    expect(j.steps_per_sec).toBeGreaterThan(0);
+    expect(j.sched_steps_per_sec).toBeGreaterThan(j.steps_per_sec);
+    const xml = readFileSync(join(dir, 'r.xml'), 'utf8');
+    expect(xml).toMatch(/<testsuite [^>]*tests="14" failures="0"/);
+  });
+
+  it.each([['untagged-stack'], ['ignore-frozen'], ['split-slab-cas']])(
+    'mutant %s is found: exit 1, a shrunk schedule that replays to the same failure',
+    (mutant) => {
+      const r = cli('race', '--mutant', mutant, '--budget', '20s');
+      expect(r.status).toBe(1);
+      const shrunk = /shrunk \((\d+) -> (\d+) preemptions\): (\S+)/.exec(r.stdout);
+      expect(shrunk).not.toBeNull();
+      const [, before, after, schedule] = shrunk as RegExpExecArray;
+      expect(Number(after)).toBeLessThanOrEqual(Number(before));
+      const original = /schedule \(\d+ chars\): (\S+)/.exec(r.stdout)?.[1] ?? '';
+      expect(schedule.length).toBeLessThanOrEqual(original.length + 0);
+      const violated = /violated: (.*)/.exec(r.stdout)?.[1];
+      for (const s of [original, schedule]) {
+        const replay = cli('replay', s);
+        expect(replay.status).toBe(1);
+        expect(replay.stdout).toMatch(/FAILED/);
+      }
+      const again = cli('replay', original);
+      expect(again.stdout).toContain((violated ?? '').slice(0, 30));
+    },
+  );
+
+  it('replay --trace prints the interleaving step by step, and a clean schedule exits 0', () => {
+    const cfg = { model: modelByName('remote-free-vs-deactivate')!, profile: '6.6' as const, mutant: null, seed: 5 };
+    const run = runRace(cfg, new RandomStrategy(5));
+    expect(run.failed).toBe(false);
+    const r = cli('replay', raceScheduleString(cfg, run.choices), '--trace');
+    expect(r.status).toBe(0);
+    expect(r.stdout.trim().split('\n').length).toBeGreaterThanOrEqual(run.steps);
+    expect(r.stdout).toMatch(/CPU0 .*-> /);
+    expect(r.stdout).toMatch(/cas2 \[\d+\] 0x[0-9a-f]+ (ok|failed)/);
+  });
+
+  it('shards cover disjoint runs and merge into one report', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'race-'));
+    const files = [0, 1].map((k) => {
+      const f = join(dir, `s${k}.json`);
+      expect(cli('race', '--scenario', 'drain-vs-remote-free', '--runs', '40', '--shard', `${k}/2`, '--json', f).status).toBe(0);
+      return f;
+    });
+    const m = cli('race', '--merge', ...files, '--json', join(dir, 'm.json'));
+    expect(m.status).toBe(0);
+    const merged = JSON.parse(readFileSync(join(dir, 'm.json'), 'utf8'));
+    expect(merged.runs).toBe(160);
+    expect(merged.shard).toBe('0/2,1/2');
+  });
+
+  it.each([
+    [['race', '--strategy', 'bfs']],
+    [['race', '--scenario', 'nope']],
+    [['race', '--shard', '3/2']],
+    [['race', '--budget', 'soon']],
+    [['replay', 'v9:x']],
+    [['replay', 'v1:remote-free-vs-deactivate:6.6:none:1:z']],
+  ])('bad usage %j exits 2 with one line', (args) => {
+    const r = cli(...args);
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  });
+});
