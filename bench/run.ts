@@ -9,6 +9,7 @@ import { create } from '../src/shm/machine.js';
 import { pagesWorkload } from '../src/workload/pages.js';
 import { type BenchCase, printRows, runBench, saveResults } from './harness.js';
 import { scaling, slubCases } from './slub.js';
+import { raceSteps } from './race.js';
 
 const BATCH = 1000;
 
@@ -61,6 +62,7 @@ const gen = rows.find((r) => r.name.includes('as generators'));
 const steps = rows.find((r) => r.name.startsWith('scheduler'));
 const fast = rows.find((r) => r.name === 'slub fast path: alloc + do_slab_free');
 const scale = await scaling();
+const race = raceSteps();
 const summary = {
   slub_fast_path_x_calibration: fast?.ratio_to_calibration ?? null,
   generator_cost_over_free: gen && free ? Math.round((gen.ns_per_op / free.ns_per_op) * 100) / 100 : null,
@@ -68,6 +70,8 @@ const summary = {
   threadtest_ops_per_sec_1cpu: scale.one,
   threadtest_ops_per_sec_2cpu: scale.two,
   scaling_2cpu_over_1cpu: scale.ratio,
+  race_2cpu_scheduler_steps_per_sec: race.schedStepsPerSec,
+  race_2cpu_steps_per_sec_with_setup: race.stepsPerSec,
 };
 console.log(summary);
 saveResults('latest.json', { title, node: process.version, rows, summary });

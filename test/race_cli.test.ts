@@ -40,10 +40,10 @@ describe('slabsim race', () => {
     expect(xml).toMatch(/<testsuite [^>]*tests="14" failures="0"/);
   });
 
-  it.each([['untagged-stack'], ['ignore-frozen'], ['split-slab-cas']])(
+  it.each(MUTANT_NAMES.map((m) => [m]))(
     'mutant %s is found: exit 1, a shrunk schedule that replays to the same failure',
     (mutant) => {
-      const r = cli('race', '--mutant', mutant, '--budget', '20s');
+      const r = cli('race', '--mutant', mutant, '--budget', '40s');
       expect(r.status).toBe(1);
       const shrunk = /shrunk \((\d+) -> (\d+) preemptions\): (\S+)/.exec(r.stdout);
       expect(shrunk).not.toBeNull();

@@ -8,5 +8,18 @@ export const MODELS: readonly Model[] = [...SCENARIOS.map(slubModel), treiberMod
 
 export const modelByName = (name: string): Model | undefined => MODELS.find((m) => m.name === name);
 
-/** The models a mutant can break. */
-export const modelsForMutant = (mutant: string): Model[] => MODELS.filter((m) => m.mutants?.includes(mutant));
+/** The scenario written to expose each mutant: a hunt starts there. */
+const HOME: Record<string, string> = {
+  'no-tid': 'irq-between-tid-and-cas',
+  'split-slab-cas': 'concurrent-remote-frees',
+  'unlocked-partial': 'last-objects-near-min-partial',
+  'ignore-frozen': 'remote-free-into-full-cpu-slab',
+  'plain-unfreeze': 'drain-vs-remote-free',
+  'untagged-stack': 'treiber-stack',
+};
+
+/** The models a mutant can break, its home scenario first. */
+export const modelsForMutant = (mutant: string): Model[] =>
+  MODELS.filter((m) => m.mutants?.includes(mutant)).sort(
+    (a, b) => Number(b.name === HOME[mutant]) - Number(a.name === HOME[mutant]),
+  );

@@ -3,6 +3,7 @@ import type { Profile } from '../config.js';
 import { kmemCacheCreate, leakedObjects } from '../mm/slub/cache.js';
 import { cacheById } from '../mm/slub/kmem_cache.js';
 import { validateCache } from '../mm/slub/validate.js';
+import { countsInBounds } from '../mm/slub/walk.js';
 import type { Model } from './model.js';
 import type { Scenario, ScenarioWorld } from './scenario.js';
 
@@ -20,7 +21,7 @@ export function slubModel(sc: Scenario): Model {
       return {
         thread: (cpu) => sc.program(w, cpu.id),
         irq: sc.irq ? (cpu) => (sc.irq as NonNullable<Scenario['irq']>)(w, cpu) : undefined,
-        stepCheck: () => w.violations[0] ?? null,
+        stepCheck: () => w.violations[0] ?? countsInBounds(s),
         finalCheck: () => [...w.violations, ...validateCache(s).messages, ...ledgerCheck(w)],
         outcome: () => sc.outcome(w),
       };

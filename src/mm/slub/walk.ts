@@ -150,3 +150,21 @@ export function slabRecords(s: KmemCache, conflicts: string[] = []): SlabRecord[
 
 /** Objects still allocated to users: inuse less the cpu freelist of a cpu slab. */
 export const liveObjects = (r: SlabRecord): number => r.objects - r.freeIdx.length;
+
+/**
+ * The cheap check between scheduler steps: every slab of `s` has inuse <= objects and
+ * objects within what its order holds. One pass over struct pages; null when all hold.
+ */
+export function countsInBounds(s: KmemCache): string | null {
+  const m = s.m;
+  for (let pfn = 1; pfn < m.totalPfns; pfn++) {
+    const p = pageOff(m, pfn);
+    if (!(m.u32[p + PAGE.flags] & PG.slab) || m.u32[p + PAGE.slabCache] !== s.id + 1) continue;
+    const c = m.u32[p + SLAB_COUNTERS];
+    const max = (m.cfg.pageSize << m.u32[p + PAGE.private]) / s.size;
+    if (inuseOf(c) > objectsOf(c) || objectsOf(c) > max) {
+      return `${s.name}: slab ${pfn} has inuse ${inuseOf(c)} of ${objectsOf(c)} objects (at most ${Math.floor(max)} fit)`;
+    }
+  }
+  return null;
+}
