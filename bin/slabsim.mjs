@@ -1,10 +1,29 @@
 #!/usr/bin/env node
-// Runs the built CLI (dist/, made by `npm run build`); from a checkout without a build,
-// or with SLABSIM_FROM_SOURCE=1, runs the TypeScript source through tsx.
-import { existsSync } from 'node:fs';
+// Runs the built CLI (dist/, made by `npm run build`) when it is newer than every source
+// file; otherwise (a checkout without a build, sources edited since, or
+// SLABSIM_FROM_SOURCE=1) runs the TypeScript sources through tsx.
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 
+const root = fileURLToPath(new URL('..', import.meta.url));
 const built = new URL('../dist/src/cli/main.js', import.meta.url);
-if (existsSync(built) && process.env.SLABSIM_FROM_SOURCE !== '1') {
+
+function newestSource(dir) {
+  let newest = 0;
+  if (!existsSync(dir)) return newest;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = `${dir}/${entry.name}`;
+    newest = Math.max(newest, entry.isDirectory() ? newestSource(path) : statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
+const fresh =
+  existsSync(built) &&
+  process.env.SLABSIM_FROM_SOURCE !== '1' &&
+  statSync(built).mtimeMs >= Math.max(newestSource(`${root}src`), newestSource(`${root}workers`));
+
+if (fresh) {
   await import(built.href);
 } else {
   const { register } = await import('tsx/esm/api');
