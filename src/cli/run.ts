@@ -5,6 +5,7 @@ import { procBuddyinfo, procSlabinfo } from '../report/procfs.js';
 import { writeSysfsTree } from '../report/sysfs.js';
 import { type RunReport, runWorkload, WORKLOADS } from '../workload/run.js';
 import { fraction, intIn, machineInt, oneOf, profileArg, seedArg, sizeArg, sizeRange } from './options.js';
+import { progressBar } from './progress.js';
 import { checkWritable, checkWritableDir, writeOutput, writeOutputDir } from './output.js';
 
 interface RunFlags {
@@ -80,7 +81,9 @@ export function addRunCommand(program: Command): void {
       const files = [flags.json, flags.procSlabinfo, flags.buddyinfo];
       for (const f of files) if (f) checkWritable(f);
       if (flags.sysfsOut) checkWritableDir(flags.sysfsOut);
+      const progress = progressBar(flags.ops, !flags.quiet && !files.includes('-'));
       const report = await runWorkload({
+        onProgress: progress.update,
         workload: flags.workload,
         machine: { cpus: flags.cpus, nodes: flags.nodes, memory: flags.memory, pageSize: flags.pageSize, profile: flags.profile },
         ops: flags.ops,
@@ -94,7 +97,7 @@ export function addRunCommand(program: Command): void {
         batch: flags.batch,
         slots: flags.slots,
         epochs: flags.epochs,
-      });
+      }).finally(progress.stop);
       if (flags.json) writeOutput(flags.json, `${JSON.stringify(report, null, 2)}\n`);
       if (flags.procSlabinfo) writeOutput(flags.procSlabinfo, procSlabinfo(report));
       if (flags.buddyinfo) writeOutput(flags.buddyinfo, procBuddyinfo(report));

@@ -3,9 +3,10 @@
 // every allocator's own invariants. Every run ends with these checks.
 import type { MachineConfig } from '../config.js';
 import { allocPages, freePages } from '../mm/page_alloc.fast.js';
-import { kmemCacheCreate, leakedObjects, liveCacheIds, slubInit } from '../mm/slub/cache.js';
+import { kmemCacheCreate, leakedObjects, liveCacheIds, slabPageCount, slubInit } from '../mm/slub/cache.js';
 import { cacheById } from '../mm/slub/kmem_cache.js';
 import { validateCache } from '../mm/slub/validate.js';
+import { slabRecords } from '../mm/slub/walk.js';
 import { validateZones } from '../mm/zone_validate.js';
 import { freePageCount, nrFree } from '../report/buddyinfo.js';
 import { allCacheReports, type CacheReport } from '../report/caches.js';
@@ -68,6 +69,16 @@ export interface RunReport {
   }>;
   pages: { total: number; free: number; slab: number; buddyinfo: Array<{ node: number; nr_free: number[] }> };
   caches: CacheReport[];
+  /**
+   * the final slabs of every cache that has any (for the HTML report); place: cpu or cpu_partial
+   * (with cpu), node_partial, full_list, or none (a full slab on no list); free counts both freelists
+   */
+  slab_map?: Array<{
+    cache: string;
+    slabs: Array<{ pfn: number; node: number; place: string; cpu?: number; objects: number; inuse: number; free: number }>;
+  }>;
+  /** samples every 100 ms while the CPUs ran: cumulative ops per CPU, pages in use, pages in slabs */
+  timeline?: TimelineSample[];
   checks: {
     ok: boolean;
     double_issue: number;
@@ -77,6 +88,13 @@ export interface RunReport {
     validate_errors: number;
     messages: string[];
   };
+}
+
+export interface TimelineSample {
+  t_ms: number;
+  ops: number[];
+  pages_used: number;
+  slab_pages: number;
 }
 
 /** A prepared run: the machine with its caches and harness memory, and the task for every CPU. */
@@ -141,17 +159,26 @@ export function prepareRun(opts: RunOptions): Prepared {
 export async function runWorkload(opts: RunOptions): Promise<RunReport> {
   const prep = prepareRun(opts);
   const { m } = prep;
-  const progress = opts.onProgress ? setInterval(() => opts.onProgress?.(opsDone(m)), 100) : undefined;
   const t0 = performance.now();
+  const timeline: TimelineSample[] = [];
+  // Racy reads of the buffer, as /proc readers do: no message to any CPU.
+  const sample = (): void => {
+    const s = sampleMachine(m, performance.now() - t0);
+    timeline.push(s);
+    opts.onProgress?.(s.ops.reduce((a, b) => a + b, 0));
+  };
+  const progress = setInterval(sample, SAMPLE_MS);
   let results: CpuResult[];
   try {
     results = await runOnWorkers(m.cfg.cpus, prep.task);
   } finally {
-    if (progress) clearInterval(progress);
+    clearInterval(progress);
   }
   const wall = performance.now() - t0;
-  opts.onProgress?.(opsDone(m));
-  return finishRun(prep, opts, results, wall);
+  sample();
+  const report = finishRun(prep, opts, results, wall);
+  report.timeline = timeline;
+  return report;
 }
 
 /** Run the same CPU programs on this thread under a scheduling strategy. */
@@ -165,11 +192,17 @@ export function runWorkloadScheduled(
   return { prep, result: runScheduled(programs, strategy, { maxSteps }) };
 }
 
-const opsDone = (m: Machine): number => {
-  let sum = 0;
-  for (let cpu = 0; cpu < m.cfg.cpus; cpu++) sum += cpuOpsDone(m, cpu);
-  return sum;
-};
+const SAMPLE_MS = 100;
+
+function sampleMachine(m: Machine, tMs: number): TimelineSample {
+  const total = m.cfg.nodes * m.pagesPerNode;
+  return {
+    t_ms: Math.round(tMs),
+    ops: Array.from({ length: m.cfg.cpus }, (_, cpu) => cpuOpsDone(m, cpu)),
+    pages_used: total - freePageCount(m),
+    slab_pages: slabPageCount(m),
+  };
+}
 
 /** Give the harness memory back, then check and report the final state. */
 export function finishRun(prep: Prepared, opts: RunOptions, results: CpuResult[], wallMs: number): RunReport {
@@ -183,7 +216,7 @@ export function finishRun(prep: Prepared, opts: RunOptions, results: CpuResult[]
   const doubleIssue = results.reduce((s, r) => s + r.doubleIssue, 0);
   const badFree = results.reduce((s, r) => s + (r.badFree ?? 0), 0);
   const caches = allCacheReports(m);
-  const slabPages = caches.reduce((sum, c) => sum + (c.slabs << c.order), 0);
+  const slabPages = slabPageCount(m);
   const live = heldCount(ledger);
   const allocated = liveCacheIds(m).reduce((sum, id) => sum + leakedObjects(cacheById(m, id)).length, 0);
   const messages: string[] = [...validateZones(m)];
@@ -225,6 +258,7 @@ export function finishRun(prep: Prepared, opts: RunOptions, results: CpuResult[]
       buddyinfo: Array.from({ length: m.cfg.nodes }, (_, node) => ({ node, nr_free: nrFree(m, node) })),
     },
     caches,
+    slab_map: slabMap(m),
     checks: {
       ok: messages.length === 0,
       double_issue: doubleIssue,
@@ -238,3 +272,22 @@ export function finishRun(prep: Prepared, opts: RunOptions, results: CpuResult[]
 }
 
 const round = (x: number): number => Math.round(x * 100) / 100;
+
+/** RunReport.slab_map: every slab of every cache that has slabs, from the walks of mm/slub/walk.ts. */
+function slabMap(m: Machine): NonNullable<RunReport['slab_map']> {
+  return liveCacheIds(m)
+    .map((id) => cacheById(m, id))
+    .map((s) => ({
+      cache: s.name,
+      slabs: slabRecords(s).map((r) => ({
+        pfn: r.pfn,
+        node: r.node,
+        place: r.place.kind,
+        ...('cpu' in r.place ? { cpu: r.place.cpu } : {}),
+        objects: r.objects,
+        inuse: r.inuse,
+        free: r.freeIdx.length,
+      })),
+    }))
+    .filter((e) => e.slabs.length > 0);
+}

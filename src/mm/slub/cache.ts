@@ -16,6 +16,7 @@ import {
   MAX_CACHES,
   NIL,
   PAGE,
+  PG,
   SLAB_COUNTERS,
 } from '../../shm/structs.js';
 import { inuseOf, objectsOf } from '../../shm/word.js';
@@ -308,4 +309,14 @@ function relinkPartial(s: KmemCache, n: number, order: number[]): void {
   if (order.length === 0) u[n + CACHE_NODE.partialHead] = NIL;
   u[n + CACHE_NODE.partialTail] = prev;
   u[n + CACHE_NODE.nrPartial] = order.length;
+}
+
+/** Pages held by slabs of every cache: each slab's head page with its real order (racy while CPUs run). */
+export function slabPageCount(m: Machine): number {
+  let pages = 0;
+  for (let pfn = 1; pfn < m.totalPfns; pfn++) {
+    const p = pageOff(m, pfn);
+    if (m.u32[p + PAGE.flags] & PG.slab) pages += 1 << m.u32[p + PAGE.private];
+  }
+  return pages;
 }

@@ -1,0 +1,24 @@
+import cliProgress from 'cli-progress';
+
+/**
+ * A progress bar with ops/s and ETA, on a terminal only (none when piped or quiet).
+ * Returns the callback for runWorkload's onProgress and a function that ends the bar.
+ */
+export function progressBar(totalOps: number, show: boolean): { update: (ops: number) => void; stop: () => void } {
+  if (!show || !process.stderr.isTTY) return { update: () => {}, stop: () => {} };
+  const bar = new cliProgress.SingleBar(
+    {
+      format: '  {bar} {percentage}% | {value}/{total} ops | {rate} ops/s | ETA {eta_formatted}',
+      stream: process.stderr,
+      hideCursor: true,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  const t0 = performance.now();
+  bar.start(totalOps, 0, { rate: 0 });
+  return {
+    update: (ops) =>
+      bar.update(Math.min(ops, totalOps), { rate: Math.round(ops / Math.max((performance.now() - t0) / 1000, 1e-3)) }),
+    stop: () => bar.stop(),
+  };
+}
