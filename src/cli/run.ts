@@ -118,11 +118,22 @@ function summary(r: RunReport): string {
     ),
     `  pages: ${r.pages.free} free of ${r.pages.total} (${r.pages.slab} in slabs)`,
     ...buddyinfoLines(r),
+    ...sharingLine(r),
     ...r.caches.filter((c) => c.stats.alloc_fastpath.total + c.stats.alloc_slowpath.total > 0).map(cacheLine),
     `  checks: ${r.checks.ok ? 'ok' : 'FAILED'} (double_issue ${r.checks.double_issue}, lost ${r.checks.lost}, live ${r.checks.live}, validate_errors ${r.checks.validate_errors})`,
     ...r.checks.messages.map((msg) => `    ${msg}`),
   ];
   return `${lines.join('\n')}\n`;
+}
+
+/** cache-thrash/scratch: how often a new object shared its 64-byte line with another CPU's. */
+function sharingLine(r: RunReport): string[] {
+  if (r.workload !== 'cache-thrash' && r.workload !== 'cache-scratch') return [];
+  const shared = r.per_cpu.reduce((s, c) => s + c.shared_lines, 0);
+  const allocs = r.per_cpu.reduce((s, c) => s + c.allocs, 0);
+  return [
+    `  false sharing: ${shared} of ${allocs} allocations (${((100 * shared) / Math.max(allocs, 1)).toFixed(2)}%) had another CPU's live object in their 64-byte line`,
+  ];
 }
 
 function cacheLine(c: RunReport['caches'][number]): string {

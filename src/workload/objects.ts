@@ -29,6 +29,10 @@ export interface ObjCounts {
   /** allocation attempts and frees made by interrupts on this CPU (not in ops) */
   irqAllocs: number;
   irqFrees: number;
+  /** cache-thrash/scratch: allocations whose 64-byte line holds another CPU's live object */
+  sharedLines: number;
+  /** mstress: objects whose cookie was wrong when freed */
+  corrupt: number;
 }
 
 /** What one CPU's program works with. */
@@ -52,9 +56,11 @@ export const newCounts = (cpu: number): ObjCounts => ({
   badFree: 0,
   irqAllocs: 0,
   irqFrees: 0,
+  sharedLines: 0,
+  corrupt: 0,
 });
 
-function* take(x: ObjCtx): Step<number> {
+export function* take(x: ObjCtx): Step<number> {
   yield* serviceWork(x.cpu);
   const obj = yield* objAlloc(x.cpu, x.target, drawSize(x.target, x.rng));
   if (obj === 0) {
@@ -76,12 +82,12 @@ function* flushCacheOf(x: ObjCtx, obj: number): Step {
 }
 
 /** Wait for a neighbour's progress, carrying out flush requests meanwhile. */
-function* waitFor(x: ObjCtx, word: number, seen: number, where: number): Step {
+export function* waitFor(x: ObjCtx, word: number, seen: number, where: number): Step {
   yield* serviceWork(x.cpu);
   yield* waitWhile(x.cpu.m, word, seen, where, cpuWorkWord(x.cpu.m, x.cpu.id));
 }
 
-function* give(x: ObjCtx, obj: number): Step {
+export function* give(x: ObjCtx, obj: number): Step {
   yield* serviceWork(x.cpu);
   if (unstamp(x.ledger, obj)) x.counts.badFree++;
   yield* objFree(x.cpu, x.target, obj);
@@ -203,5 +209,21 @@ export function* larson(
     yield* store32(m, arr + i, 0, S_BARRIER);
   }
   publishOps(m, me, x.counts.ops);
+  return x.counts;
+}
+
+/** connections: serve short connections, each allocating many small objects and freeing them all at its end. */
+export function* connections(x: ObjCtx, ops: number, minObjs: number, maxObjs: number): Step<ObjCounts> {
+  const held: number[] = [];
+  while (x.counts.ops < ops) {
+    const n = Math.min(minObjs + x.rng.below(maxObjs - minObjs + 1), (ops - x.counts.ops) >> 1);
+    if (n === 0) break;
+    for (let i = 0; i < n; i++) {
+      const obj = yield* take(x);
+      if (obj !== 0) held.push(obj);
+    }
+    while (held.length > 0) yield* give(x, held.pop() as number); // the connection closes
+  }
+  publishOps(x.cpu.m, x.cpu.id, x.counts.ops);
   return x.counts;
 }

@@ -6,11 +6,20 @@ import { cpuOffline, cpuOnline } from '../mm/slub/flush.js';
 import { Rng } from '../rng.js';
 import type { Step } from '../sched/step.js';
 import type { Machine } from '../shm/machine.js';
-import { larson, newCounts, type ObjCounts, threadtest, xmalloc } from './objects.js';
+import { connections, larson, newCounts, type ObjCounts, threadtest, xmalloc } from './objects.js';
+import { mstress } from './mstress.js';
+import { cacheScratch, cacheThrash } from './sharing.js';
+import { CONNECTION_OBJECTS, TRANSFER_SLOTS } from './structs.js';
 import { type CpuCounts, pagesWorkload } from './pages.js';
 import { pairQuota } from './quota.js';
 import { irqAllocFree } from './slab_ops.js';
 import type { CpuTask } from './task.js';
+
+/** mstress's uneven load: CPU i's share of `total` rounds is proportional to i + 1. */
+function unevenShare(total: number, cpus: number, cpu: number): number {
+  const weights = (cpus * (cpus + 1)) / 2;
+  return Math.floor((total * (cpu + 1)) / weights);
+}
 
 export function* cpuProgram(m: Machine, cpuId: number, task: CpuTask, ledger: Uint8Array): Step<CpuCounts | ObjCounts> {
   const n = m.cfg.cpus;
@@ -44,6 +53,39 @@ export function* cpuProgram(m: Machine, cpuId: number, task: CpuTask, ledger: Ui
       counts = yield* larson(x, task.harness.arrays, task.slots, rounds, task.epochs, task.harness.barrier);
       break;
     }
+    case 'rptest': {
+      const prev = (cpuId + n - 1) % n;
+      const next = (cpuId + 1) % n;
+      x.target = { ...task.target, linear: true };
+      counts = yield* xmalloc(
+        x,
+        task.harness.rings[cpuId],
+        task.harness.rings[next],
+        quota / 2,
+        pairQuota(task.ops, n, prev) / 2,
+        task.batch,
+      );
+      break;
+    }
+    case 'cache-thrash':
+      counts = yield* cacheThrash(x, quota, task.writes);
+      break;
+    case 'cache-scratch':
+      counts = yield* cacheScratch(x, quota, task.writes, task.harness.slots, task.harness.barrier);
+      break;
+    case 'mstress':
+      counts = yield* mstress(
+        x,
+        unevenShare(task.ops, n, cpuId),
+        task.slots,
+        task.harness.slots,
+        TRANSFER_SLOTS,
+        task.harness.barrier,
+      );
+      break;
+    case 'connections':
+      counts = yield* connections(x, quota, CONNECTION_OBJECTS[0], CONNECTION_OBJECTS[1]);
+      break;
   }
   yield* cpuOffline(m, cpu);
   return counts;

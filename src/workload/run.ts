@@ -14,7 +14,7 @@ import { runScheduled, type ScheduleResult, type Strategy } from '../sched/sched
 import { addrByte, cpuOpsDone, create, type Machine, pfnToAddr } from '../shm/machine.js';
 import { createLedger, heldCount } from './ledger.js';
 import { cpuProgram } from './program.js';
-import { BARRIER, RING } from './structs.js';
+import { BARRIER, RING, TRANSFER_SLOTS } from './structs.js';
 import { type CpuResult, type CpuTask, type Harness, OBJECT_WORKLOADS, type WorkloadName } from './task.js';
 import { runOnWorkers } from './workers.js';
 
@@ -40,6 +40,8 @@ export interface RunOptions {
   epochs?: number;
   /** CPU 0 runs flush_all on a cache every this many operations, as a sysfs write would (0: never) */
   flushEvery?: number;
+  /** cache-thrash/scratch: writes to each object before its free */
+  writes?: number;
   /** called about 10 times a second with the operations done so far */
   onProgress?: (opsDone: number) => void;
 }
@@ -65,6 +67,8 @@ export interface RunReport {
     failed: number;
     irq_allocs: number;
     irq_frees: number;
+    /** cache-thrash/scratch: allocations whose 64-byte line held another CPU's live object */
+    shared_lines: number;
     elapsed_ms: number;
   }>;
   pages: { total: number; free: number; slab: number; buddyinfo: Array<{ node: number; nr_free: number[] }> };
@@ -130,12 +134,13 @@ export function prepareRun(opts: RunOptions): Prepared {
     return addr;
   };
   const slots = opts.slots ?? 64;
-  const harness: Harness = { rings: [], arrays: [], barrier: 0 };
-  if (opts.workload === 'xmalloc') harness.rings = Array.from({ length: m.cfg.cpus }, () => harnessBytes(RING.STRIDE * 4));
-  if (opts.workload === 'larson') {
-    harness.arrays = Array.from({ length: m.cfg.cpus }, () => harnessBytes(slots * 4));
-    harness.barrier = harnessBytes(BARRIER.STRIDE * 4);
-  }
+  const harness: Harness = { rings: [], arrays: [], barrier: 0, slots: 0 };
+  if (opts.workload === 'xmalloc' || opts.workload === 'rptest')
+    harness.rings = Array.from({ length: m.cfg.cpus }, () => harnessBytes(RING.STRIDE * 4));
+  if (opts.workload === 'larson') harness.arrays = Array.from({ length: m.cfg.cpus }, () => harnessBytes(slots * 4));
+  if (opts.workload === 'cache-scratch') harness.slots = harnessBytes(m.cfg.cpus * 4);
+  if (opts.workload === 'mstress') harness.slots = harnessBytes(TRANSFER_SLOTS * 4);
+  if (['larson', 'cache-scratch', 'mstress'].includes(opts.workload)) harness.barrier = harnessBytes(BARRIER.STRIDE * 4);
   const ledgerSab = createLedger(m);
   const task: CpuTask = {
     sab: m.sab,
@@ -150,6 +155,7 @@ export function prepareRun(opts: RunOptions): Prepared {
     slots,
     epochs: opts.epochs ?? 4,
     flushEvery: opts.flushEvery ?? 0,
+    writes: opts.writes ?? 16,
     harness,
   };
   return { m, task, ledger: new Uint8Array(ledgerSab), harnessBlocks };
@@ -227,6 +233,8 @@ export function finishRun(prep: Prepared, opts: RunOptions, results: CpuResult[]
   const lost = isObjectWorkload(opts.workload) ? allocated - live : total - free - slabPages;
   if (doubleIssue) messages.push(`ledger: ${doubleIssue} objects were handed to two holders at once`);
   if (badFree) messages.push(`ledger: ${badFree} frees of objects nobody held`);
+  const corrupt = results.reduce((sum, r) => sum + (r.corrupt ?? 0), 0);
+  if (corrupt) messages.push(`contents: ${corrupt} objects lost their cookie before they were freed`);
   if (lost)
     messages.push(`ledger: ${lost} ${isObjectWorkload(opts.workload) ? 'objects' : 'pages'} allocated but held by no CPU`);
   if (total - free !== slabPages) messages.push(`pages: ${total - free} in use but slabs account for ${slabPages}`);
@@ -249,6 +257,7 @@ export function finishRun(prep: Prepared, opts: RunOptions, results: CpuResult[]
       failed: r.failed,
       irq_allocs: r.irqAllocs ?? 0,
       irq_frees: r.irqFrees ?? 0,
+      shared_lines: r.sharedLines ?? 0,
       elapsed_ms: round(r.elapsedMs),
     })),
     pages: {

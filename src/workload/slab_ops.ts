@@ -15,9 +15,19 @@ export interface ObjectTarget {
   cacheId: number;
   minSize: number;
   maxSize: number;
+  /** sizes drawn with a linear drop-off from minSize to maxSize (rptest), else uniformly */
+  linear?: boolean;
 }
 
-export const drawSize = (t: ObjectTarget, rng: Rng): number => t.minSize + rng.below(t.maxSize - t.minSize + 1);
+/**
+ * A request size: uniform, or with density falling linearly to 0 at maxSize
+ * (inverse CDF: max - range * sqrt(1 - u)).
+ */
+export function drawSize(t: ObjectTarget, rng: Rng): number {
+  const range = t.maxSize - t.minSize + 1;
+  if (!t.linear) return t.minSize + rng.below(range);
+  return t.minSize + Math.min(range - 1, Math.floor(range * (1 - Math.sqrt(1 - rng.float()))));
+}
 
 export function* objAlloc(cpu: Cpu, t: ObjectTarget, size: number): Step<number> {
   if (t.cacheId < 0) return yield* kmalloc(cpu, size);

@@ -23,3 +23,9 @@ export const RING = defineStruct(
 
 /** The generation barrier of larson's hand-offs: one word, counting arrivals. */
 export const BARRIER = defineStruct('BARRIER', { arrived: 'u32' }, 128);
+
+/** mstress: slots of the shared transfer array. */
+export const TRANSFER_SLOTS = 64;
+
+/** connections: objects per connection, uniformly in this range. */
+export const CONNECTION_OBJECTS: readonly [number, number] = [10, 100];

@@ -2,14 +2,25 @@ import type { ObjCounts } from './objects.js';
 import type { CpuCounts, PagesParams } from './pages.js';
 import type { ObjectTarget } from './slab_ops.js';
 
-export const OBJECT_WORKLOADS = ['threadtest', 'xmalloc', 'larson'] as const;
+export const OBJECT_WORKLOADS = [
+  'threadtest',
+  'xmalloc',
+  'larson',
+  'cache-scratch',
+  'cache-thrash',
+  'mstress',
+  'rptest',
+  'connections',
+] as const;
 export const WORKLOADS = ['pages', ...OBJECT_WORKLOADS] as const;
 export type WorkloadName = (typeof WORKLOADS)[number];
 
 /** Harness memory the main thread set up in simulated memory, by address. */
 export interface Harness {
-  /** xmalloc: ring k is CPU k's inbox */
+  /** xmalloc, rptest: ring k is CPU k's inbox */
   rings: number[];
+  /** cache-scratch: the hand-off slots; mstress: the transfer array */
+  slots: number;
   /** larson: slot arrays, one per CPU, and the barrier word */
   arrays: number[];
   barrier: number;
@@ -33,10 +44,13 @@ export interface CpuTask {
   epochs: number;
   /** CPU 0 runs flush_all every this many operations (0: never) */
   flushEvery: number;
+  /** cache-thrash/scratch: writes to each object before it is freed */
+  writes: number;
   harness: Harness;
 }
 
-export interface CpuResult extends CpuCounts, Partial<Pick<ObjCounts, 'badFree' | 'irqAllocs' | 'irqFrees'>> {
+export interface CpuResult
+  extends CpuCounts, Partial<Pick<ObjCounts, 'badFree' | 'irqAllocs' | 'irqFrees' | 'sharedLines' | 'corrupt'>> {
   node: number;
   elapsedMs: number;
 }
