@@ -164,3 +164,38 @@ describe('slabsim geometry', () => {
     },
   );
 });
+
+describe('slabsim run --spec', () => {
+  const spec = (obj: unknown): string => {
+    const dir = mkdtempSync(join(tmpdir(), 'spec-'));
+    const f = join(dir, 'spec.json');
+    writeFileSync(f, typeof obj === 'string' ? obj : JSON.stringify(obj));
+    return f;
+  };
+
+  it('takes the options from the file; the command line wins', () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'spec-')), 'run.json');
+    const f = spec({ workload: 'xmalloc', cpus: 3, 'irq-rate': 0.01, size: '32-64', ops: 20000, quiet: true, json: out });
+    const r = cli('run', '--spec', f, '--cpus', '2');
+    expect(r.status).toBe(0);
+    const j = JSON.parse(readFileSync(out, 'utf8'));
+    expect(j).toMatchObject({ workload: 'xmalloc', irq_rate: 0.01, ops: 20000, config: { cpus: 2 } });
+  });
+
+  it.each([
+    [{ cpus: 0 }, /'cpus': expected an integer in 1\.\.64, got 0/],
+    [{ cpuz: 2 }, /unknown field 'cpuz'/],
+    [{ workload: 'nope' }, /'workload': expected one of pages/],
+    [{ quiet: 'yes' }, /'quiet': expected true or false/],
+    [{ size: { min: 1 } }, /'size': expected a string, number or boolean/],
+    ['{"cpus":', /is not JSON/],
+    ['[1, 2]', /expected a JSON object/],
+  ])('a malformed spec file %j ends with one line and exit code 2, no output file', (content, message) => {
+    const dir = mkdtempSync(join(tmpdir(), 'spec-'));
+    const r = cli('run', '--spec', spec(content), '--json', join(dir, 'out.json'));
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(message);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+});

@@ -6,6 +6,7 @@ import { writeSysfsTree } from '../report/sysfs.js';
 import { type RunReport, runWorkload, WORKLOADS } from '../workload/run.js';
 import { fraction, intIn, machineInt, oneOf, profileArg, seedArg, sizeArg, sizeRange } from './options.js';
 import { progressBar } from './progress.js';
+import { applySpec, loadSpec } from './spec.js';
 import { checkWritable, checkWritableDir, writeOutput, writeOutputDir } from './output.js';
 
 interface RunFlags {
@@ -30,6 +31,7 @@ interface RunFlags {
   sysfsOut?: string;
   buddyinfo?: string;
   quiet?: boolean;
+  spec?: string;
 }
 
 export function addRunCommand(program: Command): void {
@@ -77,7 +79,9 @@ export function addRunCommand(program: Command): void {
     .option('--sysfs-out <dir>', 'write a /sys/kernel/slab tree of the end of the run (a new or empty directory)')
     .option('--buddyinfo <file>', "write /proc/buddyinfo of the end of the run ('-' for stdout)")
     .option('--quiet', 'print nothing but errors')
-    .action(async (flags: RunFlags) => {
+    .option('--spec <file>', 'take options from a JSON file (keys: the long option names); the command line wins')
+    .action(async (flags: RunFlags, cmd: Command) => {
+      if (flags.spec) applySpec(flags as unknown as Record<string, unknown>, loadSpec(flags.spec, cmd), cmd);
       const files = [flags.json, flags.procSlabinfo, flags.buddyinfo];
       for (const f of files) if (f) checkWritable(f);
       if (flags.sysfsOut) checkWritableDir(flags.sysfsOut);
