@@ -199,3 +199,21 @@ describe('slabsim run --spec', () => {
     expect(readdirSync(dir)).toEqual([]);
   });
 });
+
+describe('slabsim run --duration', () => {
+  it('runs for the given time after every CPU has started, then frees everything', () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'dur-')), 'run.json');
+    const r = cli('run', '--workload', 'threadtest', '--cpus', '2', '--duration', '400ms', '--json', out, '--quiet');
+    expect(r.status).toBe(0);
+    const j = JSON.parse(readFileSync(out, 'utf8'));
+    expect(j.elapsed_ms).toBeGreaterThanOrEqual(380);
+    expect(j.ops).toBeGreaterThan(1000);
+    expect(j.checks.ok).toBe(true);
+  });
+
+  it('a workload whose CPUs exchange fixed counts refuses it with one line, exit 2', () => {
+    const r = cli('run', '--workload', 'xmalloc', '--duration', '1s');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/--duration is not supported by xmalloc.*use --ops/);
+  });
+});

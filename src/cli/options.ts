@@ -64,3 +64,11 @@ export function sizeRange(text: string): [number, number] {
     throw new InvalidArgumentError('expected min-max with 1 <= min <= max <= 1048576, e.g. 16-256');
   return [lo, hi];
 }
+
+/** "30s", "2m", "500ms" (a bare number is seconds) -> milliseconds, at least 1. */
+export function durationArg(text: string): number {
+  const m = /^(\d+)(ms|s|m)?$/.exec(text);
+  const ms = m ? Number(m[1]) * { ms: 1, s: 1000, m: 60_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm'] : 0;
+  if (!(ms >= 1)) throw new InvalidArgumentError('expected a duration like 30s, 2m or 500ms');
+  return ms;
+}

@@ -7,7 +7,7 @@ import { MODELS, modelByName, modelsForMutant } from '../race/catalogue.js';
 import { type ExploreReport, STRATEGIES, type StrategyName, explore, mergeReports } from '../race/explore.js';
 import { parseRaceSchedule, runRace } from '../race/run.js';
 import { ReplayStrategy } from '../sched/strategies/replay.js';
-import { intIn, oneOf, seedArg } from './options.js';
+import { durationArg, intIn, oneOf, seedArg } from './options.js';
 import { checkWritable, OutputError, writeOutput } from './output.js';
 import { junitXml } from '../report/junit.js';
 
@@ -27,13 +27,6 @@ interface RaceFlags {
   junit?: string;
   merge?: boolean;
   quiet?: boolean;
-}
-
-/** "30s", "2m", "500ms" -> milliseconds. */
-function durationArg(text: string): number {
-  const m = /^(\d+)(ms|s|m)?$/.exec(text);
-  if (!m) throw new InvalidArgumentError('expected a duration like 30s, 2m or 500ms');
-  return Number(m[1]) * { ms: 1, s: 1000, m: 60_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm'];
 }
 
 function shardArg(text: string): [number, number] {

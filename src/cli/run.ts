@@ -1,10 +1,11 @@
 import { type Command, Option } from 'commander';
 import { DEFAULT_CONFIG } from '../config.js';
 import { buddyinfoLine } from '../report/buddyinfo.js';
+import { htmlReport } from '../report/html.js';
 import { procBuddyinfo, procSlabinfo } from '../report/procfs.js';
 import { writeSysfsTree } from '../report/sysfs.js';
 import { type RunReport, runWorkload, WORKLOADS } from '../workload/run.js';
-import { fraction, intIn, machineInt, oneOf, profileArg, seedArg, sizeArg, sizeRange } from './options.js';
+import { durationArg, fraction, intIn, machineInt, oneOf, profileArg, seedArg, sizeArg, sizeRange } from './options.js';
 import { progressBar } from './progress.js';
 import { applySpec, loadSpec } from './spec.js';
 import { checkWritable, checkWritableDir, writeOutput, writeOutputDir } from './output.js';
@@ -30,9 +31,14 @@ interface RunFlags {
   procSlabinfo?: string;
   sysfsOut?: string;
   buddyinfo?: string;
+  report?: string;
   quiet?: boolean;
   spec?: string;
+  duration?: number;
 }
+
+/** The largest --ops: also the cap of a --duration run (per-CPU counts stay below 2^31). */
+const MAX_OPS = 1e9;
 
 export function addRunCommand(program: Command): void {
   program
@@ -78,19 +84,24 @@ export function addRunCommand(program: Command): void {
     .option('--proc-slabinfo <file>', "write /proc/slabinfo (version 2.1) of the end of the run ('-' for stdout)")
     .option('--sysfs-out <dir>', 'write a /sys/kernel/slab tree of the end of the run (a new or empty directory)')
     .option('--buddyinfo <file>', "write /proc/buddyinfo of the end of the run ('-' for stdout)")
+    .option('--report <file.html>', "write an HTML report with charts, one self-contained file ('-' for stdout)")
     .option('--quiet', 'print nothing but errors')
+    .addOption(new Option('--duration <time>', 'run for this long, e.g. 10s (then --ops is only a cap)').argParser(durationArg))
     .option('--spec <file>', 'take options from a JSON file (keys: the long option names); the command line wins')
     .action(async (flags: RunFlags, cmd: Command) => {
       if (flags.spec) applySpec(flags as unknown as Record<string, unknown>, loadSpec(flags.spec, cmd), cmd);
-      const files = [flags.json, flags.procSlabinfo, flags.buddyinfo];
+      const files = [flags.json, flags.procSlabinfo, flags.buddyinfo, flags.report];
       for (const f of files) if (f) checkWritable(f);
       if (flags.sysfsOut) checkWritableDir(flags.sysfsOut);
-      const progress = progressBar(flags.ops, !flags.quiet && !files.includes('-'));
+      // With --duration and no explicit --ops, the time alone ends the run.
+      const ops = flags.duration !== undefined && cmd.getOptionValueSource('ops') !== 'cli' ? MAX_OPS : flags.ops;
+      const progress = progressBar(ops, !flags.quiet && !files.includes('-'), flags.duration);
       const report = await runWorkload({
         onProgress: progress.update,
         workload: flags.workload,
         machine: { cpus: flags.cpus, nodes: flags.nodes, memory: flags.memory, pageSize: flags.pageSize, profile: flags.profile },
-        ops: flags.ops,
+        ops,
+        durationMs: flags.duration,
         seed: flags.seed,
         maxOrder: flags.maxOrder,
         maxHeld: flags.maxHeld,
@@ -105,6 +116,7 @@ export function addRunCommand(program: Command): void {
       if (flags.json) writeOutput(flags.json, `${JSON.stringify(report, null, 2)}\n`);
       if (flags.procSlabinfo) writeOutput(flags.procSlabinfo, procSlabinfo(report));
       if (flags.buddyinfo) writeOutput(flags.buddyinfo, procBuddyinfo(report));
+      if (flags.report) writeOutput(flags.report, htmlReport(report));
       const sysfsOut = flags.sysfsOut;
       if (sysfsOut) writeOutputDir(sysfsOut, (dir) => writeSysfsTree(report, dir));
       if (!flags.quiet && !files.includes('-')) process.stdout.write(summary(report));

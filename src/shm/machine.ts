@@ -188,6 +188,16 @@ export function arriveAndWait(m: Machine, cpus: number, timeoutMs = 60_000): voi
   }
 }
 
+/** Every CPU has passed the start barrier. */
+export const allStarted = (m: Machine): boolean => Atomics.load(m.u32, GLOBAL.started) >= m.cfg.cpus;
+
+/** A timed run is over: CPUs finish the operation in hand, free what they hold, and stop. */
+export const stopRequested = (m: Machine): boolean => m.u32[GLOBAL.stop] !== 0;
+
+export function requestStop(m: Machine): void {
+  Atomics.store(m.u32, GLOBAL.stop, 1);
+}
+
 /** Operations published so far by a CPU (racy progress read). */
 export const cpuOpsDone = (m: Machine, cpu: number): number => m.u32[cpuOff(m, cpu) + CPU.opsDone];
 

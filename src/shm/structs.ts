@@ -4,7 +4,7 @@ import { defineStruct } from './struct.js';
 
 export const MAGIC = 0x534c4142; // 'SLAB'
 /** Bumped whenever any table below changes; attach() refuses other versions. */
-export const LAYOUT_VERSION = 3;
+export const LAYOUT_VERSION = 4;
 
 /** MAX_ORDER in the 5.4 sense: orders 0..MAX_ORDER-1 exist. */
 export const MAX_ORDER = 11;
@@ -30,6 +30,7 @@ export const GLOBAL = defineStruct('GLOBAL', {
   memBase: 'u32', // word offset of simulated physical address 0
   nextCpuId: 'u32', // Atomics.add counter: each worker takes its CPU id from it
   started: 'u32', // start barrier: CPUs that have arrived
+  stop: 'u32', // set to 1 by the main thread when a --duration run's time is up
   cacheBase: 'u32', // word offset of KMEM_CACHE[0]
   cacheCpuBase: 'u32', // word offset of CACHE_CPU[cache 0][cpu 0]
   cacheNodeBase: 'u32', // word offset of CACHE_NODE[cache 0][node 0]

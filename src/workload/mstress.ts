@@ -5,7 +5,7 @@
 // allocation and verified on free.
 import type { Step } from '../sched/step.js';
 import { add32, load32, xchg32 } from '../shm/atomic.js';
-import { addrWord, publishOps } from '../shm/machine.js';
+import { addrWord, publishOps, stopRequested } from '../shm/machine.js';
 import { GRANULE_SHIFT } from './ledger.js';
 import { type ObjCounts, type ObjCtx, give, take, waitFor } from './objects.js';
 import { site } from '../sched/step.js';
@@ -46,7 +46,7 @@ export function* mstress(
   const n = m.cfg.cpus;
   const live: number[] = [];
   const tw = addrWord(m, transfer);
-  for (let r = 0; r < rounds; r++) {
+  for (let r = 0; r < rounds && !stopRequested(m); r++) {
     const dice = x.rng.below(8);
     if (dice === 0 && live.length > 0) {
       // Swap one of ours into a random slot; whatever was there is ours now.

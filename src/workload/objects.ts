@@ -9,7 +9,7 @@ import { virtToHeadPfn } from '../mm/slub/objects.js';
 import type { Rng } from '../rng.js';
 import { type Step, site } from '../sched/step.js';
 import { add32, load32, store32, waitWhile } from '../shm/atomic.js';
-import { addrWord, cpuWorkWord, pageOff, publishOps } from '../shm/machine.js';
+import { addrWord, cpuWorkWord, pageOff, publishOps, stopRequested } from '../shm/machine.js';
 import { PAGE } from '../shm/structs.js';
 import { stamp, unstamp } from './ledger.js';
 import { drawSize, type ObjectTarget, objAlloc, objFree } from './slab_ops.js';
@@ -99,7 +99,7 @@ export function* give(x: ObjCtx, obj: number): Step {
 /** threadtest: allocate a batch, free it, repeat; `ops` (even) operations in all. */
 export function* threadtest(x: ObjCtx, ops: number, batch: number): Step<ObjCounts> {
   const held: number[] = [];
-  while (x.counts.ops < ops) {
+  while (x.counts.ops < ops && !stopRequested(x.cpu.m)) {
     const n = Math.min(batch, (ops - x.counts.ops) >> 1);
     for (let i = 0; i < n; i++) {
       const obj = yield* take(x);
@@ -215,7 +215,7 @@ export function* larson(
 /** connections: serve short connections, each allocating many small objects and freeing them all at its end. */
 export function* connections(x: ObjCtx, ops: number, minObjs: number, maxObjs: number): Step<ObjCounts> {
   const held: number[] = [];
-  while (x.counts.ops < ops) {
+  while (x.counts.ops < ops && !stopRequested(x.cpu.m)) {
     const n = Math.min(minObjs + x.rng.below(maxObjs - minObjs + 1), (ops - x.counts.ops) >> 1);
     if (n === 0) break;
     for (let i = 0; i < n; i++) {

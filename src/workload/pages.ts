@@ -6,7 +6,7 @@ import { allocPages, freePages } from '../mm/page_alloc.js';
 import type { Rng } from '../rng.js';
 import { type Step, site } from '../sched/step.js';
 import { xchg32 } from '../shm/atomic.js';
-import { addrWord, cpuNode, type Machine, pfnToAddr, publishOps } from '../shm/machine.js';
+import { addrWord, cpuNode, type Machine, pfnToAddr, publishOps, stopRequested } from '../shm/machine.js';
 
 const S_STAMP = site('ledger:stamp');
 const S_CHECK = site('ledger:check');
@@ -43,8 +43,11 @@ export function* pagesWorkload(m: Machine, cpu: number, p: PagesParams, rng: Rng
   const heldOrder: number[] = [];
   const node = cpuNode(m, cpu);
   const stamp = cpu + 1;
-  const ops = p.ops & ~1;
+  let ops = p.ops & ~1;
   while (counts.ops < ops) {
+    // Time is up: only the frees of what is held remain.
+    if (stopRequested(m) && ops > counts.ops + heldPfn.length) ops = counts.ops + heldPfn.length;
+    if (counts.ops >= ops) break;
     const held = heldPfn.length;
     const mustFree = held > 0 && (ops - counts.ops <= held || held >= p.maxHeld);
     if (mustFree || (held > 0 && rng.below(2) === 0)) {

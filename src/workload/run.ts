@@ -2,6 +2,7 @@
 // or under the scheduler, then check what is left: the ledger, the page accounting, and
 // every allocator's own invariants. Every run ends with these checks.
 import type { MachineConfig } from '../config.js';
+import { SlabError } from '../errors.js';
 import { allocPages, freePages } from '../mm/page_alloc.fast.js';
 import { kmemCacheCreate, leakedObjects, liveCacheIds, slabPageCount, slubInit } from '../mm/slub/cache.js';
 import { cacheById } from '../mm/slub/kmem_cache.js';
@@ -11,7 +12,7 @@ import { validateZones } from '../mm/zone_validate.js';
 import { freePageCount, nrFree } from '../report/buddyinfo.js';
 import { allCacheReports, type CacheReport } from '../report/caches.js';
 import { runScheduled, type ScheduleResult, type Strategy } from '../sched/scheduler.js';
-import { addrByte, cpuOpsDone, create, type Machine, pfnToAddr } from '../shm/machine.js';
+import { addrByte, allStarted, cpuOpsDone, create, type Machine, pfnToAddr, requestStop } from '../shm/machine.js';
 import { createLedger, heldCount } from './ledger.js';
 import { cpuProgram } from './program.js';
 import { BARRIER, RING, TRANSFER_SLOTS } from './structs.js';
@@ -42,6 +43,8 @@ export interface RunOptions {
   flushEvery?: number;
   /** cache-thrash/scratch: writes to each object before its free */
   writes?: number;
+  /** run for this long after every CPU has started (ops is then only a cap) */
+  durationMs?: number;
   /** called about 10 times a second with the operations done so far */
   onProgress?: (opsDone: number) => void;
 }
@@ -112,7 +115,16 @@ export interface Prepared {
 
 const isObjectWorkload = (w: WorkloadName): boolean => (OBJECT_WORKLOADS as readonly string[]).includes(w);
 
+/** Workloads whose CPUs exchange fixed counts of objects, so they cannot stop at any moment. */
+const NO_DURATION: readonly WorkloadName[] = ['xmalloc', 'rptest', 'larson'];
+
 export function prepareRun(opts: RunOptions): Prepared {
+  if (opts.durationMs !== undefined && NO_DURATION.includes(opts.workload)) {
+    throw new SlabError(
+      'EINVAL',
+      `--duration is not supported by ${opts.workload} (its CPUs exchange fixed counts of objects): use --ops`,
+    );
+  }
   const m = create(opts.machine);
   const objects = isObjectWorkload(opts.workload);
   const minSize = opts.minSize ?? 16;
@@ -174,11 +186,13 @@ export async function runWorkload(opts: RunOptions): Promise<RunReport> {
     opts.onProgress?.(s.ops.reduce((a, b) => a + b, 0));
   };
   const progress = setInterval(sample, SAMPLE_MS);
+  const timer = opts.durationMs === undefined ? undefined : stopAfter(m, opts.durationMs);
   let results: CpuResult[];
   try {
     results = await runOnWorkers(m.cfg.cpus, prep.task);
   } finally {
     clearInterval(progress);
+    if (timer) clearInterval(timer);
   }
   const wall = performance.now() - t0;
   sample();
@@ -199,6 +213,19 @@ export function runWorkloadScheduled(
 }
 
 const SAMPLE_MS = 100;
+
+/** Set the stop word `ms` after the last CPU passed the start barrier. */
+function stopAfter(m: Machine, ms: number): ReturnType<typeof setInterval> {
+  let startedAt = 0;
+  const timer = setInterval(() => {
+    if (startedAt === 0 && allStarted(m)) startedAt = performance.now();
+    if (startedAt !== 0 && performance.now() - startedAt >= ms) {
+      requestStop(m);
+      clearInterval(timer);
+    }
+  }, 5);
+  return timer;
+}
 
 function sampleMachine(m: Machine, tMs: number): TimelineSample {
   const total = m.cfg.nodes * m.pagesPerNode;

@@ -5,7 +5,7 @@
 // allocation counts whether its line holds another CPU's live object.
 import type { Step } from '../sched/step.js';
 import { load32, store32 } from '../shm/atomic.js';
-import { addrWord, publishOps } from '../shm/machine.js';
+import { addrWord, publishOps, stopRequested } from '../shm/machine.js';
 import { GRANULE_SHIFT } from './ledger.js';
 import { type ObjCounts, type ObjCtx, give, take, waitFor } from './objects.js';
 import { site } from '../sched/step.js';
@@ -39,7 +39,7 @@ function* thrashOnce(x: ObjCtx, writes: number): Step {
 
 /** cache-thrash: every CPU allocates, writes and frees its own small objects. */
 export function* cacheThrash(x: ObjCtx, ops: number, writes: number): Step<ObjCounts> {
-  while (x.counts.ops < ops) {
+  while (x.counts.ops < ops && !stopRequested(x.cpu.m)) {
     const before = x.counts.ops;
     yield* thrashOnce(x, writes);
     if (x.counts.ops === before) break; // out of memory: nothing more to do
