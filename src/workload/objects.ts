@@ -69,7 +69,7 @@ export function* take(x: ObjCtx): Step<number> {
   }
   if (stamp(x.ledger, obj, x.cpu.id)) x.counts.doubleIssue++;
   x.counts.allocs++;
-  x.counts.ops++;
+  countOp(x);
   if (x.flushEvery > 0 && x.cpu.id === 0 && x.counts.ops % x.flushEvery === 0) yield* flushCacheOf(x, obj);
   return obj;
 }
@@ -92,8 +92,12 @@ export function* give(x: ObjCtx, obj: number): Step {
   if (unstamp(x.ledger, obj)) x.counts.badFree++;
   yield* objFree(x.cpu, x.target, obj);
   x.counts.frees++;
-  x.counts.ops++;
-  if ((x.counts.ops & 4095) === 0) publishOps(x.cpu.m, x.cpu.id, x.counts.ops);
+  countOp(x);
+}
+
+/** One more operation; progress is published every 4096 (whichever kind of operation lands there). */
+function countOp(x: ObjCtx): void {
+  if ((++x.counts.ops & 4095) === 0) publishOps(x.cpu.m, x.cpu.id, x.counts.ops);
 }
 
 /** threadtest: allocate a batch, free it, repeat; `ops` (even) operations in all. */
