@@ -100,3 +100,23 @@ describe('slabsim race', () => {
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
   });
 });
+
+describe('the HAProxy pools under the explorer', () => {
+  it('haproxy-shared (plain Treiber stack) breaks by ABA with a replayable schedule', () => {
+    const r = cli('race', '--scenario', 'haproxy-shared', '--profile', '5.4', '--budget', '20s');
+    expect(r.status).toBe(1);
+    const schedule = /shrunk \(\d+ -> \d+ preemptions\): (\S+)/.exec(r.stdout)?.[1] ?? '';
+    const replay = cli('replay', schedule);
+    expect(replay.status).toBe(1);
+    expect(replay.stdout).toMatch(/while CPU\d holds|FAILED/);
+  });
+
+  it.each([['haproxy-tagged'], ['haproxy-percpu']])('%s: nothing found', (scenario) => {
+    const r = cli('race', '--scenario', scenario, '--runs', '1500');
+    expect(r.status).toBe(0);
+  });
+
+  it('haproxy-shared is broken by design: not part of --scenario all', () => {
+    expect(cli('list').stdout).toMatch(/haproxy-shared .*broken by design/);
+  });
+});

@@ -1,10 +1,11 @@
 // Everything `slabsim race` can explore, by name.
 import type { Model } from './model.js';
+import { HAPROXY_MODELS } from './models/haproxy.js';
 import { treiberModel } from './models/treiber.js';
 import { SCENARIOS } from './scenarios.js';
 import { slubModel } from './slub_model.js';
 
-export const MODELS: readonly Model[] = [...SCENARIOS.map(slubModel), treiberModel];
+export const MODELS: readonly Model[] = [...SCENARIOS.map(slubModel), treiberModel, ...HAPROXY_MODELS];
 
 export const modelByName = (name: string): Model | undefined => MODELS.find((m) => m.name === name);
 

@@ -32,6 +32,8 @@ export interface Model {
   irqRate?: number;
   /** which mutants this model can expose (for `slabsim list`); empty for none */
   mutants?: readonly string[];
+  /** broken by design (a model shown failing): explored only when named, never by `all` */
+  broken?: boolean;
   /** Set up a fresh machine (free-running code: nothing runs concurrently yet). */
   create(m: Machine, cpus: Cpu[], profile: Profile): Instance;
 }
