@@ -40,6 +40,11 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`slabsim: ${e.message}\n`);
       return EXIT_USAGE;
     }
+    if (e instanceof SlabError) {
+      // Misuse detected inside the simulation (a model refusing a call): a failed run, in one line.
+      process.stderr.write(`slabsim: the run failed: ${e.message}\n`);
+      return 1;
+    }
     throw e;
   }
 }

@@ -6,6 +6,7 @@ import { procBuddyinfo, procSlabinfo } from '../report/procfs.js';
 import { writeSysfsTree } from '../report/sysfs.js';
 import { type RunReport, runWorkload, WORKLOADS } from '../workload/run.js';
 import { durationArg, fraction, intIn, machineInt, oneOf, profileArg, seedArg, sizeArg, sizeRange } from './options.js';
+import { ALLOCATORS, type AllocatorName } from '../workload/allocators.js';
 import { progressBar } from './progress.js';
 import { applySpec, loadSpec } from './spec.js';
 import { checkWritable, checkWritableDir, writeOutput, writeOutputDir } from './output.js';
@@ -34,6 +35,7 @@ interface RunFlags {
   report?: string;
   quiet?: boolean;
   spec?: string;
+  allocator: AllocatorName;
   duration?: number;
 }
 
@@ -76,6 +78,11 @@ export function addRunCommand(program: Command): void {
         .argParser(sizeRange)
         .default([16, 256], '16-256'),
     )
+    .addOption(
+      new Option('--allocator <name>', `slub or a classic pool: ${ALLOCATORS.join(', ')} (nginx and mp run connections)`)
+        .argParser(oneOf(ALLOCATORS))
+        .default('slub'),
+    )
     .option('--cache <name>', 'allocate from a new cache of this name (object size: the top of --size) instead of kmalloc')
     .addOption(new Option('--batch <n>', 'threadtest, xmalloc: objects per batch').argParser(intIn(1, 1e6)).default(64))
     .addOption(new Option('--slots <n>', 'larson: slots per CPU array').argParser(intIn(1, 1e6)).default(64))
@@ -102,6 +109,7 @@ export function addRunCommand(program: Command): void {
         machine: { cpus: flags.cpus, nodes: flags.nodes, memory: flags.memory, pageSize: flags.pageSize, profile: flags.profile },
         ops,
         durationMs: flags.duration,
+        allocator: flags.allocator,
         seed: flags.seed,
         maxOrder: flags.maxOrder,
         maxHeld: flags.maxHeld,

@@ -8,6 +8,7 @@ import type { Step } from '../sched/step.js';
 import type { Machine } from '../shm/machine.js';
 import { connections, larson, newCounts, type ObjCounts, threadtest, xmalloc } from './objects.js';
 import { mstress } from './mstress.js';
+import { regionConnections } from './regions.js';
 import { cacheScratch, cacheThrash } from './sharing.js';
 import { CONNECTION_OBJECTS, TRANSFER_SLOTS } from './structs.js';
 import { type CpuCounts, pagesWorkload } from './pages.js';
@@ -84,7 +85,10 @@ export function* cpuProgram(m: Machine, cpuId: number, task: CpuTask, ledger: Ui
       );
       break;
     case 'connections':
-      counts = yield* connections(x, quota, CONNECTION_OBJECTS[0], CONNECTION_OBJECTS[1]);
+      counts =
+        task.target.allocator === 'nginx' || task.target.allocator === 'mp'
+          ? yield* regionConnections(x, quota, CONNECTION_OBJECTS[0], CONNECTION_OBJECTS[1])
+          : yield* connections(x, quota, CONNECTION_OBJECTS[0], CONNECTION_OBJECTS[1]);
       break;
   }
   yield* cpuOffline(m, cpu);

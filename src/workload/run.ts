@@ -13,6 +13,7 @@ import { freePageCount, nrFree } from '../report/buddyinfo.js';
 import { allCacheReports, type CacheReport } from '../report/caches.js';
 import { runScheduled, type ScheduleResult, type Strategy } from '../sched/scheduler.js';
 import { addrByte, allStarted, cpuOpsDone, create, type Machine, pfnToAddr, requestStop } from '../shm/machine.js';
+import { type AllocatorName, checkAllocator, createAllocatorPool, type PoolReport, poolReport } from './allocators.js';
 import { createLedger, heldCount } from './ledger.js';
 import { cpuProgram } from './program.js';
 import { BARRIER, RING, TRANSFER_SLOTS } from './structs.js';
@@ -45,6 +46,8 @@ export interface RunOptions {
   writes?: number;
   /** run for this long after every CPU has started (ops is then only a cap) */
   durationMs?: number;
+  /** SLUB (default) or one of the classic pools */
+  allocator?: AllocatorName;
   /** called about 10 times a second with the operations done so far */
   onProgress?: (opsDone: number) => void;
 }
@@ -76,6 +79,8 @@ export interface RunReport {
   }>;
   pages: { total: number; free: number; slab: number; buddyinfo: Array<{ node: number; nr_free: number[] }> };
   caches: CacheReport[];
+  /** a pool allocator's counters (original field names) and validate, when the run used one */
+  pool?: PoolReport;
   /**
    * the final slabs of every cache that has any (for the HTML report); place: cpu or cpu_partial
    * (with cpu), node_partial, full_list, or none (a full slab on no list); free counts both freelists
@@ -125,15 +130,18 @@ export function prepareRun(opts: RunOptions): Prepared {
       `--duration is not supported by ${opts.workload} (its CPUs exchange fixed counts of objects): use --ops`,
     );
   }
+  const allocator = opts.allocator ?? 'slub';
+  checkAllocator(allocator, opts.workload, opts.irqRate ?? 0);
   const m = create(opts.machine);
   const objects = isObjectWorkload(opts.workload);
   const minSize = opts.minSize ?? 16;
   const maxSize = opts.maxSize ?? 256;
   let cacheId = -1;
-  if (objects) {
+  if (objects && allocator === 'slub') {
     slubInit(m);
     if (opts.cache) cacheId = kmemCacheCreate(m, opts.cache, maxSize);
   }
+  const pool = objects ? createAllocatorPool(m, allocator, maxSize) : 0;
   const harnessBlocks: Array<[number, number]> = [];
   /** Zeroed harness memory from the page allocator, as an address. */
   const harnessBytes = (bytes: number): number => {
@@ -162,7 +170,7 @@ export function prepareRun(opts: RunOptions): Prepared {
     seed: opts.seed,
     irqRate: opts.irqRate ?? 0,
     pages: { maxOrder: opts.maxOrder ?? 3, maxHeld: opts.maxHeld ?? 64 },
-    target: { cacheId, minSize: cacheId >= 0 ? maxSize : minSize, maxSize },
+    target: { allocator, pool, cacheId, minSize: cacheId >= 0 ? maxSize : minSize, maxSize },
     batch: opts.batch ?? 64,
     slots,
     epochs: opts.epochs ?? 4,
@@ -251,7 +259,12 @@ export function finishRun(prep: Prepared, opts: RunOptions, results: CpuResult[]
   const caches = allCacheReports(m);
   const slabPages = slabPageCount(m);
   const live = heldCount(ledger);
-  const allocated = liveCacheIds(m).reduce((sum, id) => sum + leakedObjects(cacheById(m, id)).length, 0);
+  const { allocator, pool } = prep.task.target;
+  const poolRep = poolReport(m, allocator, pool);
+  // What the allocator counts as handed out at the end: SLUB's allocated objects, a pool's own count.
+  const allocated = poolRep
+    ? poolRep.in_use
+    : liveCacheIds(m).reduce((sum, id) => sum + leakedObjects(cacheById(m, id)).length, 0);
   const messages: string[] = [...validateZones(m)];
   for (const id of liveCacheIds(m)) messages.push(...validateCache(cacheById(m, id)).messages);
   const validateErrors = messages.length;
@@ -264,7 +277,12 @@ export function finishRun(prep: Prepared, opts: RunOptions, results: CpuResult[]
   if (corrupt) messages.push(`contents: ${corrupt} objects lost their cookie before they were freed`);
   if (lost)
     messages.push(`ledger: ${lost} ${isObjectWorkload(opts.workload) ? 'objects' : 'pages'} allocated but held by no CPU`);
-  if (total - free !== slabPages) messages.push(`pages: ${total - free} in use but slabs account for ${slabPages}`);
+  if (poolRep) messages.push(...poolRep.messages.map((msg) => `${allocator}: ${msg}`));
+  // Pages in use at the end: SLUB's are all in slabs; a pool keeps its own (not checked); a region pool none.
+  if (allocator === 'slub' && total - free !== slabPages)
+    messages.push(`pages: ${total - free} in use but slabs account for ${slabPages}`);
+  if (!poolRep && allocator !== 'slub' && total - free !== 0)
+    messages.push(`pages: ${total - free} still in use after every connection closed`);
   return {
     schema: RUN_SCHEMA,
     workload: opts.workload,
@@ -294,6 +312,7 @@ export function finishRun(prep: Prepared, opts: RunOptions, results: CpuResult[]
       buddyinfo: Array.from({ length: m.cfg.nodes }, (_, node) => ({ node, nr_free: nrFree(m, node) })),
     },
     caches,
+    pool: poolRep,
     slab_map: slabMap(m),
     checks: {
       ok: messages.length === 0,

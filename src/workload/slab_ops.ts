@@ -9,8 +9,15 @@ import { kfree, kmalloc } from '../mm/slub/kmalloc.js';
 import { cacheById } from '../mm/slub/kmem_cache.js';
 import type { Rng } from '../rng.js';
 import type { Step } from '../sched/step.js';
+import type { Machine } from '../shm/machine.js';
+import { memGet, memPut } from '../mm/pools/glusterfs.js';
+import { type HaPool, haPoolAt, poolAlloc, poolFree } from '../mm/pools/haproxy.js';
+import type { AllocatorName } from './allocators.js';
 
 export interface ObjectTarget {
+  allocator: AllocatorName;
+  /** the pool's address for a pool allocator (0 for SLUB) */
+  pool: number;
   /** a cache id, or -1 for kmalloc with sizes in [minSize, maxSize] */
   cacheId: number;
   minSize: number;
@@ -30,13 +37,34 @@ export function drawSize(t: ObjectTarget, rng: Rng): number {
 }
 
 export function* objAlloc(cpu: Cpu, t: ObjectTarget, size: number): Step<number> {
-  if (t.cacheId < 0) return yield* kmalloc(cpu, size);
-  return yield* slabAllocNode(cacheById(cpu.m, t.cacheId), cpu, -1);
+  if (t.allocator === 'slub') {
+    if (t.cacheId < 0) return yield* kmalloc(cpu, size);
+    return yield* slabAllocNode(cacheById(cpu.m, t.cacheId), cpu, -1);
+  }
+  if (t.allocator === 'glusterfs') return yield* memGet(cpu.m, t.pool, cpu.id);
+  return yield* poolAlloc(haPool(cpu.m, t.pool), cpu.id);
 }
 
 export function* objFree(cpu: Cpu, t: ObjectTarget, addr: number): Step {
-  if (t.cacheId < 0) yield* kfree(cpu, addr);
-  else yield* kmemCacheFree(cacheById(cpu.m, t.cacheId), cpu, addr);
+  if (t.allocator === 'slub') {
+    if (t.cacheId < 0) yield* kfree(cpu, addr);
+    else yield* kmemCacheFree(cacheById(cpu.m, t.cacheId), cpu, addr);
+  } else if (t.allocator === 'glusterfs') {
+    yield* memPut(cpu.m, addr, cpu.id);
+  } else {
+    yield* poolFree(haPool(cpu.m, t.pool), cpu.id, addr);
+  }
+}
+
+/** This thread's view of a HAProxy pool, read from its head once. */
+const haPools = new Map<number, HaPool>();
+function haPool(m: Machine, addr: number): HaPool {
+  let p = haPools.get(addr);
+  if (!p || p.m !== m) {
+    p = haPoolAt(m, addr);
+    haPools.set(addr, p);
+  }
+  return p;
 }
 
 /** What interrupts did on one CPU: allocation attempts and frees. */
