@@ -8,7 +8,7 @@ import { RandomStrategy } from '../src/sched/strategies/random.js';
 import { create } from '../src/shm/machine.js';
 import { pagesWorkload } from '../src/workload/pages.js';
 import { type BenchCase, printRows, runBench, saveResults } from './harness.js';
-import { scaling, slubCases } from './slub.js';
+import { againstPools, scaling, slubCases } from './slub.js';
 import { raceSteps } from './race.js';
 
 const BATCH = 1000;
@@ -63,6 +63,7 @@ const steps = rows.find((r) => r.name.startsWith('scheduler'));
 const fast = rows.find((r) => r.name === 'slub fast path: alloc + do_slab_free');
 const scale = await scaling();
 const race = raceSteps();
+const pools = await againstPools();
 const summary = {
   slub_fast_path_x_calibration: fast?.ratio_to_calibration ?? null,
   generator_cost_over_free: gen && free ? Math.round((gen.ns_per_op / free.ns_per_op) * 100) / 100 : null,
@@ -72,6 +73,7 @@ const summary = {
   scaling_2cpu_over_1cpu: scale.ratio,
   race_2cpu_scheduler_steps_per_sec: race.schedStepsPerSec,
   race_2cpu_steps_per_sec_with_setup: race.stepsPerSec,
+  threadtest_2cpu_ops_per_sec: pools,
 };
 console.log(summary);
 saveResults('latest.json', { title, node: process.version, rows, summary });

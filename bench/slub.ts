@@ -73,3 +73,38 @@ export async function scaling(ops = 4_000_000): Promise<{ one: number; two: numb
   const two = await run(2);
   return { one, two, ratio: Math.round((two / one) * 100) / 100 };
 }
+
+/**
+ * threadtest on 2 workers, one fixed size: SLUB (one cache) against the lock-based
+ * GlusterFS pool and the tagged Treiber stack, same seed, same run. Best of 3 each.
+ */
+export async function againstPools(ops = 4_000_000): Promise<Record<string, number>> {
+  const best = async (allocator: 'slub' | 'glusterfs' | 'haproxy-tagged') => {
+    let top = 0;
+    for (let i = 0; i < 3; i++) {
+      const r = await runWorkload({
+        workload: 'threadtest',
+        allocator,
+        machine: { cpus: 2 },
+        ops,
+        seed: 1,
+        batch: 16,
+        maxSize: 64,
+        ...(allocator === 'slub' ? { cache: 'bench' } : {}),
+      });
+      top = Math.max(top, r.ops_per_sec);
+    }
+    return top;
+  };
+  const slub = await best('slub');
+  const glusterfs = await best('glusterfs');
+  const tagged = await best('haproxy-tagged');
+  const ratio = (x: number) => Math.round((slub / x) * 100) / 100;
+  return {
+    slub,
+    glusterfs,
+    haproxy_tagged: tagged,
+    slub_over_glusterfs: ratio(glusterfs),
+    slub_over_haproxy_tagged: ratio(tagged),
+  };
+}

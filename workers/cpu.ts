@@ -1,6 +1,7 @@
 // A stress CPU: one long piscina task per simulated CPU. It attaches to the machine,
 // takes its CPU id from the counter in the buffer, waits at the start barrier, runs its
 // program in free-running form (no per-operation messages) and reports counts.
+import { contention } from '../src/shm/atomic.fast.js';
 import { arriveAndWait, attach, cpuNode, takeCpuId } from '../src/shm/machine.js';
 import { cpuProgram } from '../src/workload/program.fast.js';
 import type { CpuResult, CpuTask } from '../src/workload/task.js';
@@ -10,7 +11,10 @@ export default function runCpu(task: CpuTask): CpuResult {
   const cpu = takeCpuId(m);
   if (cpu >= m.cfg.cpus) throw new Error(`CPU id ${cpu} taken but the machine has ${m.cfg.cpus} CPUs`);
   arriveAndWait(m, m.cfg.cpus);
+  contention.casFails = 0;
+  contention.lockWaits = 0;
   const t0 = performance.now();
   const counts = cpuProgram(m, cpu, task, new Uint8Array(task.ledger));
-  return { ...counts, node: cpuNode(m, cpu), elapsedMs: performance.now() - t0 };
+  const elapsedMs = performance.now() - t0;
+  return { ...counts, node: cpuNode(m, cpu), elapsedMs, casFails: contention.casFails, lockWaits: contention.lockWaits };
 }

@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { SlabError } from '../errors.js';
 import { OutputError } from './output.js';
+import { addCompareCommand } from './compare.js';
 import { addGeometryCommand } from './geometry.js';
 import { addRaceCommands } from './race.js';
 import { addRunCommand } from './run.js';
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   addRunCommand(program);
   addGeometryCommand(program);
   addRaceCommands(program);
+  addCompareCommand(program);
   addSlabinfoCommand(program);
   for (const c of program.commands) c.exitOverride();
   return program;

@@ -3,14 +3,23 @@
 // a waiter spins a little, then sleeps in Atomics.wait; there it blocks in the scheduler.
 import type { Machine } from './machine.js';
 
+/**
+ * Contention seen by this thread's CPU, for reports: CASes that failed (the caller
+ * retries) and lock acquisitions that had to wait. Counted only on the failure path.
+ */
+export const contention = { casFails: 0, lockWaits: 0 };
+
 export const load32 = (m: Machine, word: number, _site: number): number => m.u32[word];
 
 export function store32(m: Machine, word: number, value: number, _site: number): void {
   m.u32[word] = value;
 }
 
-export const cas32 = (m: Machine, word: number, expect: number, value: number, _site: number): boolean =>
-  Atomics.compareExchange(m.i32, word, expect | 0, value | 0) === (expect | 0);
+export function cas32(m: Machine, word: number, expect: number, value: number, _site: number): boolean {
+  if (Atomics.compareExchange(m.i32, word, expect | 0, value | 0) === (expect | 0)) return true;
+  contention.casFails++;
+  return false;
+}
 
 export const add32 = (m: Machine, word: number, delta: number, _site: number): number => Atomics.add(m.u32, word, delta);
 
@@ -26,9 +35,13 @@ export function cas64(
   _site: number,
 ): boolean {
   const exp = BigInt.asIntN(64, BigInt(expLo >>> 0) | (BigInt(expHi >>> 0) << 32n));
-  return (
+  if (
     Atomics.compareExchange(m.i64, word >> 1, exp, BigInt.asIntN(64, BigInt(newLo >>> 0) | (BigInt(newHi >>> 0) << 32n))) === exp
-  );
+  ) {
+    return true;
+  }
+  contention.casFails++;
+  return false;
 }
 
 const SPINS = 100;
@@ -38,6 +51,7 @@ export function spinLock(m: Machine, word: number, _site: number): void {
   const a = m.i32;
   let c = Atomics.compareExchange(a, word, 0, 1);
   if (c === 0) return;
+  contention.lockWaits++;
   for (let i = 0; i < SPINS; i++) {
     if (a[word] !== 0) continue;
     c = Atomics.compareExchange(a, word, 0, 1);

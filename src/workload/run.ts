@@ -75,6 +75,9 @@ export interface RunReport {
     irq_frees: number;
     /** cache-thrash/scratch: allocations whose 64-byte line held another CPU's live object */
     shared_lines: number;
+    /** failed CASes (each retried) and lock acquisitions that had to wait */
+    cas_retries: number;
+    lock_waits: number;
     elapsed_ms: number;
   }>;
   pages: { total: number; free: number; slab: number; buddyinfo: Array<{ node: number; nr_free: number[] }> };
@@ -303,6 +306,8 @@ export function finishRun(prep: Prepared, opts: RunOptions, results: CpuResult[]
       irq_allocs: r.irqAllocs ?? 0,
       irq_frees: r.irqFrees ?? 0,
       shared_lines: r.sharedLines ?? 0,
+      cas_retries: r.casFails ?? 0,
+      lock_waits: r.lockWaits ?? 0,
       elapsed_ms: round(r.elapsedMs),
     })),
     pages: {

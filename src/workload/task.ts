@@ -53,4 +53,7 @@ export interface CpuResult
   extends CpuCounts, Partial<Pick<ObjCounts, 'badFree' | 'irqAllocs' | 'irqFrees' | 'sharedLines' | 'corrupt'>> {
   node: number;
   elapsedMs: number;
+  /** failed CASes (retried) and lock acquisitions that waited, on this CPU (worker runs) */
+  casFails?: number;
+  lockWaits?: number;
 }

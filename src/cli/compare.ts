@@ -1,0 +1,55 @@
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import { ALLOCATORS, type AllocatorName } from '../workload/allocators.js';
+import { compare, compareHtml, compareText } from '../workload/compare.js';
+import { WORKLOADS } from '../workload/run.js';
+import { intIn, oneOf, seedArg } from './options.js';
+import { checkWritable, writeOutput } from './output.js';
+
+function listOf<T>(parse: (s: string) => T): (text: string) => T[] {
+  return (text) => {
+    const items = text.split(',').map((s) => s.trim());
+    if (items.some((s) => s === '')) throw new InvalidArgumentError('expected a comma-separated list');
+    return items.map(parse);
+  };
+}
+
+export function addCompareCommand(program: Command): void {
+  program
+    .command('compare')
+    .description('run one workload on SLUB and every pool model that fits it, at several CPU counts, and compare')
+    .addOption(
+      new Option('--workload <name>', 'workload').argParser(oneOf(WORKLOADS.filter((w) => w !== 'pages'))).default('threadtest'),
+    )
+    .addOption(new Option('--cpus <list>', 'CPU counts, e.g. 1,2,4').argParser(listOf(intIn(1, 64))).default([1, 2, 4], '1,2,4'))
+    .addOption(
+      new Option('--allocators <list>', `which to run (default: all that fit): ${ALLOCATORS.join(', ')}`).argParser(
+        listOf(oneOf(ALLOCATORS)),
+      ),
+    )
+    .addOption(new Option('--ops <n>', 'operations per run').argParser(intIn(1, 1e9)).default(400_000))
+    .addOption(new Option('--seed <n>', 'seed').argParser(seedArg).default(1))
+    .option('--json <file>', "write the comparison as JSON ('-' for stdout)")
+    .option('--report <file.html>', 'write the comparison as one HTML page')
+    .action(
+      async (f: {
+        workload: string;
+        cpus: number[];
+        allocators?: AllocatorName[];
+        ops: number;
+        seed: number;
+        json?: string;
+        report?: string;
+      }) => {
+        for (const out of [f.json, f.report]) if (out) checkWritable(out);
+        const report = await compare(
+          { workload: f.workload as never, machine: { memory: 64 << 20 }, ops: f.ops, seed: f.seed, maxSize: 128 },
+          f.cpus,
+          f.allocators ?? ALLOCATORS,
+        );
+        if (f.json) writeOutput(f.json, `${JSON.stringify(report, null, 2)}\n`);
+        if (f.report) writeOutput(f.report, compareHtml(report));
+        if (f.json !== '-') process.stdout.write(compareText(report));
+        if (report.rows.some((r) => !r.checks_ok)) process.exitCode = 1;
+      },
+    );
+}
