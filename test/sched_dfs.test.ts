@@ -1,62 +1,10 @@
+import { racyInc, casInc, atomicInc, lockedInc, counterTrial, type Body } from './sched_counters.js';
 import { describe, expect, it } from 'vitest';
-import { runScheduled, type Strategy } from '../src/sched/scheduler.js';
-import { site, type Step } from '../src/sched/step.js';
+import { type Strategy } from '../src/sched/scheduler.js';
 import { estimateDfs, exploreDfs } from '../src/sched/strategies/dfs.js';
 import { countPreemptions, recordReplay, recordRun, stayOrLowest } from '../src/sched/strategies/record.js';
-import { add32, cas32, load32, spinLock, spinUnlock, store32 } from '../src/shm/atomic.js';
-import { create, type Machine } from '../src/shm/machine.js';
 
 // Small programs on one shared word (a word of page frame 1, which nothing else uses here).
-const LOAD = site('test:counter_load');
-const STORE = site('test:counter_store');
-const CAS = site('test:counter_cas');
-const ADD = site('test:counter_add');
-const LOCK = site('test:counter_lock');
-
-type Body = (m: Machine, w: number, times: number) => Step;
-
-/** 2 steps per increment plus the first (to the first access): loses an update when both load first. */
-function* racyInc(m: Machine, w: number, times: number): Step {
-  for (let i = 0; i < times; i++) {
-    const v = yield* load32(m, w, LOAD);
-    yield* store32(m, w, v + 1, STORE);
-  }
-}
-
-/** cmpxchg retry loop: a failed CAS retries, so no update is lost (the loop is what the bound limits). */
-function* casInc(m: Machine, w: number, times: number): Step {
-  for (let i = 0; i < times; i++) {
-    for (;;) {
-      const v = yield* load32(m, w, LOAD);
-      if (yield* cas32(m, w, v, v + 1, CAS)) break;
-    }
-  }
-}
-
-/** One atomic add per increment: a CPU of one increment makes 2 steps. */
-function* atomicInc(m: Machine, w: number, times: number): Step {
-  for (let i = 0; i < times; i++) yield* add32(m, w, 1, ADD);
-}
-
-/** The racy increment under a spin lock in the next word: waiting CPUs BLOCK, they do not spin. */
-function* lockedInc(m: Machine, w: number, times: number): Step {
-  for (let i = 0; i < times; i++) {
-    yield* spinLock(m, w + 1, LOCK);
-    const v = yield* load32(m, w, LOAD);
-    yield* store32(m, w, v + 1, STORE);
-    yield* spinUnlock(m, w + 1, LOCK);
-  }
-}
-
-const counterTrial = (inc: Body, cpus: number, times: number) => (strategy: Strategy) => {
-  const m = create({ cpus, memory: 1 << 20 });
-  const w = m.memBase + m.cfg.pageSize / 4;
-  const result = runScheduled(
-    Array.from({ length: cpus }, () => inc(m, w, times)),
-    strategy,
-  );
-  return { failed: result.outcome !== 'ok' || m.u32[w] !== cpus * times, result };
-};
 
 /** Interleavings of CPUs of the given step counts: the multinomial (s1 + ... + sn)! / (s1! ... sn!). */
 function interleavings(steps: number[]): number {

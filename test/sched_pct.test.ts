@@ -1,42 +1,10 @@
+import { racyInc, casInc, counterTrial } from './sched_counters.js';
 import { describe, expect, it } from 'vitest';
-import { runScheduled, type Strategy } from '../src/sched/scheduler.js';
-import { site, type Step } from '../src/sched/step.js';
 import { estimatePctSteps, PctStrategy } from '../src/sched/strategies/pct.js';
 import { ReplayStrategy } from '../src/sched/strategies/replay.js';
-import { cas32, load32, store32 } from '../src/shm/atomic.js';
-import { create, type Machine } from '../src/shm/machine.js';
 
 // Two CPUs each add 1 to one shared word `times` times. The racy version (load, then
 // store) loses an update when both load before either stores; the cmpxchg retry never does.
-const LOAD = site('test:counter_load');
-const STORE = site('test:counter_store');
-const CAS = site('test:counter_cas');
-
-function* racyInc(m: Machine, w: number, times: number): Step {
-  for (let i = 0; i < times; i++) {
-    const v = yield* load32(m, w, LOAD);
-    yield* store32(m, w, v + 1, STORE);
-  }
-}
-
-function* casInc(m: Machine, w: number, times: number): Step {
-  for (let i = 0; i < times; i++) {
-    for (;;) {
-      const v = yield* load32(m, w, LOAD);
-      if (yield* cas32(m, w, v, v + 1, CAS)) break;
-    }
-  }
-}
-
-const counterTrial = (inc: typeof racyInc, cpus: number, times: number) => (strategy: Strategy) => {
-  const m = create({ cpus, memory: 1 << 20 });
-  const w = m.memBase + m.cfg.pageSize / 4; // a word of page frame 1: nothing else uses it here
-  const result = runScheduled(
-    Array.from({ length: cpus }, () => inc(m, w, times)),
-    strategy,
-  );
-  return { failed: result.outcome !== 'ok' || m.u32[w] !== cpus * times, result, total: m.u32[w] };
-};
 
 /** The first of `runs` PCT runs (seed = run index) that fails, or -1. */
 function firstFailing(trial: ReturnType<typeof counterTrial>, depth: number, runs: number, cpus = 2): number {

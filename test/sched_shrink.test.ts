@@ -1,45 +1,12 @@
+import { racyInc, halfLockedInc, counterTrial } from './sched_counters.js';
 import { describe, expect, it } from 'vitest';
-import { runScheduled, type Strategy } from '../src/sched/scheduler.js';
 import { LenientReplayStrategy, shrinkSchedule } from '../src/sched/shrink.js';
-import { site, type Step } from '../src/sched/step.js';
 import { RandomStrategy } from '../src/sched/strategies/random.js';
 import { countPreemptions, recordReplay } from '../src/sched/strategies/record.js';
 import { ReplayStrategy } from '../src/sched/strategies/replay.js';
-import { load32, spinLock, spinUnlock, store32 } from '../src/shm/atomic.js';
-import { create, type Machine } from '../src/shm/machine.js';
 
 // CPUs add 1 to one shared word `times` times each: the racy version (load, then store)
 // loses an update when another CPU stores between a load and its store.
-const LOAD = site('test:counter_load');
-const STORE = site('test:counter_store');
-const LOCK = site('test:counter_lock');
-
-function* racyInc(m: Machine, w: number, times: number): Step {
-  for (let i = 0; i < times; i++) {
-    const v = yield* load32(m, w, LOAD);
-    yield* store32(m, w, v + 1, STORE);
-  }
-}
-
-/** Every other increment under a lock (the next word): the race survives in the unlocked ones. */
-function* halfLockedInc(m: Machine, w: number, times: number): Step {
-  for (let i = 0; i < times; i++) {
-    if (i % 2 === 0) yield* spinLock(m, w + 1, LOCK);
-    const v = yield* load32(m, w, LOAD);
-    yield* store32(m, w, v + 1, STORE);
-    if (i % 2 === 0) yield* spinUnlock(m, w + 1, LOCK);
-  }
-}
-
-const counterTrial = (inc: typeof racyInc, cpus: number, times: number) => (strategy: Strategy) => {
-  const m = create({ cpus, memory: 1 << 20 });
-  const w = m.memBase + m.cfg.pageSize / 4; // a word of page frame 1: nothing else uses it here
-  const result = runScheduled(
-    Array.from({ length: cpus }, () => inc(m, w, times)),
-    strategy,
-  );
-  return { failed: result.outcome !== 'ok' || m.u32[w] !== cpus * times, result, total: m.u32[w] };
-};
 
 /** A failing random schedule with at least `minPreemptions` preemptions. */
 function longFailing(trial: ReturnType<typeof counterTrial>, minPreemptions: number): number[] {
