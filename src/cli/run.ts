@@ -143,6 +143,13 @@ function summary(r: RunReport): string {
     `  pages: ${r.pages.free} free of ${r.pages.total} (${r.pages.slab} in slabs)`,
     ...buddyinfoLines(r),
     ...sharingLine(r),
+    ...(r.pool
+      ? [
+          `  ${r.pool.allocator}: ${Object.entries(r.pool.counters)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(', ')}`,
+        ]
+      : []),
     ...r.caches.filter((c) => c.stats.alloc_fastpath.total + c.stats.alloc_slowpath.total > 0).map(cacheLine),
     `  checks: ${r.checks.ok ? 'ok' : 'FAILED'} (double_issue ${r.checks.double_issue}, lost ${r.checks.lost}, live ${r.checks.live}, validate_errors ${r.checks.validate_errors})`,
     ...r.checks.messages.map((msg) => `    ${msg}`),
