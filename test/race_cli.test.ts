@@ -74,6 +74,15 @@ describe('slabsim race', () => {
     expect(r.stdout).toMatch(/cas2 \[\d+\] 0x[0-9a-f]+ (ok|failed)/);
   });
 
+  it('--workers spreads the runs over threads as disjoint shards, merged into one report', () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'race-')), 'w.json');
+    const r = cli('race', '--scenario', 'drain-vs-remote-free', '--profile', '5.4', '--runs', '60', '--workers', '2', '--json', out);
+    expect(r.status).toBe(0);
+    const j = JSON.parse(readFileSync(out, 'utf8'));
+    expect(j.runs).toBe(120);
+    expect(j.models).toHaveLength(1);
+  });
+
   it('shards cover disjoint runs and merge into one report', () => {
     const dir = mkdtempSync(join(tmpdir(), 'race-'));
     const files = [0, 1].map((k) => {
