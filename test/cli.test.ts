@@ -211,9 +211,15 @@ describe('slabsim run --duration', () => {
     expect(j.checks.ok).toBe(true);
   });
 
-  it('a workload whose CPUs exchange fixed counts refuses it with one line, exit 2', () => {
-    const r = cli('run', '--workload', 'xmalloc', '--duration', '1s');
-    expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/--duration is not supported by xmalloc.*use --ops/);
-  });
+  it.each([['xmalloc'], ['larson']])(
+    '%s: producers close their rings, larson CPUs agree on the last epoch; clean',
+    (workload) => {
+      const out = join(mkdtempSync(join(tmpdir(), 'dur-')), 'run.json');
+      const r = cli('run', '--workload', workload, '--cpus', '3', '--duration', '300ms', '--json', out, '--quiet');
+      expect(r.status).toBe(0);
+      const j = JSON.parse(readFileSync(out, 'utf8'));
+      expect(j.elapsed_ms).toBeGreaterThanOrEqual(280);
+      expect(j.checks.ok).toBe(true);
+    },
+  );
 });

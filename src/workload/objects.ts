@@ -8,7 +8,7 @@ import { cacheById } from '../mm/slub/kmem_cache.js';
 import { virtToHeadPfn } from '../mm/slub/objects.js';
 import type { Rng } from '../rng.js';
 import { type Step, site } from '../sched/step.js';
-import { add32, load32, store32, waitWhile } from '../shm/atomic.js';
+import { add32, cas32, load32, store32, waitWhile } from '../shm/atomic.js';
 import { addrWord, cpuWorkWord, pageOff, publishOps, stopRequested } from '../shm/machine.js';
 import { PAGE } from '../shm/structs.js';
 import { stamp, unstamp } from './ledger.js';
@@ -17,6 +17,8 @@ import { BARRIER, RING, RING_SLOTS } from './structs.js';
 
 const S_RING = site('xmalloc:ring');
 const S_BARRIER = site('larson:barrier');
+/** larson in a timed run: rounds per slot in each epoch. */
+const TIMED_EPOCH_ROUNDS = 8;
 
 export interface ObjCounts {
   cpu: number;
@@ -117,7 +119,8 @@ export function* threadtest(x: ObjCtx, ops: number, batch: number): Step<ObjCoun
 }
 
 /**
- * xmalloc: CPU i allocates `produce` objects in batches and pushes them into the ring of
+ * xmalloc: CPU i allocates `produce` objects (fewer if a timed run ends first: it then
+ * closes its ring with the count it reached) in batches and pushes them into the ring of
  * CPU i+1; it pops and frees the `consume` objects CPU i-1 pushes into its own ring.
  * Every free is remote (unless there is one CPU).
  */
@@ -134,7 +137,15 @@ export function* xmalloc(
   const outW = addrWord(m, outbox);
   let produced = 0;
   let consumed = 0;
-  while (produced < produce || consumed < consume) {
+  for (;;) {
+    // A timed run: stop producing, and tell the consumer the final count (closed = count + 1).
+    if (produced < produce && stopRequested(m)) {
+      produce = produced;
+      yield* store32(m, outW + RING.closed, produced + 1, S_RING);
+    }
+    const closed = yield* load32(m, inW + RING.closed, S_RING);
+    if (closed !== 0) consume = closed - 1;
+    if (produced >= produce && consumed >= consume) break;
     const outTail = yield* load32(m, outW + RING.tail, S_RING);
     const outHead = yield* load32(m, outW + RING.head, S_RING);
     const inHead = yield* load32(m, inW + RING.head, S_RING);
@@ -182,22 +193,29 @@ export function* larson(
   rounds: number,
   epochs: number,
   barrier: number,
+  timed = false,
 ): Step<ObjCounts> {
   const m = x.cpu.m;
   const n = arrays.length;
   const me = x.cpu.id;
   const bw = addrWord(m, barrier) + BARRIER.arrived;
+  const stopW = addrWord(m, barrier) + BARRIER.stopAfter;
   let arr = addrWord(m, arrays[me]);
   for (let i = 0; i < slots; i++) yield* store32(m, arr + i, yield* take(x), S_BARRIER);
-  for (let e = 0; e < epochs; e++) {
+  // A timed run has short epochs and as many as fit; the CPUs agree on the last one.
+  let e = 0;
+  for (; timed || e < epochs; e++) {
     arr = addrWord(m, arrays[(me + e) % n]);
-    const perEpoch = Math.floor(rounds / epochs) + (e < rounds % epochs ? 1 : 0);
-    for (let r = 0; r < perEpoch; r++) {
+    const perEpoch = timed ? slots * TIMED_EPOCH_ROUNDS : Math.floor(rounds / epochs) + (e < rounds % epochs ? 1 : 0);
+    for (let r = 0; r < perEpoch && !stopRequested(m); r++) {
       const i = x.rng.below(slots);
       const old = yield* load32(m, arr + i, S_BARRIER);
       if (old !== 0) yield* give(x, old);
       yield* store32(m, arr + i, yield* take(x), S_BARRIER);
     }
+    // Seen the stop word: this epoch is the last. Written before arriving, so every CPU
+    // reads it once all have arrived.
+    if (stopRequested(m)) yield* cas32(m, stopW, 0, e + 1, S_BARRIER);
     // Generation barrier: the next epoch's array is free only once its owner has arrived.
     yield* add32(m, bw, 1, S_BARRIER);
     for (;;) {
@@ -205,8 +223,13 @@ export function* larson(
       if (arrived >= (e + 1) * n) break;
       yield* waitFor(x, bw, arrived, S_BARRIER);
     }
+    const stopAfter = yield* load32(m, stopW, S_BARRIER);
+    if (stopAfter !== 0 && stopAfter <= e + 1) {
+      e++;
+      break;
+    }
   }
-  arr = addrWord(m, arrays[(me + epochs) % n]);
+  arr = addrWord(m, arrays[(me + e) % n]);
   for (let i = 0; i < slots; i++) {
     const old = yield* load32(m, arr + i, S_BARRIER);
     if (old !== 0) yield* give(x, old);

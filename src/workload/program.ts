@@ -51,7 +51,7 @@ export function* cpuProgram(m: Machine, cpuId: number, task: CpuTask, ledger: Ui
     }
     case 'larson': {
       const rounds = Math.max(0, (quota - 2 * task.slots) >> 1);
-      counts = yield* larson(x, task.harness.arrays, task.slots, rounds, task.epochs, task.harness.barrier);
+      counts = yield* larson(x, task.harness.arrays, task.slots, rounds, task.epochs, task.harness.barrier, task.timed);
       break;
     }
     case 'rptest': {

@@ -2,7 +2,6 @@
 // or under the scheduler, then check what is left: the ledger, the page accounting, and
 // every allocator's own invariants. Every run ends with these checks.
 import type { MachineConfig } from '../config.js';
-import { SlabError } from '../errors.js';
 import { allocPages, freePages } from '../mm/page_alloc.fast.js';
 import { kmemCacheCreate, leakedObjects, liveCacheIds, slabPageCount, slubInit } from '../mm/slub/cache.js';
 import { cacheById } from '../mm/slub/kmem_cache.js';
@@ -42,6 +41,8 @@ export interface RunOptions {
   epochs?: number;
   /** CPU 0 runs flush_all on a cache every this many operations, as a sysfs write would (0: never) */
   flushEvery?: number;
+  /** the slub_debug= boot option for the caches of the run, e.g. 'FZPU' or 'FZPU,kmalloc-64' (mm/slub/slub_options.ts) */
+  debug?: string;
   /** cache-thrash/scratch: writes to each object before its free */
   writes?: number;
   /** run for this long after every CPU has started (ops is then only a cap) */
@@ -123,16 +124,7 @@ export interface Prepared {
 
 const isObjectWorkload = (w: WorkloadName): boolean => (OBJECT_WORKLOADS as readonly string[]).includes(w);
 
-/** Workloads whose CPUs exchange fixed counts of objects, so they cannot stop at any moment. */
-const NO_DURATION: readonly WorkloadName[] = ['xmalloc', 'rptest', 'larson'];
-
 export function prepareRun(opts: RunOptions): Prepared {
-  if (opts.durationMs !== undefined && NO_DURATION.includes(opts.workload)) {
-    throw new SlabError(
-      'EINVAL',
-      `--duration is not supported by ${opts.workload} (its CPUs exchange fixed counts of objects): use --ops`,
-    );
-  }
   const allocator = opts.allocator ?? 'slub';
   checkAllocator(allocator, opts.workload, opts.irqRate ?? 0);
   const m = create(opts.machine);
@@ -141,7 +133,7 @@ export function prepareRun(opts: RunOptions): Prepared {
   const maxSize = opts.maxSize ?? 256;
   let cacheId = -1;
   if (objects && allocator === 'slub') {
-    slubInit(m);
+    slubInit(m, { debug: opts.debug });
     if (opts.cache) cacheId = kmemCacheCreate(m, opts.cache, maxSize);
   }
   const pool = objects ? createAllocatorPool(m, allocator, maxSize) : 0;
@@ -179,6 +171,7 @@ export function prepareRun(opts: RunOptions): Prepared {
     epochs: opts.epochs ?? 4,
     flushEvery: opts.flushEvery ?? 0,
     writes: opts.writes ?? 16,
+    timed: opts.durationMs !== undefined,
     harness,
   };
   return { m, task, ledger: new Uint8Array(ledgerSab), harnessBlocks };

@@ -15,14 +15,19 @@ export const RING = defineStruct(
     head: 'u32', // written by the consumer only
     pad: ['u32', 31], // keep the two indices on different cache lines
     tail: 'u32', // written by the producer only
-    pad2: ['u32', 31],
+    closed: 'u32', // 0 while producing; count + 1 once a timed run's producer has stopped
+    pad2: ['u32', 30],
     slots: ['u32', RING_SLOTS],
   },
   128,
 );
 
-/** The generation barrier of larson's hand-offs: one word, counting arrivals. */
-export const BARRIER = defineStruct('BARRIER', { arrived: 'u32' }, 128);
+/**
+ * The generation barrier of larson's hand-offs: arrivals, and the epoch after which a
+ * timed run stops (0: not yet), written by any CPU that saw the stop word before its
+ * arrival, so every CPU reads the same decision once all have arrived.
+ */
+export const BARRIER = defineStruct('BARRIER', { arrived: 'u32', stopAfter: 'u32' }, 128);
 
 /** mstress: slots of the shared transfer array. */
 export const TRANSFER_SLOTS = 64;

@@ -46,6 +46,8 @@ export interface CpuTask {
   flushEvery: number;
   /** cache-thrash/scratch: writes to each object before it is freed */
   writes: number;
+  /** a --duration run: the stop word ends it, not the operation count */
+  timed: boolean;
   harness: Harness;
 }
 
