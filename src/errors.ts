@@ -14,12 +14,21 @@ export const ERROR_CODES = {
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 
+/** What SLUB printed about a refused operation (kmem_cache_destroy's leak report), counted as KUnit counts. */
+export interface SlabErrorReport {
+  errors: number;
+  messages: string[];
+}
+
 export class SlabError extends Error {
   readonly code: ErrorCode;
-  constructor(code: ErrorCode, message: string) {
+  /** the kernel's report of the problem, when it prints one */
+  readonly report?: SlabErrorReport;
+  constructor(code: ErrorCode, message: string, report?: SlabErrorReport) {
     super(message);
     this.name = 'SlabError';
     this.code = code;
+    if (report) this.report = report;
   }
 }
 

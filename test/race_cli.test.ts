@@ -76,7 +76,19 @@ describe('slabsim race', () => {
 
   it('--workers spreads the runs over threads as disjoint shards, merged into one report', () => {
     const out = join(mkdtempSync(join(tmpdir(), 'race-')), 'w.json');
-    const r = cli('race', '--scenario', 'drain-vs-remote-free', '--profile', '5.4', '--runs', '60', '--workers', '2', '--json', out);
+    const r = cli(
+      'race',
+      '--scenario',
+      'drain-vs-remote-free',
+      '--profile',
+      '5.4',
+      '--runs',
+      '60',
+      '--workers',
+      '2',
+      '--json',
+      out,
+    );
     expect(r.status).toBe(0);
     const j = JSON.parse(readFileSync(out, 'utf8'));
     expect(j.runs).toBe(120);

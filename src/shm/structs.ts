@@ -106,7 +106,8 @@ export const CACHE_NAME_BYTES = 48;
 
 /**
  * struct kmem_cache. Written by kmem_cache_create (main thread, before or between runs);
- * read by every CPU. min_partial and cpu_partial may change through sysfs-style writes.
+ * read by every CPU. min_partial and cpu_partial may change through sysfs-style writes;
+ * slabErrors is bumped atomically by whoever reports a debug error (mm/slub/report.ts).
  */
 export const KMEM_CACHE = defineStruct(
   'KMEM_CACHE',
@@ -131,8 +132,10 @@ export const KMEM_CACHE = defineStruct(
     ctor: 'u32', // constructor id + 1, 0 for none
     remoteNodeDefragRatio: 'u32',
     name: ['u32', CACHE_NAME_BYTES / 4], // NUL-terminated UTF-8
+    randomSeq: 'u32', // CONFIG_SLAB_FREELIST_RANDOM: seed of s->random_seq (0: no shuffled freelists)
+    slabErrors: 'u32', // reports (slab_err, object_err, slab_fix) made about this cache: what KUnit counts
   },
-  128,
+  256,
 );
 
 export const CACHE_STATE = { unused: 0, live: 1, destroyed: 2 } as const;

@@ -20,9 +20,10 @@ const S_ALLOC_CAS = site('slab_alloc_node:this_cpu_cmpxchg_double');
  * slab_alloc_node(): an object of `s` on `cpu`, from `node` (NUMA_NO_NODE: any), or 0
  * when memory is exhausted. The tid is read first: if an interrupt on this CPU (or a
  * migration) runs an allocation or free between here and the CAS, the tid differs and
- * the CAS fails instead of installing a stale `next`.
+ * the CAS fails instead of installing a stale `next`. `origSize` is what kmalloc() was
+ * asked for (0: the object size); only the slow path of a 6.6 debug cache uses it.
  */
-export function* slabAllocNode(s: KmemCache, cpu: Cpu, node: number): Step<number> {
+export function* slabAllocNode(s: KmemCache, cpu: Cpu, node: number, origSize = 0): Step<number> {
   const m = s.m;
   const c = s.cpu0 + cpu.id * CACHE_CPU.STRIDE;
   for (;;) {
@@ -31,7 +32,7 @@ export function* slabAllocNode(s: KmemCache, cpu: Cpu, node: number): Step<numbe
     const page = yield* load32(m, c + CACHE_CPU.page, S_ALLOC);
     if (object === 0 || page === 0 || !nodeMatch(s, page, node)) {
       yield* irqPoint(cpu, S_ALLOC_IRQ);
-      return yield* slabAllocSlow(s, cpu, node);
+      return yield* slabAllocSlow(s, cpu, node, origSize);
     }
     const next = yield* getFreepointer(s, object, S_ALLOC); // get_freepointer_safe()
     yield* irqPoint(cpu, S_ALLOC_IRQ);

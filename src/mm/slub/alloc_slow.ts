@@ -10,6 +10,8 @@ import { pageOff } from '../../shm/machine.js';
 import { CACHE_CPU, CACHE_NODE, CPU_FREELIST, CPU_TID, NIL, PAGE, SLAB_COUNTERS, SLAB_FREELIST, ST } from '../../shm/structs.js';
 import { frozenOf, inuseOf, makeCounters, objectsOf } from '../../shm/word.js';
 import type { Cpu } from '../cpu.js';
+import { allocDebugProcessing, setTrack, TRACK_ALLOC } from './debug.js';
+import { allocSingleFromNewSlab, getPartialNodeSingle } from './debug_path.js';
 import { deactivateSlab, flushSlab, nextTid } from './deactivate.js';
 import { getFreepointer } from './freeptr.js';
 import {
@@ -22,7 +24,9 @@ import {
   stat,
 } from './kmem_cache.js';
 import { listLock, listUnlock, removePartial } from './list.js';
+import { checkLive } from './misuse.js';
 import { localLock, localUnlock, putCpuPartial } from './partial.js';
+import { liveReporter } from './report.js';
 import { allocateSlab, cmpxchgDoubleSlab, incSlabsNode, NUMA_NO_NODE, slabNode } from './slab.js';
 
 const S_SLOW = site('___slab_alloc');
@@ -38,10 +42,38 @@ export const nodeMatch = (s: KmemCache, pfn: number, node: number): boolean =>
 /**
  * ___slab_alloc(): the slow path. Returns an object, or 0 when no memory is left
  * (slab_out_of_memory: the kernel prints a warning; here the count of ALLOC_SLOWPATH
- * without a matching fastpath or refill tells it).
+ * without a matching fastpath or refill tells it). `origSize` is the size kmalloc() was
+ * asked for (0: s->object_size), which 6.6 debug caches record. A destroyed cache is
+ * refused here: it has no cpu slabs, so its allocations never pass the fast path.
  */
-export function* slabAllocSlow(s: KmemCache, cpu: Cpu, node: number): Step<number> {
-  return s.v66 ? yield* slabAllocSlow66(s, cpu, node) : yield* slabAllocSlow54(s, cpu, node);
+export function* slabAllocSlow(s: KmemCache, cpu: Cpu, node: number, origSize = 0): Step<number> {
+  checkLive(s, 'kmem_cache_alloc');
+  if (s.v66) return s.debug ? yield* slabAllocDebug66(s, cpu, node, origSize) : yield* slabAllocSlow66(s, cpu, node);
+  return yield* slabAllocSlow54(s, cpu, node);
+}
+
+/**
+ * ___slab_alloc() of a 6.6 debug cache: no cpu slab and no cpu partials ever, so it goes
+ * straight to new_objects: one object from a partial slab (alloc_single_from_partial(),
+ * inside get_partial_node()) or from a new one (alloc_single_from_new_slab()), then its
+ * allocation track.
+ */
+function* slabAllocDebug66(s: KmemCache, cpu: Cpu, node: number, origSize: number): Step<number> {
+  const c = cpuSlabOff(s, cpu.id);
+  stat(s, c, ST.alloc_slowpath);
+  for (;;) {
+    // new_objects:
+    let object = yield* getPartial(s, cpu, node, origSize);
+    if (object === 0) {
+      const pfn = yield* allocateSlab(s, cpu, node);
+      if (pfn === 0) return 0; // slab_out_of_memory()
+      stat(s, c, ST.alloc_slab);
+      object = yield* allocSingleFromNewSlab(s, cpu, pfn, origSize);
+      if (object === 0) continue; // goto new_objects
+    }
+    if (s.storeUser) setTrack(s, object, TRACK_ALLOC, cpu);
+    return object;
+  }
 }
 
 /** load_freelist: the rest of `freelist` becomes the cpu freelist; `freelist` is returned. */
@@ -60,6 +92,7 @@ function* slabAllocSlow54(s: KmemCache, cpu: Cpu, node: number): Step<number> {
   stat(s, c, ST.alloc_slowpath);
   let page = yield* load32(m, c + CACHE_CPU.page, S_SLOW);
   for (;;) {
+    // (page is NIL after a debug check failed: `goto new_slab`, with c->page still set)
     if (page !== NIL) {
       // redo:
       if (!nodeMatch(s, page, node)) {
@@ -90,7 +123,16 @@ function* slabAllocSlow54(s: KmemCache, cpu: Cpu, node: number): Step<number> {
     }
     const freelist = yield* newSlabObjects54(s, cpu, node);
     if (freelist === 0) return 0; // slab_out_of_memory()
-    return yield* loadFreelist(s, c, freelist);
+    if (!s.debug) return yield* loadFreelist(s, c, freelist);
+    // Only entered in the debug case: check the first object, then give the slab back
+    // with the rest of its objects at once, so every debug allocation is a slow path.
+    const slab = yield* load32(m, c + CACHE_CPU.page, S_SLOW);
+    if (!allocDebugProcessing(liveReporter, s, cpu, slab, freelist, 0)) {
+      page = NIL; // goto new_slab: slab failed checks, next slab needed
+      continue;
+    }
+    yield* deactivateSlab(s, cpu, slab, yield* getFreepointer(s, freelist, S_SLOW));
+    return freelist;
   }
 }
 
@@ -223,11 +265,11 @@ function* getFreelist(s: KmemCache, cpu: Cpu, pfn: number): Step<number> {
 }
 
 /** get_partial(): the local (or requested) node first, then any node if unconstrained. */
-function* getPartial(s: KmemCache, cpu: Cpu, node: number): Step<number> {
+function* getPartial(s: KmemCache, cpu: Cpu, node: number, origSize = 0): Step<number> {
   const search = node === NUMA_NO_NODE ? cpu.node : node;
-  const object = yield* getPartialNode(s, cpu, search);
+  const object = yield* getPartialNode(s, cpu, search, origSize);
   if (object !== 0 || node !== NUMA_NO_NODE) return object;
-  return yield* getAnyPartial(s, cpu);
+  return yield* getAnyPartial(s, cpu, origSize);
 }
 
 /**
@@ -235,7 +277,7 @@ function* getPartial(s: KmemCache, cpu: Cpu, node: number): Step<number> {
  * (get_cycles() % 1024 <= remote_node_defrag_ratio) and from nodes that have more
  * than min_partial of them. Nodes are tried in zonelist order: local, then by id.
  */
-function* getAnyPartial(s: KmemCache, cpu: Cpu): Step<number> {
+function* getAnyPartial(s: KmemCache, cpu: Cpu, origSize: number): Step<number> {
   const m = s.m;
   const ratio = remoteNodeDefragRatio(s);
   if (ratio === 0 || m.cfg.nodes === 1 || cpu.rng.below(1024) > ratio) return 0;
@@ -243,7 +285,7 @@ function* getAnyPartial(s: KmemCache, cpu: Cpu): Step<number> {
     const node = (cpu.node + i) % m.cfg.nodes;
     const n = s.node0 + node * CACHE_NODE.STRIDE;
     if (m.u32[n + CACHE_NODE.nrPartial] > minPartial(s)) {
-      const object = yield* getPartialNode(s, cpu, node);
+      const object = yield* getPartialNode(s, cpu, node, origSize);
       if (object !== 0) return object;
     }
   }
@@ -256,7 +298,9 @@ function* getAnyPartial(s: KmemCache, cpu: Cpu): Step<number> {
  * this CPU's partial list, until enough are held: 5.4 counts free objects
  * (available > cpu_partial / 2), 6.6 counts extra slabs (> cpu_partial_slabs / 2).
  */
-function* getPartialNode(s: KmemCache, cpu: Cpu, node: number): Step<number> {
+function* getPartialNode(s: KmemCache, cpu: Cpu, node: number, origSize: number): Step<number> {
+  // 6.6 debug caches take a single object under the lock (alloc_single_from_partial()).
+  if (s.v66 && s.debug) return yield* getPartialNodeSingle(s, cpu, node, origSize);
   const m = s.m;
   const c = cpuSlabOff(s, cpu.id);
   const n = s.node0 + node * CACHE_NODE.STRIDE;

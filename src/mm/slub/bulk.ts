@@ -64,7 +64,7 @@ export function* kmemCacheFreeBulk(s: KmemCache, cpu: Cpu, size: number, p: numb
   const seen = new Set<number>();
   for (let i = 0; i < size; i++) {
     if (p[i] === 0 && !s.v66) continue;
-    checkFree(s, p[i]);
+    checkFree(s, p[i], true);
     if (seen.has(p[i]))
       throw new SlabError('EBADFREE', `kmem_cache_free_bulk(${s.name}): object 0x${p[i].toString(16)} given twice`);
     seen.add(p[i]);

@@ -20,13 +20,17 @@ import {
   SLAB_COUNTERS,
 } from '../../shm/structs.js';
 import { inuseOf, objectsOf } from '../../shm/word.js';
+import { Rng } from '../../rng.js';
 import { makeCpu } from '../cpu.js';
 import { discardSlabQuiet, nodeLock } from './cache_ops.js';
 import { ctorId } from './ctor.js';
 import { flushCpuSlab } from './deactivate.fast.js';
+import { shutdownReport } from './debug_validate.js';
 import {
   aliasName,
   calculateGeometry,
+  DEBUG_METADATA_FLAGS,
+  getOrder,
   findMergeable,
   KMALLOC_SIZES,
   kmallocAlign,
@@ -39,6 +43,7 @@ import {
 import { kmallocName } from './kmalloc_caches.js';
 import { cacheById, forgetCacheViews, type KmemCache, readName } from './kmem_cache.js';
 import { objectAt } from './objects.js';
+import { kmemCacheFlags, setSlubOptions, type SlubOptions, slubOptions } from './slub_options.js';
 import { listPfns, liveObjects, slabRecords } from './walk.js';
 
 export interface CacheOptions {
@@ -61,12 +66,19 @@ function aliasesOf(m: Machine): Map<number, string[]> {
   return a;
 }
 
-/** Create the kmalloc caches kmalloc-8 .. kmalloc-8k as cache ids 0..12. Once per machine. */
-export function slubInit(m: Machine): void {
+/**
+ * Create the kmalloc caches kmalloc-8 .. kmalloc-8k as cache ids 0..12. Once per machine.
+ * `opts` are the machine's boot options (slub_debug=, freelist hardening and
+ * randomisation): they apply to these caches and to every cache created later.
+ */
+export function slubInit(m: Machine, opts: SlubOptions = {}): void {
   if (m.u32[GLOBAL.nrCaches] !== 0) throw new SlabError('EINVAL', 'slubInit: this machine already has caches');
+  const { debug } = setSlubOptions(m, opts);
   for (const size of KMALLOC_SIZES) {
     // create_kmalloc_cache(): natural alignment for power-of-two sizes, SLAB_KMALLOC (6.x).
-    createCache(m, kmallocName(size), size, kmallocAlign(size), m.cfg.profile === '6.6' ? SLAB_FLAGS.kmalloc : 0, 0);
+    const name = kmallocName(size);
+    const flags = kmemCacheFlags(debug, name, m.cfg.profile === '6.6' ? SLAB_FLAGS.kmalloc : 0);
+    createCache(m, name, size, kmallocAlign(size), flags, 0);
   }
 }
 
@@ -75,7 +87,9 @@ export function slubInit(m: Machine): void {
  * name becomes an alias of (find_mergeable, __kmem_cache_alias).
  */
 export function kmemCacheCreate(m: Machine, name: string, size: number, opts: CacheOptions = {}): number {
-  const flags = typeof opts.flags === 'number' ? opts.flags : parseFlags(opts.flags ?? []);
+  const requested = typeof opts.flags === 'number' ? opts.flags : parseFlags(opts.flags ?? []);
+  // kmem_cache_flags(): the slub_debug boot option, before find_mergeable() looks.
+  const flags = kmemCacheFlags(slubOptions(m).debug, name, requested);
   const ctor = opts.ctor === undefined ? 0 : ctorId(opts.ctor);
   if (opts.ctor !== undefined && ctor === 0)
     throw new SlabError('EINVAL', `kmem_cache_create(${name}): unknown ctor '${opts.ctor}' (expected zero or cookie)`);
@@ -139,18 +153,30 @@ function mergeCandidate(m: Machine, id: number): MergeCandidate {
 
 /** create_cache(): a new struct kmem_cache with its per-CPU and per-node parts. */
 function createCache(m: Machine, name: string, size: number, align: number, flags: number, ctor: number): number {
+  // kmem_cache_open(): s->random (CONFIG_SLAB_FREELIST_HARDENED) and init_cache_random_seq()
+  // (CONFIG_SLAB_FREELIST_RANDOM), drawn from the options' seed and the cache id (never 0).
+  const nonZero = (stream: number): number => new Rng(slubOptions(m).seed, stream).u32() || 1;
   const id = m.u32[GLOBAL.nrCaches];
   if (id >= MAX_CACHES)
     throw new SlabError('EINVAL', `kmem_cache_create(${name}): this machine holds at most ${MAX_CACHES} caches`);
-  const g = calculateGeometry({
-    size,
-    align,
-    flags,
-    ctor: ctor !== 0,
-    cpus: m.cfg.cpus,
-    profile: m.cfg.profile,
-    pageSize: m.cfg.pageSize,
-  });
+  const geometry = (f: number) =>
+    calculateGeometry({
+      size,
+      align,
+      flags: f,
+      ctor: ctor !== 0,
+      cpus: m.cfg.cpus,
+      profile: m.cfg.profile,
+      pageSize: m.cfg.pageSize,
+    });
+  let g = geometry(flags);
+  const opts = slubOptions(m);
+  if (opts.debug?.disableHigherOrderDebug && getOrder(g.size, m.cfg.pageSize) > getOrder(size, m.cfg.pageSize)) {
+    // slub_debug=O: "Disable debugging flags that store metadata if the min slab order
+    // increased" (kmem_cache_open()).
+    flags &= ~DEBUG_METADATA_FLAGS;
+    g = geometry(flags);
+  }
   const b = cacheOff(m, id);
   const u = m.u32;
   u[b + KMEM_CACHE.flags] = flags;
@@ -168,7 +194,9 @@ function createCache(m: Machine, name: string, size: number, align: number, flag
   u[b + KMEM_CACHE.cpuPartial] = g.cpuPartial;
   u[b + KMEM_CACHE.cpuPartialSlabs] = g.cpuPartialSlabs;
   u[b + KMEM_CACHE.refcount] = 1;
-  u[b + KMEM_CACHE.random] = 0;
+  u[b + KMEM_CACHE.random] = slubOptions(m).hardened ? nonZero(0x5100 + id) : 0;
+  u[b + KMEM_CACHE.randomSeq] = slubOptions(m).randomFreelist ? nonZero(0x5200 + id) : 0;
+  u[b + KMEM_CACHE.slabErrors] = 0;
   u[b + KMEM_CACHE.ctor] = ctor;
   u[b + KMEM_CACHE.remoteNodeDefragRatio] = 1000;
   const nameBytes = new TextEncoder().encode(name);
@@ -218,9 +246,12 @@ export function flushAll(m: Machine, id: number): void {
 
 /**
  * kmem_cache_destroy(): drop one reference; the last one releases the cache. A cache
- * with objects still allocated is refused with EBUSY listing them, before anything
- * changes (the kernel would report "Objects remaining ... on __kmem_cache_shutdown()"
- * and leak the cache).
+ * with objects still allocated is refused with EBUSY before anything changes. The error
+ * carries what __kmem_cache_shutdown() would print ("Objects remaining in %s on
+ * __kmem_cache_shutdown()" and an "Object 0x%p @offset=%tu" line per object, for every
+ * slab that would be on a partial list after the flush) and its KUnit error count, in
+ * `report` (shutdownReport()). The kernel would then leak the cache with the objects
+ * in it; the simulator keeps it usable instead, so the objects can still be freed.
  */
 export function kmemCacheDestroy(m: Machine, id: number): void {
   const s = cacheById(m, id);
@@ -235,11 +266,10 @@ export function kmemCacheDestroy(m: Machine, id: number): void {
   }
   const leaked = leakedObjects(s);
   if (leaked.length > 0) {
-    const lines = leaked.slice(0, 16).map((a) => `Object 0x${a.toString(16)}`);
-    throw new SlabError(
-      'EBUSY',
-      `Objects remaining in ${s.name} on __kmem_cache_shutdown(): ${leaked.length} (${lines.join(', ')}${leaked.length > 16 ? ', ...' : ''})`,
-    );
+    const report = shutdownReport(s);
+    const shown = report.messages.slice(0, 40);
+    if (report.messages.length > shown.length) shown.push(`... ${report.messages.length - shown.length} more lines`);
+    throw new SlabError('EBUSY', shown.join('\n'), report);
   }
   flushAll(m, id);
   for (let node = 0; node < m.cfg.nodes; node++) {

@@ -6,6 +6,7 @@ import { cas64, load32 } from '../../shm/atomic.js';
 import { CACHE_CPU, CPU_FREELIST, CPU_TID, ST } from '../../shm/structs.js';
 import type { Cpu } from '../cpu.js';
 import { nextTid } from './deactivate.js';
+import { doubleFree } from './debug_path.js';
 import { slabFreeSlow } from './free_slow.js';
 import { setFreepointer } from './freeptr.js';
 import { type KmemCache, stat } from './kmem_cache.js';
@@ -31,6 +32,9 @@ export function* doSlabFree(s: KmemCache, cpu: Cpu, pfn: number, head: number, t
       return;
     }
     const freelist = yield* load32(m, c + CPU_FREELIST, S_FREE);
+    // set_freepointer()'s BUG_ON(object == fp) (CONFIG_SLAB_FREELIST_HARDENED): the naive
+    // double-free check, before anything is written.
+    if (freelist === tail) throw doubleFree(s, tail);
     yield* setFreepointer(s, tail, freelist, S_FREE);
     yield* irqPoint(cpu, S_FREE_IRQ);
     if (yield* cas64(m, c + CPU_TID, tid, freelist, nextTid(s, tid), head, S_FREE_CAS)) {
@@ -43,7 +47,9 @@ export function* doSlabFree(s: KmemCache, cpu: Cpu, pfn: number, head: number, t
 
 /**
  * kmem_cache_free(): free one object. Misuse (not an object of `s`, not at an object
- * start, a cache that is gone) is refused with a SlabError before anything changes.
+ * start, a cache that is gone, the object at the head of the freelist it would join) is
+ * refused with a SlabError before anything changes. A cache with consistency checks (F)
+ * lets its debug path report a wrong cache or a bad pointer instead, as the kernel does.
  */
 export function* kmemCacheFree(s: KmemCache, cpu: Cpu, object: number): Step {
   const pfn = checkFree(s, object);

@@ -3,13 +3,18 @@
 import { type Step, site } from '../../sched/step.js';
 import { load32 } from '../../shm/atomic.js';
 import { pageOff } from '../../shm/machine.js';
-import { CACHE_NODE, SLAB_COUNTERS, SLAB_FREELIST, ST } from '../../shm/structs.js';
+import { CACHE_NODE, PAGE, SLAB_COUNTERS, SLAB_FREELIST, ST } from '../../shm/structs.js';
 import { frozenOf, inuseOf } from '../../shm/word.js';
 import type { Cpu } from '../cpu.js';
+import { cacheFromObj } from './debug.js';
+import { doubleFree, freeDebugProcessing54, freeToPartialList } from './debug_path.js';
+import { doSlabFree } from './free.js';
 import { setFreepointer } from './freeptr.js';
 import { SLAB_FLAGS } from './geometry.js';
 import { cpuSlabOff, type KmemCache, minPartial, stat } from './kmem_cache.js';
+import { liveReporter } from './report.js';
 import { addPartial, listLock, listUnlock, removeFull, removePartial } from './list.js';
+import { checkFree } from './misuse.js';
 import { mutant } from './mutants.js';
 import { putCpuPartial } from './partial.js';
 import { cmpxchgDoubleSlab, discardSlab, slabNode } from './slab.js';
@@ -34,7 +39,26 @@ export function* slabFreeSlow(s: KmemCache, cpu: Cpu, pfn: number, head: number,
   const m = s.m;
   const c = cpuSlabOff(s, cpu.id);
   const p = pageOff(m, pfn);
+  if (s.checks && cnt === 1 && m.u32[p + PAGE.slabCache] !== s.id + 1) {
+    // cache_from_obj(): 6.x frees into the object's own cache (and its checks apply).
+    const real = cacheFromObj(liveReporter, s, pfn);
+    if (real !== s) {
+      checkFree(real, head);
+      yield* doSlabFree(real, cpu, pfn, head, tail, cnt);
+      return;
+    }
+  }
+  // set_freepointer()'s BUG_ON(object == fp) below, checked before anything changes.
+  // With consistency checks, free_debug_processing() reports it instead.
+  if (!s.checks && m.u32[p + SLAB_FREELIST] === tail) throw doubleFree(s, tail);
   stat(s, c, ST.free_slowpath);
+  if (s.debug) {
+    if (s.v66) {
+      yield* freeToPartialList(s, cpu, pfn, head, tail, cnt);
+      return;
+    }
+    if (!(yield* freeDebugProcessing54(s, cpu, pfn, head, tail, cnt))) return;
+  }
   let n = -1;
   let prior: number;
   let counters: number;
@@ -47,6 +71,11 @@ export function* slabFreeSlow(s: KmemCache, cpu: Cpu, pfn: number, head: number,
     }
     prior = yield* load32(m, p + SLAB_FREELIST, S_FREE);
     counters = yield* load32(m, p + SLAB_COUNTERS, S_FREE);
+    if (prior === tail) {
+      // A double free racing with its first free (the check above saw another head).
+      if (n >= 0) yield* listUnlock(s, n, S_LIST_LOCK);
+      throw doubleFree(s, tail);
+    }
     yield* setFreepointer(s, tail, prior, S_FREE);
     next = counters - cnt;
     wasFrozen = mutant.ignoreFrozen ? 0 : frozenOf(counters);

@@ -114,8 +114,15 @@ export const SLAB_FLAGS = {
   noleaktrace: 0x0080_0000,
   /** SLAB_NO_MERGE (6.5+); honoured by the 5.4 profile too, as a simulator extension */
   no_merge: 0x0100_0000,
+  /** SLAB_FAILSLAB: slub_debug=A (fault injection; here it only keeps the cache from merging) */
+  failslab: 0x0200_0000,
   /** SLAB_ACCOUNT (CONFIG_MEMCG_KMEM=y) */
   account: 0x0400_0000,
+  /**
+   * SLAB_NO_USER_FLAGS (6.1+): slub_debug does not apply to this cache (lib/slub_kunit.c
+   * creates its caches with it). Honoured by the 5.4 profile too, as a simulator extension.
+   */
+  no_user_flags: 0x1000_0000,
 } as const;
 
 export type SlabFlagName = keyof typeof SLAB_FLAGS;
@@ -130,7 +137,14 @@ export const SLAB_DEBUG_FLAGS = F.red_zone | F.poison | F.store_user | F.trace |
  * either version (only a 2025 patch switched to SLAB_DEBUG_FLAGS), so a cache created
  * with only SLAB_CONSISTENCY_CHECKS can alias onto a cache without checks.
  */
-export const SLAB_NEVER_MERGE = F.red_zone | F.poison | F.store_user | F.trace | F.typesafe_by_rcu | F.noleaktrace | F.no_merge;
+export const SLAB_NEVER_MERGE =
+  F.red_zone | F.poison | F.store_user | F.trace | F.typesafe_by_rcu | F.noleaktrace | F.failslab | F.no_merge;
+
+/** slub.c: DEBUG_DEFAULT_FLAGS, what a bare `slub_debug` (or `slub_debug=,cache`) turns on: FZPU. */
+export const DEBUG_DEFAULT_FLAGS = F.consistency_checks | F.red_zone | F.poison | F.store_user;
+
+/** slub.c: DEBUG_METADATA_FLAGS, the debug flags that add metadata to a slot (dropped by slub_debug=O). */
+export const DEBUG_METADATA_FLAGS = F.red_zone | F.poison | F.store_user;
 
 /** slab_common.c: SLAB_MERGE_SAME, flags that must be equal for two caches to merge. */
 export const SLAB_MERGE_SAME = F.reclaim_account | F.cache_dma | F.cache_dma32 | F.account;

@@ -11,7 +11,7 @@ import { slabAllocNode } from './alloc.js';
 import { doSlabFree } from './free.js';
 import { getOrder, KMALLOC_MAX_CACHE_SIZE, kmallocCacheSize } from './geometry.js';
 import { kmallocCacheId } from './kmalloc_caches.js';
-import { cacheById } from './kmem_cache.js';
+import { cacheById, type KmemCache } from './kmem_cache.js';
 import { checkFree } from './misuse.js';
 import { virtToHeadPfn } from './objects.js';
 import { NUMA_NO_NODE } from './slab.js';
@@ -26,7 +26,19 @@ export function* kmalloc(cpu: Cpu, size: number): Step<number> {
   if (size === 0) return ZERO_SIZE_PTR;
   if (size > KMALLOC_MAX_CACHE_SIZE) return yield* kmallocLarge(cpu, size);
   const s = cacheById(cpu.m, kmallocCacheId(kmallocCacheSize(size)));
-  return yield* slabAllocNode(s, cpu, NUMA_NO_NODE);
+  return yield* slabAllocNode(s, cpu, NUMA_NO_NODE, size);
+}
+
+/**
+ * kmalloc_trace() (6.2-6.9) / __kmalloc_cache_noprof() (6.10+): `size` bytes from the
+ * given kmalloc-style cache, recording the requested size (6.6 debug caches with
+ * SLAB_KMALLOC and STORE_USER red-zone the rest of the object).
+ */
+export function* kmallocTrace(s: KmemCache, cpu: Cpu, size: number): Step<number> {
+  if (!(Number.isInteger(size) && size >= 1 && size <= s.objectSize)) {
+    throw new SlabError('EINVAL', `kmalloc_trace(${s.name}, ${size}): size must be 1..${s.objectSize}`);
+  }
+  return yield* slabAllocNode(s, cpu, NUMA_NO_NODE, size);
 }
 
 /** kmalloc_large(): whole pages, a compound block of get_order(size). */

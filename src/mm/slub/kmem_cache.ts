@@ -5,7 +5,8 @@ import { SlabError } from '../../errors.js';
 import { cacheCpuOff, cacheNodeOff, cacheOff, type Machine } from '../../shm/machine.js';
 import { CACHE_CPU, CACHE_NAME_BYTES, CACHE_STATE, KMEM_CACHE } from '../../shm/structs.js';
 import { tidStep } from '../../shm/word.js';
-import { SLAB_DEBUG_FLAGS } from './geometry.js';
+import { Rng } from '../../rng.js';
+import { getInfoEnd, SLAB_DEBUG_FLAGS, SLAB_FLAGS, slubDebugOrigSize, TRACK_SIZE } from './geometry.js';
 
 export interface KmemCache {
   readonly m: Machine;
@@ -37,6 +38,27 @@ export interface KmemCache {
   readonly debug: boolean;
   /** kmem_cache_has_cpu_partial(s): CONFIG_SLUB_CPU_PARTIAL and not a debug cache */
   readonly hasCpuPartial: boolean;
+  /** SLAB_CONSISTENCY_CHECKS (slub_debug=F) */
+  readonly checks: boolean;
+  /** SLAB_RED_ZONE (Z) */
+  readonly redZone: boolean;
+  /** SLAB_POISON (P) */
+  readonly poison: boolean;
+  /** __OBJECT_POISON: POISON without TYPESAFE_BY_RCU and without a ctor (calculate_sizes()) */
+  readonly objectPoison: boolean;
+  /** SLAB_STORE_USER (U) */
+  readonly storeUser: boolean;
+  /** slub_debug_orig_size(s): 6.6 kmalloc caches with STORE_USER keep the requested size */
+  readonly origSizeTracked: boolean;
+  /** get_info_end(s): where the track records start, from the object */
+  readonly infoEnd: number;
+  /** sizeof(struct track) of the profile */
+  readonly trackSize: number;
+  /**
+   * s->random_seq (CONFIG_SLAB_FREELIST_RANDOM): a permutation of 0..objects-1, built
+   * on each thread from the seed in struct kmem_cache; null when freelists are not shuffled
+   */
+  readonly randomSeq: Uint32Array | null;
 }
 
 const views = new WeakMap<SharedArrayBuffer, Map<number, KmemCache>>();
@@ -62,6 +84,9 @@ function readCache(m: Machine, id: number): KmemCache {
   if (u[base + KMEM_CACHE.state] === CACHE_STATE.unused) throw new SlabError('EINVAL', `no cache with id ${id}`);
   const flags = u[base + KMEM_CACHE.flags];
   const debug = (flags & SLAB_DEBUG_FLAGS) !== 0;
+  const profile = m.cfg.profile;
+  const layout = { offset: u[base + KMEM_CACHE.offset], inuse: u[base + KMEM_CACHE.inuse] };
+  const ctor = u[base + KMEM_CACHE.ctor];
   return {
     m,
     id,
@@ -85,7 +110,35 @@ function readCache(m: Machine, id: number): KmemCache {
     tidStep: tidStep(m.cfg.cpus),
     debug,
     hasCpuPartial: !debug,
+    checks: (flags & SLAB_FLAGS.consistency_checks) !== 0,
+    redZone: (flags & SLAB_FLAGS.red_zone) !== 0,
+    poison: (flags & SLAB_FLAGS.poison) !== 0,
+    objectPoison: (flags & SLAB_FLAGS.poison) !== 0 && !(flags & SLAB_FLAGS.typesafe_by_rcu) && ctor === 0,
+    storeUser: (flags & SLAB_FLAGS.store_user) !== 0,
+    origSizeTracked: slubDebugOrigSize(flags, profile),
+    infoEnd: getInfoEnd(layout),
+    trackSize: TRACK_SIZE[profile],
+    randomSeq: buildRandomSeq(u[base + KMEM_CACHE.randomSeq], u[base + KMEM_CACHE.objects]),
   };
+}
+
+/**
+ * cache_random_seq_create() / freelist_randomize(): a Fisher-Yates shuffle of
+ * 0..count-1 drawn from `seed` (0: none). init_cache_random_seq() then multiplies each
+ * entry by s->size; here the indices are kept and objectAt() does the multiplication.
+ */
+export function buildRandomSeq(seed: number, count: number): Uint32Array | null {
+  if (seed === 0 || count === 0) return null;
+  const rng = new Rng(seed, 0x7a5d);
+  const list = new Uint32Array(count);
+  for (let i = 0; i < count; i++) list[i] = i;
+  for (let i = count - 1; i > 0; i--) {
+    const r = rng.below(i + 1);
+    const t = list[i];
+    list[i] = list[r];
+    list[r] = t;
+  }
+  return list;
 }
 
 /** Forget this thread's views of a buffer's caches (after a cache was created or re-read). */

@@ -18,9 +18,13 @@ export function checkLive(s: KmemCache, what: string): void {
 /**
  * The slab pfn of `object` if freeing it into `s` is well-formed; throws otherwise.
  * (A double free of an object that is not the freelist head is not detectable here
- * without debug flags, as in the kernel.)
+ * without debug flags, as in the kernel.) A cache with consistency checks (slub_debug=F)
+ * lets a pointer into another cache's slab, or into its own slab but not at an object
+ * start, through: its debug path reports it and drops the free, as the kernel does
+ * (cache_from_obj(), free_consistency_checks()). `bulk` (kmem_cache_free_bulk) refuses
+ * those too: the detached freelist would be linked through them first.
  */
-export function checkFree(s: KmemCache, object: number): number {
+export function checkFree(s: KmemCache, object: number, bulk = false): number {
   const m = s.m;
   checkLive(s, 'kmem_cache_free');
   if (!validAddr(m, object)) {
@@ -33,6 +37,7 @@ export function checkFree(s: KmemCache, object: number): number {
   }
   const owner = m.u32[p + PAGE.slabCache] - 1;
   if (owner !== s.id) {
+    if (s.checks && !bulk) return pfn;
     // cache_from_obj(): "Wrong slab cache. X but object is from Y"
     throw new SlabError(
       'EBADFREE',
@@ -40,6 +45,7 @@ export function checkFree(s: KmemCache, object: number): number {
     );
   }
   if (objectIndex(s, pfn, objectsOf(m.u32[p + SLAB_COUNTERS]), object) < 0) {
+    if (s.checks && !bulk) return pfn;
     throw new SlabError('EBADFREE', `kmem_cache_free(${s.name}, ${hex(object)}): not the start of an object in slab ${pfn}`);
   }
   return pfn;

@@ -9,6 +9,7 @@ import { makeCounters } from '../../shm/word.js';
 import type { Cpu } from '../cpu.js';
 import { allocPages, freePages } from '../page_alloc.js';
 import { CTORS } from './ctor.js';
+import { setupObjectDebug, setupSlabDebug } from './debug.js';
 import { cpuSlabOff, type KmemCache, stat } from './kmem_cache.js';
 import { mutant } from './mutants.js';
 import { freelistPtr, objectAt } from './objects.js';
@@ -57,7 +58,7 @@ export function* allocateSlab(s: KmemCache, cpu: Cpu, node: number): Step<number
   m.u32[p + PAGE.next] = 0;
   m.u32[p + PAGE.pages] = 0;
   m.u32[p + PAGE.pobjects] = 0;
-  const first = buildFreelist(s, pfn, objects);
+  const first = buildFreelist(s, cpu, pfn, objects);
   // No other reference to the slab yet: plain stores (the kernel "mucks around with it freely").
   m.u32[p + SLAB_COUNTERS] = s.v66 ? makeCounters(0, objects, 0) : makeCounters(objects, objects, 1);
   m.u32[p + SLAB_COUNTERS + 1] = first;
@@ -65,18 +66,60 @@ export function* allocateSlab(s: KmemCache, cpu: Cpu, node: number): Step<number
   return pfn;
 }
 
-/** Link objects 0..n-1 in address order, running the constructor on each (setup_object). */
-function buildFreelist(s: KmemCache, pfn: number, objects: number): number {
+/**
+ * The new slab's freelist: setup_slab_debug() (a SLAB_POISON slab is 0x5a throughout),
+ * then every object through setup_object() (debug red zones, poison and tracks, then the
+ * constructor), linked in address order, or in the order of s->random_seq
+ * (shuffle_freelist(), CONFIG_SLAB_FREELIST_RANDOM) when the slab has 2 objects or more.
+ */
+function buildFreelist(s: KmemCache, cpu: Cpu, pfn: number, objects: number): number {
   const m = s.m;
-  const ctor = s.ctor === 0 ? null : CTORS[s.ctor - 1].fn;
+  if (s.debug) setupSlabDebug(s, pfn);
+  if (s.randomSeq !== null && objects >= 2) return shuffleFreelist(s, cpu, pfn, objects, s.randomSeq);
   for (let i = 0; i < objects; i++) {
     const obj = objectAt(s, pfn, i);
-    if (ctor) ctor(m, obj, s.objectSize);
+    setupObject(s, obj);
     const next = i + 1 < objects ? objectAt(s, pfn, i + 1) : 0;
     const at = obj + s.offset;
     m.u32[addrWord(m, at)] = freelistPtr(s, next, at);
   }
   return objects > 0 ? objectAt(s, pfn, 0) : 0;
+}
+
+/** setup_object(): debug initialisation, then the constructor. */
+function setupObject(s: KmemCache, obj: number): void {
+  if (s.debug) setupObjectDebug(s, obj);
+  if (s.ctor !== 0) CTORS[s.ctor - 1].fn(s.m, obj, s.objectSize);
+}
+
+/**
+ * shuffle_freelist(): start at a random position of the cache's random sequence and
+ * walk it cyclically, skipping indices past this slab's object count (a slab of the
+ * fallback order holds fewer), linking the objects in that order (next_freelist_entry()).
+ */
+function shuffleFreelist(s: KmemCache, cpu: Cpu, pfn: number, objects: number, seq: Uint32Array): number {
+  const m = s.m;
+  const count = seq.length;
+  let pos = cpu.rng.below(count);
+  const nextEntry = (): number => {
+    let idx: number;
+    do {
+      idx = seq[pos];
+      pos = pos + 1 >= count ? 0 : pos + 1;
+    } while (idx >= objects);
+    return objectAt(s, pfn, idx);
+  };
+  const first = nextEntry();
+  setupObject(s, first);
+  let cur = first;
+  for (let i = 1; i < objects; i++) {
+    const next = nextEntry();
+    setupObject(s, next);
+    m.u32[addrWord(m, cur + s.offset)] = freelistPtr(s, next, cur + s.offset);
+    cur = next;
+  }
+  m.u32[addrWord(m, cur + s.offset)] = freelistPtr(s, 0, cur + s.offset);
+  return first;
 }
 
 export const slabNode = (m: Machine, pfn: number): number => Math.floor((pfn - 1) / m.pagesPerNode);
@@ -88,7 +131,8 @@ export function* incSlabsNode(s: KmemCache, node: number, objects: number): Step
   yield* add32(s.m, n + CACHE_NODE.totalObjects, objects, S_NODE_STATS);
 }
 
-function* decSlabsNode(s: KmemCache, node: number, objects: number): Step {
+/** dec_slabs_node(). */
+export function* decSlabsNode(s: KmemCache, node: number, objects: number): Step {
   const n = s.node0 + node * CACHE_NODE.STRIDE;
   yield* add32(s.m, n + CACHE_NODE.nrSlabs, -1, S_NODE_STATS);
   yield* add32(s.m, n + CACHE_NODE.totalObjects, -objects, S_NODE_STATS);
@@ -107,7 +151,7 @@ export function* discardSlab(s: KmemCache, pfn: number): Step {
 }
 
 /** __free_slab(): clear the slab fields and return the pages. */
-function* freeSlab(s: KmemCache, pfn: number): Step {
+export function* freeSlab(s: KmemCache, pfn: number): Step {
   const m = s.m;
   const p = pageOff(m, pfn);
   m.u32[p + PAGE.flags] &= ~PG.slab;

@@ -1,10 +1,16 @@
 // validate(cache): every slab checked against the state table of structs.ts, every
 // node's counters against what the slabs say. slub.c: validate_slab_cache(),
-// validate_slab(), check_slab(), on_freelist() — as a read-only audit.
+// validate_slab(), check_slab(), on_freelist() — as a read-only audit. For a debug cache
+// also the red zones, poison and padding of every object, and any error SLUB debugging
+// reported while the cache was used. (The kernel's validation itself, which repairs
+// what it finds and counts as KUnit does, is validateSlabCache() in debug_validate.ts.)
 import { CACHE_NODE } from '../../shm/structs.js';
 import { MAX_OBJS_PER_PAGE } from '../../shm/word.js';
 import { SLAB_FLAGS } from './geometry.js';
 import type { KmemCache } from './kmem_cache.js';
+import { checkObject, SLUB_RED_ACTIVE, SLUB_RED_INACTIVE, slabPadCheck } from './debug.js';
+import { objectAt } from './objects.js';
+import { auditReporter, slabErrorCount } from './report.js';
 import { listPfns, type SlabRecord, slabRecords } from './walk.js';
 
 export interface ValidateResult {
@@ -18,6 +24,9 @@ export function validateCache(s: KmemCache): ValidateResult {
   const records = slabRecords(s, conflicts);
   const messages = conflicts.map((c) => `${s.name}: ${c}`);
   for (const r of records) checkSlab(s, r, messages);
+  if (s.debug) for (const r of records) if (r.problems.length === 0) auditObjects(s, r, messages);
+  const reported = slabErrorCount(s);
+  if (reported > 0) messages.push(`${s.name}: SLUB debugging reported ${reported} errors (see slabReports())`);
   for (let node = 0; node < m.cfg.nodes; node++) {
     const n = s.node0 + node * CACHE_NODE.STRIDE;
     const mine = records.filter((r) => r.node === node);
@@ -38,6 +47,22 @@ export function validateCache(s: KmemCache): ValidateResult {
     }
   }
   return { errors: messages.length, messages };
+}
+
+/**
+ * A debug cache's bytes, read only: the slab's tail padding, then check_object() on each
+ * object, against SLUB_RED_INACTIVE if free and SLUB_RED_ACTIVE if allocated, stopping
+ * at the first bad one (as validate_slab() does, but on every slab, without repairing
+ * and without counting: validateSlabCache() is the kernel's validation).
+ */
+function auditObjects(s: KmemCache, r: SlabRecord, out: string[]): void {
+  const reporter = auditReporter(out);
+  slabPadCheck(reporter, s, r.pfn);
+  const free = new Set(r.freeIdx);
+  for (let i = 0; i < r.objects; i++) {
+    const val = free.has(i) ? SLUB_RED_INACTIVE : SLUB_RED_ACTIVE;
+    if (!checkObject(reporter, s, r.pfn, objectAt(s, r.pfn, i), val)) return;
+  }
 }
 
 function checkSlab(s: KmemCache, r: SlabRecord, out: string[]): void {
