@@ -25,6 +25,9 @@ interface RunFlags {
   irqRate: number;
   size: [number, number];
   cache?: string;
+  debug?: string | true;
+  hardened?: boolean;
+  randomFreelist?: boolean;
   batch: number;
   slots: number;
   epochs: number;
@@ -84,6 +87,15 @@ export function addRunCommand(program: Command): void {
         .default('slub'),
     )
     .option('--cache <name>', 'allocate from a new cache of this name (object size: the top of --size) instead of kmalloc')
+    .option(
+      '--debug [opts]',
+      'slub_debug= for the run\'s caches: letters F Z P U (T A O -), optionally ",cache,..." (6.6: blocks joined by ";", "*" globs; 5.4: one cache-name prefix); bare: FZPU everywhere',
+    )
+    .option('--hardened', 'CONFIG_SLAB_FREELIST_HARDENED: store free pointers obfuscated (s->random drawn from --seed)')
+    .option(
+      '--random-freelist',
+      'CONFIG_SLAB_FREELIST_RANDOM: new slabs get shuffled freelists (s->random_seq drawn from --seed)',
+    )
     .addOption(new Option('--batch <n>', 'threadtest, xmalloc: objects per batch').argParser(intIn(1, 1e6)).default(64))
     .addOption(new Option('--slots <n>', 'larson: slots per CPU array').argParser(intIn(1, 1e6)).default(64))
     .addOption(new Option('--epochs <n>', 'larson: hand-offs of the slot arrays').argParser(intIn(1, 1e6)).default(4))
@@ -117,6 +129,9 @@ export function addRunCommand(program: Command): void {
         minSize: flags.size[0],
         maxSize: flags.size[1],
         cache: flags.cache,
+        debug: flags.debug === true ? '' : flags.debug,
+        hardened: flags.hardened,
+        randomFreelist: flags.randomFreelist,
         batch: flags.batch,
         slots: flags.slots,
         epochs: flags.epochs,
@@ -142,6 +157,7 @@ function summary(r: RunReport): string {
     ),
     `  pages: ${r.pages.free} free of ${r.pages.total} (${r.pages.slab} in slabs)`,
     ...buddyinfoLines(r),
+    ...bootLine(r),
     ...sharingLine(r),
     ...(r.pool
       ? [
@@ -155,6 +171,18 @@ function summary(r: RunReport): string {
     ...r.checks.messages.map((msg) => `    ${msg}`),
   ];
   return `${lines.join('\n')}\n`;
+}
+
+/** SLUB's boot options, when the run set any. */
+function bootLine(r: RunReport): string[] {
+  const b = r.slub;
+  if (!b || (b.debug === null && !b.hardened && !b.random_freelist)) return [];
+  const parts = [
+    ...(b.debug === null ? [] : [`slub_debug=${b.debug === '' ? 'FZPU' : b.debug}`]),
+    ...(b.hardened ? ['freelist hardened'] : []),
+    ...(b.random_freelist ? ['freelist random'] : []),
+  ];
+  return [`  slub: ${parts.join(', ')}`];
 }
 
 /** cache-thrash/scratch: how often a new object shared its 64-byte line with another CPU's. */

@@ -2,6 +2,7 @@
 // or under the scheduler, then check what is left: the ledger, the page accounting, and
 // every allocator's own invariants. Every run ends with these checks.
 import type { MachineConfig } from '../config.js';
+import { SlabError } from '../errors.js';
 import { allocPages, freePages } from '../mm/page_alloc.fast.js';
 import { kmemCacheCreate, leakedObjects, liveCacheIds, slabPageCount, slubInit } from '../mm/slub/cache.js';
 import { cacheById } from '../mm/slub/kmem_cache.js';
@@ -43,6 +44,10 @@ export interface RunOptions {
   flushEvery?: number;
   /** the slub_debug= boot option for the caches of the run, e.g. 'FZPU' or 'FZPU,kmalloc-64' (mm/slub/slub_options.ts) */
   debug?: string;
+  /** CONFIG_SLAB_FREELIST_HARDENED: free pointers stored obfuscated (s->random from the seed) */
+  hardened?: boolean;
+  /** CONFIG_SLAB_FREELIST_RANDOM: new slabs get shuffled freelists (s->random_seq from the seed) */
+  randomFreelist?: boolean;
   /** cache-thrash/scratch: writes to each object before its free */
   writes?: number;
   /** run for this long after every CPU has started (ops is then only a cap) */
@@ -83,6 +88,8 @@ export interface RunReport {
   }>;
   pages: { total: number; free: number; slab: number; buddyinfo: Array<{ node: number; nr_free: number[] }> };
   caches: CacheReport[];
+  /** SLUB's boot options for the run (object workloads on SLUB only) */
+  slub?: { debug: string | null; hardened: boolean; random_freelist: boolean };
   /** a pool allocator's counters (original field names) and validate, when the run used one */
   pool?: PoolReport;
   /**
@@ -132,8 +139,15 @@ export function prepareRun(opts: RunOptions): Prepared {
   const minSize = opts.minSize ?? 16;
   const maxSize = opts.maxSize ?? 256;
   let cacheId = -1;
+  const slubBoot = opts.debug !== undefined || opts.hardened === true || opts.randomFreelist === true;
+  if (slubBoot && !(objects && allocator === 'slub')) {
+    throw new SlabError(
+      'EINVAL',
+      '--debug, --hardened and --random-freelist are SLUB boot options: they need --allocator slub and an object workload (not pages)',
+    );
+  }
   if (objects && allocator === 'slub') {
-    slubInit(m, { debug: opts.debug });
+    slubInit(m, { debug: opts.debug, hardened: opts.hardened, randomFreelist: opts.randomFreelist, seed: opts.seed >>> 0 });
     if (opts.cache) cacheId = kmemCacheCreate(m, opts.cache, maxSize);
   }
   const pool = objects ? createAllocatorPool(m, allocator, maxSize) : 0;
@@ -310,6 +324,10 @@ export function finishRun(prep: Prepared, opts: RunOptions, results: CpuResult[]
       buddyinfo: Array.from({ length: m.cfg.nodes }, (_, node) => ({ node, nr_free: nrFree(m, node) })),
     },
     caches,
+    slub:
+      isObjectWorkload(opts.workload) && allocator === 'slub'
+        ? { debug: opts.debug ?? null, hardened: opts.hardened === true, random_freelist: opts.randomFreelist === true }
+        : undefined,
     pool: poolRep,
     slab_map: slabMap(m),
     checks: {
