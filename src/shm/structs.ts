@@ -4,7 +4,7 @@ import { defineStruct } from './struct.js';
 
 export const MAGIC = 0x534c4142; // 'SLAB'
 /** Bumped whenever any table below changes; attach() refuses other versions. */
-export const LAYOUT_VERSION = 4;
+export const LAYOUT_VERSION = 5;
 
 /** MAX_ORDER in the 5.4 sense: orders 0..MAX_ORDER-1 exist. */
 export const MAX_ORDER = 11;
