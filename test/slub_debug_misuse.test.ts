@@ -8,6 +8,7 @@ import type { Profile } from '../src/config.js';
 import { SlabError } from '../src/errors.js';
 import { makeCpu } from '../src/mm/cpu.js';
 import { slabAllocNode } from '../src/mm/slub/alloc.fast.js';
+import { kmemCacheFreeBulk } from '../src/mm/slub/bulk.fast.js';
 import { kmemCacheCreate, kmemCacheDestroy, slubInit } from '../src/mm/slub/cache.js';
 import { validateSlabCache } from '../src/mm/slub/debug_validate.js';
 import { kmemCacheFree } from '../src/mm/slub/free.fast.js';
@@ -89,6 +90,23 @@ describe.each(PROFILES)('misuse without debug flags is refused, state unchanged 
     expect(validateCache(s)).toEqual({ errors: 0, messages: [] });
   });
 
+  it('a double free through kfree and through kmem_cache_free_bulk is refused before the detached freelist is built', () => {
+    const m = machine(profile);
+    const s = cache(m, 'plain', 256);
+    const [c0, c1] = [makeCpu(m, 0), makeCpu(m, 1)];
+    const k = kmalloc(c0, 100);
+    kfree(c0, k);
+    expectRefused(m, () => kfree(c0, k), 'EBADFREE', /double free/);
+    const [p, q, r] = [slabAllocNode(s, c0, -1), slabAllocNode(s, c0, -1), slabAllocNode(s, c0, -1)];
+    kmemCacheFree(s, c0, p); // heads CPU0's freelist
+    expectRefused(m, () => kmemCacheFreeBulk(s, c0, 2, [q, p]), 'EBADFREE', /double free/);
+    kmemCacheFree(s, c1, q); // heads the slab's freelist
+    expectRefused(m, () => kmemCacheFreeBulk(s, c1, 2, [r, q]), 'EBADFREE', /double free/);
+    kmemCacheFreeBulk(s, c0, 1, [r]);
+    expect(leakedObjects(s)).toEqual([]);
+    expect(validateCache(s)).toEqual({ errors: 0, messages: [] });
+  });
+
   it('alloc and free on a destroyed cache', () => {
     const m = machine(profile);
     const s = cache(m, 'gone', 256);
@@ -160,6 +178,18 @@ describe.each(PROFILES)('with consistency checks (F) the kernel reports and drop
     expect(leakedObjects(s).length).toBe(live);
     resetSlabErrors(s);
     expect(validateCache(s)).toEqual({ errors: 0, messages: [] });
+  });
+
+  it('kmem_cache_free_bulk of an object already free (not at a freelist head) is refused up front', () => {
+    const { m, s, cpu, p, q } = setup();
+    const z = slabAllocNode(s, cpu, -1);
+    kmemCacheFree(s, cpu, p);
+    kmemCacheFree(s, cpu, z); // z now heads the slab's freelist, p is behind it
+    expectRefused(m, () => kmemCacheFreeBulk(s, cpu, 2, [q, p]), 'EBADFREE', /double free/);
+    expect(slabErrorCount(s)).toBe(0);
+    kmemCacheFreeBulk(s, cpu, 1, [q]);
+    expect(leakedObjects(s)).toEqual([]);
+    expect(validateSlabCache(m, s.id)).toEqual({ errors: 0, messages: [] });
   });
 
   it('a pointer inside an object: "Invalid object pointer": 2 errors', () => {

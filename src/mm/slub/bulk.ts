@@ -11,7 +11,7 @@ import { nextTid } from './deactivate.js';
 import { doSlabFree } from './free.js';
 import { getFreepointer, setFreepointer } from './freeptr.js';
 import { cpuSlabOff, type KmemCache } from './kmem_cache.js';
-import { checkFree, checkLive } from './misuse.js';
+import { checkBulkNotFree, checkFree, checkLive } from './misuse.js';
 import { virtToHeadPfn } from './objects.js';
 import { localLock, localUnlock } from './partial.js';
 import { NUMA_NO_NODE } from './slab.js';
@@ -64,7 +64,7 @@ export function* kmemCacheFreeBulk(s: KmemCache, cpu: Cpu, size: number, p: numb
   const seen = new Set<number>();
   for (let i = 0; i < size; i++) {
     if (p[i] === 0 && !s.v66) continue;
-    checkFree(s, p[i], true);
+    checkBulkNotFree(s, cpu, checkFree(s, p[i], true), p[i]);
     if (seen.has(p[i]))
       throw new SlabError('EBADFREE', `kmem_cache_free_bulk(${s.name}): object 0x${p[i].toString(16)} given twice`);
     seen.add(p[i]);

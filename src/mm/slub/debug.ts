@@ -485,6 +485,13 @@ function freeMap(s: KmemCache, pfn: number): Uint8Array {
   return map;
 }
 
+/** Is `object` on its slab's freelist? (Read only; a cycle or a bad pointer ends the walk.) */
+export function objectIsFree(s: KmemCache, pfn: number, object: number): boolean {
+  const objects = objectsOf(loadPair(s, pfn).counters);
+  const i = objectIndex(s, pfn, objects, object);
+  return i >= 0 && freeMap(s, pfn)[i] === 1;
+}
+
 /**
  * validate_slab(): check_slab(), on_freelist(), then check_object() on every object,
  * free ones against SLUB_RED_INACTIVE and allocated ones against SLUB_RED_ACTIVE,

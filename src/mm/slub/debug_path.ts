@@ -6,7 +6,6 @@
 // validation, which holds it too, sees consistent slabs. 5.4: the allocation goes
 // through the ordinary slow path and deactivates the slab at once (alloc_slow.ts);
 // the free runs free_debug_processing() under n->list_lock, then the ordinary __slab_free.
-import { SlabError } from '../../errors.js';
 import { type Step, site } from '../../sched/step.js';
 import { load32 } from '../../shm/atomic.js';
 import { pageOff } from '../../shm/machine.js';
@@ -16,7 +15,8 @@ import type { Cpu } from '../cpu.js';
 import { allocDebugProcessing, freeDebugProcessing, readFreepointer, writeFreepointer } from './debug.js';
 import { cpuSlabOff, type KmemCache, minPartial, stat } from './kmem_cache.js';
 import { addFull, addPartial, listLock, listUnlock, removeFull, removePartial } from './list.js';
-import { hex, liveReporter } from './report.js';
+import { liveReporter } from './report.js';
+import { doubleFree } from './misuse.js';
 import { decSlabsNode, freeSlab, incSlabsNode, slabNode } from './slab.js';
 
 const S_PARTIAL = site('get_partial_node:alloc_single_from_partial');
@@ -31,14 +31,6 @@ function setPair(s: KmemCache, pfn: number, fl: number, c: number): void {
   const p = pageOff(s.m, pfn);
   s.m.u32[p + SLAB_FREELIST] = fl;
   s.m.u32[p + SLAB_COUNTERS] = c;
-}
-
-/** set_freepointer()'s BUG_ON(object == fp): freeing the object that heads the freelist again. */
-export function doubleFree(s: KmemCache, object: number): SlabError {
-  return new SlabError(
-    'EBADFREE',
-    `kmem_cache_free(${s.name}, ${hex(object)}): double free (the object is already the head of its freelist)`,
-  );
 }
 
 /**

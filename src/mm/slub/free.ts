@@ -6,11 +6,10 @@ import { cas64, load32 } from '../../shm/atomic.js';
 import { CACHE_CPU, CPU_FREELIST, CPU_TID, ST } from '../../shm/structs.js';
 import type { Cpu } from '../cpu.js';
 import { nextTid } from './deactivate.js';
-import { doubleFree } from './debug_path.js';
 import { slabFreeSlow } from './free_slow.js';
 import { setFreepointer } from './freeptr.js';
 import { type KmemCache, stat } from './kmem_cache.js';
-import { checkFree } from './misuse.js';
+import { checkFree, checkNotCpuFreelistHead, doubleFree } from './misuse.js';
 
 const S_FREE = site('do_slab_free');
 const S_FREE_IRQ = site('do_slab_free:irq');
@@ -31,18 +30,26 @@ export function* doSlabFree(s: KmemCache, cpu: Cpu, pfn: number, head: number, t
       yield* slabFreeSlow(s, cpu, pfn, head, tail, cnt);
       return;
     }
+    // (The caller made sure `tail` does not head the cpu freelist: checkNotCpuFreelistHead().)
     const freelist = yield* load32(m, c + CPU_FREELIST, S_FREE);
-    // set_freepointer()'s BUG_ON(object == fp) (CONFIG_SLAB_FREELIST_HARDENED): the naive
-    // double-free check, before anything is written.
-    if (freelist === tail) throw doubleFree(s, tail);
     yield* setFreepointer(s, tail, freelist, S_FREE);
     yield* irqPoint(cpu, S_FREE_IRQ);
     if (yield* cas64(m, c + CPU_TID, tid, freelist, nextTid(s, tid), head, S_FREE_CAS)) {
       stat(s, c, ST.free_fastpath);
       return;
     }
-    stat(s, c, ST.cmpxchg_double_cpu_fail);
+    freeRetry(s, c, tail);
   }
+}
+
+/**
+ * A failed CAS of the free fast path: counted, and (set_freepointer()'s BUG_ON) `tail`
+ * must not have become the freelist head meanwhile: an interrupt's double free of it.
+ * Out of line: doSlabFree() stays small enough to inline.
+ */
+function freeRetry(s: KmemCache, c: number, tail: number): void {
+  stat(s, c, ST.cmpxchg_double_cpu_fail);
+  if (s.m.u32[c + CPU_FREELIST] === tail) throw doubleFree(s, tail);
 }
 
 /**
@@ -53,5 +60,6 @@ export function* doSlabFree(s: KmemCache, cpu: Cpu, pfn: number, head: number, t
  */
 export function* kmemCacheFree(s: KmemCache, cpu: Cpu, object: number): Step {
   const pfn = checkFree(s, object);
+  checkNotCpuFreelistHead(s, cpu, object);
   yield* doSlabFree(s, cpu, pfn, object, object, 1);
 }

@@ -7,14 +7,14 @@ import { CACHE_NODE, PAGE, SLAB_COUNTERS, SLAB_FREELIST, ST } from '../../shm/st
 import { frozenOf, inuseOf } from '../../shm/word.js';
 import type { Cpu } from '../cpu.js';
 import { cacheFromObj } from './debug.js';
-import { doubleFree, freeDebugProcessing54, freeToPartialList } from './debug_path.js';
+import { freeDebugProcessing54, freeToPartialList } from './debug_path.js';
 import { doSlabFree } from './free.js';
 import { setFreepointer } from './freeptr.js';
 import { SLAB_FLAGS } from './geometry.js';
 import { cpuSlabOff, type KmemCache, minPartial, stat } from './kmem_cache.js';
 import { liveReporter } from './report.js';
 import { addPartial, listLock, listUnlock, removeFull, removePartial } from './list.js';
-import { checkFree } from './misuse.js';
+import { checkFree, checkNotCpuFreelistHead, doubleFree } from './misuse.js';
 import { mutant } from './mutants.js';
 import { putCpuPartial } from './partial.js';
 import { cmpxchgDoubleSlab, discardSlab, slabNode } from './slab.js';
@@ -44,6 +44,7 @@ export function* slabFreeSlow(s: KmemCache, cpu: Cpu, pfn: number, head: number,
     const real = cacheFromObj(liveReporter, s, pfn);
     if (real !== s) {
       checkFree(real, head);
+      checkNotCpuFreelistHead(real, cpu, head);
       yield* doSlabFree(real, cpu, pfn, head, tail, cnt);
       return;
     }

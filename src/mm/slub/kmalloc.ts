@@ -12,7 +12,7 @@ import { doSlabFree } from './free.js';
 import { getOrder, KMALLOC_MAX_CACHE_SIZE, kmallocCacheSize } from './geometry.js';
 import { kmallocCacheId } from './kmalloc_caches.js';
 import { cacheById, type KmemCache } from './kmem_cache.js';
-import { checkFree } from './misuse.js';
+import { checkFree, checkNotCpuFreelistHead } from './misuse.js';
 import { virtToHeadPfn } from './objects.js';
 import { NUMA_NO_NODE } from './slab.js';
 
@@ -66,5 +66,6 @@ export function* kfree(cpu: Cpu, addr: number): Step {
   }
   const s = cacheById(m, m.u32[p + PAGE.slabCache] - 1);
   checkFree(s, addr);
+  checkNotCpuFreelistHead(s, cpu, addr);
   yield* doSlabFree(s, cpu, pfn, addr, addr, 1);
 }

@@ -2,9 +2,11 @@
 // state changes (the kernel would BUG or corrupt; the simulator must stay usable).
 import { SlabError } from '../../errors.js';
 import { pageOff, validAddr } from '../../shm/machine.js';
-import { CACHE_STATE, KMEM_CACHE, PAGE, PG, SLAB_COUNTERS } from '../../shm/structs.js';
+import { CACHE_STATE, CPU_FREELIST, KMEM_CACHE, PAGE, PG, SLAB_COUNTERS, SLAB_FREELIST } from '../../shm/structs.js';
 import { objectsOf } from '../../shm/word.js';
-import type { KmemCache } from './kmem_cache.js';
+import type { Cpu } from '../cpu.js';
+import { objectIsFree } from './debug.js';
+import { cpuSlabOff, type KmemCache } from './kmem_cache.js';
 import { objectIndex, virtToHeadPfn } from './objects.js';
 
 const hex = (x: number): string => `0x${x.toString(16)}`;
@@ -49,4 +51,34 @@ export function checkFree(s: KmemCache, object: number, bulk = false): number {
     throw new SlabError('EBADFREE', `kmem_cache_free(${s.name}, ${hex(object)}): not the start of an object in slab ${pfn}`);
   }
   return pfn;
+}
+
+/** set_freepointer()'s BUG_ON(object == fp): freeing the object that heads a freelist again. */
+export function doubleFree(s: KmemCache, object: number, why = 'the object is already the head of its freelist'): SlabError {
+  return new SlabError('EBADFREE', `kmem_cache_free(${s.name}, ${hex(object)}): double free (${why})`);
+}
+
+/**
+ * The naive double-free check of set_freepointer() (CONFIG_SLAB_FREELIST_HARDENED) for
+ * the fast path, made by the callers of do_slab_free() before anything is written:
+ * `object` must not head this CPU's freelist. (Kept out of doSlabFree() itself: one more
+ * branch there costs the free-running fast path its inlining. doSlabFree() looks again
+ * when its CAS fails, the one way an interrupt's free can come in between.)
+ */
+export function checkNotCpuFreelistHead(s: KmemCache, cpu: Cpu, object: number): void {
+  if (s.m.u32[cpuSlabOff(s, cpu.id) + CPU_FREELIST] === object) throw doubleFree(s, object);
+}
+
+/**
+ * kmem_cache_free_bulk() links the objects into a detached freelist before any check
+ * can run, so an object already free is refused up front: one heading this CPU's
+ * freelist or its slab's, and on a debug cache with consistency checks any object on
+ * its slab's freelist (the walk free_debug_processing() would make too late).
+ */
+export function checkBulkNotFree(s: KmemCache, cpu: Cpu, pfn: number, object: number): void {
+  checkNotCpuFreelistHead(s, cpu, object);
+  const m = s.m;
+  const p = pageOff(m, pfn);
+  if (m.u32[p + SLAB_FREELIST] === object) throw doubleFree(s, object);
+  if (s.checks && objectIsFree(s, pfn, object)) throw doubleFree(s, object, "the object is on its slab's freelist");
 }
