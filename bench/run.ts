@@ -57,8 +57,12 @@ function scheduledStepsCase(): BenchCase & { stepsPerCall: number } {
 const title = `slabsim bench (node ${process.version}, ${new Date().toISOString()})`;
 const rows = await runBench(title, [...slubCases(), ...pageCases(), scheduledStepsCase()]);
 printRows(title, rows);
-const free = rows.find((r) => r.name.includes('free-running'));
-const gen = rows.find((r) => r.name.includes('as generators'));
+// The same code free-running and as generators driven to completion, page allocator and SLUB.
+const ratio = (slow?: { ns_per_op: number }, quick?: { ns_per_op: number }): number | null =>
+  slow && quick ? Math.round((slow.ns_per_op / quick.ns_per_op) * 100) / 100 : null;
+const pageFree = rows.find((r) => r.name === 'page alloc+free, order 0, free-running');
+const pageGen = rows.find((r) => r.name === 'page alloc+free, order 0, same code as generators');
+const slubGen = rows.find((r) => r.name === 'slub fast path, same code as generators');
 const steps = rows.find((r) => r.name.startsWith('scheduler'));
 const fast = rows.find((r) => r.name === 'slub fast path: alloc + do_slab_free');
 const scale = await scaling();
@@ -66,7 +70,8 @@ const race = raceSteps();
 const pools = await againstPools();
 const summary = {
   slub_fast_path_x_calibration: fast?.ratio_to_calibration ?? null,
-  generator_cost_over_free: gen && free ? Math.round((gen.ns_per_op / free.ns_per_op) * 100) / 100 : null,
+  generator_cost_over_free_pages: ratio(pageGen, pageFree),
+  generator_cost_over_free_slub: ratio(slubGen, fast),
   scheduler_steps_per_sec: steps?.ops_per_sec ?? null,
   threadtest_ops_per_sec_1cpu: scale.one,
   threadtest_ops_per_sec_2cpu: scale.two,
