@@ -16,7 +16,7 @@ import {
   validAddr,
 } from '../src/shm/machine.js';
 import { MAX_ORDER, NIL, NODE, PAGE, PG } from '../src/shm/structs.js';
-import { digest } from './helpers.js';
+import { digest, expectRefused } from './helpers.js';
 
 const MiB = 1024 * 1024;
 const PAGE_4K = 4096;
@@ -58,21 +58,6 @@ function checkZones(m: Machine): void {
     }
     expect(m.u32[z + NODE.freePages]).toBe(sum);
   }
-}
-
-/** Expect `fn` to throw a SlabError of `code` containing `parts`, and leave the machine bit-identical. */
-function expectRefused(m: Machine, fn: () => unknown, code: 'EINVAL' | 'EBADFREE', ...parts: string[]): void {
-  const before = digest(m);
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught).toBeInstanceOf(SlabError);
-  expect((caught as SlabError).code).toBe(code);
-  for (const p of parts) expect((caught as SlabError).message).toContain(p);
-  expect(digest(m)).toBe(before);
 }
 
 describe('address and page mapping', () => {

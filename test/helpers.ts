@@ -1,5 +1,72 @@
+// What several test files need: the machine's digest, refusals that change nothing, the
+// CLI as a child process, and the checks every run must pass.
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { expect } from 'vitest';
+import { SlabError } from '../src/errors.js';
+import type { Strategy } from '../src/sched/scheduler.js';
 import type { Machine } from '../src/shm/machine.js';
+import type { ObjCounts } from '../src/workload/objects.js';
+import { finishRun, type RunOptions, type RunReport, runWorkloadScheduled } from '../src/workload/run.js';
 
 /** A digest of the whole machine: equal digests mean bit-identical state. */
 export const digest = (m: Machine): string => createHash('sha256').update(m.u8).digest('hex');
+
+/**
+ * `fn` throws a SlabError of `code` whose message contains each string and matches each
+ * RegExp of `parts`, and the machine is bit-identical afterwards.
+ */
+export function expectRefused(m: Machine, fn: () => unknown, code: string, ...parts: Array<string | RegExp>): SlabError {
+  const before = digest(m);
+  let caught: unknown;
+  try {
+    fn();
+  } catch (e) {
+    caught = e;
+  }
+  expect(caught, 'should throw').toBeInstanceOf(SlabError);
+  const err = caught as SlabError;
+  expect(err.code).toBe(code);
+  for (const p of parts) {
+    if (typeof p === 'string') expect(err.message).toContain(p);
+    else expect(err.message).toMatch(p);
+  }
+  expect(digest(m)).toBe(before);
+  return err;
+}
+
+/** `slabsim ...args` from the sources, as a child process. */
+export const cli = (...args: string[]) =>
+  spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { encoding: 'utf8', timeout: 120_000 });
+
+/** Σ over a run's caches of one stat. */
+export const totalStat = (r: RunReport, item: keyof RunReport['caches'][number]['stats']): number =>
+  r.caches.reduce((s, c) => s + c.stats[item].total, 0);
+
+/** A SLUB run ended clean: its ledger, validate, page accounting and path counters agree. */
+export function expectRunClean(r: RunReport): void {
+  expect(r.checks.messages).toEqual([]);
+  expect(r.checks).toMatchObject({ ok: true, double_issue: 0, bad_free: 0, lost: 0, live: 0, validate_errors: 0 });
+  // every slab accounted for: the pages not free are exactly the slab pages
+  expect(r.pages.total - r.pages.free).toBe(r.pages.slab);
+  // counter identities: every allocation attempt enters the fast or the slow path once,
+  // every free leaves by one of the two paths
+  const sum = (k: 'allocs' | 'failed' | 'frees' | 'irq_allocs' | 'irq_frees') => r.per_cpu.reduce((s, c) => s + c[k], 0);
+  expect(totalStat(r, 'alloc_fastpath') + totalStat(r, 'alloc_slowpath')).toBe(sum('allocs') + sum('failed') + sum('irq_allocs'));
+  expect(totalStat(r, 'free_fastpath') + totalStat(r, 'free_slowpath')).toBe(sum('frees') + sum('irq_frees'));
+}
+
+/** An object workload under the scheduler (at most 5M steps), finished into its report. */
+export function runScheduledReport(opts: RunOptions, strategy: Strategy) {
+  const { prep, result } = runWorkloadScheduled(opts, strategy, 5_000_000);
+  expect(result.message).toBeUndefined();
+  expect(result.outcome).toBe('ok');
+  const counts = result.results as ObjCounts[];
+  const report = finishRun(
+    prep,
+    opts,
+    counts.map((c) => ({ ...c, node: 0, elapsedMs: 1 })),
+    1,
+  );
+  return { prep, result, report };
+}

@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,9 +6,7 @@ import { MUTANT_NAMES } from '../src/mm/slub/mutants.js';
 import { MODELS, modelByName } from '../src/race/catalogue.js';
 import { raceScheduleString, runRace } from '../src/race/run.js';
 import { RandomStrategy } from '../src/sched/strategies/random.js';
-
-const cli = (...args: string[]) =>
-  spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { encoding: 'utf8', timeout: 120_000 });
+import { cli } from './helpers.js';
 
 describe('slabsim list', () => {
   it('shows every scenario and mutant on one line each, and as JSON', () => {

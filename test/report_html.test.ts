@@ -1,7 +1,6 @@
 // The HTML report (`slabsim run --report FILE.html`): the series it computes from a
 // synthetic report, and a real run's report opened in headless Chromium (Debian
 // `chromium`, driven by playwright-core) with its charts drawn and no console error.
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +12,7 @@ import { htmlData, htmlReport } from '../src/report/html.js';
 import { STAT_ITEMS, type StatItem } from '../src/shm/structs.js';
 import { DEFAULT_CONFIG } from '../src/config.js';
 import { RUN_SCHEMA, type RunReport, runWorkload } from '../src/workload/run.js';
+import { cli } from './helpers.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const SCREENSHOT = '/tmp/slabsim-report.png';
@@ -321,9 +321,6 @@ describe('the HTML report of a real run in headless Chromium', () => {
 });
 
 describe('slabsim run --report', () => {
-  const cli = (...args: string[]) =>
-    spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { encoding: 'utf8', timeout: 60_000 });
-
   it('writes the one HTML file', () => {
     const dir = mkdtempSync(join(tmpdir(), 'slabsim-'));
     const out = join(dir, 'run.html');

@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,14 +9,12 @@ import { slabinfoTool, storeSize } from '../src/report/slabinfo_tool.js';
 import type { CacheReport } from '../src/report/caches.js';
 import type { RunReport } from '../src/workload/run.js';
 import { procRows, savedRun, sum } from './report_helpers.js';
+import { cli } from './helpers.js';
 
 const HEADER = 'Name                   Objects Objsize           Space Slabs/Part/Cpu  O/S O %Fr %Ef Flg';
 const ACTIVITY_HEADER = 'Name                   Objects      Alloc       Free   %Fast Fallb O CmpX   UL';
 /** "%-21s %8ld %7d %15s %14s %4d %1d %3ld %3ld %s" */
 const ROW = /^(.{21}) (.{7}\d) (.{6}\d) (.{15}) (.{14}) (.{3}\d) (\d) (.{2}\d) (.{2}\d) (.*)$/;
-
-const cli = (...args: string[]) =>
-  spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { encoding: 'utf8', timeout: 60_000 });
 
 /** The name the tool shows: a ":" directory with one name shows under it, with more it keeps its id. */
 const shownName = (c: CacheReport): string => (c.sysfs_name.startsWith(':') && c.aliases.length > 0 ? c.sysfs_name : c.name);

@@ -5,7 +5,6 @@
 // and kmalloc's edges (size 0, sizes past the largest kmalloc cache).
 import { describe, expect, it } from 'vitest';
 import type { Profile } from '../src/config.js';
-import { SlabError } from '../src/errors.js';
 import { makeCpu } from '../src/mm/cpu.js';
 import { slabAllocNode } from '../src/mm/slub/alloc.fast.js';
 import { kmemCacheFreeBulk } from '../src/mm/slub/bulk.fast.js';
@@ -22,7 +21,7 @@ import { validateCache } from '../src/mm/slub/validate.js';
 import { leakedObjects } from '../src/mm/slub/cache.js';
 import { create, type Machine, pageOff } from '../src/shm/machine.js';
 import { PAGE, PG } from '../src/shm/structs.js';
-import { digest } from './helpers.js';
+import { digest, expectRefused } from './helpers.js';
 
 const PROFILES: Profile[] = ['5.4', '6.6'];
 
@@ -34,21 +33,6 @@ function machine(profile: Profile, opts: SlubOptions = {}, cpus = 2): Machine {
 
 function cache(m: Machine, name: string, size: number, flags: string[] = ['no_merge']): KmemCache {
   return cacheById(m, kmemCacheCreate(m, name, size, { flags }));
-}
-
-/** `fn` throws a SlabError of `code` matching `pattern`, and the machine is bit-identical afterwards. */
-function expectRefused(m: Machine, fn: () => unknown, code: string, pattern: RegExp): void {
-  const before = digest(m);
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught, 'should throw').toBeInstanceOf(SlabError);
-  expect((caught as SlabError).code).toBe(code);
-  expect((caught as SlabError).message).toMatch(pattern);
-  expect(digest(m)).toBe(before);
 }
 
 describe.each(PROFILES)('misuse without debug flags is refused, state unchanged (profile %s)', (profile) => {

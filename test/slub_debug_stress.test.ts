@@ -1,24 +1,19 @@
 // slub_debug=FZPU under load: 4 worker threads (free-running) and 3 scheduled CPUs,
 // every object red-zoned, poisoned and tracked, every allocation and free through the
 // debug paths, and every run ends ledger-clean with no error reported or validated.
-import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import type { Profile } from '../src/config.js';
 import { RandomStrategy } from '../src/sched/strategies/random.js';
-import type { ObjCounts } from '../src/workload/objects.js';
-import { finishRun, type RunOptions, type RunReport, runWorkload, runWorkloadScheduled } from '../src/workload/run.js';
+import { type RunOptions, type RunReport, runWorkload } from '../src/workload/run.js';
+import { cli, expectRunClean, runScheduledReport, totalStat } from './helpers.js';
 
-const total = (r: RunReport, item: keyof RunReport['caches'][number]['stats']): number =>
-  r.caches.reduce((s, c) => s + c.stats[item].total, 0);
-
+/** slub_debug=FZPU runs: clean, and every allocation and free went through the debug paths. */
 function expectClean(r: RunReport): void {
-  expect(r.checks.messages).toEqual([]);
-  expect(r.checks).toMatchObject({ ok: true, double_issue: 0, bad_free: 0, lost: 0, live: 0, validate_errors: 0 });
-  expect(r.pages.total - r.pages.free).toBe(r.pages.slab);
+  expectRunClean(r);
   // debug caches never take the fast paths: no cpu freelist is ever filled
-  expect(total(r, 'alloc_fastpath')).toBe(0);
-  expect(total(r, 'free_fastpath')).toBe(0);
-  expect(total(r, 'alloc_slowpath')).toBeGreaterThan(0);
+  expect(totalStat(r, 'alloc_fastpath')).toBe(0);
+  expect(totalStat(r, 'free_fastpath')).toBe(0);
+  expect(totalStat(r, 'alloc_slowpath')).toBeGreaterThan(0);
   for (const c of r.caches.filter((x) => x.stats.alloc_slowpath.total > 0)) {
     expect(c.flag_names).toEqual(expect.arrayContaining(['consistency_checks', 'red_zone', 'poison', 'store_user']));
   }
@@ -58,24 +53,13 @@ describe.each(['5.4', '6.6'] as Profile[])('slub_debug=FZPU on 4 worker threads,
         batch: 8,
         debug: 'FZPU',
       };
-      const { prep, result } = runWorkloadScheduled(opts, new RandomStrategy(seed), 5_000_000);
-      expect(result.outcome).toBe('ok');
-      const counts = result.results as ObjCounts[];
-      const report = finishRun(
-        prep,
-        opts,
-        counts.map((c) => ({ ...c, node: 0, elapsedMs: 1 })),
-        1,
-      );
-      expectClean(report);
+      expectClean(runScheduledReport(opts, new RandomStrategy(seed)).report);
     }
   });
 });
 
 describe('slabsim run --debug', () => {
   it('applies slub_debug and the freelist options to the run and stays clean; a bad letter, or the options on pages, are refused', () => {
-    const cli = (...args: string[]) =>
-      spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { encoding: 'utf8', timeout: 60_000 });
     const r = cli(
       'run',
       '--workload',

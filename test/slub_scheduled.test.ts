@@ -4,10 +4,9 @@ import { decodeSchedule, encodeSchedule } from '../src/sched/schedule.js';
 import type { Strategy } from '../src/sched/scheduler.js';
 import { RandomStrategy } from '../src/sched/strategies/random.js';
 import { ReplayStrategy } from '../src/sched/strategies/replay.js';
-import type { ObjCounts } from '../src/workload/objects.js';
-import { finishRun, type RunOptions, runWorkloadScheduled } from '../src/workload/run.js';
+import type { RunOptions } from '../src/workload/run.js';
 import type { WorkloadName } from '../src/workload/task.js';
-import { digest } from './helpers.js';
+import { digest, runScheduledReport } from './helpers.js';
 
 const options = (workload: WorkloadName, profile: Profile, seed: number): RunOptions => ({
   workload,
@@ -21,17 +20,8 @@ const options = (workload: WorkloadName, profile: Profile, seed: number): RunOpt
 });
 
 function run(opts: RunOptions, strategy: Strategy) {
-  const { prep, result } = runWorkloadScheduled(opts, strategy, 5_000_000);
-  expect(result.message).toBeUndefined();
-  expect(result.outcome).toBe('ok');
-  const counts = result.results as ObjCounts[];
-  const report = finishRun(
-    prep,
-    opts,
-    counts.map((c) => ({ ...c, node: 0, elapsedMs: 1 })),
-    1,
-  );
-  return { prep, result, report, state: digest(prep.m) };
+  const r = runScheduledReport(opts, strategy);
+  return { ...r, state: digest(r.prep.m) };
 }
 
 const stat = (r: ReturnType<typeof run>['report'], item: 'cpuslab_flush' | 'cmpxchg_double_cpu_fail' | 'free_frozen') =>
