@@ -27,30 +27,37 @@ export function checkLive(s: KmemCache, what: string): void {
  * those too: the detached freelist would be linked through them first.
  */
 export function checkFree(s: KmemCache, object: number, bulk = false): number {
+  // The well-formed case in a few reads, the rest out of line: kmem_cache_free() inlines
+  // this, and every byte here counts against the fast path's inlining budget.
+  const m = s.m;
+  if (m.u32[s.base + KMEM_CACHE.state] === CACHE_STATE.live && validAddr(m, object)) {
+    const pfn = virtToHeadPfn(m, object);
+    const p = pageOff(m, pfn);
+    if (
+      (m.u32[p + PAGE.flags] & PG.slab) !== 0 &&
+      m.u32[p + PAGE.slabCache] === s.id + 1 &&
+      objectIndex(s, pfn, objectsOf(m.u32[p + SLAB_COUNTERS]), object) >= 0
+    ) {
+      return pfn;
+    }
+  }
+  return badFree(s, object, bulk);
+}
+
+/** checkFree() of an object that failed a check: which one, as a SlabError (or the pfn, for F). */
+function badFree(s: KmemCache, object: number, bulk: boolean): number {
   const m = s.m;
   checkLive(s, 'kmem_cache_free');
-  if (!validAddr(m, object)) {
-    throw new SlabError('EBADFREE', `kmem_cache_free(${s.name}, ${hex(object)}): address outside simulated memory`);
-  }
+  const refuse = (why: string): SlabError => new SlabError('EBADFREE', `kmem_cache_free(${s.name}, ${hex(object)}): ${why}`);
+  if (!validAddr(m, object)) throw refuse('address outside simulated memory');
   const pfn = virtToHeadPfn(m, object);
   const p = pageOff(m, pfn);
-  if (!(m.u32[p + PAGE.flags] & PG.slab)) {
-    throw new SlabError('EBADFREE', `kmem_cache_free(${s.name}, ${hex(object)}): page ${pfn} is not a slab page`);
-  }
+  if (!(m.u32[p + PAGE.flags] & PG.slab)) throw refuse(`page ${pfn} is not a slab page`);
+  if (s.checks && !bulk) return pfn;
   const owner = m.u32[p + PAGE.slabCache] - 1;
-  if (owner !== s.id) {
-    if (s.checks && !bulk) return pfn;
-    // cache_from_obj(): "Wrong slab cache. X but object is from Y"
-    throw new SlabError(
-      'EBADFREE',
-      `kmem_cache_free(${s.name}, ${hex(object)}): wrong slab cache, object is from cache id ${owner}`,
-    );
-  }
-  if (objectIndex(s, pfn, objectsOf(m.u32[p + SLAB_COUNTERS]), object) < 0) {
-    if (s.checks && !bulk) return pfn;
-    throw new SlabError('EBADFREE', `kmem_cache_free(${s.name}, ${hex(object)}): not the start of an object in slab ${pfn}`);
-  }
-  return pfn;
+  // cache_from_obj(): "Wrong slab cache. X but object is from Y"
+  if (owner !== s.id) throw refuse(`wrong slab cache, object is from cache id ${owner}`);
+  throw refuse(`not the start of an object in slab ${pfn}`);
 }
 
 /** set_freepointer()'s BUG_ON(object == fp): freeing the object that heads a freelist again. */
