@@ -23,11 +23,13 @@ describe('slabsim CLI', () => {
     expect(readdirSync(dir)).toEqual(['run.json']);
   });
 
-  it('prints a human summary with buddyinfo by default', () => {
+  it('prints a human summary with buddyinfo by default; the default workload is larson on SLUB', () => {
     const r = cli('run', '--cpus', '1', '--ops', '1000');
     expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/workload larson, 1 CPUs/);
     expect(r.stdout).toMatch(/1000 ops in .* ops\/s/);
     expect(r.stdout).toMatch(/Node 0, zone {3}Normal/);
+    expect(r.stdout).toMatch(/kmalloc-\d+: \d+ allocs \(\d+% fast\)/);
     expect(r.stdout).toMatch(/checks: ok/);
   });
 

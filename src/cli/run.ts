@@ -49,7 +49,7 @@ export function addRunCommand(program: Command): void {
   program
     .command('run')
     .description('run a workload on N CPU worker threads and print a report')
-    .addOption(new Option('--workload <name>', `workload: ${WORKLOADS.join(', ')}`).argParser(oneOf(WORKLOADS)).default('pages'))
+    .addOption(new Option('--workload <name>', `workload: ${WORKLOADS.join(', ')}`).argParser(oneOf(WORKLOADS)).default('larson'))
     .addOption(new Option('--cpus <n>', 'simulated CPUs (1..64)').argParser(machineInt('cpus')).default(DEFAULT_CONFIG.cpus))
     .addOption(new Option('--nodes <n>', 'NUMA nodes (1..8)').argParser(machineInt('nodes')).default(DEFAULT_CONFIG.nodes))
     .addOption(
