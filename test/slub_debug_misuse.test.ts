@@ -254,7 +254,7 @@ describe.each(PROFILES)('debug slot layout and byte patterns (profile %s)', (pro
     expect(d.padding.every((b) => b === 0x5a)).toBe(true);
     expect(d.tracks?.alloc).toMatchObject({ addr: 1, cpu: 1, pid: 2 });
     expect(d.tracks?.free.addr).toBe(0);
-    expect(d.lines[0]).toMatch(/Allocated in slab_alloc_node cpu=1 pid=2/);
+    expect(d.lines[0]).toMatch(/Allocated in slab_alloc_node age=\d+ cpu=1 pid=2$/); // print_tracking()
     // the other objects of the fresh slab are free: inactive red zones
     const other = dumpObject(m, p === d.slot + 8 ? p + s.size : p - s.size);
     expect(other.allocated).toBe(false);

@@ -19,11 +19,12 @@
 // Memory is accessed byte-wise through m.u8 at addrByte(), and word-wise through
 // addrWord(); free pointers are 32-bit words at object + s->offset (the simulator's
 // pointers are 32 bits: the other half of the kernel's 8-byte slot is never written).
+import { cas64 } from '../../shm/atomic.fast.js';
 import { addrByte, addrWord, pageOff, pfnToAddr, validAddr } from '../../shm/machine.js';
 import { PAGE, PG, SLAB_COUNTERS } from '../../shm/structs.js';
 import { frozenOf, inuseOf, makeCounters, MAX_OBJS_PER_PAGE, objectsOf } from '../../shm/word.js';
 import type { Cpu } from '../cpu.js';
-import { SLAB_FLAGS } from './geometry.js';
+import { ORIG_SIZE_BYTES, SLAB_FLAGS } from './geometry.js';
 import { cacheById, type KmemCache } from './kmem_cache.js';
 import { freelistPtr, objectAt, objectIndex } from './objects.js';
 import { bugLine, hex, type Reporter, slabErr, slabFix, slabInfoLine } from './report.js';
@@ -66,10 +67,7 @@ function casPair(
   freelist: number,
   counters: number,
 ): boolean {
-  const w = pageOff(s.m, pfn) + SLAB_COUNTERS;
-  const pack = (f: number, c: number): bigint => BigInt.asIntN(64, BigInt(c >>> 0) | (BigInt(f >>> 0) << 32n));
-  const exp = pack(old.freelist, old.counters);
-  return Atomics.compareExchange(s.m.i64, w >> 1, exp, pack(freelist, counters)) === exp;
+  return cas64(s.m, pageOff(s.m, pfn) + SLAB_COUNTERS, old.counters, old.freelist, counters, freelist, 0);
 }
 
 /** Set the pair, retrying against concurrent CASes (a fix the kernel makes under slab_lock). */
@@ -116,7 +114,14 @@ const byteAt = (s: KmemCache, addr: number): number => s.m.u8[addrByte(s.m, addr
 const slabBytes = (s: KmemCache, pfn: number): number => s.m.cfg.pageSize << s.m.u32[pageOff(s.m, pfn) + PAGE.private];
 
 /** size_from_object(): the slot from the object's start to the next slot. */
-const sizeFromObject = (s: KmemCache): number => (s.redZone ? s.size - s.redLeftPad : s.size);
+export const sizeFromObject = (s: KmemCache): number => (s.redZone ? s.size - s.redLeftPad : s.size);
+
+/**
+ * Where the debug metadata after the object ends (the tracks and 6.6's orig_size, from
+ * get_info_end()): check_pad_bytes() wants 0x5a from here to sizeFromObject().
+ */
+export const metadataEnd = (s: KmemCache): number =>
+  s.infoEnd + (s.storeUser ? 2 * s.trackSize + (s.origSizeTracked ? ORIG_SIZE_BYTES : 0) : 0);
 
 /** freeptr_outside_object(). */
 const freeptrOutside = (s: KmemCache): boolean => s.offset >= s.inuse;
@@ -227,8 +232,8 @@ export function setupSlabDebug(s: KmemCache, pfn: number): void {
 
 // ---- reporting --------------------------------------------------------------------
 
-/** print_trailer()'s summary lines (the hex dumps are what dumpObject() shows). */
-function trailerLines(s: KmemCache, pfn: number, object: number): string[] {
+/** print_trailer()'s summary lines: the tracks, the slab, the object (dumpObject() adds the hex dumps). */
+export function trailerLines(s: KmemCache, pfn: number, object: number): string[] {
   const out: string[] = [];
   if (s.storeUser) {
     for (const [which, what] of [
@@ -299,11 +304,7 @@ function restoreBytes(r: Reporter, s: KmemCache, what: string, value: number, fr
 
 /** check_pad_bytes(): the bytes after the metadata, up to the next slot, are 0x5a. */
 function checkPadBytes(r: Reporter, s: KmemCache, pfn: number, p: number): boolean {
-  let off = s.infoEnd;
-  if (s.storeUser) {
-    off += 2 * s.trackSize;
-    if (s.origSizeTracked) off += 4; // sizeof(unsigned int) orig_size (6.6 SLAB_KMALLOC)
-  }
+  const off = metadataEnd(s);
   const size = sizeFromObject(s);
   if (size === off) return true;
   return checkBytesAndReport(r, s, pfn, p, 'Object padding', p + off, POISON_INUSE, size - off);

@@ -4,11 +4,21 @@
 // padding. Main thread (or any thread while no CPU runs).
 import { SlabError } from '../../errors.js';
 import { addrByte, addrToPfn, addrWord, type Machine, pageOff, pfnToAddr, validAddr } from '../../shm/machine.js';
-import { PAGE, PG, SLAB_COUNTERS, SLAB_FREELIST } from '../../shm/structs.js';
-import { inuseOf, objectsOf } from '../../shm/word.js';
-import { getOrigSize, readTrack, type Track, TRACK_ALLOC, TRACK_CALLERS, TRACK_FREE } from './debug.js';
+import { PAGE, PG, SLAB_COUNTERS } from '../../shm/structs.js';
+import { objectsOf } from '../../shm/word.js';
+import {
+  checkValidPointer,
+  getOrigSize,
+  metadataEnd,
+  readTrack,
+  sizeFromObject,
+  type Track,
+  TRACK_ALLOC,
+  TRACK_FREE,
+  trailerLines,
+} from './debug.js';
 import { cacheById, type KmemCache } from './kmem_cache.js';
-import { freelistPtr, objectAt, objectIndex, virtToHeadPfn } from './objects.js';
+import { freelistPtr, objectAt, virtToHeadPfn } from './objects.js';
 import { hex } from './report.js';
 import { slabPlaces, slabRecord } from './walk.js';
 
@@ -110,38 +120,20 @@ export function dumpObject(m: Machine, addr: number): ObjectDump {
   const { s, pfn, index } = locate(m, addr);
   const object = objectAt(s, pfn, index);
   const base = pfnToAddr(m, pfn);
-  const p = pageOff(m, pfn);
-  const counters = m.u32[p + SLAB_COUNTERS];
-  const objects = objectsOf(counters);
   const place = slabPlaces(s).get(pfn) ?? { kind: 'none' as const };
   const allocated = !slabRecord(s, pfn, place).freeIdx.includes(index);
   const fpAt = object + s.offset;
   const stored = m.u32[addrWord(m, fpAt)];
   const decoded = freelistPtr(s, stored, fpAt);
   const tracks = s.storeUser ? { alloc: readTrack(s, object, TRACK_ALLOC), free: readTrack(s, object, TRACK_FREE) } : null;
-  let off = s.infoEnd + (s.storeUser ? 2 * s.trackSize + (s.origSizeTracked ? 4 : 0) : 0);
-  const sizeFromObject = s.redZone ? s.size - s.redLeftPad : s.size;
-  if (off > sizeFromObject) off = sizeFromObject;
-  const lines: string[] = [];
-  const info = s.v66 ? '' : 'INFO: ';
-  if (tracks) {
-    for (const [t, what] of [
-      [tracks.alloc, 'Allocated'],
-      [tracks.free, 'Freed'],
-    ] as const) {
-      if (t.addr !== 0)
-        lines.push(`${info}${what} in ${TRACK_CALLERS[t.addr] ?? hex(t.addr)} cpu=${t.cpu} pid=${t.pid} when=${t.when}`);
-    }
-  }
-  lines.push(
-    `${info}Slab ${hex(base)} objects=${objects} used=${inuseOf(counters)} fp=${hex(m.u32[p + SLAB_FREELIST])} flags=${hex(m.u32[p + PAGE.flags])}`,
-  );
-  lines.push(`${info}Object ${hex(object)} @offset=${object - base} fp=${hex(decoded)}`, '');
+  const sizeFromObj = sizeFromObject(s);
+  const off = Math.min(metadataEnd(s), sizeFromObj);
+  const lines = [...trailerLines(s, pfn, object), ''];
   if (s.redZone) lines.push(...hexDump(m, 'Redzone  ', object - s.redLeftPad, s.redLeftPad));
   else if (object > base + 16) lines.push(...hexDump(m, 'Bytes b4 ', object - 16, 16));
   lines.push(...hexDump(m, 'Object   ', object, Math.min(s.objectSize, m.cfg.pageSize)));
   if (s.redZone) lines.push(...hexDump(m, 'Redzone  ', object + s.objectSize, s.inuse - s.objectSize));
-  if (off !== sizeFromObject) lines.push(...hexDump(m, 'Padding  ', object + off, sizeFromObject - off));
+  if (off !== sizeFromObj) lines.push(...hexDump(m, 'Padding  ', object + off, sizeFromObj - off));
   return {
     cache: s.name,
     cacheId: s.id,
@@ -153,10 +145,10 @@ export function dumpObject(m: Machine, addr: number): ObjectDump {
     leftRedzone: s.redZone ? bytesAt(m, object - s.redLeftPad, s.redLeftPad) : null,
     bytes: bytesAt(m, object, s.objectSize),
     rightRedzone: bytesAt(m, object + s.objectSize, s.inuse - s.objectSize),
-    freePointer: { at: fpAt, stored, decoded, valid: decoded === 0 || objectIndex(s, pfn, objects, decoded) >= 0 },
+    freePointer: { at: fpAt, stored, decoded, valid: checkValidPointer(s, pfn, decoded) },
     tracks,
     origSize: s.origSizeTracked ? getOrigSize(s, object) : null,
-    padding: bytesAt(m, object + off, sizeFromObject - off),
+    padding: bytesAt(m, object + off, sizeFromObj - off),
     lines,
   };
 }
