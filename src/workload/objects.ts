@@ -12,6 +12,7 @@ import { add32, cas32, load32, store32, waitWhile } from '../shm/atomic.js';
 import { addrWord, cpuWorkWord, pageOff, publishOps, stopRequested } from '../shm/machine.js';
 import { PAGE } from '../shm/structs.js';
 import { stamp, unstamp } from './ledger.js';
+import type { CpuCounts } from './pages.js';
 import { drawSize, type ObjectTarget, objAlloc, objFree } from './slab_ops.js';
 import { BARRIER, RING, RING_SLOTS } from './structs.js';
 
@@ -20,13 +21,8 @@ const S_BARRIER = site('larson:barrier');
 /** larson in a timed run: rounds per slot in each epoch. */
 const TIMED_EPOCH_ROUNDS = 8;
 
-export interface ObjCounts {
-  cpu: number;
-  ops: number;
-  allocs: number;
-  frees: number;
-  failed: number;
-  doubleIssue: number;
+/** The pages workload's counts and what object workloads add. */
+export interface ObjCounts extends CpuCounts {
   badFree: number;
   /** allocation attempts and frees made by interrupts on this CPU (not in ops) */
   irqAllocs: number;

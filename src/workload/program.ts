@@ -36,7 +36,10 @@ export function* cpuProgram(m: Machine, cpuId: number, task: CpuTask, ledger: Ui
     case 'threadtest':
       counts = yield* threadtest(x, quota, task.batch);
       break;
+    case 'rptest':
     case 'xmalloc': {
+      // rptest is xmalloc's producer/consumer ring with sizes dropping off linearly.
+      if (task.workload === 'rptest') x.target = { ...task.target, linear: true };
       const prev = (cpuId + n - 1) % n;
       const next = (cpuId + 1) % n;
       counts = yield* xmalloc(
@@ -52,20 +55,6 @@ export function* cpuProgram(m: Machine, cpuId: number, task: CpuTask, ledger: Ui
     case 'larson': {
       const rounds = Math.max(0, (quota - 2 * task.slots) >> 1);
       counts = yield* larson(x, task.harness.arrays, task.slots, rounds, task.epochs, task.harness.barrier, task.timed);
-      break;
-    }
-    case 'rptest': {
-      const prev = (cpuId + n - 1) % n;
-      const next = (cpuId + 1) % n;
-      x.target = { ...task.target, linear: true };
-      counts = yield* xmalloc(
-        x,
-        task.harness.rings[cpuId],
-        task.harness.rings[next],
-        quota / 2,
-        pairQuota(task.ops, n, prev) / 2,
-        task.batch,
-      );
       break;
     }
     case 'cache-thrash':

@@ -41,7 +41,7 @@ import {
   slabUnmergeable,
 } from './geometry.js';
 import { kmallocName } from './kmalloc_caches.js';
-import { cacheById, forgetCacheViews, type KmemCache, readName } from './kmem_cache.js';
+import { cacheById, forgetCacheViews, type KmemCache, readName, writeName } from './kmem_cache.js';
 import { objectAt } from './objects.js';
 import { kmemCacheFlags, setSlubOptions, type SlubOptions, slubOptions } from './slub_options.js';
 import { listPfns, liveObjects, slabRecords } from './walk.js';
@@ -153,9 +153,6 @@ function mergeCandidate(m: Machine, id: number): MergeCandidate {
 
 /** create_cache(): a new struct kmem_cache with its per-CPU and per-node parts. */
 function createCache(m: Machine, name: string, size: number, align: number, flags: number, ctor: number): number {
-  // kmem_cache_open(): s->random (CONFIG_SLAB_FREELIST_HARDENED) and init_cache_random_seq()
-  // (CONFIG_SLAB_FREELIST_RANDOM), drawn from the options' seed and the cache id (never 0).
-  const nonZero = (stream: number): number => new Rng(slubOptions(m).seed, stream).u32() || 1;
   const id = m.u32[GLOBAL.nrCaches];
   if (id >= MAX_CACHES)
     throw new SlabError('EINVAL', `kmem_cache_create(${name}): this machine holds at most ${MAX_CACHES} caches`);
@@ -171,6 +168,9 @@ function createCache(m: Machine, name: string, size: number, align: number, flag
     });
   let g = geometry(flags);
   const opts = slubOptions(m);
+  // kmem_cache_open(): s->random (CONFIG_SLAB_FREELIST_HARDENED) and init_cache_random_seq()
+  // (CONFIG_SLAB_FREELIST_RANDOM), drawn from the options' seed and the cache id (never 0).
+  const nonZero = (stream: number): number => new Rng(opts.seed, stream).u32() || 1;
   if (opts.debug?.disableHigherOrderDebug && getOrder(g.size, m.cfg.pageSize) > getOrder(size, m.cfg.pageSize)) {
     // slub_debug=O: "Disable debugging flags that store metadata if the min slab order
     // increased" (kmem_cache_open()).
@@ -194,14 +194,12 @@ function createCache(m: Machine, name: string, size: number, align: number, flag
   u[b + KMEM_CACHE.cpuPartial] = g.cpuPartial;
   u[b + KMEM_CACHE.cpuPartialSlabs] = g.cpuPartialSlabs;
   u[b + KMEM_CACHE.refcount] = 1;
-  u[b + KMEM_CACHE.random] = slubOptions(m).hardened ? nonZero(0x5100 + id) : 0;
-  u[b + KMEM_CACHE.randomSeq] = slubOptions(m).randomFreelist ? nonZero(0x5200 + id) : 0;
+  u[b + KMEM_CACHE.random] = opts.hardened ? nonZero(0x5100 + id) : 0;
+  u[b + KMEM_CACHE.randomSeq] = opts.randomFreelist ? nonZero(0x5200 + id) : 0;
   u[b + KMEM_CACHE.slabErrors] = 0;
   u[b + KMEM_CACHE.ctor] = ctor;
   u[b + KMEM_CACHE.remoteNodeDefragRatio] = 1000;
-  const nameBytes = new TextEncoder().encode(name);
-  m.u8.fill(0, (b + KMEM_CACHE.name) * 4, (b + KMEM_CACHE.name) * 4 + CACHE_NAME_BYTES);
-  m.u8.set(nameBytes, (b + KMEM_CACHE.name) * 4);
+  writeName(m, b, name);
   for (let cpu = 0; cpu < m.cfg.cpus; cpu++) {
     const c = cacheCpuOff(m, id, cpu);
     u.fill(0, c, c + CACHE_CPU.STRIDE);

@@ -144,11 +144,21 @@ export function buildRandomSeq(seed: number, count: number): Uint32Array | null 
 /** Forget this thread's views of a buffer's caches (after a cache was created or re-read). */
 export const forgetCacheViews = (m: Machine): boolean => views.delete(m.sab);
 
+/** Byte index of the name of the struct kmem_cache at word `base`. */
+const nameStart = (base: number): number => (base + KMEM_CACHE.name) * 4;
+
 export function readName(m: Machine, base: number): string {
-  const start = (base + KMEM_CACHE.name) * 4;
+  const start = nameStart(base);
   const bytes = m.u8.slice(start, start + CACHE_NAME_BYTES);
   const end = bytes.indexOf(0);
   return new TextDecoder().decode(bytes.subarray(0, end < 0 ? CACHE_NAME_BYTES : end));
+}
+
+/** Store `name` NUL-padded (kmem_cache_create checked that it fits). */
+export function writeName(m: Machine, base: number, name: string): void {
+  const start = nameStart(base);
+  m.u8.fill(0, start, start + CACHE_NAME_BYTES);
+  m.u8.set(new TextEncoder().encode(name), start);
 }
 
 export const cpuSlabOff = (s: KmemCache, cpu: number): number => s.cpu0 + cpu * CACHE_CPU.STRIDE;

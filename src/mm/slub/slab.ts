@@ -3,7 +3,7 @@
 // discard_slab(), free_slab(), inc_slabs_node(), dec_slabs_node().
 import { type Step, site } from '../../sched/step.js';
 import { add32, cas32, cas64 } from '../../shm/atomic.js';
-import { addrWord, type Machine, pageOff } from '../../shm/machine.js';
+import { addrWord, type Machine, pageOff, pfnNode } from '../../shm/machine.js';
 import { CACHE_NODE, PAGE, PG, SLAB_COUNTERS, SLAB_FREELIST, ST } from '../../shm/structs.js';
 import { makeCounters } from '../../shm/word.js';
 import type { Cpu } from '../cpu.js';
@@ -61,7 +61,7 @@ export function* allocateSlab(s: KmemCache, cpu: Cpu, node: number): Step<number
   const first = buildFreelist(s, cpu, pfn, objects);
   // No other reference to the slab yet: plain stores (the kernel "mucks around with it freely").
   m.u32[p + SLAB_COUNTERS] = s.v66 ? makeCounters(0, objects, 0) : makeCounters(objects, objects, 1);
-  m.u32[p + SLAB_COUNTERS + 1] = first;
+  m.u32[p + SLAB_FREELIST] = first;
   if (!s.v66) yield* incSlabsNode(s, slabNode(m, pfn), objects);
   return pfn;
 }
@@ -122,7 +122,8 @@ function shuffleFreelist(s: KmemCache, cpu: Cpu, pfn: number, objects: number, s
   return first;
 }
 
-export const slabNode = (m: Machine, pfn: number): number => Math.floor((pfn - 1) / m.pagesPerNode);
+/** slab_nid(): the node a slab's pages belong to. */
+export const slabNode = (m: Machine, pfn: number): number => pfnNode(m, pfn);
 
 /** inc_slabs_node(): nr_slabs and total_objects of the slab's node (atomics in the kernel). */
 export function* incSlabsNode(s: KmemCache, node: number, objects: number): Step {
@@ -160,7 +161,7 @@ export function* freeSlab(s: KmemCache, pfn: number): Step {
   m.u32[p + PAGE.pages] = 0;
   m.u32[p + PAGE.pobjects] = 0;
   m.u32[p + SLAB_COUNTERS] = 0;
-  m.u32[p + SLAB_COUNTERS + 1] = 0;
+  m.u32[p + SLAB_FREELIST] = 0;
   yield* freePages(m, pfn, m.u32[p + PAGE.private]);
 }
 
