@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { expect } from 'vitest';
 import { SlabError } from '../src/errors.js';
 import type { Strategy } from '../src/sched/scheduler.js';
+import { allocPages } from '../src/mm/page_alloc.fast.js';
 import type { Machine } from '../src/shm/machine.js';
 import type { ObjCounts } from '../src/workload/objects.js';
 import { finishRun, type RunOptions, type RunReport, runWorkloadScheduled } from '../src/workload/run.js';
@@ -33,6 +34,26 @@ export function expectRefused(m: Machine, fn: () => unknown, code: string, ...pa
   }
   expect(digest(m)).toBe(before);
   return err;
+}
+
+/** `f` throws a SlabError of `code` (whose message matches `msg`, if given). */
+export function expectSlabError(f: () => unknown, code: string, msg?: RegExp): void {
+  try {
+    f();
+  } catch (e) {
+    expect(e).toBeInstanceOf(SlabError);
+    expect((e as SlabError).code).toBe(code);
+    if (msg) expect((e as Error).message).toMatch(msg);
+    return;
+  }
+  throw new Error(`expected a SlabError ${code}`);
+}
+
+/** Take every free page of node 0 (order 0, for CPU 0); the pfns taken. */
+export function takeAllPages(m: Machine): number[] {
+  const taken: number[] = [];
+  for (let pfn = allocPages(m, 0, 0, 0); pfn !== 0; pfn = allocPages(m, 0, 0, 0)) taken.push(pfn);
+  return taken;
 }
 
 /** `slabsim ...args` from the sources, as a child process. */

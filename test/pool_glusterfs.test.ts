@@ -15,13 +15,12 @@ import * as sched from '../src/mm/pools/glusterfs.js';
 import { Ledger } from '../src/mm/pools/ledger.js';
 import { GF_CHUNK, GF_MEM_POOL_PAD_BOUNDARY, GF_POOL, gfPtr2Chunk } from '../src/mm/pools/structs.js';
 import { glusterfsWorkload } from '../src/mm/pools/workload.js';
-import { allocPages } from '../src/mm/page_alloc.fast.js';
 import { freePageCount } from '../src/report/buddyinfo.js';
 import { Rng } from '../src/rng.js';
 import { runScheduled } from '../src/sched/scheduler.js';
 import { RandomStrategy } from '../src/sched/strategies/random.js';
 import { addrByte, addrWord, create, type Machine } from '../src/shm/machine.js';
-import { digest } from './helpers.js';
+import { digest, expectSlabError, takeAllPages } from './helpers.js';
 
 const PAGE = 4096;
 const machine = (cpus = 2): Machine => create({ cpus, memory: 1 << 20 });
@@ -33,20 +32,6 @@ function setup(size = 40, count = 8, cpus = 2) {
   return { m, ctx, pool };
 }
 const header = (m: Machine, ptr: number, field: number): number => m.u32[addrWord(m, gfPtr2Chunk(ptr)) + field];
-function exhaust(m: Machine): void {
-  while (allocPages(m, 0, 0, 0) !== 0);
-}
-const expectError = (f: () => unknown, code: string, msg?: RegExp) => {
-  try {
-    f();
-  } catch (e) {
-    expect((e as { code?: string }).code).toBe(code);
-    if (msg) expect((e as Error).message).toMatch(msg);
-    return;
-  }
-  throw new Error(`expected a SlabError ${code}`);
-};
-
 describe('glusterfs mem_pool: mem_pool_new_fn', () => {
   it('takes one region of count padded chunks, all free, and registers on the ctx', () => {
     const { m, ctx, pool } = setup(40, 8);
@@ -80,9 +65,9 @@ describe('glusterfs mem_pool: mem_pool_new_fn', () => {
 
   it('size 0 or count 0 is an invalid argument', () => {
     const m = machine();
-    expectError(() => memPoolNewFn(m, 0, 0, 4, 'x', 'y', 0), 'EINVAL', /invalid argument/);
-    expectError(() => memPoolNewFn(m, 0, 16, 0, 'x', 'y', 0), 'EINVAL', /invalid argument/);
-    expectError(() => memPoolNewFn(m, 12345, 16, 4, 'x', 'y', 0), 'EINVAL', /ctx/);
+    expectSlabError(() => memPoolNewFn(m, 0, 0, 4, 'x', 'y', 0), 'EINVAL', /invalid argument/);
+    expectSlabError(() => memPoolNewFn(m, 0, 16, 0, 'x', 'y', 0), 'EINVAL', /invalid argument/);
+    expectSlabError(() => memPoolNewFn(m, 12345, 16, 4, 'x', 'y', 0), 'EINVAL', /ctx/);
   });
 
   it('returns 0 when the region cannot be had, and keeps nothing', () => {
@@ -142,7 +127,7 @@ describe('glusterfs mem_pool: mem_get', () => {
   it('returns 0 when the general heap is out of memory too (a miss, no stdalloc)', () => {
     const { m, pool } = setup(40, 1);
     memGet(m, pool, 0);
-    exhaust(m);
+    takeAllPages(m);
     expect(memGet(m, pool, 0)).toBe(0);
     expect(memPoolStats(m, pool)).toMatchObject({ alloc_count: 2, pool_misses: 1, curr_stdalloc: 0, max_stdalloc: 0 });
     expect(validate(m, pool).messages).toEqual([]);
@@ -150,8 +135,8 @@ describe('glusterfs mem_pool: mem_get', () => {
 
   it('a NULL or unknown pool is an invalid argument', () => {
     const { m } = setup();
-    expectError(() => memGet(m, 0, 0), 'EINVAL', /NULL/);
-    expectError(() => memGet(m, PAGE * 40, 0), 'EINVAL', /no mem_pool/);
+    expectSlabError(() => memGet(m, 0, 0), 'EINVAL', /NULL/);
+    expectSlabError(() => memGet(m, PAGE * 40, 0), 'EINVAL', /no mem_pool/);
   });
 });
 
@@ -188,7 +173,7 @@ describe('glusterfs mem_pool: mem_put and __is_member', () => {
     m.u32[addrWord(m, gfPtr2Chunk(bad)) + GF_CHUNK.pool] = pool; // the bytes before it look like a header
     expect(isMember(m, pool, bad)).toBe(-1);
     const d = digest(m);
-    expectError(() => memPut(m, bad, 0), 'EBADFREE', /not at a chunk boundary/);
+    expectSlabError(() => memPut(m, bad, 0), 'EBADFREE', /not at a chunk boundary/);
     expect(digest(m)).toBe(d);
   });
 
@@ -202,7 +187,7 @@ describe('glusterfs mem_pool: mem_put and __is_member', () => {
     expect(memPoolStats(m, pool)).toMatchObject({ curr_stdalloc: 0, max_stdalloc: 1 });
     // Putting it again: the heap refuses the free, nothing changes.
     const d = digest(m);
-    expectError(() => memPut(m, h, 0), 'EBADFREE');
+    expectSlabError(() => memPut(m, h, 0), 'EBADFREE');
     expect(digest(m)).toBe(d);
   });
 
@@ -210,13 +195,13 @@ describe('glusterfs mem_pool: mem_put and __is_member', () => {
     const { m, pool } = setup();
     const a = memGet(m, pool, 0);
     const d = digest(m);
-    expectError(() => memPut(m, 0, 0), 'EINVAL', /NULL/);
-    expectError(() => memPut(m, 8, 0), 'EBADFREE', /corrupted/);
+    expectSlabError(() => memPut(m, 0, 0), 'EINVAL', /NULL/);
+    expectSlabError(() => memPut(m, 8, 0), 'EBADFREE', /corrupted/);
     const s = memPoolStats(m, pool);
-    expectError(() => memPut(m, s.pool_end + 4096 * 10, 0), 'EBADFREE', /mem-pool ptr is NULL/);
+    expectSlabError(() => memPut(m, s.pool_end + 4096 * 10, 0), 'EBADFREE', /mem-pool ptr is NULL/);
     m.u32[addrWord(m, gfPtr2Chunk(a + 16)) + GF_CHUNK.pool] = s.pool; // names something that is no pool
     const d2 = digest(m);
-    expectError(() => memPut(m, a + 16, 0), 'EBADFREE', /corrupted/);
+    expectSlabError(() => memPut(m, a + 16, 0), 'EBADFREE', /corrupted/);
     expect(digest(m)).toBe(d2);
     m.u32[addrWord(m, gfPtr2Chunk(a + 16)) + GF_CHUNK.pool] = 0;
     expect(digest(m)).toBe(d);
@@ -233,7 +218,7 @@ describe('glusterfs mem_pool: mem_pool_destroy and validate', () => {
     expect(ctxPools(m, ctx)).toEqual([other, pool]);
     const objs = Array.from({ length: 52 }, () => memGet(m, pool, 0));
     const d = digest(m);
-    expectError(() => memPoolDestroy(m, pool, 0), 'EBUSY', /50 chunks and 2 heap objects/);
+    expectSlabError(() => memPoolDestroy(m, pool, 0), 'EBUSY', /50 chunks and 2 heap objects/);
     expect(digest(m)).toBe(d);
     for (const o of objs) memPut(m, o, 1);
     memPoolDestroy(m, pool, 0);
@@ -241,7 +226,7 @@ describe('glusterfs mem_pool: mem_pool_destroy and validate', () => {
     memPoolDestroy(m, other, 0);
     expect(ctxPools(m, ctx)).toEqual([]);
     expect(freePageCount(m)).toBe(free0 - 1); // the ctx's page
-    expectError(() => memGet(m, pool, 0), 'EINVAL', /no mem_pool/);
+    expectSlabError(() => memGet(m, pool, 0), 'EINVAL', /no mem_pool/);
   });
 
   it('validate finds a chunk whose in_use disagrees, and a wrong cold_count', () => {

@@ -31,13 +31,13 @@ import {
   MEM_F_SHARED,
 } from '../src/mm/pools/structs.js';
 import { haproxyAbaWorkload, haproxyWorkload } from '../src/mm/pools/workload.js';
-import { allocPages, freePages } from '../src/mm/page_alloc.fast.js';
+import { freePages } from '../src/mm/page_alloc.fast.js';
 import { freePageCount } from '../src/report/buddyinfo.js';
 import { Rng } from '../src/rng.js';
 import { runScheduled } from '../src/sched/scheduler.js';
 import { RandomStrategy } from '../src/sched/strategies/random.js';
 import { addrWord, create, type Machine } from '../src/shm/machine.js';
-import { digest } from './helpers.js';
+import { digest, expectSlabError, takeAllPages } from './helpers.js';
 
 const PAGE = 4096;
 const machine = (cpus = 2, memory = 1 << 20): Machine => create({ cpus, memory });
@@ -49,23 +49,6 @@ const pool = (m: Machine, o: Partial<HaPoolOptions> = {}, registry = 0): HaPool 
 const stats = (p: HaPool, i = 0) => poolHeadStats(p, i);
 const freeList = (p: HaPool, cpu = 0): number => p.m.u32[addrWord(p.m, headAddrOf(p, cpu)) + HA_FREE_PTR];
 const word = (m: Machine, addr: number): number => m.u32[addrWord(m, addr)];
-/** Take every free page of node 0; returns them for giving back. */
-function exhaust(m: Machine): number[] {
-  const taken: number[] = [];
-  for (let pfn = allocPages(m, 0, 0, 0); pfn !== 0; pfn = allocPages(m, 0, 0, 0)) taken.push(pfn);
-  return taken;
-}
-const expectError = (f: () => unknown, code: string, msg?: RegExp) => {
-  try {
-    f();
-  } catch (e) {
-    expect((e as { code?: string }).code).toBe(code);
-    if (msg) expect((e as Error).message).toMatch(msg);
-    return;
-  }
-  throw new Error(`expected a SlabError ${code}`);
-};
-
 describe('haproxy pool: create_pool', () => {
   it('rounds the size up to 16, keeps 11 bytes of the name, starts empty', () => {
     const m = machine();
@@ -83,13 +66,13 @@ describe('haproxy pool: create_pool', () => {
 
   it('refuses bad options with EINVAL', () => {
     const m = machine();
-    expectError(() => pool(m, { size: 0 }), 'EINVAL', /size/);
-    expectError(() => pool(m, { size: PAGE }), 'EINVAL', /does not fit a page/);
-    expectError(() => pool(m, { kind: 'bogus' as never }), 'EINVAL', /kind/);
-    expectError(() => pool(m, { limit: -1 }), 'EINVAL', /limit/);
-    expectError(() => createPool(m, 0, { name: 'x', size: 8, kind: 'percpu' }, 5), 'EINVAL', /cpu 5/);
-    expectError(() => createPool(m, 12345, { name: 'x', size: 8, kind: 'percpu' }, 0), 'EINVAL', /registry/);
-    expectError(() => haPoolAt(m, PAGE * 3), 'EINVAL', /no pool_head/);
+    expectSlabError(() => pool(m, { size: 0 }), 'EINVAL', /size/);
+    expectSlabError(() => pool(m, { size: PAGE }), 'EINVAL', /does not fit a page/);
+    expectSlabError(() => pool(m, { kind: 'bogus' as never }), 'EINVAL', /kind/);
+    expectSlabError(() => pool(m, { limit: -1 }), 'EINVAL', /limit/);
+    expectSlabError(() => createPool(m, 0, { name: 'x', size: 8, kind: 'percpu' }, 5), 'EINVAL', /cpu 5/);
+    expectSlabError(() => createPool(m, 12345, { name: 'x', size: 8, kind: 'percpu' }, 0), 'EINVAL', /registry/);
+    expectSlabError(() => haPoolAt(m, PAGE * 3), 'EINVAL', /no pool_head/);
   });
 });
 
@@ -203,7 +186,7 @@ describe('haproxy pool: limit and out of memory', () => {
     for (const kind of ['percpu', 'shared', 'tagged', 'cached'] as const) {
       const m = machine();
       const p = pool(m, { kind });
-      const taken = exhaust(m);
+      const taken = takeAllPages(m);
       expect(poolAlloc(p, 0)).toBe(0);
       expect(stats(p)).toMatchObject({ allocated: 0, used: 0, failed: 1 });
       freePages(m, taken[0], 0);
@@ -219,7 +202,7 @@ describe('haproxy pool: limit and out of memory', () => {
     const b = pool(m, { name: 'b', size: 128 }, reg);
     const held = poolAlloc(b, 0);
     poolFree(b, 0, held); // b now has a whole free page
-    exhaust(m);
+    takeAllPages(m);
     expect(poolAlloc(a, 0)).not.toBe(0);
     expect(stats(b)).toMatchObject({ allocated: 0, nr_pages: 0 });
     expect(validate(a).errors + validate(b).errors).toBe(0);
@@ -322,15 +305,15 @@ describe('haproxy pool: misuse is refused and changes nothing', () => {
     const b = poolAlloc(p, 1);
     const c = poolAlloc(q, 0);
     const d = digest(m);
-    expectError(() => poolFree(p, 0, 3), 'EBADFREE', /outside simulated memory/);
-    expectError(() => poolFree(p, 0, a + 8), 'EBADFREE', /block boundary/);
-    expectError(() => poolFree(p, 0, c), 'EBADFREE', /not a block of this pool/);
-    expectError(() => poolFree(p, 0, b), 'EBADFREE', /belongs to CPU1's pool_head/);
-    expectError(() => poolFree(p, 2, a), 'EINVAL', /cpu 2/);
+    expectSlabError(() => poolFree(p, 0, 3), 'EBADFREE', /outside simulated memory/);
+    expectSlabError(() => poolFree(p, 0, a + 8), 'EBADFREE', /block boundary/);
+    expectSlabError(() => poolFree(p, 0, c), 'EBADFREE', /not a block of this pool/);
+    expectSlabError(() => poolFree(p, 0, b), 'EBADFREE', /belongs to CPU1's pool_head/);
+    expectSlabError(() => poolFree(p, 2, a), 'EINVAL', /cpu 2/);
     expect(digest(m)).toBe(d);
     poolFree(p, 0, a);
     const d2 = digest(m);
-    expectError(() => poolFree(p, 0, a), 'EBADFREE', /double free/);
+    expectSlabError(() => poolFree(p, 0, a), 'EBADFREE', /double free/);
     expect(digest(m)).toBe(d2);
   });
 
@@ -339,11 +322,11 @@ describe('haproxy pool: misuse is refused and changes nothing', () => {
     const p = pool(m, { kind: 'cached' });
     const a = poolAlloc(p, 0);
     const d = digest(m);
-    expectError(() => poolDestroy(p, 0), 'EBUSY', /1 blocks still in use/);
+    expectSlabError(() => poolDestroy(p, 0), 'EBUSY', /1 blocks still in use/);
     expect(digest(m)).toBe(d);
     poolFree(p, 0, a); // now in CPU0's cache: not "in use"
     expect(poolDestroy(p, 0)).toBe(true);
-    expectError(() => poolDestroy(p, 0), 'EINVAL', /already destroyed/);
+    expectSlabError(() => poolDestroy(p, 0), 'EINVAL', /already destroyed/);
   });
 
   it('validate finds a broken count and a cyclic free list', () => {

@@ -21,7 +21,7 @@ import { Rng } from '../src/rng.js';
 import { runScheduled } from '../src/sched/scheduler.js';
 import { RandomStrategy } from '../src/sched/strategies/random.js';
 import { addrByte, addrWord, create, type Machine } from '../src/shm/machine.js';
-import { digest } from './helpers.js';
+import { digest, expectSlabError, takeAllPages } from './helpers.js';
 
 const PAGE = 4096;
 const machine = (cpus = 2): Machine => create({ cpus, memory: 1 << 20 });
@@ -34,21 +34,6 @@ function setup(size = PAGE) {
 }
 const mon = (m: Machine, pool: number) => mpMonitor(m, pool);
 const node = (m: Machine, n: number, f: number): number => m.u32[addrWord(m, n) + f];
-/** Take every free page. */
-function exhaust(m: Machine): void {
-  while (allocPages(m, 0, 0, 0) !== 0);
-}
-const expectError = (f: () => unknown, code: string, msg?: RegExp) => {
-  try {
-    f();
-  } catch (e) {
-    expect((e as { code?: string }).code).toBe(code);
-    if (msg) expect((e as Error).message).toMatch(msg);
-    return;
-  }
-  throw new Error(`expected a SlabError ${code}`);
-};
-
 describe('mp pool: mp_create_pool', () => {
   it('one page: the pool header, then the head node, then data', () => {
     const { m, pool } = setup();
@@ -79,7 +64,7 @@ describe('mp pool: mp_create_pool', () => {
     expect(node(m, mpHeadNode(a), MP_NODE.end)).toBe(a + PAGE);
     mpCreatePool(m, 100, 0);
     expect(f0 - freePageCount(m)).toBe(3);
-    exhaust(m);
+    takeAllPages(m);
     expect(mpCreatePool(m, PAGE, 0)).toBe(0);
   });
 });
@@ -91,8 +76,8 @@ describe('mp pool: mp_malloc, mp_calloc', () => {
     expect(mpMalloc(m, pool, 0, 0)).toBe(0);
     expect(mpMalloc(m, pool, -5, 0)).toBe(0);
     expect(digest(m)).toBe(d);
-    expectError(() => mpMalloc(m, pool, 1.5, 0), 'EINVAL', /integer/);
-    expectError(() => mpMalloc(m, PAGE * 60, 8, 0), 'EINVAL', /no mp_pool_s/);
+    expectSlabError(() => mpMalloc(m, pool, 1.5, 0), 'EINVAL', /integer/);
+    expectSlabError(() => mpMalloc(m, PAGE * 60, 8, 0), 'EINVAL', /no mp_pool_s/);
   });
 
   it('aligns to 16 and counts live allocations in quote', () => {
@@ -144,7 +129,7 @@ describe('mp pool: mp_malloc, mp_calloc', () => {
   it('returns 0 when no new block can be had', () => {
     const { m, pool } = setup();
     mpMalloc(m, pool, 4000, 0);
-    exhaust(m);
+    takeAllPages(m);
     expect(mpMalloc(m, pool, 100, 0)).toBe(0);
     expect(mpMalloc(m, pool, mpMaxSmall(m) + 1, 0)).toBe(0);
     expect(validate(m, pool).messages).toEqual([]);
@@ -180,9 +165,9 @@ describe('mp pool: mp_free and block reference counts', () => {
     const o = mpMalloc(m, other, 32, 0);
     mpFree(m, pool, a);
     const d = digest(m);
-    expectError(() => mpFree(m, pool, a), 'EBADFREE', /quote == 0/);
-    expectError(() => mpFree(m, pool, o), 'EBADFREE', /not an allocation of this pool/);
-    expectError(() => mpFree(m, pool, PAGE * 100), 'EBADFREE', /not an allocation/);
+    expectSlabError(() => mpFree(m, pool, a), 'EBADFREE', /quote == 0/);
+    expectSlabError(() => mpFree(m, pool, o), 'EBADFREE', /not an allocation of this pool/);
+    expectSlabError(() => mpFree(m, pool, PAGE * 100), 'EBADFREE', /not an allocation/);
     mpFree(m, pool, 0);
     expect(digest(m)).toBe(d);
   });
@@ -233,7 +218,7 @@ describe('mp pool: large allocations', () => {
     const room = pool + PAGE - Math.ceil(mpNodeStart(mpHeadNode(pool)) / 16) * 16;
     expect(mpMalloc(m, pool, room, 0)).not.toBe(0); // the head block is full now
     const two = allocPages(m, 0, 1, 0);
-    exhaust(m);
+    takeAllPages(m);
     freePages(m, two, 1); // room for the allocation, none for a new block
     expect(mpMalloc(m, pool, 5000, 0)).toBe(0);
     expect(freePageCount(m)).toBe(2);
@@ -265,7 +250,7 @@ describe('mp pool: reset, destroy, monitor, validate', () => {
     for (let i = 0; i < 3; i++) mpMalloc(m, pool, 7000, 0);
     mpDestroyPool(m, pool);
     expect(freePageCount(m)).toBe(free0);
-    expectError(() => mpMalloc(m, pool, 8, 0), 'EINVAL', /no mp_pool_s/);
+    expectSlabError(() => mpMalloc(m, pool, 8, 0), 'EINVAL', /no mp_pool_s/);
   });
 
   it('the monitor reports every block and the live large allocations', () => {

@@ -27,7 +27,7 @@ import { Rng } from '../src/rng.js';
 import { runScheduled } from '../src/sched/scheduler.js';
 import { RandomStrategy } from '../src/sched/strategies/random.js';
 import { addrByte, addrWord, create, type Machine } from '../src/shm/machine.js';
-import { digest } from './helpers.js';
+import { digest, expectSlabError } from './helpers.js';
 
 const PAGE = 4096;
 const SIZEOF_POOL = sizeofStruct(NGX_POOL);
@@ -45,17 +45,6 @@ function exhaust(m: Machine): void {
   for (let pfn = allocPages(m, 0, 0, 0); pfn !== 0; pfn = allocPages(m, 0, 0, 0)) lastTaken = pfn;
 }
 const allocPagesLeft = (_m: Machine): number => lastTaken;
-const expectError = (f: () => unknown, code: string, msg?: RegExp) => {
-  try {
-    f();
-  } catch (e) {
-    expect((e as { code?: string }).code).toBe(code);
-    if (msg) expect((e as Error).message).toMatch(msg);
-    return;
-  }
-  throw new Error(`expected a SlabError ${code}`);
-};
-
 describe('nginx pool: ngx_create_pool', () => {
   it('sets last, end, max and current as the original', () => {
     const { m, pool } = setup(1024);
@@ -74,7 +63,7 @@ describe('nginx pool: ngx_create_pool', () => {
   it('refuses a size below NGX_MIN_POOL_SIZE; returns 0 without memory', () => {
     const m = machine();
     expect(NGX_MIN_POOL_SIZE).toBe(64);
-    expectError(() => ngxCreatePool(m, 63, 0), 'EINVAL', /size/);
+    expectSlabError(() => ngxCreatePool(m, 63, 0), 'EINVAL', /size/);
     exhaust(m);
     expect(ngxCreatePool(m, 1024, 0)).toBe(0);
   });
@@ -139,8 +128,8 @@ describe('nginx pool: small allocations', () => {
 
   it('a negative size is an invalid argument; an unknown pool too', () => {
     const { m, pool } = setup();
-    expectError(() => ngxPalloc(m, pool, -1, 0), 'EINVAL', /size/);
-    expectError(() => ngxPalloc(m, PAGE * 50, 8, 0), 'EINVAL', /no ngx_pool_t/);
+    expectSlabError(() => ngxPalloc(m, pool, -1, 0), 'EINVAL', /size/);
+    expectSlabError(() => ngxPalloc(m, PAGE * 50, 8, 0), 'EINVAL', /no ngx_pool_t/);
   });
 });
 
@@ -211,8 +200,8 @@ describe('nginx pool: large allocations and ngx_pfree', () => {
     const p = ngxPmemalign(m, pool, 100, 256, 0);
     expect(p % 256).toBe(0);
     expect(info(m, pool).large.map((l) => l.alloc)).toEqual([p, 0]);
-    expectError(() => ngxPmemalign(m, pool, 100, 24, 0), 'EINVAL', /alignment/);
-    expectError(() => ngxPmemalign(m, pool, 100, 2 * PAGE, 0), 'EINVAL', /alignment/);
+    expectSlabError(() => ngxPmemalign(m, pool, 100, 24, 0), 'EINVAL', /alignment/);
+    expectSlabError(() => ngxPmemalign(m, pool, 100, 2 * PAGE, 0), 'EINVAL', /alignment/);
   });
 });
 
@@ -247,9 +236,9 @@ describe('nginx pool: cleanup, reset and destroy', () => {
   it('an unknown handler id is an invalid argument', () => {
     const { m, pool } = setup();
     const d = digest(m);
-    expectError(() => ngxPoolCleanupAdd(m, pool, 0, 9999, 0), 'EINVAL', /not registered/);
+    expectSlabError(() => ngxPoolCleanupAdd(m, pool, 0, 9999, 0), 'EINVAL', /not registered/);
     expect(digest(m)).toBe(d);
-    expectError(() => ngxCleanupId('no such handler'), 'EINVAL');
+    expectSlabError(() => ngxCleanupId('no such handler'), 'EINVAL');
   });
 
   it('ngx_reset_pool frees the large allocations and rewinds every block; blocks stay', () => {
@@ -280,7 +269,7 @@ describe('nginx pool: cleanup, reset and destroy', () => {
     expect(freePageCount(m)).toBeLessThan(free0 - 10);
     ngxDestroyPool(m, pool);
     expect(freePageCount(m)).toBe(free0);
-    expectError(() => ngxPalloc(m, pool, 8, 0), 'EINVAL', /no ngx_pool_t/);
+    expectSlabError(() => ngxPalloc(m, pool, 8, 0), 'EINVAL', /no ngx_pool_t/);
   });
 
   it('validate finds a block whose last passed end, and a current off the list', () => {
