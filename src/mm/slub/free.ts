@@ -6,10 +6,12 @@ import { cas64, load32 } from '../../shm/atomic.js';
 import { CACHE_CPU, CPU_FREELIST, CPU_TID, ST } from '../../shm/structs.js';
 import type { Cpu } from '../cpu.js';
 import { nextTid } from './deactivate.js';
+import { cacheFromObj } from './debug.js';
 import { slabFreeSlow } from './free_slow.js';
 import { setFreepointer } from './freeptr.js';
 import { type KmemCache, stat } from './kmem_cache.js';
 import { checkFree, checkNotCpuFreelistHead, doubleFree } from './misuse.js';
+import { liveReporter } from './report.js';
 
 const S_FREE = site('do_slab_free');
 const S_FREE_IRQ = site('do_slab_free:irq');
@@ -60,6 +62,17 @@ function freeRetry(s: KmemCache, c: number, tail: number): void {
  */
 export function* kmemCacheFree(s: KmemCache, cpu: Cpu, object: number): Step {
   const pfn = checkFree(s, object);
-  checkNotCpuFreelistHead(s, cpu, object);
-  yield* doSlabFree(s, cpu, pfn, object, object, 1);
+  const c = s.checks ? cacheFromObjChecked(s, pfn, object) : s;
+  checkNotCpuFreelistHead(c, cpu, object);
+  yield* doSlabFree(c, cpu, pfn, object, object, 1);
+}
+
+/**
+ * cache_from_obj() of a cache with consistency checks: a wrong cache is warned about;
+ * 6.x then frees into the object's own cache, whose own checks the object must pass.
+ */
+function cacheFromObjChecked(s: KmemCache, pfn: number, object: number): KmemCache {
+  const real = cacheFromObj(liveReporter, s, pfn);
+  if (real !== s) checkFree(real, object);
+  return real;
 }

@@ -3,18 +3,15 @@
 import { type Step, site } from '../../sched/step.js';
 import { load32 } from '../../shm/atomic.js';
 import { pageOff } from '../../shm/machine.js';
-import { CACHE_NODE, PAGE, SLAB_COUNTERS, SLAB_FREELIST, ST } from '../../shm/structs.js';
+import { CACHE_NODE, SLAB_COUNTERS, SLAB_FREELIST, ST } from '../../shm/structs.js';
 import { frozenOf, inuseOf } from '../../shm/word.js';
 import type { Cpu } from '../cpu.js';
-import { cacheFromObj } from './debug.js';
 import { freeDebugProcessing54, freeToPartialList } from './debug_path.js';
-import { doSlabFree } from './free.js';
 import { setFreepointer } from './freeptr.js';
 import { SLAB_FLAGS } from './geometry.js';
 import { cpuSlabOff, type KmemCache, minPartial, stat } from './kmem_cache.js';
-import { liveReporter } from './report.js';
 import { addPartial, listLock, listUnlock, removeFull, removePartial } from './list.js';
-import { checkFree, checkNotCpuFreelistHead, doubleFree } from './misuse.js';
+import { doubleFree } from './misuse.js';
 import { mutant } from './mutants.js';
 import { putCpuPartial } from './partial.js';
 import { cmpxchgDoubleSlab, discardSlab, slabNode } from './slab.js';
@@ -39,16 +36,6 @@ export function* slabFreeSlow(s: KmemCache, cpu: Cpu, pfn: number, head: number,
   const m = s.m;
   const c = cpuSlabOff(s, cpu.id);
   const p = pageOff(m, pfn);
-  if (s.checks && cnt === 1 && m.u32[p + PAGE.slabCache] !== s.id + 1) {
-    // cache_from_obj(): 6.x frees into the object's own cache (and its checks apply).
-    const real = cacheFromObj(liveReporter, s, pfn);
-    if (real !== s) {
-      checkFree(real, head);
-      checkNotCpuFreelistHead(real, cpu, head);
-      yield* doSlabFree(real, cpu, pfn, head, tail, cnt);
-      return;
-    }
-  }
   // set_freepointer()'s BUG_ON(object == fp) below, checked before anything changes.
   // With consistency checks, free_debug_processing() reports it instead.
   if (!s.checks && m.u32[p + SLAB_FREELIST] === tail) throw doubleFree(s, tail);
