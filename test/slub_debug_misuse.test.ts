@@ -15,7 +15,15 @@ import { dumpObject, readBytes, writeBytes } from '../src/mm/slub/inspect.js';
 import { kfree, kmalloc, ZERO_SIZE_PTR } from '../src/mm/slub/kmalloc.fast.js';
 import { cacheById, type KmemCache } from '../src/mm/slub/kmem_cache.js';
 import { virtToHeadPfn } from '../src/mm/slub/objects.js';
-import { clearSlabReports, resetSlabErrors, slabErrorCount, slabReports } from '../src/mm/slub/report.js';
+import {
+  clearSlabReports,
+  liveReporter,
+  reportMark,
+  resetSlabErrors,
+  slabErrorCount,
+  slabReports,
+  slabReportsSince,
+} from '../src/mm/slub/report.js';
 import { type SlubOptions } from '../src/mm/slub/slub_options.js';
 import { validateCache } from '../src/mm/slub/validate.js';
 import { leakedObjects } from '../src/mm/slub/cache.js';
@@ -289,6 +297,25 @@ describe.each(PROFILES)('debug slot layout and byte patterns (profile %s)', (pro
       kfree(cpu, p);
       expect(validateCache(cacheById(m, 3))).toEqual({ errors: 0, messages: [] });
     }
+  });
+});
+
+describe("this thread's SLUB log", () => {
+  it('keeps the newest 10000 lines; marks stay valid across drops and clears', () => {
+    const m = machine('6.6');
+    const s = cache(m, 'logged', 64, ['red_zone', 'no_merge']);
+    for (let i = 0; i < 25_000; i++) liveReporter.line(s, 'info', `line ${i}`);
+    const kept = slabReports(m);
+    expect(kept).toHaveLength(10_000);
+    expect(kept.at(-1)?.text).toBe('line 24999');
+    const mark = reportMark(m);
+    expect(mark).toBe(25_000);
+    liveReporter.line(s, 'warn', 'after the mark');
+    expect(slabReportsSince(m, mark).map((r) => r.text)).toEqual(['after the mark']);
+    clearSlabReports(m);
+    expect(slabReports(m)).toHaveLength(0);
+    liveReporter.line(s, 'info', 'after the clear');
+    expect(slabReportsSince(m, mark).map((r) => r.text)).toEqual(['after the clear']);
   });
 });
 

@@ -17,7 +17,7 @@ import { validateSlabCache } from '../src/mm/slub/debug_validate.js';
 import { kmemCacheFree } from '../src/mm/slub/free.fast.js';
 import { writeBytes } from '../src/mm/slub/inspect.js';
 import { cacheById, type KmemCache } from '../src/mm/slub/kmem_cache.js';
-import { slabErrorCount, slabReports } from '../src/mm/slub/report.js';
+import { reportMark, slabErrorCount, slabReportsSince } from '../src/mm/slub/report.js';
 import { validateCache } from '../src/mm/slub/validate.js';
 import { create, type Machine, pfnToAddr } from '../src/shm/machine.js';
 
@@ -107,7 +107,7 @@ class World {
   misuse(c: MCache, fn: () => void): 'refused' | 'reported' | 'done' {
     const before = Buffer.from(this.m.u8);
     const errors = slabErrorCount(c.s);
-    const log = slabReports(this.m).length;
+    const mark = reportMark(this.m);
     try {
       fn();
     } catch (e) {
@@ -116,12 +116,7 @@ class World {
       return 'refused';
     }
     if (slabErrorCount(c.s) > errors) return 'reported';
-    if (
-      slabReports(this.m)
-        .slice(log)
-        .some((r) => r.kind === 'warn')
-    )
-      return 'done';
+    if (slabReportsSince(this.m, mark).some((r) => r.kind === 'warn')) return 'done';
     throw new Error('a bad call was neither refused nor reported');
   }
 

@@ -10,7 +10,7 @@ import { validateSlab } from './debug.js';
 import { flushCpuSlab } from './deactivate.fast.js';
 import { cacheById, type KmemCache } from './kmem_cache.js';
 import { objectAt } from './objects.js';
-import { bugLine, hex, liveReporter, slabErrorCount, slabReports } from './report.js';
+import { bugLine, hex, liveReporter, reportMark, slabErrorCount, slabReportsSince } from './report.js';
 import { listPfns, slabRecords } from './walk.js';
 
 /** What one validation found: its error count as KUnit counts it, and the lines it printed. */
@@ -30,14 +30,12 @@ export function validateSlabCache(m: Machine, id: number): ValidateReport {
     throw new SlabError('EINVAL', `validate ${s.name}: 6.x validates only caches with debug flags (slub_debug=FZPU)`);
   }
   const errorsBefore = slabErrorCount(s);
-  const logBefore = slabReports(m).length;
+  const mark = reportMark(m);
   for (let cpu = 0; cpu < m.cfg.cpus; cpu++) flushCpuSlab(s, makeCpu(m, cpu));
   for (let node = 0; node < m.cfg.nodes; node++) validateSlabNode(s, node);
   return {
     errors: slabErrorCount(s) - errorsBefore,
-    messages: slabReports(m)
-      .slice(logBefore)
-      .map((r) => r.text),
+    messages: slabReportsSince(m, mark).map((r) => r.text),
   };
 }
 

@@ -35,21 +35,32 @@ export interface Reporter {
 }
 
 const MAX_LOG = 10_000;
-const logs = new WeakMap<SharedArrayBuffer, SlabReport[]>();
 
-function logOf(m: Machine): SlabReport[] {
+/** A thread's log of one machine: the newest lines, and how many older ones were dropped. */
+interface Log {
+  lines: SlabReport[];
+  dropped: number;
+}
+const logs = new WeakMap<SharedArrayBuffer, Log>();
+
+function logOf(m: Machine): Log {
   let log = logs.get(m.sab);
   if (!log) {
-    log = [];
+    log = { lines: [], dropped: 0 };
     logs.set(m.sab, log);
   }
   return log;
 }
 
+/** Append a line; past 2 x MAX_LOG lines the oldest are dropped in one cut (amortised O(1)). */
 function append(m: Machine, r: SlabReport): void {
   const log = logOf(m);
-  if (log.length >= MAX_LOG) log.splice(0, log.length - MAX_LOG + 1);
-  log.push(r);
+  log.lines.push(r);
+  if (log.lines.length >= 2 * MAX_LOG) {
+    const cut = log.lines.length - MAX_LOG;
+    log.lines.splice(0, cut);
+    log.dropped += cut;
+  }
 }
 
 /** The live reporter: every counted report bumps the cache's slabErrors, every line goes to this thread's log. */
@@ -76,11 +87,28 @@ export function auditReporter(out: string[]): Reporter {
 }
 
 /** The lines this thread has logged about machine `m`, oldest first (at most the last 10000). */
-export const slabReports = (m: Machine): readonly SlabReport[] => logOf(m);
+export function slabReports(m: Machine): readonly SlabReport[] {
+  const { lines } = logOf(m);
+  return lines.length > MAX_LOG ? lines.slice(-MAX_LOG) : lines;
+}
 
-/** Forget this thread's log of machine `m`. */
+/** A mark in this thread's log of `m`: slabReportsSince(m, mark) is what was logged after it. */
+export function reportMark(m: Machine): number {
+  const log = logOf(m);
+  return log.dropped + log.lines.length;
+}
+
+/** The lines logged since `mark` (reportMark()), as many as are still kept. */
+export function slabReportsSince(m: Machine, mark: number): readonly SlabReport[] {
+  const log = logOf(m);
+  return log.lines.slice(Math.max(0, mark - log.dropped));
+}
+
+/** Forget this thread's log of machine `m` (marks taken before stay valid). */
 export function clearSlabReports(m: Machine): void {
-  logOf(m).length = 0;
+  const log = logOf(m);
+  log.dropped += log.lines.length;
+  log.lines.length = 0;
 }
 
 /** Counted reports about cache `s` so far, from every thread (KUnit's slab_errors). */
