@@ -149,7 +149,10 @@ export interface Track {
 /** struct track field offsets: 6.x { addr, handle, cpu, pid, when }; 5.4 { addr, addrs[16], cpu, pid, when }. */
 const TRACK_FIELDS = { v66: { cpu: 12, pid: 16, when: 24 }, v54: { cpu: 136, pid: 140, when: 144 } } as const;
 
-/** A per-thread stand-in for jiffies: one tick per track written. */
+/**
+ * A per-thread stand-in for jiffies: one tick per track written. A track another thread
+ * wrote carries that thread's count, so an age can only be told for this thread's (else 0).
+ */
 let jiffies = 0;
 
 /** set_track(): who (CPU, task) did `which` to `object`, and when. */
@@ -243,7 +246,7 @@ export function trailerLines(s: KmemCache, pfn: number, object: number): string[
       const t = readTrack(s, object, which);
       if (t.addr === 0) continue;
       const caller = TRACK_CALLERS[t.addr] ?? hex(t.addr);
-      out.push(`${s.v66 ? '' : 'INFO: '}${what} in ${caller} age=${jiffies - t.when} cpu=${t.cpu} pid=${t.pid}`);
+      out.push(`${s.v66 ? '' : 'INFO: '}${what} in ${caller} age=${Math.max(0, jiffies - t.when)} cpu=${t.cpu} pid=${t.pid}`);
     }
   }
   out.push(slabInfoLine(s, pfn));
