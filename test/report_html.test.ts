@@ -1,20 +1,20 @@
 // The HTML report (`slabsim run --report FILE.html`): the series it computes from a
-// synthetic report, and a real run's report opened in headless Chromium (Debian
-// `chromium`, driven by playwright-core) with its charts drawn and no console error.
+// synthetic report, and a real run's report opened in headless Chromium (from npm, see
+// test/browser.ts; driven by playwright-core) with its charts drawn and no console error.
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { type Browser, chromium, type Page } from 'playwright-core';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import type { CacheReport, StatValue } from '../src/report/caches.js';
 import { htmlData, htmlReport } from '../src/report/html.js';
 import { STAT_ITEMS, type StatItem } from '../src/shm/structs.js';
 import { DEFAULT_CONFIG } from '../src/config.js';
 import { RUN_SCHEMA, type RunReport, runWorkload } from '../src/workload/run.js';
+import { launchBrowser } from './browser.js';
 import { cli } from './helpers.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const SCREENSHOT = '/tmp/slabsim-report.png';
 
 /** A cache whose stats are all zero but the per-CPU values given. */
@@ -166,25 +166,6 @@ describe('htmlReport on a synthetic report', () => {
   });
 });
 
-/** A real browser; fails (does not skip) when Debian's chromium is missing. */
-async function launch(): Promise<Browser> {
-  if (!existsSync(CHROMIUM))
-    throw new Error(`${CHROMIUM} is missing: install Debian's chromium (run scripts/install-system-deps.sh as root)`);
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
-}
-
 interface Opened {
   page: Page;
   errors: string[];
@@ -221,11 +202,11 @@ describe('the HTML report of a real run in headless Chromium', () => {
   let browser: Browser;
   let report: RunReport;
   let opened: Opened;
-  // A failed set-up (no chromium) fails every test below with its message; none is skipped.
+  // A failed set-up (no browser) fails every test below with its message; none is skipped.
   let setupError: unknown;
   beforeAll(async () => {
     try {
-      browser = await launch();
+      browser = await launchBrowser(inject('browser'));
       report = await runWorkload({ workload: 'xmalloc', machine: { cpus: 2 }, ops: 200_000, seed: 3 });
       opened = await open(browser, htmlReport(report), 'run.html');
     } catch (e) {

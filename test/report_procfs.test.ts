@@ -115,7 +115,7 @@ describe('/proc/slabinfo from a saved run', () => {
     const which = spawnSync('sh', ['-c', 'command -v slabtop'], { encoding: 'utf8' });
     expect(
       which.status,
-      'slabtop is missing: it comes with the Debian package procps, which scripts/install-system-deps.sh installs',
+      'slabtop is missing: it comes with the Debian package procps (scripts/install-system-deps.sh installs it)',
     ).toBe(0);
     const dir = mkdtempSync(join(tmpdir(), 'slabsim-proc-'));
     const file = join(dir, 'slabinfo');
