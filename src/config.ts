@@ -80,6 +80,12 @@ export function resolveConfig(partial: Partial<MachineConfig> = {}): MachineConf
 }
 
 /** Parse sizes like 4096, 64K, 64M, 1G. Returns NaN when malformed. */
+/** "30s", "2m", "500ms" (a bare number is seconds) -> milliseconds; NaN when malformed. */
+export function parseDuration(text: string): number {
+  const m = /^(\d+)(ms|s|m)?$/.exec(text.trim());
+  return m ? Number(m[1]) * { ms: 1, s: 1000, m: 60_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm'] : Number.NaN;
+}
+
 export function parseSize(text: string): number {
   const m = /^(\d+)(?:([KMG])(?:i?B)?|B)?$/i.exec(text.trim());
   if (!m) return Number.NaN;

@@ -46,3 +46,30 @@ export const slabError = (code: ErrorCode, message: string): SlabError => new Sl
 export function assertInvariant(ok: boolean, invariant: string, detail: () => string): asserts ok {
   if (!ok) throw new InvariantError(invariant, detail());
 }
+
+/**
+ * A model broken as a program (not a race it exposes): a wrong shape, a thread or a
+ * check that throws an ordinary error. The CLI prints it in one line and exits 2.
+ */
+export class ModelError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ModelError';
+  }
+}
+
+/** A violated property, raised by a model's own code (`violated()`): a finding, like a failed check. */
+export class RaceViolation extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RaceViolation';
+  }
+}
+
+const FINDINGS = new Set(['SlabError', 'InvariantError', 'RaceViolation']);
+
+/**
+ * Errors slabsim's own checks raise: inside a race run they are findings, never model
+ * bugs. By name, not instanceof: a model may have loaded another copy of this module.
+ */
+export const isFinding = (e: unknown): boolean => e instanceof Error && FINDINGS.has(e.name);

@@ -13,7 +13,9 @@ import type { Trial } from '../sched/strategies/record.js';
 import type { Model } from './model.js';
 import { type RaceConfig, raceScheduleString, runRace } from './run.js';
 
-export const RACE_SCHEMA = 'slabsim-race/1';
+export const RACE_SCHEMA = 'slabsim-race/2';
+/** Reports --merge takes: /1 had a profile on every model and no `interrupted`. */
+export const RACE_SCHEMAS: readonly string[] = ['slabsim-race/1', RACE_SCHEMA];
 export const STRATEGIES = ['random', 'pct', 'dfs'] as const;
 export type StrategyName = (typeof STRATEGIES)[number];
 
@@ -36,7 +38,13 @@ export interface ExploreOptions {
   /** stop exploring further scenarios once one has failed (a mutant hunt) */
   stopAtFirstFailure?: boolean;
   /** print the DFS estimate before a search starts */
-  onEstimate?: (model: string, profile: Profile, executions: number) => void;
+  onEstimate?: (model: string, profile: Profile | null, executions: number) => void;
+  /** step limit of one run (default: each model's own, else DEFAULT_MAX_STEPS) */
+  maxSteps?: number;
+  /** asked between runs: true ends the exploration early, with the runs made so far */
+  shouldStop?: () => boolean;
+  /** the command that replays a shrunk schedule (default `slabsim replay '<schedule>' --trace`) */
+  replayCommand?: (schedule: string, model: Model) => string;
 }
 
 export interface Failure {
@@ -51,7 +59,8 @@ export interface Failure {
 
 export interface ModelReport {
   model: string;
-  profile: Profile;
+  /** null for a model that runs no kernel profile (explored once) */
+  profile: Profile | null;
   runs: number;
   steps: number;
   /** ms inside the scheduler, without per-run setup and final checks */
@@ -65,7 +74,7 @@ export interface ModelReport {
 }
 
 export interface ExploreReport {
-  schema: typeof RACE_SCHEMA;
+  schema: string;
   strategy: StrategyName;
   seed: number;
   shard: string;
@@ -78,19 +87,35 @@ export interface ExploreReport {
   /** steps per second inside the scheduler alone */
   sched_steps_per_sec: number;
   failures: number;
+  /** the exploration was stopped (SIGINT, shouldStop) before it was done */
+  interrupted?: true;
   models: ModelReport[];
 }
 
+/** Each model once per profile it runs on (among those asked for), or once if it runs none. */
+export const explorationPairs = (
+  models: readonly Model[],
+  profiles: readonly Profile[],
+): Array<{ model: Model; profile: Profile | null }> =>
+  models.flatMap((model): Array<{ model: Model; profile: Profile | null }> =>
+    model.profiles === undefined
+      ? [{ model, profile: null }]
+      : profiles.filter((p) => model.profiles?.includes(p)).map((profile) => ({ model, profile })),
+  );
+
 export function explore(opts: ExploreOptions): ExploreReport {
   const t0 = performance.now();
-  const pairs = opts.models.flatMap((model) => opts.profiles.map((profile) => ({ model, profile })));
+  const pairs = explorationPairs(opts.models, opts.profiles);
   const perPair = opts.budgetMs > 0 ? opts.budgetMs / pairs.length : Number.POSITIVE_INFINITY;
   const models: ModelReport[] = [];
   for (const { model, profile } of pairs) {
     if (opts.stopAtFirstFailure && models.some((r) => r.failure)) break;
+    if (opts.shouldStop?.()) break;
     models.push(exploreOne({ model, profile, mutant: opts.mutant, seed: opts.seed }, opts, perPair));
   }
-  return summarize(opts, models, performance.now() - t0);
+  const report = summarize(opts, models, performance.now() - t0);
+  if (opts.shouldStop?.()) report.interrupted = true;
+  return report;
 }
 
 export function summarize(
@@ -129,10 +154,11 @@ function exploreOne(base: RaceConfig, opts: ExploreOptions, budgetMs: number): M
     counts.set(outcome, c);
   };
   const t0 = performance.now();
+  const run = (cfg: RaceConfig, strategy: Strategy) => runRace(cfg, strategy, { maxSteps: opts.maxSteps });
   if (opts.strategy === 'dfs') {
     // One data seed, every schedule within the preemption bound (sharding does not apply).
     const trial: Trial = (strategy) => {
-      const r = runRace(base, strategy);
+      const r = run(base, strategy);
       record(r.outcome, r.failed, r.steps, r.schedMs);
       return { failed: r.failed, result: r.result };
     };
@@ -140,24 +166,25 @@ function exploreOne(base: RaceConfig, opts: ExploreOptions, budgetMs: number): M
       preemptionBound: opts.preemptionBound,
       maxExecutions: opts.runs,
       onEstimate: (n) => opts.onEstimate?.(base.model.name, base.profile, n),
+      shouldStop: opts.shouldStop,
     });
     report.exhausted = dfs.exhausted;
     report.estimate = dfs.estimate;
-    if (dfs.failure) report.failure = failureOf(base, dfs.failure.choices);
+    if (dfs.failure) report.failure = failureOf(base, dfs.failure.choices, opts);
   } else {
     let k = 0;
-    if (opts.strategy === 'pct') k = estimatePctSteps((s) => runRace(base, s).result, base.seed);
-    for (let i = 0; i < opts.runs && performance.now() - t0 < budgetMs; i++) {
+    if (opts.strategy === 'pct') k = estimatePctSteps((s) => run(base, s).result, base.seed);
+    for (let i = 0; i < opts.runs && performance.now() - t0 < budgetMs && !opts.shouldStop?.(); i++) {
       const runSeed = (base.seed + i * opts.shard[1] + opts.shard[0]) >>> 0;
       const cfg = { ...base, seed: runSeed };
       const strategy: Strategy =
         opts.strategy === 'pct'
           ? new PctStrategy(runSeed, { cpus: base.model.cpus, depth: opts.depth, steps: k })
           : new RandomStrategy(runSeed);
-      const r = runRace(cfg, strategy);
+      const r = run(cfg, strategy);
       record(r.outcome, r.failed, r.steps, r.schedMs);
       if (r.failed) {
-        report.failure = failureOf(cfg, r.choices);
+        report.failure = failureOf(cfg, r.choices, opts);
         break;
       }
     }
@@ -169,13 +196,18 @@ function exploreOne(base: RaceConfig, opts: ExploreOptions, budgetMs: number): M
 }
 
 /** Shrink a failing run and describe it so that one line replays it. */
-export function failureOf(cfg: RaceConfig, choices: number[]): Failure {
+export function failureOf(
+  cfg: RaceConfig,
+  choices: number[],
+  opts: Pick<ExploreOptions, 'maxSteps' | 'replayCommand'> = {},
+): Failure {
+  const run = (strategy: Strategy) => runRace(cfg, strategy, { maxSteps: opts.maxSteps });
   const trial: Trial = (strategy) => {
-    const r = runRace(cfg, strategy);
+    const r = run(strategy);
     return { failed: r.failed, result: r.result };
   };
   const shrunk = shrinkSchedule(choices, trial);
-  const first = runRace(cfg, new ReplayStrategy(choices));
+  const first = run(new ReplayStrategy(choices));
   const shrunkString = raceScheduleString(cfg, shrunk.choices);
   return {
     seed: cfg.seed,
@@ -183,16 +215,18 @@ export function failureOf(cfg: RaceConfig, choices: number[]): Failure {
     schedule: raceScheduleString(cfg, choices),
     shrunk: shrunkString,
     preemptions: { before: shrunk.original.preemptions, after: shrunk.preemptions },
-    replay: `slabsim replay '${shrunkString}' --trace`,
+    replay: (opts.replayCommand ?? defaultReplayCommand)(shrunkString, cfg.model),
   };
 }
+
+const defaultReplayCommand = (schedule: string): string => `slabsim replay '${schedule}' --trace`;
 
 /** Combine reports of disjoint shards (or workers) of the same exploration. */
 export function mergeReports(reports: ExploreReport[]): ExploreReport {
   const byKey = new Map<string, ModelReport>();
   for (const rep of reports) {
     for (const r of rep.models) {
-      const key = `${r.model} ${r.profile}`;
+      const key = `${r.model} ${r.profile ?? '-'}`;
       const into = byKey.get(key);
       if (!into) {
         byKey.set(key, structuredClone(r));

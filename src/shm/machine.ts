@@ -138,6 +138,28 @@ export function attach(sab: unknown): Machine {
   return build(sab, cfg, L);
 }
 
+// ---- reuse: back to a saved image instead of a new buffer ----
+
+/** Per-buffer state that modules keep on the side (views, logs), dropped when a machine is restored. */
+const sideState: Array<(sab: SharedArrayBuffer) => void> = [];
+
+/** Register how to forget a module's per-buffer state (call once, at module load). */
+export function onRestore(forget: (sab: SharedArrayBuffer) => void): void {
+  sideState.push(forget);
+}
+
+/** A copy of the whole buffer, to go back to with restore(). */
+export const snapshot = (m: Machine): Uint32Array => m.u32.slice();
+
+/**
+ * Put the machine back into the state of `image` (a snapshot() of it), and make every
+ * module forget what it derived from the buffer since. Nothing may run on it meanwhile.
+ */
+export function restore(m: Machine, image: Uint32Array): void {
+  m.u32.set(image);
+  for (const forget of sideState) forget(m.sab);
+}
+
 // ---- index -> offset helpers: the only arithmetic on offsets outside structs.ts ----
 
 export const nodeOff = (m: Machine, node: number): number => m.nodeBase + node * NODE.STRIDE;

@@ -2,7 +2,7 @@
 // buffer, plus the offsets of its per-CPU and per-node regions. Fields that can change
 // after creation (min_partial, cpu_partial, refcount, state) are read live from the buffer.
 import { SlabError } from '../../errors.js';
-import { cacheCpuOff, cacheNodeOff, cacheOff, type Machine } from '../../shm/machine.js';
+import { cacheCpuOff, cacheNodeOff, cacheOff, type Machine, onRestore } from '../../shm/machine.js';
 import { CACHE_CPU, CACHE_NAME_BYTES, CACHE_STATE, KMEM_CACHE } from '../../shm/structs.js';
 import { tidStep } from '../../shm/word.js';
 import { Rng } from '../../rng.js';
@@ -62,6 +62,7 @@ export interface KmemCache {
 }
 
 const views = new WeakMap<SharedArrayBuffer, Map<number, KmemCache>>();
+onRestore((sab) => views.delete(sab));
 
 /** The view of cache `id` on this thread (built once per thread and buffer). */
 export function cacheById(m: Machine, id: number): KmemCache {
