@@ -28,5 +28,6 @@ if (fresh) {
 } else {
   const { register } = await import('tsx/esm/api');
   register();
+  globalThis[Symbol.for('slabsim.tsx')] = true; // src/cli/loader.ts: tsx is registered already
   await import(new URL('../src/cli/main.ts', import.meta.url).href);
 }

@@ -18,7 +18,11 @@
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import ts from 'typescript';
+import { createRequire } from 'node:module';
+
+// require(), not import: this module also runs inside module hooks (scripts/loader_hooks.mjs),
+// where importing the CommonJS compiler through the hook chain deadlocks on Node 20.
+const ts = createRequire(import.meta.url)('typescript');
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const MARKER = '/* @two-way */';

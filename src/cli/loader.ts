@@ -12,7 +12,11 @@ const ext = fromSource ? 'ts' : 'js';
 /** The package root: two levels above src/cli, three above dist/src/cli. */
 const root = new URL(fromSource ? '../../' : '../../../', import.meta.url);
 
-export async function registerModelLoader(): Promise<void> {
+/**
+ * Register the hooks (once per thread: the first call decides). `fast`: twins made in
+ * advance by fastSources(), so that this thread's hooks need no compiler.
+ */
+export async function registerModelLoader(fast?: Record<string, string>): Promise<void> {
   if (registered) return;
   registered = true;
   const g = globalThis as Record<symbol, unknown>;
@@ -23,10 +27,10 @@ export async function registerModelLoader(): Promise<void> {
   }
   const self = {
     slabsim: new URL(`../index.${ext}`, import.meta.url).href,
-    'slabsim/fast': new URL(`../fast.${ext}`, import.meta.url).href,
+    'slabsim/fast': new URL(`../index.fast.${ext}`, import.meta.url).href,
     'slabsim/vitest': new URL(`../vitest.${ext}`, import.meta.url).href,
   };
-  register(new URL('scripts/loader_hooks.mjs', root), { data: { self } });
+  register(new URL('scripts/loader_hooks.mjs', root), { data: { self, fast } });
 }
 
 /** The URL that imports `file` in its free-running form (two-way modules as their fast twins). */

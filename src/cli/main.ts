@@ -7,6 +7,7 @@ import { addGeometryCommand } from './geometry.js';
 import { addRaceCommands } from './race.js';
 import { addRunCommand } from './run.js';
 import { addSlabinfoCommand } from './slabinfo.js';
+import { addStressCommand } from './stress.js';
 
 export const EXIT_USAGE = 2;
 
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   addRaceCommands(program);
   addCompareCommand(program);
   addSlabinfoCommand(program);
+  addStressCommand(program);
   for (const c of program.commands) c.exitOverride();
   return program;
 }

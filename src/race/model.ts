@@ -39,6 +39,11 @@ export interface Model {
   doc: string;
   /** Simulated CPUs, one program each (1 to 52). */
   cpus: number;
+  /**
+   * Other CPU counts the model works with, `[min, max]` (`slabsim stress --cpus N`,
+   * `withCpus()`): its create() and checks then read `cpus.length`. Default: `cpus` only.
+   */
+  cpuRange?: readonly [number, number];
   /** Bytes of simulated memory for one run (default 256 KiB, at least 256 KiB). */
   memory?: number;
   /** Chance of an interrupt at each interruption point (needs {@link Instance.irq}). */
@@ -108,6 +113,18 @@ export function checkModel(x: unknown, where: string): Model {
   };
   const int = (v: unknown, lo: number, hi: number): boolean => Number.isInteger(v) && (v as number) >= lo && (v as number) <= hi;
   field('cpus', int(o.cpus, 1, MAX_MODEL_CPUS), `an integer from 1 to ${MAX_MODEL_CPUS}`);
+  const range = o.cpuRange as unknown[] | undefined;
+  field(
+    'cpuRange',
+    range === undefined ||
+      (Array.isArray(range) &&
+        range.length === 2 &&
+        int(range[0], 1, MAX_MODEL_CPUS) &&
+        int(range[1], range[0] as number, MAX_MODEL_CPUS) &&
+        (o.cpus as number) >= (range[0] as number) &&
+        (o.cpus as number) <= (range[1] as number)),
+    `[min, max] with 1 <= min <= cpus <= max <= ${MAX_MODEL_CPUS}`,
+  );
   field('create', typeof o.create === 'function', 'a function (m, cpus, profile) => instance');
   field('doc', o.doc === undefined || typeof o.doc === 'string', 'a string');
   field(
@@ -149,6 +166,17 @@ export function checkInstance(model: Model, inst: unknown): Instance {
       throw new ModelError(`${at} an instance whose ${key} is ${describe(o[key])}, expected a function`);
   }
   return inst as Instance;
+}
+
+/** The model on `n` CPUs: a ModelError unless `n` is within its cpuRange (or is its `cpus`). */
+export function withCpus(model: Model, n: number): Model {
+  if (n === model.cpus) return model;
+  const [lo, hi] = model.cpuRange ?? [model.cpus, model.cpus];
+  if (!Number.isInteger(n) || n < lo || n > hi)
+    throw new ModelError(
+      `model '${model.name}' runs on ${lo === hi ? `${lo} CPUs` : `${lo} to ${hi} CPUs`}, not ${n}${model.cpuRange ? '' : ' (a model that works with others says so in cpuRange)'}`,
+    );
+  return { ...model, cpus: n };
 }
 
 /**
