@@ -52,9 +52,12 @@ export function assertInvariant(ok: boolean, invariant: string, detail: () => st
  * check that throws an ordinary error. The CLI prints it in one line and exits 2.
  */
 export class ModelError extends Error {
-  constructor(message: string) {
+  /** the model at fault, when known (the CLI then names its file) */
+  readonly model?: string;
+  constructor(message: string, model?: string) {
     super(message);
     this.name = 'ModelError';
+    if (model !== undefined) this.model = model;
   }
 }
 

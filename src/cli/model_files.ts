@@ -68,6 +68,8 @@ async function importModelModule(file: string, fast: boolean): Promise<{ path: s
   try {
     return { path, mod: (await import(fast ? fastUrl(url) : url)) as Record<string, unknown> };
   } catch (e) {
+    // defineModel() refusing a model's shape at load time says what is wrong by itself.
+    if (e instanceof Error && e.name === 'ModelError') throw new ModelError(`${file}: ${e.message}`);
     throw new ModelError(`${file}: cannot load it: ${firstLine(e)}`);
   }
 }
@@ -88,6 +90,13 @@ export async function loadModelFiles(files: readonly string[], exportName?: stri
   return out;
 }
 
+/** A bug of a file's model, said with the file's name in front (the CLI's one line). */
+export function inFile(e: unknown, models: readonly FileModel[]): unknown {
+  if (!(e instanceof ModelError) || e.model === undefined) return e;
+  const fm = models.find((x) => x.model.name === e.model);
+  return fm ? new ModelError(`${fm.file}: ${e.message}`) : e;
+}
+
 /** The command that replays a schedule of a model from a file. */
 export function fileReplayCommand(fm: FileModel, schedule: string): string {
   const exp = fm.exportName === 'default' ? '' : ` --export ${fm.exportName}`;
@@ -96,6 +105,9 @@ export function fileReplayCommand(fm: FileModel, schedule: string): string {
 
 /** One line of an error, without the stack (tsx and esbuild errors span several). */
 function firstLine(e: unknown): string {
+  // esbuild's "Transform failed with 1 error:" names the place on a later line.
+  const syntax = e instanceof Error ? /:(\d+):(\d+): ERROR: (.*)/.exec(e.message) : null;
+  if (syntax) return `syntax error at line ${syntax[1]}:${syntax[2]}: ${syntax[3]}`;
   const text = e instanceof Error ? `${e.name === 'Error' ? '' : `${e.name}: `}${e.message}` : String(e);
   return (
     text

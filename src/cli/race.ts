@@ -17,7 +17,7 @@ import type { Model } from '../race/model.js';
 import { DEFAULT_MAX_STEPS, parseRaceSchedule, runRace, traceLines } from '../race/run.js';
 import { parseShard, type Shard, shardFromEnv } from '../race/shard.js';
 import { ReplayStrategy } from '../sched/strategies/replay.js';
-import { type FileModel, fileReplayCommand, loadModelFiles } from './model_files.js';
+import { type FileModel, fileReplayCommand, inFile, loadModelFiles } from './model_files.js';
 import { durationArg, intIn, oneOf, seedArg } from './options.js';
 import { checkWritable, OutputError, writeOutput } from './output.js';
 import { junitXml } from '../report/junit.js';
@@ -211,9 +211,13 @@ async function runExploration(f: RaceFlags): Promise<ExploreReport> {
       return fm ? `${fileReplayCommand(fm, schedule)}${steps}` : `slabsim replay '${schedule}' --trace${steps}`;
     },
   };
-  if (f.workers <= 1) return explore(opts);
-  const { exploreOnWorkers } = await import('../race/workers.js');
-  return exploreOnWorkers(opts, f.workers);
+  try {
+    if (f.workers <= 1) return explore(opts);
+    const { exploreOnWorkers } = await import('../race/workers.js');
+    return await exploreOnWorkers(opts, f.workers);
+  } catch (e) {
+    throw inFile(e, fromFiles);
+  }
 }
 
 /** The built-in models --scenario names: one, 'all' (but the broken-by-design ones), or none. */

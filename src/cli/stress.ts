@@ -156,7 +156,7 @@ async function stress(f: StressFlags): Promise<StressReport> {
     await pool.destroy();
   }
   const error = results.find((r) => r.error)?.error;
-  if (error) throw new ModelError(error);
+  if (error) throw new ModelError(error.startsWith(file) || error.startsWith('/') ? error : `${file}: ${error}`);
   if (!stalled && results.length === 0) throw new ModelError(`${file}: the stress workers ended without a result`);
   const rounds = stalled ? stalled.round : Math.max(...results.map((r) => r.rounds));
   const threadMs = results.reduce((s, r) => s + r.threadMs, 0) / Math.max(1, results.length);

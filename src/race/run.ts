@@ -82,7 +82,9 @@ export function runRace(cfg: RaceConfig, strategy: Strategy, opts: RunOptions = 
   const m = startingMachine(model, cfg.profile ?? NEUTRAL_PROFILE, opts.freshMachine === true);
   const cpus = Array.from({ length: model.cpus }, (_, i) => makeCpu(m, i, cfg.seed, model.irqRate ?? 0));
   setMutant(cfg.mutant);
-  const inst = modelCode(trusted, 'create()', () => checkInstance(model, model.create(m, cpus, cfg.profile ?? NEUTRAL_PROFILE)));
+  const inst = modelCode(model, trusted, 'create()', () =>
+    checkInstance(model, model.create(m, cpus, cfg.profile ?? NEUTRAL_PROFILE)),
+  );
   const irq = inst.irq?.bind(inst);
   if (irq) for (const c of cpus) c.irq = irq;
   // Tracing: what each step read, wrote and swapped, then where the CPU stopped next.
@@ -95,10 +97,11 @@ export function runRace(cfg: RaceConfig, strategy: Strategy, opts: RunOptions = 
   const t0 = performance.now();
   try {
     const programs = cpus.map((c) => {
-      const p = modelCode(trusted, 'thread()', () => inst.thread(c));
+      const p = modelCode(model, trusted, 'thread()', () => inst.thread(c));
       if (typeof (p as Partial<Iterator<unknown>> | null)?.next !== 'function')
         throw new ModelError(
           `model '${model.name}': thread() must be a generator function (function* ...), it returned ${typeof p}`,
+          model.name,
         );
       return p;
     });
@@ -111,7 +114,7 @@ export function runRace(cfg: RaceConfig, strategy: Strategy, opts: RunOptions = 
           pending = [];
         }
         if (!stepCheck) return;
-        const v = modelCode(trusted, 'stepCheck()', () => stepCheck(written));
+        const v = modelCode(model, trusted, 'stepCheck()', () => stepCheck(written));
         if (v) throw new SlabError('EINVAL', v);
       },
     });
@@ -124,17 +127,17 @@ export function runRace(cfg: RaceConfig, strategy: Strategy, opts: RunOptions = 
     const e = result.error as Error;
     if (e instanceof ModelError) throw e;
     const who = result.errorCpu === undefined ? 'stepCheck()' : `thread() of CPU${result.errorCpu}`;
-    throw new ModelError(`model '${model.name}': ${who} threw ${e?.name ?? 'an error'}: ${e?.message ?? String(e)}`);
+    throw new ModelError(`model '${model.name}': ${who} threw ${e?.name ?? 'an error'}: ${e?.message ?? String(e)}`, model.name);
   }
   const messages: string[] = [];
   if (result.outcome !== 'ok') messages.push(result.message ?? result.outcome);
-  const final = trusted ? trustedFinalCheck(inst) : modelCode(false, 'finalCheck()', () => inst.finalCheck?.() ?? []);
+  const final = trusted ? trustedFinalCheck(inst) : modelCode(model, false, 'finalCheck()', () => inst.finalCheck?.() ?? []);
   for (const v of final) if (!messages.some((x) => x.endsWith(v))) messages.push(v);
   const failed = messages.length > 0;
   return {
     failed,
     messages,
-    outcome: failed ? `FAILED: ${messages[0]}` : modelCode(trusted, 'outcome()', () => inst.outcome?.() ?? 'ok'),
+    outcome: failed ? `FAILED: ${messages[0]}` : modelCode(model, trusted, 'outcome()', () => inst.outcome?.() ?? 'ok'),
     steps: result.steps,
     schedMs,
     choices: result.choices,
@@ -158,14 +161,18 @@ function trustedFinalCheck(inst: Instance): string[] {
  * model, not a finding: it becomes a ModelError naming the piece (slabsim's own errors
  * and violated() pass through, as findings).
  */
-function modelCode<T>(trusted: boolean, what: string, f: () => T): T {
+function modelCode<T>(model: Model, trusted: boolean, what: string, f: () => T): T {
   if (trusted) return f();
   try {
     return f();
   } catch (e) {
-    if (isFinding(e) || e instanceof ModelError) throw e;
+    if (isFinding(e)) throw e;
+    if (e instanceof ModelError) throw e.model === undefined ? new ModelError(e.message, model.name) : e;
     const err = e as Error;
-    throw new ModelError(`${what} threw ${err?.name ?? 'an error'}: ${err?.message ?? String(e)}`);
+    throw new ModelError(
+      `model '${model.name}': ${what} threw ${err?.name ?? 'an error'}: ${err?.message ?? String(e)}`,
+      model.name,
+    );
   }
 }
 
