@@ -85,18 +85,17 @@ function timeoutOf(s: RaceTestSettings): number {
  */
 async function withReplayCommand(models: Model | readonly Model[], settings: ExploreSettings): Promise<ExploreSettings> {
   if (settings.replayCommand) return settings;
-  const exportOf = new Map<Model, string>();
+  const exportOf = new Map<string, string>();
   for (const model of Array.isArray(models) ? models : [models as Model]) {
     if (!model.source) continue;
     try {
       const mod = (await import(/* @vite-ignore */ model.source)) as Record<string, unknown>;
-      const key = Object.keys(mod).find(
-        (k) => mod[k] === model || (Array.isArray(mod[k]) && (mod[k] as unknown[]).includes(model)),
-      );
-      if (key) exportOf.set(model, key);
+      const named = (x: unknown): boolean => (x as Model | null)?.name === model.name;
+      const key = Object.keys(mod).find((k) => named(mod[k]) || (Array.isArray(mod[k]) && (mod[k] as unknown[]).some(named)));
+      if (key) exportOf.set(model.name, key);
     } catch {
       // The command then names the file alone.
     }
   }
-  return { ...settings, replayCommand: (schedule, model) => npxReplayCommand(schedule, model, exportOf.get(model)) };
+  return { ...settings, replayCommand: (schedule, model) => npxReplayCommand(schedule, model, exportOf.get(model.name)) };
 }

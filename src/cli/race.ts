@@ -150,7 +150,7 @@ export function addRaceCommands(program: Command): void {
       profiles: m.profiles ?? [],
       mutants: m.mutants ?? [],
       broken: m.broken ?? false,
-      ...(m.source && fromFiles.length ? { file: fromFiles.find((x) => x.model === m)?.file } : {}),
+      ...(m.source && fromFiles.length ? { file: fromFiles.find((x) => x.model.name === m.name)?.file } : {}),
     }));
     if (fromFiles.length) {
       if (f.json) process.stdout.write(`${JSON.stringify({ models: scenarios }, null, 2)}\n`);
@@ -206,7 +206,7 @@ async function runExploration(f: RaceFlags): Promise<ExploreReport> {
         );
     },
     replayCommand: (schedule, model) => {
-      const fm = fromFiles.find((x) => x.model === model);
+      const fm = fromFiles.find((x) => x.model.name === model.name);
       const steps = f.maxSteps === undefined ? '' : ` --max-steps ${f.maxSteps}`;
       return fm ? `${fileReplayCommand(fm, schedule)}${steps}` : `slabsim replay '${schedule}' --trace${steps}`;
     },

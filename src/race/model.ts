@@ -150,7 +150,7 @@ export function checkModel(x: unknown, where: string): Model {
     'a list of names',
   );
   field('broken', o.broken === undefined || typeof o.broken === 'boolean', 'a boolean');
-  return { ...(o as unknown as Model), doc: (o.doc as string | undefined) ?? '' };
+  return typeof o.doc === 'string' ? (o as unknown as Model) : { ...(o as unknown as Model), doc: '' };
 }
 
 /** Check what {@link Model.create} returned before the first run uses it. */
