@@ -8,6 +8,7 @@ import { addRaceCommands } from './race.js';
 import { addRunCommand } from './run.js';
 import { addSlabinfoCommand } from './slabinfo.js';
 import { addStressCommand } from './stress.js';
+import { addViewCommand } from './view.js';
 
 export const EXIT_USAGE = 2;
 
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   addCompareCommand(program);
   addSlabinfoCommand(program);
   addStressCommand(program);
+  addViewCommand(program);
   for (const c of program.commands) c.exitOverride();
   return program;
 }

@@ -22,7 +22,7 @@ import { durationArg, intIn, oneOf, seedArg } from './options.js';
 import { checkWritable, OutputError, writeOutput } from './output.js';
 import { junitXml } from '../report/junit.js';
 
-interface ModelFlags {
+export interface ModelFlags {
   model?: string[];
   export?: string;
 }
@@ -58,13 +58,13 @@ function shardArg(text: string): Shard | 'auto' {
 const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
 
 /** --model FILE (repeatable) and --export NAME, shared by race, replay and list. */
-function addModelOptions(cmd: Command): Command {
+export function addModelOptions(cmd: Command): Command {
   return cmd
     .option('--model <file>', 'a model file of your own (.ts, .js, .mjs; default export or --export); repeatable', collect)
     .option('--export <name>', 'with --model: the export that holds the model (default: the default export)');
 }
 
-async function fileModels(f: ModelFlags): Promise<FileModel[]> {
+export async function fileModels(f: ModelFlags): Promise<FileModel[]> {
   if (f.export !== undefined && !f.model) throw new OutputError('--export needs --model FILE');
   return f.model ? loadModelFiles(f.model, f.export) : [];
 }

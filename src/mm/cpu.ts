@@ -1,6 +1,6 @@
 import type { Rng } from '../rng.js';
 import { Rng as RngClass } from '../rng.js';
-import { cpuNode, type Machine } from '../shm/machine.js';
+import { controlledIrqRate, cpuNode, type Machine, pauseRequested, waitWhilePaused } from '../shm/machine.js';
 
 /**
  * The simulated CPU an operation runs on: `raw_cpu_ptr()`'s answer. One per worker
@@ -33,4 +33,15 @@ export function makeCpu(m: Machine, id: number, seed = 0, irqRate = 0): Cpu {
     irqRng: new RngClass(seed, 0x1000 + id),
     rng: new RngClass(seed, 0x2000 + id),
   };
+}
+
+/**
+ * Between two operations of a free-running CPU, every few thousand: wait while a
+ * controller (the viewer's live mode) has paused the machine, and take up the interrupt
+ * rate it set. Free-running form only: nothing pauses a scheduled run.
+ */
+export function controlPoint(cpu: Cpu): void {
+  if (pauseRequested(cpu.m)) waitWhilePaused(cpu.m);
+  const rate = controlledIrqRate(cpu.m);
+  if (rate !== null) cpu.irqRate = rate;
 }

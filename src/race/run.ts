@@ -43,6 +43,12 @@ export interface RunOptions {
   maxSteps?: number;
   /** a machine of its own that no later run reuses (default: a reused one, restored) */
   freshMachine?: boolean;
+  /**
+   * Stop after this many steps and leave the machine as it is then (the viewer's "replay
+   * to step k"): no final check, and the cut is no failure. A run that ends sooner ends
+   * as usual.
+   */
+  stopAfter?: number;
 }
 
 /** Race machines are small (64 pages): setup and the final checks scan every page of them. */
@@ -106,7 +112,7 @@ export function runRace(cfg: RaceConfig, strategy: Strategy, opts: RunOptions = 
       return p;
     });
     result = runScheduled(programs, strategy, {
-      maxSteps: opts.maxSteps ?? model.maxSteps ?? DEFAULT_MAX_STEPS,
+      maxSteps: Math.min(opts.stopAfter ?? Infinity, opts.maxSteps ?? model.maxSteps ?? DEFAULT_MAX_STEPS),
       trace: opts.trace,
       afterStep: (_cpu, written) => {
         if (opts.trace) {
@@ -129,6 +135,21 @@ export function runRace(cfg: RaceConfig, strategy: Strategy, opts: RunOptions = 
     const who = result.errorCpu === undefined ? 'stepCheck()' : `thread() of CPU${result.errorCpu}`;
     throw new ModelError(`model '${model.name}': ${who} threw ${e?.name ?? 'an error'}: ${e?.message ?? String(e)}`, model.name);
   }
+  const trace = opts.trace ? withAccesses(result.trace ?? [], stepAccesses) : undefined;
+  if (result.outcome === 'budget' && result.steps === opts.stopAfter) {
+    const { steps, choices } = result;
+    return {
+      failed: false,
+      messages: [],
+      outcome: `cut after ${steps} steps`,
+      steps,
+      schedMs,
+      choices,
+      result,
+      trace,
+      machine: m,
+    };
+  }
   const messages: string[] = [];
   if (result.outcome !== 'ok') messages.push(result.message ?? result.outcome);
   const final = trusted ? trustedFinalCheck(inst) : modelCode(model, false, 'finalCheck()', () => inst.finalCheck?.() ?? []);
@@ -142,7 +163,7 @@ export function runRace(cfg: RaceConfig, strategy: Strategy, opts: RunOptions = 
     schedMs,
     choices: result.choices,
     result,
-    trace: opts.trace ? withAccesses(result.trace ?? [], stepAccesses) : undefined,
+    trace,
     machine: m,
   };
 }

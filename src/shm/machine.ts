@@ -3,8 +3,21 @@
 import { type MachineConfig, PROFILES, resolveConfig } from '../config.js';
 import { SlabError } from '../errors.js';
 import { initZone } from '../mm/free_area.js';
-import { alignWords } from './struct.js';
-import { CACHE_CPU, CACHE_NODE, CPU, GLOBAL, KMEM_CACHE, LAYOUT_VERSION, MAGIC, MAX_CACHES, NODE, PAGE, PG } from './structs.js';
+import { alignWords, fieldAt } from './struct.js';
+import {
+  CACHE_CPU,
+  CACHE_NODE,
+  CPU,
+  GLOBAL,
+  HALF_NAMES,
+  KMEM_CACHE,
+  LAYOUT_VERSION,
+  MAGIC,
+  MAX_CACHES,
+  NODE,
+  PAGE,
+  PG,
+} from './structs.js';
 
 /** Views and derived constants of one machine; cheap to build, shared by nothing. */
 export interface Machine {
@@ -187,6 +200,70 @@ export const addrByte = (m: Machine, addr: number): number => m.memBase * 4 + ad
 export const validAddr = (m: Machine, addr: number): boolean =>
   Number.isInteger(addr) && addr >= m.cfg.pageSize && addr < m.totalPfns * m.cfg.pageSize;
 
+// ---- what a word is: for traces and pictures ----
+
+/** Where word `w` of the buffer lives, with the indices of its region and its field's name. */
+export interface WordPlace {
+  region: 'header' | 'node' | 'page' | 'cpu' | 'cache' | 'cache_cpu' | 'cache_node' | 'memory' | 'outside';
+  /** node (node, cache_node), pfn (page, memory), cpu (cpu, cache_cpu), cache id (cache, cache_cpu, cache_node) */
+  node?: number;
+  pfn?: number;
+  cpu?: number;
+  cache?: number;
+  /** simulated address (memory) */
+  addr?: number;
+  /** the struct field (null in padding or in memory) */
+  field: string | null;
+  /** one short line: `page 7 fc.lo`, `cache 0 cpu 1 ft.hi`, `0x1080` */
+  label: string;
+}
+
+export function wordPlace(m: Machine, w: number): WordPlace {
+  const within = (base: number, stride: number, count: number): [number, number] | null => {
+    const rel = w - base;
+    return rel >= 0 && rel < stride * count ? [Math.floor(rel / stride), rel % stride] : null;
+  };
+  const named = (f: string | null): string => (f === null ? 'padding' : f);
+  const fieldOf = (struct: { readonly NAME: string; readonly STRIDE: number }, off: number): string | null => {
+    const f = fieldAt(struct, off);
+    return f === null ? null : (HALF_NAMES[`${struct.NAME}.${f}`] ?? f);
+  };
+  let at: [number, number] | null;
+  if (w >= m.memBase && w < m.memBase + (m.totalPfns * m.cfg.pageSize) / 4) {
+    const addr = (w - m.memBase) * 4;
+    return { region: 'memory', pfn: addrToPfn(m, addr), addr, field: null, label: `0x${addr.toString(16)}` };
+  }
+  if (w >= 0 && w < GLOBAL.STRIDE)
+    return { region: 'header', field: fieldOf(GLOBAL, w), label: `header ${named(fieldOf(GLOBAL, w))}` };
+  if ((at = within(m.nodeBase, NODE.STRIDE, m.cfg.nodes))) {
+    const field = fieldOf(NODE, at[1]);
+    return { region: 'node', node: at[0], field, label: `zone ${at[0]} ${named(field)}` };
+  }
+  if ((at = within(m.pageBase, PAGE.STRIDE, m.totalPfns))) {
+    const field = fieldOf(PAGE, at[1]);
+    return { region: 'page', pfn: at[0], field, label: `page ${at[0]} ${named(field)}` };
+  }
+  if ((at = within(m.cpuBase, CPU.STRIDE, m.cfg.cpus))) {
+    const field = fieldOf(CPU, at[1]);
+    return { region: 'cpu', cpu: at[0], field, label: `cpu ${at[0]} ${named(field)}` };
+  }
+  if ((at = within(m.cacheBase, KMEM_CACHE.STRIDE, MAX_CACHES))) {
+    const field = fieldOf(KMEM_CACHE, at[1]);
+    return { region: 'cache', cache: at[0], field, label: `cache ${at[0]} ${named(field)}` };
+  }
+  if ((at = within(m.cacheCpuBase, CACHE_CPU.STRIDE, MAX_CACHES * m.cfg.cpus))) {
+    const [cache, cpu] = [Math.floor(at[0] / m.cfg.cpus), at[0] % m.cfg.cpus];
+    const field = fieldOf(CACHE_CPU, at[1]);
+    return { region: 'cache_cpu', cache, cpu, field, label: `cache ${cache} cpu ${cpu} ${named(field)}` };
+  }
+  if ((at = within(m.cacheNodeBase, CACHE_NODE.STRIDE, MAX_CACHES * m.cfg.nodes))) {
+    const [cache, node] = [Math.floor(at[0] / m.cfg.nodes), at[0] % m.cfg.nodes];
+    const field = fieldOf(CACHE_NODE, at[1]);
+    return { region: 'cache_node', cache, node, field, label: `cache ${cache} node ${node} ${named(field)}` };
+  }
+  return { region: 'outside', field: null, label: `word ${w}` };
+}
+
 // ---- worker identity and start ----
 
 /** A worker's CPU id, unique per run: taken from an atomic counter in the buffer. */
@@ -218,6 +295,29 @@ export const stopRequested = (m: Machine): boolean => m.u32[GLOBAL.stop] !== 0;
 
 export function requestStop(m: Machine): void {
   Atomics.store(m.u32, GLOBAL.stop, 1);
+}
+
+/** Pause (true) or resume every free-running CPU of the machine at its next control point. */
+export function setPaused(m: Machine, paused: boolean): void {
+  Atomics.store(m.i32, GLOBAL.pause, paused ? 1 : 0);
+  if (!paused) Atomics.notify(m.i32, GLOBAL.pause);
+}
+
+export const pauseRequested = (m: Machine): boolean => m.u32[GLOBAL.pause] !== 0;
+
+/** Block this thread while the machine is paused. Never on a thread that runs the scheduler or a page. */
+export function waitWhilePaused(m: Machine): void {
+  while (Atomics.load(m.i32, GLOBAL.pause) !== 0) Atomics.wait(m.i32, GLOBAL.pause, 1);
+}
+
+/** The interrupt rate a controller set for every CPU (0..1), or null when none did. */
+export function controlledIrqRate(m: Machine): number | null {
+  const v = m.u32[GLOBAL.irqRate];
+  return v === 0 ? null : (v - 1) / 1e6;
+}
+
+export function setControlledIrqRate(m: Machine, rate: number): void {
+  Atomics.store(m.u32, GLOBAL.irqRate, 1 + Math.round(Math.min(1, Math.max(0, rate)) * 1e6));
 }
 
 /** Operations published so far by a CPU (racy progress read). */

@@ -39,7 +39,28 @@ export function defineStruct<T extends FieldTable>(name: string, fields: T, padB
   if ((out.STRIDE as number) % 2 !== 0) throw new Error(`${name}: stride not 8-byte aligned`);
   // Built in one go (not by adding keys one at a time) so that V8 keeps it a fast-mode
   // object whose frozen fields the compiler can fold into constants.
-  return Object.freeze(Object.fromEntries(Object.entries(out))) as unknown as Struct<T>;
+  const struct = Object.freeze(Object.fromEntries(Object.entries(out))) as unknown as Struct<T>;
+  layouts.set(
+    struct,
+    Object.entries(fields).map(([key, type]) => [key, out[key] as number, type]),
+  );
+  return struct;
+}
+
+/** Each struct's fields in order: name, word offset, type (kept apart so the struct objects stay constant-foldable). */
+const layouts = new WeakMap<object, Array<[string, number, FieldType | readonly ['u32', number]]>>();
+
+/**
+ * The field of `struct` at word `off` of one element: `name`, `name[i]` for an array,
+ * `name.lo` / `name.hi` for a 64-bit field; null in padding.
+ */
+export function fieldAt(struct: { readonly STRIDE: number }, off: number): string | null {
+  for (const [key, at, type] of layouts.get(struct) ?? []) {
+    if (type === 'u32' && off === at) return key;
+    if (type === 'u64' && (off === at || off === at + 1)) return `${key}.${off === at ? 'lo' : 'hi'}`;
+    if (Array.isArray(type) && off >= at && off < at + type[1]) return `${key}[${off - at}]`;
+  }
+  return null;
 }
 
 /** Round a word count up to a multiple of `words`. */

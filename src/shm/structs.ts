@@ -4,7 +4,7 @@ import { defineStruct } from './struct.js';
 
 export const MAGIC = 0x534c4142; // 'SLAB'
 /** Bumped whenever any table below changes; attach() refuses other versions. */
-export const LAYOUT_VERSION = 5;
+export const LAYOUT_VERSION = 6;
 
 /** MAX_ORDER in the 5.4 sense: orders 0..MAX_ORDER-1 exist. */
 export const MAX_ORDER = 11;
@@ -35,6 +35,10 @@ export const GLOBAL = defineStruct('GLOBAL', {
   cacheCpuBase: 'u32', // word offset of CACHE_CPU[cache 0][cpu 0]
   cacheNodeBase: 'u32', // word offset of CACHE_NODE[cache 0][node 0]
   nrCaches: 'u32', // cache ids 0..nrCaches-1 have been used (ids are never reused)
+  // A controller of free-running CPUs (the viewer's live mode), read by each CPU between
+  // operations when it publishes its progress (mm/cpu.ts controlPoint()):
+  pause: 'u32', // 1: CPUs wait (Atomics.wait on this word) until it is 0 again
+  irqRate: 'u32', // 0: each CPU keeps its own rate; else 1 + the interrupt rate in millionths
 });
 
 /** Most caches one machine can hold (ids are never reused, destroyed ones included). */
@@ -191,6 +195,14 @@ export const CACHE_CPU = defineStruct(
 );
 export const CPU_TID = CACHE_CPU.ft;
 export const CPU_FREELIST = CACHE_CPU.ft + 1;
+
+/** The kernel's names of the halves of the CAS'd pairs, for traces and pictures. */
+export const HALF_NAMES: Readonly<Record<string, string>> = {
+  'PAGE.fc.lo': 'counters',
+  'PAGE.fc.hi': 'freelist',
+  'CACHE_CPU.ft.lo': 'tid',
+  'CACHE_CPU.ft.hi': 'freelist',
+};
 
 /**
  * struct kmem_cache_node, one per cache per node. Under list_lock:

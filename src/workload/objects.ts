@@ -2,7 +2,7 @@
 // Object workloads after mimalloc-bench: threadtest, xmalloc, larson. One program per
 // CPU, the same code on worker threads and under the scheduler. Every object is
 // stamped in the ledger on receipt and checked on free.
-import type { Cpu } from '../mm/cpu.js';
+import { controlPoint, type Cpu } from '../mm/cpu.js';
 import { flushAllFrom, serviceWork } from '../mm/slub/flush.js';
 import { cacheById } from '../mm/slub/kmem_cache.js';
 import { virtToHeadPfn } from '../mm/slub/objects.js';
@@ -93,9 +93,16 @@ export function* give(x: ObjCtx, obj: number): Step {
   countOp(x);
 }
 
-/** One more operation; progress is published every 4096 (whichever kind of operation lands there). */
+/**
+ * One more operation; progress is published every 4096 (whichever kind of operation
+ * lands there), which is also where a controller can pause the CPU or change its
+ * interrupt rate.
+ */
 function countOp(x: ObjCtx): void {
-  if ((++x.counts.ops & 4095) === 0) publishOps(x.cpu.m, x.cpu.id, x.counts.ops);
+  if ((++x.counts.ops & 4095) === 0) {
+    publishOps(x.cpu.m, x.cpu.id, x.counts.ops);
+    controlPoint(x.cpu);
+  }
 }
 
 /** threadtest: allocate a batch, free it, repeat; `ops` (even) operations in all. */

@@ -91,6 +91,7 @@ function walkChain(
   seen: Uint8Array,
   what: string,
   problems: string[],
+  out?: number[],
 ): number {
   const m = s.m;
   let count = 0;
@@ -105,11 +106,20 @@ function walkChain(
       break;
     }
     seen[idx] = 1;
+    out?.push(idx);
     count++;
     const at = p + s.offset;
     p = freelistPtr(s, m.u32[addrWord(m, at)], at);
   }
   return count;
+}
+
+/** The object indices on a freelist chain of slab `pfn`, in chain order (stops at a corrupt or cyclic link). */
+export function freelistIndices(s: KmemCache, pfn: number, head: number): number[] {
+  const objects = objectsOf(s.m.u32[pageOff(s.m, pfn) + SLAB_COUNTERS]);
+  const out: number[] = [];
+  walkChain(s, pfn, objects, head, new Uint8Array(objects), '', [], out);
+  return out;
 }
 
 export function slabRecord(s: KmemCache, pfn: number, place: SlabPlace): SlabRecord {

@@ -1,0 +1,104 @@
+// The viewer's files, built in memory when `slabsim view` starts: esbuild bundles the
+// page and its two workers from this package's own modules (the TypeScript sources in a
+// checkout, dist/ in an installed package), with a --model file bundled into the step
+// worker. `slabsim` in a model file resolves to the same copy of slabsim the rest of the
+// bundle uses, so its primitives and the scheduler share one schedule-point bus.
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { build, type Plugin } from 'esbuild';
+import { ModelError } from '../errors.js';
+import { PAGE_CSS, pageHtml } from './html.js';
+
+export interface Asset {
+  type: string;
+  body: string | Uint8Array;
+}
+
+/** A model file to bundle into the step worker. */
+export interface ViewModelFile {
+  /** absolute path */
+  path: string;
+  /** as the user gave it, for messages */
+  file: string;
+  exportName?: string;
+}
+
+const FROM_SOURCE = import.meta.url.endsWith('.ts');
+const ext = FROM_SOURCE ? 'ts' : 'js';
+const own = (rel: string): string => fileURLToPath(new URL(`${rel}.${ext}`, import.meta.url));
+const require = createRequire(import.meta.url);
+
+const JS = 'text/javascript; charset=utf-8';
+
+/** Stand-ins for Node-only packages that the bundled code reaches but never calls in a page. */
+const STUBS: Record<string, string> = {
+  // race/api.ts imports its worker pool only for explore({ workers > 1 }).
+  piscina: `export class Piscina { constructor() { throw new Error('worker threads (piscina) do not exist in a browser page'); } }`,
+};
+
+function viewPlugin(models: readonly ViewModelFile[]): Plugin {
+  return {
+    name: 'slabsim-view',
+    setup(b) {
+      b.onResolve({ filter: /^slabsim-view:/ }, (a) => ({ path: a.path, namespace: 'slabsim-view' }));
+      b.onLoad({ filter: /.*/, namespace: 'slabsim-view' }, () => ({
+        // The step worker's entry: the worker with the user's modules.
+        contents: [
+          `import { startStepWorker } from ${JSON.stringify(own('./step_worker'))};`,
+          ...models.map((m, i) => `import * as user${i} from ${JSON.stringify(m.path)};`),
+          `startStepWorker([${models
+            .map((m, i) => `{ file: ${JSON.stringify(m.file)}, exportName: ${JSON.stringify(m.exportName)}, mod: user${i} }`)
+            .join(', ')}]);`,
+        ].join('\n'),
+        resolveDir: fileURLToPath(new URL('.', import.meta.url)),
+        loader: 'js',
+      }));
+      b.onResolve({ filter: /^slabsim(\/.*)?$/ }, (a) => {
+        if (a.path === 'slabsim') return { path: own('../index') };
+        return { errors: [{ text: `${a.importer} imports ${a.path}: in the viewer a model may import 'slabsim' only` }] };
+      });
+      b.onResolve({ filter: /^piscina$/ }, (a) => ({ path: a.path, namespace: 'slabsim-stub' }));
+      b.onLoad({ filter: /.*/, namespace: 'slabsim-stub' }, (a) => ({ contents: STUBS[a.path], loader: 'js' }));
+      b.onResolve({ filter: /^node:/ }, (a) => ({
+        errors: [{ text: `${a.importer} imports ${a.path}, which a browser does not have` }],
+      }));
+    },
+  };
+}
+
+/**
+ * Build every file the viewer serves: path -> asset. A model file that cannot be bundled
+ * (a syntax error, an import a browser lacks) is one ModelError naming it.
+ */
+export async function buildViewer(models: readonly ViewModelFile[] = []): Promise<Map<string, Asset>> {
+  let result;
+  try {
+    result = await build({
+      entryPoints: { page: own('./page'), cpu: own('./cpu_worker'), step: 'slabsim-view:step' },
+      bundle: true,
+      format: 'esm',
+      platform: 'browser',
+      target: 'es2022',
+      write: false,
+      outdir: '/',
+      logLevel: 'silent',
+      legalComments: 'none',
+      plugins: [viewPlugin(models)],
+    });
+  } catch (e) {
+    const first = (e as { errors?: Array<{ text: string; location?: { file: string; line: number } | null }> }).errors?.[0];
+    const where = first?.location ? `${first.location.file}:${first.location.line}: ` : '';
+    const who = models.length ? `${models.map((m) => m.file).join(', ')}: ` : '';
+    throw new ModelError(`${who}cannot bundle the viewer: ${where}${first?.text ?? (e as Error).message}`);
+  }
+  const files = new Map<string, Asset>();
+  for (const f of result.outputFiles) files.set(f.path.replace(/^.*\//, '/'), { type: JS, body: f.contents });
+  files.set('/index.html', { type: 'text/html; charset=utf-8', body: pageHtml() });
+  files.set('/view.css', { type: 'text/css; charset=utf-8', body: PAGE_CSS });
+  files.set('/uplot.css', { type: 'text/css; charset=utf-8', body: uplotCss() });
+  return files;
+}
+
+/** uPlot's stylesheet, from the package. */
+export const uplotCss = (): string => readFileSync(require.resolve('uplot/dist/uPlot.min.css'), 'utf8');

@@ -1,0 +1,283 @@
+// The viewer's page: step mode drives the explorer worker through comlink and draws the
+// machine from the display buffer each animation frame; live mode (live.ts) runs a
+// workload on CPU workers. The address bar keeps the schedule and the step
+// (`#schedule=...&step=k`), so a schedule from a failing CI run is a link.
+import { type Remote, wrap } from 'comlink';
+import { attach, type Machine, wordPlace } from '../shm/machine.js';
+import type { Profile } from '../config.js';
+import { LiveRun, type LiveSettings } from './live.js';
+import { drawPicture } from './picture.js';
+import { CTL, type Loaded, type ModelInfo, type RunRequest, type StepApi } from './protocol.js';
+import { machineView } from './state.js';
+
+const t0 = performance.now();
+const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
+  const e = document.getElementById(id);
+  if (!e) throw new Error(`no element #${id}`);
+  return e as T;
+};
+const esc = (s: string): string => s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
+const hex = (v: number): string => `0x${(v >>> 0).toString(16)}`;
+
+function status(text: string, error = false): void {
+  const s = $('status');
+  s.textContent = text;
+  s.classList.toggle('error', error);
+}
+
+/** Run a UI action; its error goes to the status line (one line), never to the console. */
+async function act(what: string, f: () => Promise<unknown>): Promise<void> {
+  try {
+    await f();
+  } catch (e) {
+    status(`${what}: ${(e as Error).message ?? String(e)}`, true);
+  }
+}
+
+// ---- step mode ----
+
+const api: Remote<StepApi> = wrap<StepApi>(new Worker('/step.js', { type: 'module', name: 'slabsim-step' }));
+let models: ModelInfo[] = [];
+let run: { loaded: Loaded; m: Machine; ctl: Int32Array; words: number[] } | null = null;
+let drawnSeq = -1;
+
+const stepShown = (): number => (run ? Atomics.load(run.ctl, CTL.STEP) : -1);
+
+function fillModel(name: string): void {
+  const info = models.find((m) => m.name === name);
+  if (!info) return;
+  const opt = (v: string, label = v): string => `<option value="${esc(v)}">${esc(label)}</option>`;
+  $('profile').innerHTML = info.profiles.length ? info.profiles.map((p) => opt(p)).join('') : opt('', '- (no kernel)');
+  $('mutant').innerHTML = opt('', 'none') + info.mutants.map((x) => opt(x)).join('');
+  $('doc').textContent = info.doc;
+}
+
+function request(): RunRequest {
+  return {
+    model: $<HTMLSelectElement>('model').value,
+    profile: $<HTMLSelectElement>('profile').value || null,
+    mutant: $<HTMLSelectElement>('mutant').value || null,
+    seed: Number($<HTMLInputElement>('seed').value) >>> 0,
+  };
+}
+
+function show(loaded: Loaded, step = -1): Promise<void> {
+  const words = [...new Set(loaded.trace.flatMap((t) => t.accesses.map((a) => a.word)))].sort((a, b) => a - b);
+  run = { loaded, m: attach(loaded.display), ctl: new Int32Array(loaded.ctl), words };
+  drawnSeq = -1;
+  $<HTMLInputElement>('schedule').value = loaded.schedule;
+  $<HTMLSelectElement>('model').value = loaded.model;
+  fillModel(loaded.model);
+  $<HTMLSelectElement>('profile').value = loaded.profile ?? '';
+  $<HTMLSelectElement>('mutant').value = loaded.mutant ?? '';
+  $<HTMLInputElement>('seed').value = String(loaded.seed);
+  const slider = $<HTMLInputElement>('slider');
+  slider.max = String(loaded.trace.length - 1);
+  const out = $('outcome');
+  out.className = loaded.failed ? 'failed' : '';
+  out.innerHTML = loaded.failed
+    ? `<b>FAILED</b> at step ${loaded.trace.length - 1}: ${loaded.messages.map(esc).join('; ')}`
+    : `ok: ${loaded.trace.length} steps, every check held`;
+  $<HTMLButtonElement>('to-failure').disabled = !loaded.failed;
+  return step >= 0 ? seek(step) : Promise.resolve();
+}
+
+async function seek(k: number): Promise<void> {
+  if (!run) return;
+  await api.seek(Math.max(-1, Math.min(run.loaded.trace.length - 1, k)));
+}
+
+/** Draw the step the worker published, when it is whole (SEQ even and unchanged around the reads). */
+function frame(): void {
+  requestAnimationFrame(frame);
+  if (!run) return;
+  const seq = Atomics.load(run.ctl, CTL.SEQ);
+  $('play').textContent = Atomics.load(run.ctl, CTL.PLAYING) ? 'pause' : 'play';
+  if (seq === drawnSeq || seq & 1) return;
+  const k = Atomics.load(run.ctl, CTL.STEP);
+  drawStep(k);
+  drawnSeq = Atomics.load(run.ctl, CTL.SEQ) === seq ? seq : -1;
+}
+
+function drawStep(k: number): void {
+  if (!run) return;
+  const { loaded, m, words } = run;
+  const row = k >= 0 ? loaded.trace[k] : undefined;
+  const touched = row?.accesses.map((a) => a.word) ?? [];
+  $('step-cpu').textContent = row ? `CPU${row.cpu}` : '-';
+  $('step-site').textContent = row
+    ? `${row.site}${row.state === 'blocked' || row.state === 'spinning' ? ` (${row.state})` : ''}`
+    : '-';
+  $('step-accesses').innerHTML = row
+    ? row.accesses
+        .map((a) => {
+          const result = a.ok === undefined ? '' : a.ok ? 'ok' : 'failed';
+          return `<li class="${result}" data-kind="${a.kind}" data-word="${a.word}" data-ok="${result}">${a.kind} [${a.word}] ${hex(a.value)}${result ? ` <b>${result}</b>` : ''} <span class="more">${esc(wordPlace(m, a.word).label)}</span></li>`;
+        })
+        .join('') || '<li class="more">no shared access</li>'
+    : '';
+  $('step-line').textContent = row?.line ?? 'before the first step';
+  // Each CPU: the site it stopped at in its latest step so far.
+  const latest = new Map<number, (typeof loaded.trace)[number]>();
+  for (let i = 0; i <= k; i++) latest.set(loaded.trace[i].cpu, loaded.trace[i]);
+  $('threads').innerHTML = Array.from({ length: loaded.cpus }, (_, cpu) => {
+    const r = latest.get(cpu);
+    return `<div class="thread${row?.cpu === cpu ? ' moved' : ''}" data-cpu="${cpu}"><b>CPU${cpu}</b> <span>${esc(r?.site ?? '(not started)')}</span> <span class="st">${r && r.state !== 'running' ? r.state : ''}</span></div>`;
+  }).join('');
+  $('words').querySelector('tbody')!.innerHTML = words
+    .map(
+      (w) =>
+        `<tr${touched.includes(w) ? ' class="hl"' : ''} data-word="${w}"><td>${w}</td><td>${esc(wordPlace(m, w).label)}</td><td class="v">${hex(m.u32[w])}</td></tr>`,
+    )
+    .join('');
+  drawPicture($('picture'), m, machineView(m), touched, 64);
+  $<HTMLInputElement>('slider').value = String(k);
+  $('position').textContent = `step ${k} of ${loaded.trace.length - 1}`;
+  history.replaceState(null, '', `#schedule=${encodeURIComponent(loaded.schedule)}&step=${k}`);
+  $('step').dataset.step = String(k);
+}
+
+function fromHash(): { schedule: string | null; step: number } {
+  const h = new URLSearchParams(location.hash.slice(1));
+  const step = Number(h.get('step') ?? -1);
+  return { schedule: h.get('schedule'), step: Number.isInteger(step) ? step : -1 };
+}
+
+function wireStepMode(): void {
+  $<HTMLSelectElement>('model').addEventListener('change', (e) => fillModel((e.target as HTMLSelectElement).value));
+  $('generate').addEventListener('click', () => act('new run', async () => show(await api.generate(request()))));
+  $('hunt').addEventListener('click', () =>
+    act('find a failure', async () => {
+      status('exploring up to 2000 schedules...');
+      const found = await api.hunt(request(), 2000);
+      if (!found) return status(`no failure in 2000 runs of ${request().model}`);
+      await show(found);
+      status(`found and shrunk: ${found.schedule}`);
+    }),
+  );
+  $('load').addEventListener('click', () =>
+    act('load', async () => show(await api.load($<HTMLInputElement>('schedule').value.trim()))),
+  );
+  $('first').addEventListener('click', () => act('step', () => seek(-1)));
+  $('back').addEventListener('click', () => act('step', () => seek(stepShown() - 1)));
+  $('forward').addEventListener('click', () => act('step', () => seek(stepShown() + 1)));
+  $('to-failure').addEventListener('click', () => act('step', () => seek(run ? run.loaded.trace.length - 1 : -1)));
+  $('slider').addEventListener('input', (e) => act('step', () => seek(Number((e.target as HTMLInputElement).value))));
+  const speed = $<HTMLInputElement>('speed');
+  speed.addEventListener('input', () => {
+    $('speed-value').textContent = speed.value;
+  });
+  $('play').addEventListener('click', () =>
+    act('play', async () => {
+      if (run && Atomics.load(run.ctl, CTL.PLAYING)) await api.pause();
+      else await api.play(Number(speed.value));
+    }),
+  );
+  document.addEventListener('keydown', (e) => {
+    if ((e.target as HTMLElement).closest('input, select, textarea') || $('step-mode').hidden) return;
+    const keys: Record<string, () => void> = {
+      ArrowRight: () => $('forward').click(),
+      ArrowLeft: () => $('back').click(),
+      Home: () => $('first').click(),
+      End: () => $('to-failure').click(),
+      ' ': () => $('play').click(),
+    };
+    if (keys[e.key]) {
+      e.preventDefault();
+      keys[e.key]();
+    }
+  });
+  window.addEventListener('hashchange', () => {
+    const h = fromHash();
+    if (!run || !h.schedule) return;
+    if (h.schedule !== run.loaded.schedule) void act('load', async () => show(await api.load(h.schedule as string), h.step));
+    else if (h.step !== stepShown()) void act('step', () => seek(h.step));
+  });
+}
+
+// ---- live mode ----
+
+let live: LiveRun | null = null;
+
+function wireLiveMode(): void {
+  const buttons = (running: boolean, paused: boolean): void => {
+    $<HTMLButtonElement>('live-start').disabled = running;
+    $<HTMLButtonElement>('live-pause').disabled = !running || paused;
+    $<HTMLButtonElement>('live-resume').disabled = !running || !paused;
+    $<HTMLButtonElement>('live-stop').disabled = !running;
+  };
+  const irq = $<HTMLInputElement>('irq');
+  $('live-start').addEventListener('click', () =>
+    act('live', async () => {
+      const settings: LiveSettings = {
+        workload: $<HTMLSelectElement>('workload').value as LiveSettings['workload'],
+        cpus: Math.max(1, Math.min(16, Number($<HTMLInputElement>('cpus').value) | 0)),
+        profile: $<HTMLSelectElement>('live-profile').value as Profile,
+        irqRate: Math.max(0, Math.min(1, Number(irq.value) || 0)),
+      };
+      $('live-checks').textContent = '';
+      live = new LiveRun(settings, {
+        counters: $('live-counters'),
+        picture: $('live-picture'),
+        charts: ['chart-ops', 'chart-fast', 'chart-slabs', 'chart-partial'].map((id) => $(id)),
+      });
+      buttons(true, false);
+      status(`live: ${settings.workload} on ${settings.cpus} CPUs`);
+    }),
+  );
+  $('live-pause').addEventListener('click', () => {
+    live?.pause();
+    buttons(true, true);
+  });
+  $('live-resume').addEventListener('click', () => {
+    live?.resume();
+    buttons(true, false);
+  });
+  irq.addEventListener('change', () => live?.setIrqRate(Math.max(0, Math.min(1, Number(irq.value) || 0))));
+  $('live-stop').addEventListener('click', () =>
+    act('live', async () => {
+      if (!live) return;
+      const report = await live.stop();
+      live = null;
+      buttons(false, false);
+      const c = report.checks;
+      const el = $('live-checks');
+      el.className = c.ok ? 'ok' : 'bad';
+      el.dataset.ok = String(c.ok);
+      el.textContent = c.ok
+        ? `stopped after ${report.ops.toLocaleString('en-US')} operations: ledger and validate ok (${c.live} objects live, none lost)`
+        : `checks FAILED: ${c.messages.join('; ')}`;
+    }),
+  );
+}
+
+function wireTabs(): void {
+  const tab = (name: 'step' | 'live'): void => {
+    $('step-mode').hidden = name !== 'step';
+    $('live-mode').hidden = name !== 'live';
+    $('tab-step').classList.toggle('on', name === 'step');
+    $('tab-live').classList.toggle('on', name === 'live');
+  };
+  $('tab-step').addEventListener('click', () => tab('step'));
+  $('tab-live').addEventListener('click', () => tab('live'));
+}
+
+async function start(): Promise<void> {
+  if (!crossOriginIsolated) status('this page is not cross-origin isolated: SharedArrayBuffer is missing', true);
+  wireTabs();
+  wireStepMode();
+  wireLiveMode();
+  models = await api.models();
+  $('model').innerHTML = models
+    .map((m) => `<option value="${esc(m.name)}">${esc(m.name)}${m.user ? ' (your model)' : ''}</option>`)
+    .join('');
+  fillModel(models[0].name);
+  requestAnimationFrame(frame);
+  const h = fromHash();
+  await act('load', async () => show(h.schedule ? await api.load(h.schedule) : await api.generate(request()), h.step));
+  const ms = Math.round(performance.now() - t0);
+  document.body.dataset.ready = String(ms);
+  if (!$('status').classList.contains('error')) status(`ready in ${ms} ms`);
+}
+
+void start();

@@ -1,0 +1,84 @@
+// What the viewer's page and its workers say to each other (through comlink), and the
+// control words they share. Drawing never goes through messages: the page reads the
+// machine's buffer each frame.
+import type { Access } from '../sched/scheduler.js';
+
+/** A model the step worker can load. */
+export interface ModelInfo {
+  name: string;
+  doc: string;
+  cpus: number;
+  /** kernel profiles it runs on; empty for a model that runs no kernel code */
+  profiles: string[];
+  mutants: string[];
+  /** from a --model file (shown first) */
+  user: boolean;
+}
+
+/** One step of the loaded run, as `slabsim replay --trace` prints it. */
+export interface TraceRow {
+  cpu: number;
+  /** where the CPU stopped after the step: its next schedule point, or '(finished)' */
+  site: string;
+  state: 'running' | 'blocked' | 'spinning' | 'finished';
+  accesses: Access[];
+  /** the line of `slabsim replay --trace` */
+  line: string;
+}
+
+/** A loaded run: its schedule, every step, how it ended, and the buffers the page reads. */
+export interface Loaded {
+  schedule: string;
+  model: string;
+  doc: string;
+  cpus: number;
+  profile: string | null;
+  mutant: string | null;
+  seed: number;
+  trace: TraceRow[];
+  failed: boolean;
+  messages: string[];
+  /**
+   * The machine as of the step shown in CTL[STEP]: the worker copies its machine here
+   * after each seek (the page reads it, never the machine being replayed)
+   */
+  display: SharedArrayBuffer;
+  /** control words: see CTL */
+  ctl: SharedArrayBuffer;
+}
+
+/**
+ * Words of the step worker's control buffer (Int32). SEQ is odd while the worker writes
+ * the display copy: a page that read SEQ even and unchanged around its drawing drew one
+ * step, whole.
+ */
+export const CTL = { SEQ: 0, STEP: 1, PLAYING: 2, WORDS: 4 } as const;
+
+/** A new run of a model: a seeded random schedule, or a hunt for a failing one. */
+export interface RunRequest {
+  model: string;
+  profile: string | null;
+  mutant: string | null;
+  seed: number;
+}
+
+/** The step worker's API (src/view/step_worker.ts). Steps are trace line numbers: -1 is before the first. */
+export interface StepApi {
+  models(): ModelInfo[];
+  /** replay a schedule string; shows step -1 */
+  load(schedule: string): Loaded;
+  /** a run under a random schedule of the given seed */
+  generate(req: RunRequest): Loaded;
+  /** explore up to `runs` schedules from the seed; the shrunk failure, or null when none failed */
+  hunt(req: RunRequest, runs: number): Promise<Loaded | null>;
+  /** show the machine after step k (a replay cut after k + 1 steps); returns the step shown */
+  seek(k: number): number;
+  /** step forward at `stepsPerSecond` until the last step or pause() */
+  play(stepsPerSecond: number): void;
+  pause(): void;
+}
+
+/** A CPU worker of live mode (src/view/cpu_worker.ts): runs one CPU's program, free-running, to its end. */
+export interface CpuApi {
+  run(task: import('../workload/task.js').CpuTask): import('../workload/task.js').CpuResult;
+}
