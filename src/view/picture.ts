@@ -59,6 +59,8 @@ function slabRow(m: Machine, c: CacheView, s: SlabView, k: Marks): string {
 }
 
 function cacheHtml(m: Machine, c: CacheView, k: Marks, maxSlabs: number): string {
+  if (c.slabs.length === 0 && c.nodes.every((n) => n.nrPartial === 0))
+    return `<div class="cache idle" data-cache="${c.id}" data-slabs="0"><h3>${esc(c.name)} <span class="more">${c.size}-byte slots, no slabs</span></h3></div>`;
   const boxes: string[] = [];
   for (const cpu of c.cpus) {
     const hl = k.cacheCpu.has(`${c.id}:${cpu.cpu}`) ? ' hl' : '';

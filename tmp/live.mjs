@@ -1,0 +1,18 @@
+import { chromium } from 'playwright-core';
+const URL = process.argv[2];
+const b = await chromium.launch({ executablePath: '/work/wt/view/node_modules/.cache/slabsim-chromium/143.0.4/chromium', headless: true, args: ['--headless=shell','--no-sandbox','--disable-gpu'] });
+const p = await b.newPage({ locale: 'en-US', viewport: { width: 1400, height: 1000 } });
+p.on('console', m => console.log('console', m.type(), m.text()));
+p.on('pageerror', e => console.log('pageerror', e.message));
+await p.goto(URL);
+await p.waitForSelector('body[data-ready]');
+await p.click('#tab-live');
+await p.click('#live-start');
+await p.waitForTimeout(3000);
+console.log(await p.locator('#status').innerText());
+console.log(await p.locator('#live-counters').innerText());
+await p.screenshot({ path: '/tmp/live1.png', fullPage: true });
+await p.click('#live-stop');
+await p.waitForTimeout(2000);
+console.log(await p.locator('#live-checks').innerText());
+await b.close();
