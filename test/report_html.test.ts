@@ -1,6 +1,7 @@
 // The HTML report (`slabsim run --report FILE.html`): the series it computes from a
 // synthetic report, and a real run's report opened in headless Chromium (from npm, see
-// test/browser.ts; driven by playwright-core) with its charts drawn and no console error.
+// test/browser.ts; driven by playwright-core) with its charts drawn (uPlot, inlined) and
+// no console error.
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -189,6 +190,22 @@ async function open(browser: Browser, html: string, name: string): Promise<Opene
   return { page, errors, requests: requests.filter((u) => u !== url) };
 }
 
+/** Pixels of `color` (#rrggbb, within a small tolerance for antialiasing) in the canvas matching `selector`. */
+const inked = (page: Page, selector: string, color: string): Promise<number> =>
+  page.$eval(
+    selector,
+    (c, hex) => {
+      const canvas = c as HTMLCanvasElement;
+      const px = canvas.getContext('2d')?.getImageData(0, 0, canvas.width, canvas.height).data ?? new Uint8ClampedArray();
+      const [r, g, b] = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
+      let n = 0;
+      for (let i = 0; i < px.length; i += 4)
+        if (px[i + 3] > 200 && Math.abs(px[i] - r) < 12 && Math.abs(px[i + 1] - g) < 12 && Math.abs(px[i + 2] - b) < 12) n++;
+      return n;
+    },
+    color,
+  );
+
 /** Boxes of the elements matching `selector`: [width, height] each. */
 const boxes = (page: Page, selector: string): Promise<Array<[number, number]>> =>
   page.$$eval(selector, (els) =>
@@ -231,31 +248,39 @@ describe('the HTML report of a real run in headless Chromium', () => {
     expect(opened.requests).toEqual([]);
   });
 
-  it('draws throughput per CPU and pages over time', async () => {
+  it('draws throughput per CPU and pages over time with uPlot, the legend giving the values under the cursor', async () => {
     const { page } = opened;
+    const data = htmlData(report);
+    if ('note' in data.throughput || 'note' in data.pages) throw new Error('the run should have a timeline');
     expect(await page.$$('#throughput-chart .note')).toHaveLength(0);
-    const lines = await boxes(page, '#throughput-chart path.series');
-    expect(lines).toHaveLength(report.config.cpus);
-    for (const [w, h] of lines) expect(w * h).toBeGreaterThan(0);
-    const pages = await boxes(page, '#pages-chart path.series');
-    expect(pages).toHaveLength(2);
-    for (const [w, h] of pages) expect(w * h).toBeGreaterThan(0);
-    // hovering shows the values of every CPU
-    const chart = page.locator('#throughput-chart svg');
-    const b = await chart.boundingBox();
-    if (!b) throw new Error('no box for the throughput chart');
-    await page.mouse.move(b.x + b.width * 0.9, b.y + b.height / 2);
-    const tip = await page.locator('#throughput-chart .tip').innerText();
-    expect(tip).toMatch(/CPU 0: [\d,]+ ops\/s/);
-    expect(tip).toMatch(/CPU 1: [\d,]+ ops\/s/);
+    const legend = (id: string) =>
+      page.$$eval(`#${id} .u-legend .u-series`, (rows) =>
+        rows.map((r) => [r.querySelector('.u-label')?.textContent ?? '', r.querySelector('.u-value')?.textContent ?? '']),
+      );
+    expect((await legend('throughput-chart')).map((r) => r[0])).toEqual(['time', 'CPU 0', 'CPU 1']);
+    expect((await legend('pages-chart')).map((r) => r[0])).toEqual(['time', 'pages in use', 'pages in slabs']);
+    // every series is drawn: the canvas holds pixels of each series' colour
+    for (const [id, colors] of [
+      ['throughput-chart', ['#2f67b1', '#e07b00']],
+      ['pages-chart', ['#2f67b1', '#e07b00']],
+    ] as const)
+      for (const color of colors) expect(await inked(page, `#${id} canvas`, color), `${id} ${color}`).toBeGreaterThan(20);
+    // hovering the last interval shows each CPU's rate there
+    const over = await page.locator('#throughput-chart .u-over').boundingBox();
+    if (!over) throw new Error('no plot area in the throughput chart');
+    await page.mouse.move(over.x + over.width - 2, over.y + over.height / 2);
+    const last = data.throughput.cpus.map((y) => y[y.length - 1]);
+    expect((await legend('throughput-chart')).slice(1)).toEqual(
+      last.map((v, cpu) => [`CPU ${cpu}`, `${v.toLocaleString('en-US')} ops/s`]),
+    );
     await page.mouse.move(0, 0);
   });
 
   it('draws the fast-path share of each CPU', async () => {
-    const fast = await boxes(opened.page, '#fastpath-chart rect.fast');
+    const fast = await boxes(opened.page, '#fastpath-chart .fpbar .fast');
     expect(fast.length).toBeGreaterThan(0);
     expect(fast.some(([w, h]) => w > 0 && h > 0)).toBe(true);
-    const labels = await opened.page.$$eval('#fastpath-chart text', (ts) => ts.map((t) => t.textContent));
+    const labels = await opened.page.$$eval('#fastpath-chart .fplabel', (ts) => ts.map((t) => t.textContent));
     for (let cpu = 0; cpu < report.config.cpus; cpu++) expect(labels).toContain(`CPU ${cpu} allocs`);
   });
 
@@ -293,10 +318,10 @@ describe('the HTML report of a real run in headless Chromium', () => {
     delete bare.slab_map;
     const o = await open(browser, htmlReport(bare), 'bare.html');
     expect(o.errors).toEqual([]);
-    expect(await o.page.$$('#throughput-chart path.series')).toHaveLength(0);
+    expect(await o.page.$$('#throughput-chart canvas')).toHaveLength(0);
     expect(await o.page.locator('#throughput-chart .note').innerText()).toContain('no timeline');
     expect(await o.page.locator('#slab-map .note').innerText()).toContain('no slab map');
-    expect((await boxes(o.page, '#fastpath-chart rect.fast')).length).toBeGreaterThan(0);
+    expect((await boxes(o.page, '#fastpath-chart .fpbar .fast')).length).toBeGreaterThan(0);
     await o.page.close();
   });
 });

@@ -202,8 +202,7 @@ describe('the viewer in headless Chromium', () => {
         server.on('exit', (code) => fail(new Error(`slabsim view exited ${code}: ${err}`)));
       });
       url = /(http:\/\/127\.0\.0\.1:\d+\/)/.exec(startLine)?.[1] ?? '';
-      // uPlot formats numbers with navigator.language, which Chromium derives from LANG (C.UTF-8 gives an invalid tag)
-      context = await browser.newContext({ locale: 'en-US', viewport: { width: 1400, height: 1000 } });
+      context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
       context.on('request', (r) => requests.push(r.url()));
       page = await context.newPage();
       page.on('console', (msg) => {

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { build, type Plugin } from 'esbuild';
+import { build, buildSync, type Plugin } from 'esbuild';
 import { ModelError } from '../errors.js';
 import { PAGE_CSS, pageHtml } from './html.js';
 
@@ -102,3 +102,28 @@ export async function buildViewer(models: readonly ViewModelFile[] = []): Promis
 
 /** uPlot's stylesheet, from the package. */
 export const uplotCss = (): string => readFileSync(require.resolve('uplot/dist/uPlot.min.css'), 'utf8');
+
+let reportJs: string | undefined;
+
+/**
+ * The script of the HTML report (src/report/page.ts with uPlot), one IIFE to inline in
+ * a <script> element; built once per process.
+ */
+export function reportScript(): string {
+  if (reportJs === undefined) {
+    const out = buildSync({
+      entryPoints: [own('../report/page')],
+      bundle: true,
+      format: 'iife',
+      platform: 'browser',
+      target: 'es2020',
+      minify: true,
+      write: false,
+      logLevel: 'silent',
+      legalComments: 'none',
+    });
+    // Inside <script> only "</script" could end the element early.
+    reportJs = out.outputFiles[0].text.replace(/<\/script/gi, '<\\/script');
+  }
+  return reportJs;
+}

@@ -1,6 +1,7 @@
 // Time series, drawn one way in the whole project: uPlot, with the same palette, axes and
 // legend in the viewer's live mode and in the HTML report of `slabsim run --report`
 // (which inlines this module, bundled, with uPlot). x is milliseconds since the start.
+import './locale_guard.js';
 import uPlot from 'uplot';
 
 const PALETTE = ['#2f67b1', '#e07b00', '#2a9d4b', '#c0262d', '#8a5cc2', '#8c564b', '#d6589f', '#6b7280', '#a9a20f', '#17a2b8'];
