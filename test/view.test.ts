@@ -321,6 +321,32 @@ describe('the viewer in headless Chromium', () => {
     expect(await page.locator('#picture').innerText()).toContain('This model has no slab cache');
   });
 
+  it('finds a failure of a mutant in the page (explored, shrunk, loaded) and plays it', async () => {
+    await page.goto(url);
+    await page.reload();
+    await page.waitForSelector('body[data-ready]');
+    await page.selectOption('#model', 'treiber-stack');
+    await page.selectOption('#mutant', 'untagged-stack');
+    await page.fill('#seed', '1');
+    await page.click('#hunt');
+    await page.waitForFunction(() => document.getElementById('status')?.textContent?.startsWith('found and shrunk'), null, {
+      timeout: 60_000,
+    });
+    const schedule = await page.inputValue('#schedule');
+    expect(schedule).toMatch(/^v1:treiber-stack:-:untagged-stack:\d+:/);
+    expect(await page.locator('#outcome').innerText()).toMatch(/^FAILED at step \d+/);
+    // the schedule fails the same way on the command line
+    expect(cli('replay', schedule).status).toBe(1);
+    await page.fill('#speed', '60');
+    await page.click('#play');
+    await page.waitForFunction(() => Number(document.getElementById('step')?.dataset.step) >= 5);
+    await page.click('#play');
+    await page.waitForFunction(() => document.getElementById('play')?.textContent === 'play');
+    const stopped = await page.getAttribute('#step', 'data-step');
+    await page.waitForTimeout(300);
+    expect(await page.getAttribute('#step', 'data-step')).toBe(stopped);
+  });
+
   it('renders for a person to read (screenshot)', async () => {
     await page.goto(`${url}#schedule=${encodeURIComponent(SCHEDULES[1])}&step=20`);
     await page.reload();
