@@ -3,7 +3,7 @@
 // the npm cache this project's install filled), write there a lock-free algorithm with a
 // planted bug (a Vyukov MPMC ring) and a vitest file using slabsim/vitest, and run the
 // tests, the CLI and a replay from there. Nothing there imports a path of this repository.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
@@ -200,6 +200,38 @@ describe('a project of its own that installs slabsim', () => {
       const r = run(app, 'npx', ['slabsim', 'stress', '--model', './ring.model.ts', '--cpus', cpus, '--ops', '200']);
       expect(r.out).toMatch(new RegExp(`on ${cpus} worker threads: 200 rounds in .* 0 failed`));
       expect(r.status).toBe(0);
+    }
+  });
+
+  it('slabsim view --model builds the page from the installed package, with the model in its step worker', async () => {
+    // The installed bin itself (what npx runs), so that killing the child stops the server.
+    const bin = join(app, 'node_modules/slabsim/bin/slabsim.mjs');
+    const child = spawn(process.execPath, [bin, 'view', '--port', '0', '--model', './ring.model.ts'], {
+      cwd: app,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    try {
+      const line = await new Promise<string>((done, fail) => {
+        let out = '';
+        let err = '';
+        child.stdout.on('data', (d) => {
+          out += d;
+          if (out.includes('\n')) done(out.split('\n')[0]);
+        });
+        child.stderr.on('data', (d) => (err += d));
+        child.on('exit', (code) => fail(new Error(`slabsim view exited ${code}: ${err}`)));
+      });
+      const url = /(http:\/\/127\.0\.0\.1:\d+\/)/.exec(line)?.[1] ?? '';
+      expect(url).not.toBe('');
+      const page = await fetch(url);
+      expect(page.status).toBe(200);
+      expect(page.headers.get('cross-origin-embedder-policy')).toBe('require-corp');
+      const step = await (await fetch(`${url}step.js`)).text();
+      expect(step).toMatch(/["']vyukov-ring["']/);
+      expect(step).not.toContain(repo);
+      for (const f of ['page.js', 'cpu.js', 'uplot.css']) expect((await fetch(`${url}${f}`)).status).toBe(200);
+    } finally {
+      child.kill('SIGTERM');
     }
   });
 });
