@@ -1,9 +1,34 @@
 import { describe, expect, it } from 'vitest';
 import type { MachineConfig } from '../src/config.js';
 import { SlabError } from '../src/errors.js';
-import { attach, cpuNode, cpuOff, create, type Machine } from '../src/shm/machine.js';
+import {
+  addrWord,
+  attach,
+  cacheCpuOff,
+  cacheNodeOff,
+  cpuNode,
+  cpuOff,
+  create,
+  type Machine,
+  nodeOff,
+  pageOff,
+  wordPlace,
+} from '../src/shm/machine.js';
 import { defineStruct } from '../src/shm/struct.js';
-import { CPU, GLOBAL, LAYOUT_VERSION, MAGIC, MAX_ORDER, NODE, PAGE } from '../src/shm/structs.js';
+import {
+  CACHE_CPU,
+  CACHE_NODE,
+  CPU,
+  CPU_TID,
+  GLOBAL,
+  LAYOUT_VERSION,
+  MAGIC,
+  MAX_ORDER,
+  NODE,
+  PAGE,
+  SLAB_COUNTERS,
+  SLAB_FREELIST,
+} from '../src/shm/structs.js';
 
 const MiB = 1024 * 1024;
 const STRUCTS = { GLOBAL, NODE, PAGE, CPU } as const;
@@ -269,5 +294,30 @@ describe('cpuNode', () => {
     const written = Array.from({ length: 6 }, (_, c) => m.u32[cpuOff(m, c) + CPU.node]);
     expect(written).toEqual([0, 0, 1, 1, 2, 2]);
     for (let c = 0; c < 6; c++) expect(written[c]).toBe(cpuNode(m, c));
+  });
+});
+
+describe('wordPlace: a word back to its struct field (traces and the viewer)', () => {
+  it('names the region, its indices and the field, with the kernel names of the CAS pairs', () => {
+    const m = create({ cpus: 3, nodes: 2, memory: 8 * MiB });
+    const at = (w: number) => {
+      const p = wordPlace(m, w);
+      return [p.region, p.label];
+    };
+    expect(at(GLOBAL.stop)).toEqual(['header', 'header stop']);
+    expect(at(nodeOff(m, 1) + NODE.nrFree + 3)).toEqual(['node', 'zone 1 nrFree[3]']);
+    expect(at(pageOff(m, 7) + SLAB_COUNTERS)).toEqual(['page', 'page 7 counters']);
+    expect(at(pageOff(m, 7) + SLAB_FREELIST)).toEqual(['page', 'page 7 freelist']);
+    expect(at(cpuOff(m, 2) + CPU.opsDone)).toEqual(['cpu', 'cpu 2 opsDone']);
+    expect(at(cacheCpuOff(m, 4, 1) + CPU_TID)).toEqual(['cache_cpu', 'cache 4 cpu 1 tid']);
+    expect(at(cacheCpuOff(m, 4, 1) + CACHE_CPU.partial)).toEqual(['cache_cpu', 'cache 4 cpu 1 partial']);
+    expect(at(cacheNodeOff(m, 2, 1) + CACHE_NODE.nrPartial)).toEqual(['cache_node', 'cache 2 node 1 nrPartial']);
+    expect(at(cacheNodeOff(m, 2, 1) + CACHE_NODE.STRIDE - 1)).toEqual(['cache_node', 'cache 2 node 1 padding']);
+    expect(wordPlace(m, addrWord(m, 0x3008))).toMatchObject({
+      region: 'memory',
+      pfn: 0x3008 >> 12,
+      addr: 0x3008,
+      label: '0x3008',
+    });
   });
 });

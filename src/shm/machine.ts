@@ -214,10 +214,11 @@ export interface WordPlace {
   addr?: number;
   /** the struct field (null in padding or in memory) */
   field: string | null;
-  /** one short line: `page 7 fc.lo`, `cache 0 cpu 1 ft.hi`, `0x1080` */
+  /** one short line: `page 7 counters`, `cache 0 cpu 1 freelist`, `zone 0 nrFree[3]`, `0x1080` */
   label: string;
 }
 
+/** What word `w` of the buffer is: the region, its indices and the field, from the struct tables. */
 export function wordPlace(m: Machine, w: number): WordPlace {
   const within = (base: number, stride: number, count: number): [number, number] | null => {
     const rel = w - base;
