@@ -1,8 +1,11 @@
 import { SlabError } from './errors.js';
 
+/** A kernel generation whose SLUB the simulator reproduces. */
 export type Profile = '5.4' | '6.6';
+/** Every profile, oldest first. */
 export const PROFILES: readonly Profile[] = ['5.4', '6.6'];
 
+/** The shape of a simulated machine. */
 export interface MachineConfig {
   /** simulated CPUs, one worker thread each */
   cpus: number;

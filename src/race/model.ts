@@ -67,7 +67,10 @@ export interface Model {
 }
 
 /** What {@link defineModel} takes: a {@link Model} whose `doc` may be left out. */
-export type ModelSpec = Omit<Model, 'doc' | 'source'> & { doc?: string };
+export type ModelSpec = Omit<Model, 'doc' | 'source'> & {
+  /** One line: what races against what (default empty). */
+  doc?: string;
+};
 
 /** Most simulated CPUs a model may have: one schedule letter each. */
 export const MAX_MODEL_CPUS = MAX_SCHEDULED_CPUS;

@@ -58,10 +58,13 @@ export interface ScheduleResult {
 
 /** One step: who moved, where it stopped next, and whether it stopped blocked or spinning. */
 export interface TraceStep {
+  /** the CPU that moved */
   cpu: number;
   /** the schedule point where the CPU stopped after this step (its next access), or '(finished)' */
   site: string;
+  /** it stopped blocked on a lock or a wait (not runnable until a word it waits on changes) */
   blocked?: true;
+  /** it is busy-waiting: run only when no other CPU can move */
   spinning?: true;
   /** the shared-memory accesses the step made (filled in by the race runner when tracing) */
   accesses?: Access[];
@@ -69,7 +72,9 @@ export interface TraceStep {
 
 /** One access a step made, as `replay --trace` prints it. */
 export interface Access {
+  /** the primitive: load32, store32, cas32, cas64 (cas2), add32, xchg32, spinLock, spinUnlock */
   kind: 'load' | 'store' | 'cas' | 'cas2' | 'add' | 'xchg' | 'lock' | 'unlock';
+  /** the word index (for cas2, the low word of the pair) */
   word: number;
   /** the value loaded, stored, swapped in (cas), or found (add, xchg) */
   value: number;

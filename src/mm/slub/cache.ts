@@ -46,7 +46,9 @@ import { objectAt } from './objects.js';
 import { kmemCacheFlags, setSlubOptions, type SlubOptions, slubOptions } from './slub_options.js';
 import { listPfns, liveObjects, slabRecords } from './walk.js';
 
+/** How kmemCacheCreate() makes a cache, beyond its name and size (kmem_cache_create()'s other arguments). */
 export interface CacheOptions {
+  /** the alignment asked for, in bytes */
   align?: number;
   /** SLAB_* bits, or flag names ('hwcache_align', 'no_merge', ...) */
   flags?: number | readonly string[];
