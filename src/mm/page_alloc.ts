@@ -92,6 +92,7 @@ function rmqueueSmallest(m: Machine, zone: number, order: number): number {
 
 /** prep_new_page() with __GFP_COMP: mark the head and its tails. */
 function prepNewPage(m: Machine, pfn: number, order: number, cpu: number): void {
+  m.touched?.fill(1, pfn, pfn + (1 << order)); // restore() rewrites these pages
   const u = m.u32;
   const p = pageOff(m, pfn);
   u[p + PAGE.flags] = PG.head;

@@ -40,6 +40,12 @@ export interface Machine {
   readonly cacheNodeBase: number;
   /** word offset of simulated physical address 0 */
   readonly memBase: number;
+  /**
+   * Per pfn, 1 once the page allocator has handed the page out since trackPages() (set
+   * by prepNewPage), so that restore() rewrites only those pages of simulated memory;
+   * null (the default) when nobody restores this machine.
+   */
+  touched: Uint8Array | null;
 }
 
 function layoutOf(cfg: MachineConfig) {
@@ -112,6 +118,7 @@ function build(sab: SharedArrayBuffer, cfg: MachineConfig, L: ReturnType<typeof 
     cacheCpuBase: L.cacheCpuBase,
     cacheNodeBase: L.cacheNodeBase,
     memBase: L.memBase,
+    touched: null,
   };
 }
 
@@ -162,16 +169,75 @@ export function onRestore(forget: (sab: SharedArrayBuffer) => void): void {
   sideState.push(forget);
 }
 
-/** A copy of the whole buffer, to go back to with restore(). */
-export const snapshot = (m: Machine): Uint32Array => m.u32.slice();
+/** A saved state of a machine, for restore(). */
+export interface MachineImage {
+  /** every word of the buffer */
+  readonly words: Uint32Array;
+  /** the pages handed out by then (when the machine noted them: trackPages()) */
+  readonly touched: Uint8Array | null;
+}
 
 /**
- * Put the machine back into the state of `image` (a snapshot() of it), and make every
- * module forget what it derived from the buffer since. Nothing may run on it meanwhile.
+ * From now on the machine notes every page it hands out, so that restore() can rewrite
+ * only those pages of simulated memory. Call it on a fresh machine.
  */
-export function restore(m: Machine, image: Uint32Array): void {
-  m.u32.set(image);
+export function trackPages(m: Machine): void {
+  m.touched = new Uint8Array(m.totalPfns);
+}
+
+/** The machine's state now, to go back to with restore(). */
+export const snapshot = (m: Machine): MachineImage => ({ words: m.u32.slice(), touched: m.touched?.slice() ?? null });
+
+/**
+ * Put the machine back into the state of `image` (its snapshot()), and make every module
+ * forget what it derived from the buffer since. Nothing may run on it meanwhile.
+ *
+ * Everything before simulated memory is copied; of simulated memory, when the machine
+ * tracks its pages, only the pages handed out since trackPages() (a page nobody was
+ * given is written by nobody: SLUB, the pools and model memory all write pages they
+ * took from the page allocator).
+ */
+export function restore(m: Machine, image: MachineImage): void {
+  const u = m.u32;
+  const words = image.words;
+  const touched = m.touched;
+  if (touched === null || image.touched === null) {
+    u.set(words);
+  } else {
+    restoreTables(m, words);
+    const perPage = m.cfg.pageSize >> 2;
+    for (let pfn = 0; pfn < touched.length; pfn++) {
+      if (touched[pfn] === 0) continue;
+      let end = pfn + 1;
+      while (end < touched.length && touched[end] !== 0) end++;
+      const from = m.memBase + pfn * perPage;
+      u.set(words.subarray(from, m.memBase + end * perPage), from);
+      pfn = end;
+    }
+    touched.set(image.touched);
+  }
   for (const forget of sideState) forget(m.sab);
+}
+
+/**
+ * Everything before simulated memory, but the cache tables of cache ids neither the
+ * machine nor the image has used (ids are never reused, and a table nobody created is
+ * written by nobody): most machines use a few of MAX_CACHES.
+ */
+function restoreTables(m: Machine, words: Uint32Array): void {
+  const u = m.u32;
+  const used = Math.max(u[GLOBAL.nrCaches], words[GLOBAL.nrCaches]);
+  const unused: Array<[number, number]> = [
+    [cacheOff(m, used), cacheOff(m, MAX_CACHES)],
+    [cacheCpuOff(m, used, 0), cacheCpuOff(m, MAX_CACHES, 0)],
+    [cacheNodeOff(m, used, 0), cacheNodeOff(m, MAX_CACHES, 0)],
+  ];
+  let from = 0;
+  for (const [start, end] of unused.sort((a, b) => a[0] - b[0])) {
+    u.set(words.subarray(from, start), from);
+    from = end;
+  }
+  u.set(words.subarray(from, m.memBase), from);
 }
 
 // ---- index -> offset helpers: the only arithmetic on offsets outside structs.ts ----

@@ -27,6 +27,12 @@ export interface ValidateResult {
  * Call it while no CPU runs.
  */
 export function validateCache(s: KmemCache): ValidateResult {
+  const { errors, messages } = auditCache(s);
+  return { errors, messages };
+}
+
+/** validateCache() and the slab records it checked, for callers that look at them too. */
+export function auditCache(s: KmemCache): ValidateResult & { records: SlabRecord[] } {
   const m = s.m;
   const conflicts: string[] = [];
   const records = slabRecords(s, conflicts);
@@ -54,7 +60,7 @@ export function validateCache(s: KmemCache): ValidateResult {
       messages.push(`${s.name}: node ${node} total_objects == ${m.u32[n + CACHE_NODE.totalObjects]} but slabs hold ${total}`);
     }
   }
-  return { errors: messages.length, messages };
+  return { errors: messages.length, messages, records };
 }
 
 /**
