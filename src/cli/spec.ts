@@ -34,7 +34,9 @@ export function loadSpec(file: string, cmd: Command): Record<string, unknown> {
   for (const [key, value] of Object.entries(parsed.data)) {
     if (value === undefined) continue;
     const opt = options.find((o) => o.long === `--${key}`) as Option;
-    out[opt.attributeName()] = parseValue(opt, key, value, fail);
+    const parsed = parseValue(opt, key, value, fail);
+    // "no-pcp": true sets the attribute `pcp` to false, as the flag does.
+    out[opt.attributeName()] = opt.negate ? !parsed : parsed;
   }
   return out;
 }

@@ -3,6 +3,7 @@
 // page allocator, with an ownership ledger in the pages themselves. One program per
 // CPU; the same code runs on a worker thread and under the scheduler.
 import { allocPages, freePages } from '../mm/page_alloc.js';
+import { drainLocalPagesWork } from '../mm/pcp.js';
 import type { Rng } from '../rng.js';
 import { type Step, site } from '../sched/step.js';
 import { xchg32 } from '../shm/atomic.js';
@@ -48,6 +49,7 @@ export function* pagesWorkload(m: Machine, cpu: number, p: PagesParams, rng: Rng
     // Time is up: only the frees of what is held remain.
     if (stopRequested(m) && ops > counts.ops + heldPfn.length) ops = counts.ops + heldPfn.length;
     if (counts.ops >= ops) break;
+    yield* drainLocalPagesWork(m, cpu); // a 5.4 drain_all_pages() posted to this CPU
     const held = heldPfn.length;
     const mustFree = held > 0 && (ops - counts.ops <= held || held >= p.maxHeld);
     if (mustFree || (held > 0 && rng.below(2) === 0)) {
