@@ -42,7 +42,7 @@ export function loadSpec(file: string, cmd: Command): Record<string, unknown> {
 }
 
 function parseValue(opt: Option, key: string, value: string | number | boolean, fail: (what: string) => OutputError): unknown {
-  if (opt.isBoolean()) {
+  if (opt.isBoolean() || opt.negate) {
     if (typeof value !== 'boolean') throw fail(`'${key}': expected true or false, got ${JSON.stringify(value)}`);
     return value;
   }

@@ -18,7 +18,7 @@ import { type Step, site } from '../sched/step.js';
 import { thisCpu } from '../sched/this_cpu.js';
 import { cas32, spinLock, spinUnlock } from '../shm/atomic.js';
 import { type Machine, nodeOff, pageOff, pfnNode } from '../shm/machine.js';
-import { MAX_ORDER, NIL, NODE, PAGE } from '../shm/structs.js';
+import { MAX_ORDER, NIL, NODE, PAGE, PG } from '../shm/structs.js';
 import { freeOnePage, rmqueueSmallest } from './free_area.js';
 import { checkFreeable, freePagesPrepare, prepNewPage } from './page_state.js';
 import { freeUnrefPage, rmqueuePcplist } from './pcp.js';
@@ -37,9 +37,7 @@ const S_PUT_PAGE = site('put_page_testzero');
  */
 export function* allocPages(m: Machine, node: number, order: number, cpu: number): Step<number> {
   checkOrder(order);
-  if (!(Number.isInteger(node) && node >= 0 && node < m.cfg.nodes)) {
-    throw new SlabError('EINVAL', `allocPages: node ${node} out of range (expected 0..${m.cfg.nodes - 1})`);
-  }
+  if (!(Number.isInteger(node) && node >= 0 && node < m.cfg.nodes)) throw badNode(m, node);
   const me = thisCpu.id;
   let pfn = NIL;
   if (me >= 0 && m.cfg.pcp && pcpAllowedOrder(m, order)) {
@@ -72,9 +70,7 @@ function* rmqueueBuddy(m: Machine, node: number, order: number): Step<number> {
  */
 export function* freePages(m: Machine, pfn: number, order: number): Step {
   checkOrder(order);
-  if (!(Number.isInteger(pfn) && pfn >= 1 && pfn < m.totalPfns)) {
-    throw new SlabError('EBADFREE', `freePages: pfn ${pfn} is outside memory (expected 1..${m.totalPfns - 1})`);
-  }
+  if (!(Number.isInteger(pfn) && pfn >= 1 && pfn < m.totalPfns)) throw badPfn(m, pfn);
   yield* putPageTestzero(m, pfn, order);
   freePagesPrepare(m, pfn, order);
   const node = pfnNode(m, pfn);
@@ -87,13 +83,21 @@ export function* freePages(m: Machine, pfn: number, order: number): Step {
 
 /** Check the block, then take it with a CAS on its head's flags; a SlabError (nothing changed) if either fails. */
 function* putPageTestzero(m: Machine, pfn: number, order: number): Step {
-  const word = pageOff(m, pfn) + PAGE.flags;
-  const flags = m.u32[word];
-  let problem = checkFreeable(m, pfn, order);
-  if (problem === null && !(yield* cas32(m, word, flags, 0, S_PUT_PAGE)))
-    problem = checkFreeable(m, pfn, order) ?? 'another free of this block came first';
-  if (problem !== null) throw new SlabError('EBADFREE', `freePages(pfn ${pfn}, order ${order}): ${problem}`);
+  const p = pageOff(m, pfn);
+  const flags = m.u32[p + PAGE.flags];
+  if (!(flags & PG.head) || m.u32[p + PAGE.private] !== order) throw badFree(m, pfn, order, checkFreeable(m, pfn, order));
+  if (!(yield* cas32(m, p + PAGE.flags, flags, 0, S_PUT_PAGE)))
+    throw badFree(m, pfn, order, checkFreeable(m, pfn, order) ?? 'another free of this block came first');
 }
+
+const badFree = (_m: Machine, pfn: number, order: number, problem: string | null): SlabError =>
+  new SlabError('EBADFREE', `freePages(pfn ${pfn}, order ${order}): ${problem}`);
+
+const badPfn = (m: Machine, pfn: number): SlabError =>
+  new SlabError('EBADFREE', `freePages: pfn ${pfn} is outside memory (expected 1..${m.totalPfns - 1})`);
+
+const badNode = (m: Machine, node: number): SlabError =>
+  new SlabError('EINVAL', `allocPages: node ${node} out of range (expected 0..${m.cfg.nodes - 1})`);
 
 /** free_one_page(): a prepared block straight into the zone. */
 function* freeOnePageLocked(m: Machine, node: number, pfn: number, order: number): Step {
@@ -105,7 +109,8 @@ function* freeOnePageLocked(m: Machine, node: number, pfn: number, order: number
 }
 
 function checkOrder(order: number): void {
-  if (!(Number.isInteger(order) && order >= 0 && order < MAX_ORDER)) {
-    throw new SlabError('EINVAL', `order ${order} out of range (expected 0..${MAX_ORDER - 1})`);
-  }
+  if (!(Number.isInteger(order) && order >= 0 && order < MAX_ORDER)) throw badOrder(order);
 }
+
+const badOrder = (order: number): SlabError =>
+  new SlabError('EINVAL', `order ${order} out of range (expected 0..${MAX_ORDER - 1})`);

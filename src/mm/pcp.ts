@@ -128,23 +128,31 @@ export function* rmqueuePcplist(m: Machine, node: number, order: number, me: num
 function* __rmqueuePcplist(m: Machine, node: number, order: number, pcp: number): Step<number> {
   const u = m.u32;
   const pindex = orderToPindex(m, order);
-  if (u[pcp + PCP.head + pindex] === NIL) {
+  let pfn = u[pcp + PCP.head + pindex];
+  if (pfn === NIL) {
     let batch = u[pcp + PCP.batch];
     // 6.6: "Scale batch relative to order if batch implies free pages can be stored on the
     // PCP": a list of order-3 blocks refills batch >> 3 of them, but at least 2.
     if (order > 0 && batch > 1) batch = Math.max(batch >> order, 2);
     u[pcp + PCP.count] += (yield* rmqueueBulk(m, node, order, batch, pcp, pindex)) << order;
-    if (u[pcp + PCP.head + pindex] === NIL) return NIL;
+    pfn = u[pcp + PCP.head + pindex];
+    if (pfn === NIL) return NIL;
   }
-  const pfn = u[pcp + PCP.head + pindex];
-  if (u[pageOff(m, pfn) + PAGE.flags] !== PG.pcp) {
-    throw new InvariantError('every page on a pcp list has PG_pcp', `pfn ${pfn} has flags ${u[pageOff(m, pfn) + PAGE.flags]}`);
-  }
-  listDel(m, pcp, pindex, pfn);
+  // list_first_entry() and list_del()
+  const p = pageOff(m, pfn);
+  if (u[p + PAGE.flags] !== PG.pcp) throw notOnPcp(m, pfn);
+  const next = u[p + PAGE.lruNext];
+  u[pcp + PCP.head + pindex] = next;
+  if (next === NIL) u[pcp + PCP.tail + pindex] = NIL;
+  else u[pageOff(m, next) + PAGE.lruPrev] = NIL;
+  u[p + PAGE.lruNext] = NIL;
   u[pcp + PCP.count] -= 1 << order;
   u[pcp + PCP.stat + PS.alloc]++;
   return pfn;
 }
+
+const notOnPcp = (m: Machine, pfn: number): InvariantError =>
+  new InvariantError('every page on a pcp list has PG_pcp', `pfn ${pfn} has flags ${m.u32[pageOff(m, pfn) + PAGE.flags]}`);
 
 /** rmqueue_bulk(): up to `count` blocks of `order` from the zone onto the list's tail, in one zone->lock hold. */
 function* rmqueueBulk(m: Machine, node: number, order: number, count: number, pcp: number, pindex: number): Step<number> {

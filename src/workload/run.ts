@@ -44,6 +44,8 @@ export interface RunOptions {
   epochs?: number;
   /** CPU 0 runs flush_all on a cache every this many operations, as a sysfs write would (0: never) */
   flushEvery?: number;
+  /** pages: CPU 0 runs drain_all_pages() every this many operations (0: never) */
+  drainEvery?: number;
   /** the slub_debug= boot option for the caches of the run, e.g. 'FZPU' or 'FZPU,kmalloc-64' (mm/slub/slub_options.ts) */
   debug?: string;
   /** CONFIG_SLAB_FREELIST_HARDENED: free pointers stored obfuscated (s->random from the seed) */
@@ -187,7 +189,7 @@ export function prepareRun(opts: RunOptions): Prepared {
     ops: opts.ops,
     seed: opts.seed,
     irqRate: opts.irqRate ?? 0,
-    pages: { maxOrder: opts.maxOrder ?? 3, maxHeld: opts.maxHeld ?? 64 },
+    pages: { maxOrder: opts.maxOrder ?? 3, maxHeld: opts.maxHeld ?? 64, drainEvery: opts.drainEvery ?? 0 },
     target: { allocator, pool, cacheId, minSize: cacheId >= 0 ? maxSize : minSize, maxSize },
     batch: opts.batch ?? 64,
     slots,
