@@ -36,11 +36,10 @@ const S_PUT_PAGE = site('put_page_testzero');
  * `cpu` is recorded as the owner (for reports).
  */
 export function* allocPages(m: Machine, node: number, order: number, cpu: number): Step<number> {
-  checkOrder(order);
-  if (!(Number.isInteger(node) && node >= 0 && node < m.cfg.nodes)) throw badNode(m, node);
+  if (!(validOrder(order) && Number.isInteger(node) && node >= 0 && node < m.cfg.nodes)) throw badAlloc(m, node, order);
   const me = thisCpu.id;
   let pfn = NIL;
-  if (me >= 0 && m.cfg.pcp && pcpAllowedOrder(m, order)) {
+  if (me >= 0 && m.cfg.pcp && (order === 0 || pcpAllowedOrder(m, order))) {
     pfn = yield* rmqueuePcplist(m, node, order, me);
     // rmqueue(): 5.4 gives order 0 from the pcp lists or not at all; 6.6 goes to the zone
     // when they give nothing (a drain held pcp->lock, or the zone was empty anyway).
@@ -69,15 +68,15 @@ function* rmqueueBuddy(m: Machine, node: number, order: number): Step<number> {
  * the kernel (whose refcount is what makes two racing frees of one block free it once).
  */
 export function* freePages(m: Machine, pfn: number, order: number): Step {
-  checkOrder(order);
-  if (!(Number.isInteger(pfn) && pfn >= 1 && pfn < m.totalPfns)) throw badPfn(m, pfn);
+  if (!(validOrder(order) && Number.isInteger(pfn) && pfn >= 1 && pfn < m.totalPfns)) throw badFreeArgs(m, pfn, order);
   yield* putPageTestzero(m, pfn, order);
   freePagesPrepare(m, pfn, order);
-  const node = pfnNode(m, pfn);
+  const node = m.cfg.nodes === 1 ? 0 : pfnNode(m, pfn);
   const me = thisCpu.id;
   // free_the_page(): through this CPU's lists if the order has one (a false return: 6.6
   // found pcp->lock held by a drain), else straight into the zone.
-  if (me >= 0 && m.cfg.pcp && pcpAllowedOrder(m, order) && (yield* freeUnrefPage(m, node, pfn, order, me))) return;
+  if (me >= 0 && m.cfg.pcp && (order === 0 || pcpAllowedOrder(m, order)) && (yield* freeUnrefPage(m, node, pfn, order, me)))
+    return;
   yield* freeOnePageLocked(m, node, pfn, order);
 }
 
@@ -85,19 +84,26 @@ export function* freePages(m: Machine, pfn: number, order: number): Step {
 function* putPageTestzero(m: Machine, pfn: number, order: number): Step {
   const p = pageOff(m, pfn);
   const flags = m.u32[p + PAGE.flags];
-  if (!(flags & PG.head) || m.u32[p + PAGE.private] !== order) throw badFree(m, pfn, order, checkFreeable(m, pfn, order));
-  if (!(yield* cas32(m, p + PAGE.flags, flags, 0, S_PUT_PAGE)))
-    throw badFree(m, pfn, order, checkFreeable(m, pfn, order) ?? 'another free of this block came first');
+  if (!(flags & PG.head) || m.u32[p + PAGE.private] !== order || !(yield* cas32(m, p + PAGE.flags, flags, 0, S_PUT_PAGE)))
+    throw badFree(m, pfn, order);
 }
 
-const badFree = (_m: Machine, pfn: number, order: number, problem: string | null): SlabError =>
-  new SlabError('EBADFREE', `freePages(pfn ${pfn}, order ${order}): ${problem}`);
+/** Why a free was refused: the block as it is now (another free may have just taken it). */
+const badFree = (m: Machine, pfn: number, order: number): SlabError =>
+  new SlabError(
+    'EBADFREE',
+    `freePages(pfn ${pfn}, order ${order}): ${checkFreeable(m, pfn, order) ?? 'another free of this block came first'}`,
+  );
 
-const badPfn = (m: Machine, pfn: number): SlabError =>
-  new SlabError('EBADFREE', `freePages: pfn ${pfn} is outside memory (expected 1..${m.totalPfns - 1})`);
+const badFreeArgs = (m: Machine, pfn: number, order: number): SlabError =>
+  validOrder(order)
+    ? new SlabError('EBADFREE', `freePages: pfn ${pfn} is outside memory (expected 1..${m.totalPfns - 1})`)
+    : badOrder(order);
 
-const badNode = (m: Machine, node: number): SlabError =>
-  new SlabError('EINVAL', `allocPages: node ${node} out of range (expected 0..${m.cfg.nodes - 1})`);
+const badAlloc = (m: Machine, node: number, order: number): SlabError =>
+  validOrder(order)
+    ? new SlabError('EINVAL', `allocPages: node ${node} out of range (expected 0..${m.cfg.nodes - 1})`)
+    : badOrder(order);
 
 /** free_one_page(): a prepared block straight into the zone. */
 function* freeOnePageLocked(m: Machine, node: number, pfn: number, order: number): Step {
@@ -108,9 +114,7 @@ function* freeOnePageLocked(m: Machine, node: number, pfn: number, order: number
   yield* spinUnlock(m, zone + NODE.lock, S_FREE_LOCK);
 }
 
-function checkOrder(order: number): void {
-  if (!(Number.isInteger(order) && order >= 0 && order < MAX_ORDER)) throw badOrder(order);
-}
+const validOrder = (order: number): boolean => Number.isInteger(order) && order >= 0 && order < MAX_ORDER;
 
 const badOrder = (order: number): SlabError =>
   new SlabError('EINVAL', `order ${order} out of range (expected 0..${MAX_ORDER - 1})`);

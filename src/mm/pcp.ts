@@ -24,6 +24,7 @@ import {
   CPU,
   GLOBAL,
   MIGRATE_PCPTYPES,
+  MIGRATE_UNMOVABLE,
   NIL,
   NODE,
   NR_PCP_LISTS,
@@ -58,20 +59,6 @@ export const pcpMutant = { unlockedDrain: false };
 
 // ---- the lists: plain, the caller holds the pageset (irq-off or pcp->lock) ----
 
-/** list_add(): a freed block at the head, marked as on a pcp list. */
-function listAdd(m: Machine, pcp: number, pindex: number, pfn: number, order: number): void {
-  const u = m.u32;
-  const p = pageOff(m, pfn);
-  const head = u[pcp + PCP.head + pindex];
-  u[p + PAGE.flags] = PG.pcp;
-  u[p + PAGE.private] = order;
-  u[p + PAGE.lruNext] = head;
-  u[p + PAGE.lruPrev] = NIL;
-  if (head === NIL) u[pcp + PCP.tail + pindex] = pfn;
-  else u[pageOff(m, head) + PAGE.lruPrev] = pfn;
-  u[pcp + PCP.head + pindex] = pfn;
-}
-
 /** list_add_tail(): rmqueue_bulk() appends, so a refill is handed out in address order. */
 function listAddTail(m: Machine, pcp: number, pindex: number, pfn: number, order: number): void {
   const u = m.u32;
@@ -105,54 +92,60 @@ function listDel(m: Machine, pcp: number, pindex: number, pfn: number): void {
 /**
  * rmqueue_pcplist(): a block of `order` from CPU `me`'s lists for `node`, refilled from
  * the zone when empty; NIL when the zone has none either, or (6.6) when a drain holds
- * pcp->lock. The block is not yet prepared (prep_new_page() is the caller's).
+ * pcp->lock. The block is not yet prepared (prep_new_page() is the caller's). The
+ * kernel's __rmqueue_pcplist() is written inline, so that V8 inlines the whole hit path.
  */
 export function* rmqueuePcplist(m: Machine, node: number, order: number, me: number): Step<number> {
+  const u = m.u32;
   const pcp = pcpOff(m, node, me);
-  if (m.cfg.profile === '5.4') {
-    yield S_IRQ_ALLOC; // local_irq_save(): from here to the return nothing else touches the pageset
-    return yield* __rmqueuePcplist(m, node, order, pcp);
+  const v54 = m.cfg.profile === '5.4';
+  // 5.4 local_irq_save(): from here to the return nothing else touches the pageset.
+  if (v54) {
+    yield S_IRQ_ALLOC;
+  } else {
+    if (!(yield* cas32(m, pcp + PCP.lock, 0, 1, S_PCP_LOCK))) return pcpLockFailed(m, pcp);
+    // "On allocation, reduce the number of pages that are batch freed" (see nrPcpFree()).
+    u[pcp + PCP.freeFactor] >>= 1;
   }
-  if (!(yield* cas32(m, pcp + PCP.lock, 0, 1, S_PCP_LOCK))) {
-    m.u32[pcp + PCP.stat + PS.lock_fail]++;
-    return NIL;
+  // __rmqueue_pcplist(): the head of the list, after a refill if it was empty.
+  const pindex = order === 0 ? MIGRATE_UNMOVABLE : orderToPindex(m, order);
+  let pfn = u[pcp + PCP.head + pindex];
+  if (pfn === NIL) pfn = yield* pcpRefill(m, node, order, pcp, pindex);
+  if (pfn !== NIL) {
+    // list_first_entry() and list_del()
+    const p = pageOff(m, pfn);
+    if (u[p + PAGE.flags] !== PG.pcp) throw notOnPcp(m, pfn);
+    const next = u[p + PAGE.lruNext];
+    u[pcp + PCP.head + pindex] = next;
+    if (next === NIL) u[pcp + PCP.tail + pindex] = NIL;
+    else u[pageOff(m, next) + PAGE.lruPrev] = NIL;
+    u[p + PAGE.lruNext] = NIL;
+    u[pcp + PCP.count] -= 1 << order;
+    u[pcp + PCP.stat + PS.alloc]++;
   }
-  // "On allocation, reduce the number of pages that are batch freed" (see nrPcpFree()).
-  m.u32[pcp + PCP.freeFactor] >>= 1;
-  const pfn = yield* __rmqueuePcplist(m, node, order, pcp);
-  yield* spinUnlock(m, pcp + PCP.lock, S_PCP_UNLOCK);
+  if (!v54) yield* spinUnlock(m, pcp + PCP.lock, S_PCP_UNLOCK);
   return pfn;
 }
 
-/** __rmqueue_pcplist(): the head of the list, after a refill of `batch` blocks if it was empty. */
-function* __rmqueuePcplist(m: Machine, node: number, order: number, pcp: number): Step<number> {
-  const u = m.u32;
-  const pindex = orderToPindex(m, order);
-  let pfn = u[pcp + PCP.head + pindex];
-  if (pfn === NIL) {
-    let batch = u[pcp + PCP.batch];
-    // 6.6: "Scale batch relative to order if batch implies free pages can be stored on the
-    // PCP": a list of order-3 blocks refills batch >> 3 of them, but at least 2.
-    if (order > 0 && batch > 1) batch = Math.max(batch >> order, 2);
-    u[pcp + PCP.count] += (yield* rmqueueBulk(m, node, order, batch, pcp, pindex)) << order;
-    pfn = u[pcp + PCP.head + pindex];
-    if (pfn === NIL) return NIL;
-  }
-  // list_first_entry() and list_del()
-  const p = pageOff(m, pfn);
-  if (u[p + PAGE.flags] !== PG.pcp) throw notOnPcp(m, pfn);
-  const next = u[p + PAGE.lruNext];
-  u[pcp + PCP.head + pindex] = next;
-  if (next === NIL) u[pcp + PCP.tail + pindex] = NIL;
-  else u[pageOff(m, next) + PAGE.lruPrev] = NIL;
-  u[p + PAGE.lruNext] = NIL;
-  u[pcp + PCP.count] -= 1 << order;
-  u[pcp + PCP.stat + PS.alloc]++;
-  return pfn;
+/** 6.6: pcp_spin_trylock() failed (a drain on another CPU holds the lock). */
+function pcpLockFailed(m: Machine, pcp: number): number {
+  m.u32[pcp + PCP.stat + PS.lock_fail]++;
+  return NIL;
 }
 
 const notOnPcp = (m: Machine, pfn: number): InvariantError =>
   new InvariantError('every page on a pcp list has PG_pcp', `pfn ${pfn} has flags ${m.u32[pageOff(m, pfn) + PAGE.flags]}`);
+
+/** The empty-list branch of __rmqueue_pcplist(): refill, and the new head (NIL if the zone had nothing). */
+function* pcpRefill(m: Machine, node: number, order: number, pcp: number, pindex: number): Step<number> {
+  const u = m.u32;
+  let batch = u[pcp + PCP.batch];
+  // 6.6: "Scale batch relative to order if batch implies free pages can be stored on the
+  // PCP": a list of order-3 blocks refills batch >> 3 of them, but at least 2.
+  if (order > 0 && batch > 1) batch = Math.max(batch >> order, 2);
+  u[pcp + PCP.count] += (yield* rmqueueBulk(m, node, order, batch, pcp, pindex)) << order;
+  return u[pcp + PCP.head + pindex];
+}
 
 /** rmqueue_bulk(): up to `count` blocks of `order` from the zone onto the list's tail, in one zone->lock hold. */
 function* rmqueueBulk(m: Machine, node: number, order: number, count: number, pcp: number, pindex: number): Step<number> {
@@ -175,48 +168,58 @@ function* rmqueueBulk(m: Machine, node: number, order: number, count: number, pc
 
 /**
  * free_unref_page() after free_pages_prepare(): the block onto CPU `me`'s list for its
- * zone, and a bulk free to the zone once count reaches high. False (6.6) when a drain
- * holds pcp->lock: the caller then frees to the zone (free_one_page()).
+ * zone, and a bulk free to the zone once count reaches high (free_unref_page_commit(),
+ * written inline). False (6.6) when a drain holds pcp->lock: the caller then frees to
+ * the zone (free_one_page()).
  */
 export function* freeUnrefPage(m: Machine, node: number, pfn: number, order: number, me: number): Step<boolean> {
+  const u = m.u32;
   const pcp = pcpOff(m, node, me);
-  if (m.cfg.profile === '5.4') {
-    yield S_IRQ_FREE; // local_irq_save()
-    yield* freeUnrefPageCommit(m, node, pcp, pfn, order);
-    return true;
-  }
-  if (!(yield* cas32(m, pcp + PCP.lock, 0, 1, S_PCP_LOCK))) {
-    m.u32[pcp + PCP.stat + PS.lock_fail]++;
+  const v54 = m.cfg.profile === '5.4';
+  // 5.4 local_irq_save(); 6.6 pcp_spin_trylock().
+  if (v54) {
+    yield S_IRQ_FREE;
+  } else if (!(yield* cas32(m, pcp + PCP.lock, 0, 1, S_PCP_LOCK))) {
+    pcpLockFailed(m, pcp);
     return false;
   }
-  yield* freeUnrefPageCommit(m, node, pcp, pfn, order);
-  yield* spinUnlock(m, pcp + PCP.lock, S_PCP_UNLOCK);
-  return true;
-}
-
-/** free_unref_page_commit() */
-function* freeUnrefPageCommit(m: Machine, node: number, pcp: number, pfn: number, order: number): Step {
-  const u = m.u32;
-  const pindex = orderToPindex(m, order);
-  listAdd(m, pcp, pindex, pfn, order);
+  // free_unref_page_commit(): list_add() at the head, the page marked as on a pcp list
+  const pindex = order === 0 ? MIGRATE_UNMOVABLE : orderToPindex(m, order);
+  const p = pageOff(m, pfn);
+  const head = u[pcp + PCP.head + pindex];
+  u[p + PAGE.flags] = PG.pcp;
+  u[p + PAGE.private] = order;
+  u[p + PAGE.lruNext] = head;
+  u[p + PAGE.lruPrev] = NIL;
+  if (head === NIL) u[pcp + PCP.tail + pindex] = pfn;
+  else u[pageOff(m, head) + PAGE.lruPrev] = pfn;
+  u[pcp + PCP.head + pindex] = pfn;
   const count = (u[pcp + PCP.count] += 1 << order);
   u[pcp + PCP.stat + PS.free]++;
-  if (m.cfg.profile === '5.4') {
-    if (count >= u[pcp + PCP.high]) {
-      u[pcp + PCP.stat + PS.free_high]++;
-      yield* freePcppagesBulk(m, node, u[pcp + PCP.batch], pcp, 0);
-    }
-    return;
+  if (v54) {
+    if (count >= u[pcp + PCP.high]) yield* freeHigh54(m, node, pcp);
+    return true;
   }
   // "As high-order pages other than THP's stored on PCP can contribute to fragmentation,
   // limit the number stored when PCP is heavily freeing without allocation": then high is
   // 0 and everything on the lists goes back.
   const freeHigh = u[pcp + PCP.freeFactor] !== 0 && order !== 0 && order <= PAGE_ALLOC_COSTLY_ORDER;
   const high = nrPcpHigh(u[pcp + PCP.high], freeHigh);
-  if (count >= high) {
-    u[pcp + PCP.stat + PS.free_high]++;
-    yield* freePcppagesBulk(m, node, nrPcpFree(m, pcp, high, u[pcp + PCP.batch], freeHigh), pcp, pindex);
-  }
+  if (count >= high) yield* freeHigh66(m, node, pcp, pindex, high, freeHigh);
+  yield* spinUnlock(m, pcp + PCP.lock, S_PCP_UNLOCK);
+  return true;
+}
+
+/** 5.4: count reached high: a batch back to the zone. */
+function* freeHigh54(m: Machine, node: number, pcp: number): Step {
+  m.u32[pcp + PCP.stat + PS.free_high]++;
+  yield* freePcppagesBulk(m, node, m.u32[pcp + PCP.batch], pcp, 0);
+}
+
+/** 6.6: count reached high: nr_pcp_free() pages back to the zone, this list's first. */
+function* freeHigh66(m: Machine, node: number, pcp: number, pindex: number, high: number, freeHigh: boolean): Step {
+  m.u32[pcp + PCP.stat + PS.free_high]++;
+  yield* freePcppagesBulk(m, node, nrPcpFree(m, pcp, high, m.u32[pcp + PCP.batch], freeHigh), pcp, pindex);
 }
 
 /** nr_pcp_high() (6.6): no reclaim is modelled, so ZONE_RECLAIM_ACTIVE never lowers it. */
