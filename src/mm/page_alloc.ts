@@ -39,7 +39,7 @@ export function* allocPages(m: Machine, node: number, order: number, cpu: number
   if (!(validOrder(order) && Number.isInteger(node) && node >= 0 && node < m.cfg.nodes)) throw badAlloc(m, node, order);
   const me = thisCpu.id;
   let pfn = NIL;
-  if (me >= 0 && m.cfg.pcp && (order === 0 || pcpAllowedOrder(m, order))) {
+  if (me >= 0 && m.cfg.pcp && pcpAllowedOrder(m, order)) {
     pfn = yield* rmqueuePcplist(m, node, order, me);
     // rmqueue(): 5.4 gives order 0 from the pcp lists or not at all; 6.6 goes to the zone
     // when they give nothing (a drain held pcp->lock, or the zone was empty anyway).
@@ -75,8 +75,7 @@ export function* freePages(m: Machine, pfn: number, order: number): Step {
   const me = thisCpu.id;
   // free_the_page(): through this CPU's lists if the order has one (a false return: 6.6
   // found pcp->lock held by a drain), else straight into the zone.
-  if (me >= 0 && m.cfg.pcp && (order === 0 || pcpAllowedOrder(m, order)) && (yield* freeUnrefPage(m, node, pfn, order, me)))
-    return;
+  if (me >= 0 && m.cfg.pcp && pcpAllowedOrder(m, order) && (yield* freeUnrefPage(m, node, pfn, order, me))) return;
   yield* freeOnePageLocked(m, node, pfn, order);
 }
 

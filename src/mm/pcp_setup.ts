@@ -5,15 +5,7 @@
 // (5.4), zone_highsize() (6.6), calculate_min_free_kbytes(), __setup_per_zone_wmarks().
 import type { MachineConfig } from '../config.js';
 import { type Machine, pcpOff } from '../shm/machine.js';
-import {
-  MAX_ORDER,
-  MIGRATE_PCPTYPES,
-  MIGRATE_UNMOVABLE,
-  NIL,
-  NR_PCP_LISTS,
-  PAGE_ALLOC_COSTLY_ORDER,
-  PCP,
-} from '../shm/structs.js';
+import { MAX_ORDER, MIGRATE_PCPTYPES, MIGRATE_UNMOVABLE, NR_PCP_LISTS, PAGE_ALLOC_COSTLY_ORDER, PCP } from '../shm/structs.js';
 
 /** The boot pageset: high 0, batch 1, so that nothing stays on a list (what --no-pcp shows). */
 export const BOOT_PAGESET_HIGH = 0;
@@ -122,11 +114,7 @@ export function setupZonePageset(m: Machine): void {
     const hb = m.cfg.pcp ? pagesetHighBatch(m.cfg, node) : { high: BOOT_PAGESET_HIGH, batch: BOOT_PAGESET_BATCH };
     for (let cpu = 0; cpu < m.cfg.cpus; cpu++) {
       const p = pcpOff(m, node, cpu);
-      m.u32.fill(0, p, p + PCP.STRIDE);
-      for (let i = 0; i < NR_PCP_LISTS[m.cfg.profile]; i++) {
-        m.u32[p + PCP.head + i] = NIL;
-        m.u32[p + PCP.tail + i] = NIL;
-      }
+      m.u32.fill(0, p, p + PCP.STRIDE); // unlocked, count 0, every list empty (NIL is 0)
       m.u32[p + PCP.high] = hb.high;
       m.u32[p + PCP.batch] = hb.batch;
     }
