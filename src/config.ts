@@ -17,6 +17,8 @@ export interface MachineConfig {
   pageSize: number;
   /** kernel generation to reproduce */
   profile: Profile;
+  /** small orders go through per-CPU page lists (struct per_cpu_pages); false: straight to the zone */
+  pcp: boolean;
 }
 
 interface IntOption {
@@ -44,6 +46,7 @@ export const DEFAULT_CONFIG: MachineConfig = {
   memory: 64 * MiB,
   pageSize: 4096,
   profile: '5.4',
+  pcp: true,
 };
 
 /** The fewest pages a node may have: enough for a slab of the largest order SLUB asks for. */
@@ -70,6 +73,7 @@ export function resolveConfig(partial: Partial<MachineConfig> = {}): MachineConf
   if (!PROFILES.includes(cfg.profile)) {
     throw invalid(`config.profile = ${String(cfg.profile)}: expected one of ${PROFILES.join(', ')}`);
   }
+  if (typeof cfg.pcp !== 'boolean') throw invalid(`config.pcp = ${String(cfg.pcp)}: expected true or false`);
   if (cfg.nodes > cfg.cpus) {
     throw invalid(`config.nodes = ${cfg.nodes}: expected at most config.cpus (${cfg.cpus}), every node needs a CPU`);
   }

@@ -13,6 +13,7 @@
 // for good by this: a wrongly suspected CPU only waits its turn.
 import { schedBus } from '../shm/atomic.js';
 import { BLOCK, RELAX, type Step, siteName } from './step.js';
+import { thisCpu } from './this_cpu.js';
 
 /** A seeded, self-contained policy for choosing the next CPU. */
 export interface Strategy {
@@ -170,6 +171,7 @@ export function runScheduled(programs: Step<unknown>[], strategy: Strategy, opts
   let last = -1;
   /** steps in a row with only spinners to run and no word changed */
   let idleSpin = 0;
+  const outside = thisCpu.id;
   const finish = (outcome: Outcome, extra: Partial<ScheduleResult> = {}): ScheduleResult => ({
     outcome,
     steps,
@@ -212,10 +214,13 @@ export function runScheduled(programs: Step<unknown>[], strategy: Strategy, opts
     schedBus.blockedOn = -1;
     schedBus.alsoWakeOn = -1;
     let r: IteratorResult<number, unknown>;
+    thisCpu.id = cpu;
     try {
       r = programs[cpu].next();
     } catch (error) {
       return finish('error', { error, errorCpu: cpu, message: `CPU${cpu}: ${(error as Error).message}` });
+    } finally {
+      thisCpu.id = outside;
     }
     steps++;
     last = cpu;

@@ -3,8 +3,22 @@
 import { type MachineConfig, PROFILES, resolveConfig } from '../config.js';
 import { SlabError } from '../errors.js';
 import { initZone } from '../mm/free_area.js';
+import { setupZonePageset } from '../mm/pcp_setup.js';
 import { alignWords } from './struct.js';
-import { CACHE_CPU, CACHE_NODE, CPU, GLOBAL, KMEM_CACHE, LAYOUT_VERSION, MAGIC, MAX_CACHES, NODE, PAGE, PG } from './structs.js';
+import {
+  CACHE_CPU,
+  CACHE_NODE,
+  CPU,
+  GLOBAL,
+  KMEM_CACHE,
+  LAYOUT_VERSION,
+  MAGIC,
+  MAX_CACHES,
+  NODE,
+  PAGE,
+  PCP,
+  PG,
+} from './structs.js';
 
 /** Views and derived constants of one machine; cheap to build, shared by nothing. */
 export interface Machine {
@@ -32,6 +46,8 @@ export interface Machine {
   readonly pageBase: number;
   /** word offset of the per-CPU regions (CPU) */
   readonly cpuBase: number;
+  /** word offset of PCP[node 0][cpu 0]; a node's pagesets are contiguous */
+  readonly pcpBase: number;
   /** word offset of the caches (KMEM_CACHE) */
   readonly cacheBase: number;
   /** word offset of the per-cache per-CPU regions (CACHE_CPU) */
@@ -54,12 +70,25 @@ function layoutOf(cfg: MachineConfig) {
   const nodeBase = alignWords(GLOBAL.STRIDE, 32); // 128-byte aligned
   const pageBase = alignWords(nodeBase + cfg.nodes * NODE.STRIDE, 32);
   const cpuBase = alignWords(pageBase + totalPfns * PAGE.STRIDE, 32);
-  const cacheBase = alignWords(cpuBase + cfg.cpus * CPU.STRIDE, 32);
+  const pcpBase = alignWords(cpuBase + cfg.cpus * CPU.STRIDE, 32);
+  const cacheBase = alignWords(pcpBase + cfg.nodes * cfg.cpus * PCP.STRIDE, 32);
   const cacheCpuBase = alignWords(cacheBase + MAX_CACHES * KMEM_CACHE.STRIDE, 32);
   const cacheNodeBase = alignWords(cacheCpuBase + MAX_CACHES * cfg.cpus * CACHE_CPU.STRIDE, 32);
   const memBase = alignWords(cacheNodeBase + MAX_CACHES * cfg.nodes * CACHE_NODE.STRIDE, cfg.pageSize / 4);
   const totalWords = memBase + (totalPfns * cfg.pageSize) / 4;
-  return { pagesPerNode, totalPfns, nodeBase, pageBase, cpuBase, cacheBase, cacheCpuBase, cacheNodeBase, memBase, totalWords };
+  return {
+    pagesPerNode,
+    totalPfns,
+    nodeBase,
+    pageBase,
+    cpuBase,
+    pcpBase,
+    cacheBase,
+    cacheCpuBase,
+    cacheNodeBase,
+    memBase,
+    totalWords,
+  };
 }
 
 function views(sab: SharedArrayBuffer) {
@@ -92,6 +121,8 @@ export function create(partial: Partial<MachineConfig> = {}): Machine {
   g[GLOBAL.nodeBase] = L.nodeBase;
   g[GLOBAL.pageBase] = L.pageBase;
   g[GLOBAL.cpuBase] = L.cpuBase;
+  g[GLOBAL.pcpBase] = L.pcpBase;
+  g[GLOBAL.pcp] = cfg.pcp ? 1 : 0;
   g[GLOBAL.memBase] = L.memBase;
   g[GLOBAL.cacheBase] = L.cacheBase;
   g[GLOBAL.cacheCpuBase] = L.cacheCpuBase;
@@ -100,6 +131,7 @@ export function create(partial: Partial<MachineConfig> = {}): Machine {
   g[m.pageBase + PAGE.flags] = PG.reserved; // pfn 0: the null page
   for (let cpu = 0; cpu < cfg.cpus; cpu++) g[cpuOff(m, cpu) + CPU.node] = cpuNode(m, cpu);
   for (let node = 0; node < cfg.nodes; node++) initZone(m, node);
+  setupZonePageset(m);
   return m;
 }
 
@@ -114,6 +146,7 @@ function build(sab: SharedArrayBuffer, cfg: MachineConfig, L: ReturnType<typeof 
     nodeBase: L.nodeBase,
     pageBase: L.pageBase,
     cpuBase: L.cpuBase,
+    pcpBase: L.pcpBase,
     cacheBase: L.cacheBase,
     cacheCpuBase: L.cacheCpuBase,
     cacheNodeBase: L.cacheNodeBase,
@@ -145,6 +178,7 @@ export function attach(sab: unknown): Machine {
       pageSize: g[GLOBAL.pageSize],
       memory: g[GLOBAL.memory],
       profile: PROFILES[g[GLOBAL.profile]] ?? (`#${g[GLOBAL.profile]}` as never),
+      pcp: g[GLOBAL.pcp] === 1,
     });
   } catch (e) {
     throw new SlabError('ELAYOUT', `attach: the header holds an impossible machine: ${(e as Error).message}`);
@@ -245,6 +279,8 @@ function restoreTables(m: Machine, words: Uint32Array): void {
 export const nodeOff = (m: Machine, node: number): number => m.nodeBase + node * NODE.STRIDE;
 export const pageOff = (m: Machine, pfn: number): number => m.pageBase + pfn * PAGE.STRIDE;
 export const cpuOff = (m: Machine, cpu: number): number => m.cpuBase + cpu * CPU.STRIDE;
+/** struct per_cpu_pages of `cpu` for the zone of `node`. */
+export const pcpOff = (m: Machine, node: number, cpu: number): number => m.pcpBase + (node * m.cfg.cpus + cpu) * PCP.STRIDE;
 export const cacheOff = (m: Machine, id: number): number => m.cacheBase + id * KMEM_CACHE.STRIDE;
 /** kmem_cache_cpu of cache `id` for `cpu`: per cache, the CPUs' regions are contiguous. */
 export const cacheCpuOff = (m: Machine, id: number, cpu: number): number =>
