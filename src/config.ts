@@ -1,8 +1,11 @@
 import { SlabError } from './errors.js';
 
+/** A kernel generation whose SLUB the simulator reproduces. */
 export type Profile = '5.4' | '6.6';
+/** Every profile, oldest first. */
 export const PROFILES: readonly Profile[] = ['5.4', '6.6'];
 
+/** The shape of a simulated machine. */
 export interface MachineConfig {
   /** simulated CPUs, one worker thread each */
   cpus: number;
@@ -14,6 +17,8 @@ export interface MachineConfig {
   pageSize: number;
   /** kernel generation to reproduce */
   profile: Profile;
+  /** small orders go through per-CPU page lists (struct per_cpu_pages); false: straight to the zone */
+  pcp: boolean;
 }
 
 interface IntOption {
@@ -41,6 +46,7 @@ export const DEFAULT_CONFIG: MachineConfig = {
   memory: 64 * MiB,
   pageSize: 4096,
   profile: '5.4',
+  pcp: true,
 };
 
 /** The fewest pages a node may have: enough for a slab of the largest order SLUB asks for. */
@@ -67,6 +73,7 @@ export function resolveConfig(partial: Partial<MachineConfig> = {}): MachineConf
   if (!PROFILES.includes(cfg.profile)) {
     throw invalid(`config.profile = ${String(cfg.profile)}: expected one of ${PROFILES.join(', ')}`);
   }
+  if (typeof cfg.pcp !== 'boolean') throw invalid(`config.pcp = ${String(cfg.pcp)}: expected true or false`);
   if (cfg.nodes > cfg.cpus) {
     throw invalid(`config.nodes = ${cfg.nodes}: expected at most config.cpus (${cfg.cpus}), every node needs a CPU`);
   }

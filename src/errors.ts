@@ -6,21 +6,33 @@
 
 /** Every misuse code, with its meaning. */
 export const ERROR_CODES = {
+  /** a bad argument or setting */
   EINVAL: 'invalid argument',
+  /** attach() to a buffer that is not a machine of this layout */
   ELAYOUT: 'buffer is not a slabsim machine of this layout version',
+  /** a free of something that is not allocated as given (double free, wrong cache, bad pointer) */
   EBADFREE: 'free of memory that is not allocated as given',
+  /** a cache destroyed with objects left, or another resource in use */
   EBUSY: 'resource still in use',
 } as const;
 
+/** A SlabError's code: one of ERROR_CODES. */
 export type ErrorCode = keyof typeof ERROR_CODES;
 
 /** What SLUB printed about a refused operation (kmem_cache_destroy's leak report), counted as KUnit counts. */
 export interface SlabErrorReport {
+  /** the errors SLUB counted */
   errors: number;
+  /** the lines it printed */
   messages: string[];
 }
 
+/**
+ * Misuse of the simulated allocator or machine (a bad free, a bad argument): the
+ * operation changed nothing. Inside a race run it is a finding.
+ */
 export class SlabError extends Error {
+  /** what kind of misuse (ERROR_CODES) */
   readonly code: ErrorCode;
   /** the kernel's report of the problem, when it prints one */
   readonly report?: SlabErrorReport;

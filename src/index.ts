@@ -9,7 +9,13 @@
 export { checkModel, defineModel, violated } from './race/model.js';
 export type { Instance, Model, ModelSpec } from './race/model.js';
 export { ModelError, RaceViolation, SlabError } from './errors.js';
-export type { Profile } from './config.js';
+export type { MachineConfig, Profile } from './config.js';
+export type { ErrorCode, SlabErrorReport } from './errors.js';
+export { ERROR_CODES } from './errors.js';
+export type { Rng } from './rng.js';
+export type { Shard } from './race/shard.js';
+export type { SlubOptions } from './mm/slub/slub_options.js';
+export type { ValidateResult } from './mm/slub/validate.js';
 export { PROFILES } from './config.js';
 
 // The machine and its CPUs
@@ -26,6 +32,7 @@ export { add32, cas32, cas64, cpuRelax, load32, spinLock, spinUnlock, store32, w
 export { explore, replay } from './race/api.js';
 export type { ExploreSettings, ReplayResult } from './race/api.js';
 export type { ExploreReport, Failure, ModelReport, StrategyName } from './race/explore.js';
+export { STRATEGIES } from './race/explore.js';
 export type { Access, TraceStep } from './sched/scheduler.js';
 
 // Built-in models and code to combine with one's own

@@ -1,8 +1,9 @@
 import { type Command, Option } from 'commander';
 import { DEFAULT_CONFIG } from '../config.js';
+import type { PcpStat } from '../shm/structs.js';
 import { buddyinfoLine } from '../report/buddyinfo.js';
 import { htmlReport } from '../report/html.js';
-import { procBuddyinfo, procSlabinfo } from '../report/procfs.js';
+import { procBuddyinfo, procSlabinfo, procZoneinfo } from '../report/procfs.js';
 import { writeSysfsTree } from '../report/sysfs.js';
 import { type RunReport, runWorkload, WORKLOADS } from '../workload/run.js';
 import { durationArg, fraction, intIn, machineInt, oneOf, profileArg, seedArg, sizeArg, sizeRange } from './options.js';
@@ -35,6 +36,8 @@ interface RunFlags {
   procSlabinfo?: string;
   sysfsOut?: string;
   buddyinfo?: string;
+  zoneinfo?: string;
+  pcp: boolean;
   report?: string;
   quiet?: boolean;
   spec?: string;
@@ -103,13 +106,18 @@ export function addRunCommand(program: Command): void {
     .option('--proc-slabinfo <file>', "write /proc/slabinfo (version 2.1) of the end of the run ('-' for stdout)")
     .option('--sysfs-out <dir>', 'write a /sys/kernel/slab tree of the end of the run (a new or empty directory)')
     .option('--buddyinfo <file>', "write /proc/buddyinfo of the end of the run ('-' for stdout)")
+    .option(
+      '--zoneinfo <file>',
+      "write /proc/zoneinfo of the end of the run: zones and the per-CPU pagesets as the CPUs left them ('-' for stdout)",
+    )
+    .option('--no-pcp', 'no per-CPU page lists: every page allocation and free goes to the zone (for comparison)')
     .option('--report <file.html>', "write an HTML report with charts, one self-contained file ('-' for stdout)")
     .option('--quiet', 'print nothing but errors')
     .addOption(new Option('--duration <time>', 'run for this long, e.g. 10s (then --ops is only a cap)').argParser(durationArg))
     .option('--spec <file>', 'take options from a JSON file (keys: the long option names); the command line wins')
     .action(async (flags: RunFlags, cmd: Command) => {
       if (flags.spec) applySpec(flags as unknown as Record<string, unknown>, loadSpec(flags.spec, cmd), cmd);
-      const files = [flags.json, flags.procSlabinfo, flags.buddyinfo, flags.report];
+      const files = [flags.json, flags.procSlabinfo, flags.buddyinfo, flags.zoneinfo, flags.report];
       for (const f of files) if (f) checkWritable(f);
       if (flags.sysfsOut) checkWritableDir(flags.sysfsOut);
       // With --duration and no explicit --ops, the time alone ends the run.
@@ -118,7 +126,14 @@ export function addRunCommand(program: Command): void {
       const report = await runWorkload({
         onProgress: progress.update,
         workload: flags.workload,
-        machine: { cpus: flags.cpus, nodes: flags.nodes, memory: flags.memory, pageSize: flags.pageSize, profile: flags.profile },
+        machine: {
+          cpus: flags.cpus,
+          nodes: flags.nodes,
+          memory: flags.memory,
+          pageSize: flags.pageSize,
+          profile: flags.profile,
+          pcp: flags.pcp,
+        },
         ops,
         durationMs: flags.duration,
         allocator: flags.allocator,
@@ -139,6 +154,7 @@ export function addRunCommand(program: Command): void {
       if (flags.json) writeOutput(flags.json, `${JSON.stringify(report, null, 2)}\n`);
       if (flags.procSlabinfo) writeOutput(flags.procSlabinfo, procSlabinfo(report));
       if (flags.buddyinfo) writeOutput(flags.buddyinfo, procBuddyinfo(report));
+      if (flags.zoneinfo) writeOutput(flags.zoneinfo, procZoneinfo(report));
       if (flags.report) writeOutput(flags.report, htmlReport(report));
       const sysfsOut = flags.sysfsOut;
       if (sysfsOut) writeOutputDir(sysfsOut, (dir) => writeSysfsTree(report, dir));
@@ -155,7 +171,8 @@ function summary(r: RunReport): string {
       (c) =>
         `  CPU${c.cpu} (node ${c.node}): ${c.ops} ops, ${c.allocs} allocs, ${c.frees} frees, ${c.failed} failed, ${c.elapsed_ms} ms`,
     ),
-    `  pages: ${r.pages.free} free of ${r.pages.total} (${r.pages.slab} in slabs)`,
+    `  pages: ${r.pages.free} free of ${r.pages.total} (${r.pages.slab} in slabs, ${r.pages.pcp ?? 0} on per-CPU lists)`,
+    ...pcpLine(r),
     ...buddyinfoLines(r),
     ...bootLine(r),
     ...sharingLine(r),
@@ -201,6 +218,19 @@ function cacheLine(c: RunReport['caches'][number]): string {
   const fast = allocs ? Math.round((100 * c.stats.alloc_fastpath.total) / allocs) : 0;
   const ffast = frees ? Math.round((100 * c.stats.free_fastpath.total) / frees) : 0;
   return `  ${c.name}: ${allocs} allocs (${fast}% fast), ${frees} frees (${ffast}% fast), ${c.slabs} slabs, ${c.partial} partial, ${c.cpu_slabs} cpu slabs`;
+}
+
+/** The per-CPU page lists: how often they served an allocation or kept a free, summed over zones and CPUs. */
+function pcpLine(r: RunReport): string[] {
+  const pcp = r.pcp;
+  if (!pcp) return [];
+  if (!pcp.enabled) return ['  pcp: off (--no-pcp): every page went through the zone'];
+  const sum = (k: PcpStat): number => pcp.zones.reduce((s, z) => s + z.pagesets.reduce((t, p) => t + p.stats[k], 0), 0);
+  return [
+    `  pcp (orders ${pcp.orders.join(',')}): ${sum('alloc')} allocs and ${sum('free')} frees on the lists, ` +
+      `${sum('refill')} refills (${sum('refill_pages')} pages), ${sum('free_high')} bulk frees at high, ` +
+      `${sum('drain')} drains, ${sum('lock_fail')} trylock failures; ${pcp.drained} pages drained at the end`,
+  ];
 }
 
 /** /proc/buddyinfo lines rebuilt from the report's counts. */

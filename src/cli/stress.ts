@@ -92,7 +92,7 @@ async function stress(f: StressFlags): Promise<StressReport> {
   const cpus = model.cpus;
   const m = create({ cpus, memory: model.memory ?? MIN_MODEL_MEMORY, profile: f.profile });
   const image = new SharedArrayBuffer(m.sab.byteLength);
-  new Uint32Array(image).set(snapshot(m));
+  new Uint32Array(image).set(snapshot(m).words);
   const ctl = new Int32Array(new SharedArrayBuffer(CTL.WORDS * 4));
   const fast = await fastSources(generatorForm.source ?? file);
   const task = (cpu: number): StressTask => ({

@@ -118,11 +118,15 @@ export function npxReplayCommand(schedule: string, model: Model, exportName?: st
 
 /** What {@link replay} found. */
 export interface ReplayResult {
+  /** the model's name */
   model: string;
+  /** the kernel profile it ran on (null: none) */
   profile: Profile | null;
+  /** the data seed of the run */
   seed: number;
   /** steps the run made */
   steps: number;
+  /** a check failed (or the run deadlocked, livelocked, or raised a finding) */
   failed: boolean;
   /** the violated checks, first the one that stopped the run */
   messages: string[];

@@ -16,7 +16,9 @@ import { type RaceConfig, raceScheduleString, runRace } from './run.js';
 export const RACE_SCHEMA = 'slabsim-race/2';
 /** Reports --merge takes: /1 had a profile on every model and no `interrupted`. */
 export const RACE_SCHEMAS: readonly string[] = ['slabsim-race/1', RACE_SCHEMA];
+/** The search strategies, by name. */
 export const STRATEGIES = ['random', 'pct', 'dfs'] as const;
+/** `random`: uniform random walks; `pct`: probabilistic concurrency testing; `dfs`: every schedule within a preemption bound. */
 export type StrategyName = (typeof STRATEGIES)[number];
 
 export interface ExploreOptions {
@@ -47,48 +49,83 @@ export interface ExploreOptions {
   replayCommand?: (schedule: string, model: Model) => string;
 }
 
+/** The first failing run of a model, shrunk. */
 export interface Failure {
   /** the data seed and strategy seed of the failing run */
   seed: number;
+  /** the violated checks, first the one that stopped the run */
   messages: string[];
+  /** the schedule string of the run as found */
   schedule: string;
+  /** the schedule string after shrinking: fewer preemptions, shorter; it fails the same way */
   shrunk: string;
-  preemptions: { before: number; after: number };
+  /** preemptions of the run as found, and after shrinking */
+  preemptions: {
+    /** as found */
+    before: number;
+    /** after shrinking */
+    after: number;
+  };
+  /** the command that replays the shrunk schedule */
   replay: string;
 }
 
+/** What the exploration of one model on one profile found. */
 export interface ModelReport {
+  /** the model's name */
   model: string;
   /** null for a model that runs no kernel profile (explored once) */
   profile: Profile | null;
+  /** runs made (DFS: executions) */
   runs: number;
+  /** steps of all runs */
   steps: number;
   /** ms inside the scheduler, without per-run setup and final checks */
   sched_ms: number;
   /** distinct final states, graded: a run that failed a check is forbidden */
-  outcomes: Array<{ outcome: string; count: number; grade: 'acceptable' | 'forbidden' }>;
+  outcomes: Array<{
+    /** the state, in the model's words (Instance.outcome), or FAILED: and the violation */
+    outcome: string;
+    /** runs that ended in it */
+    count: number;
+    /** forbidden when a check failed */
+    grade: 'acceptable' | 'forbidden';
+  }>;
+  /** the first failing run, shrunk; absent when none failed */
   failure?: Failure;
   /** DFS only: the whole bounded space was searched */
   exhausted?: boolean;
+  /** DFS only: the executions estimated from the first run */
   estimate?: number;
 }
 
+/** The report of an exploration: the JSON of `slabsim race --json` (docs/json.md). */
 export interface ExploreReport {
+  /** `slabsim-race/2` */
   schema: string;
+  /** the search strategy */
   strategy: StrategyName;
+  /** the first seed */
   seed: number;
+  /** `k/n`: the share of the seed space explored (shards merged: their list) */
   shard: string;
+  /** the SLUB mutant explored, or null */
   mutant: string | null;
+  /** runs of all models */
   runs: number;
+  /** steps of all runs */
   steps: number;
+  /** wall time of the whole exploration */
   elapsed_ms: number;
   /** steps per second of wall time, setup and checks of every run included */
   steps_per_sec: number;
   /** steps per second inside the scheduler alone */
   sched_steps_per_sec: number;
+  /** models (and profiles) with a failing run */
   failures: number;
   /** the exploration was stopped (SIGINT, shouldStop) before it was done */
   interrupted?: true;
+  /** one report per model and profile */
   models: ModelReport[];
 }
 

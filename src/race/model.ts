@@ -59,15 +59,26 @@ export interface Model {
   /** The file that defined the model (set by {@link defineModel}), for replay commands and workers. */
   source?: string;
   /**
+   * Optional: the part of the set-up every run shares, done once per machine and
+   * profile; each run then starts from a copy of the machine as it left it (much cheaper
+   * than doing it again). Put only simulated memory in that state, and return what
+   * create() needs to know of it (plain data, which create() must not change).
+   */
+  prepare?(m: Machine, cpus: Cpu[], profile: Profile): unknown;
+  /**
    * Set up a fresh machine for one run and return the instance: free-running code,
    * nothing runs concurrently yet. Must be deterministic (no Math.random, no clock):
-   * a schedule replays only if every run starts from the same state.
+   * a schedule replays only if every run starts from the same state. `prepared` is what
+   * prepare() returned, when the model has one.
    */
-  create(m: Machine, cpus: Cpu[], profile: Profile): Instance;
+  create(m: Machine, cpus: Cpu[], profile: Profile, prepared?: unknown): Instance;
 }
 
 /** What {@link defineModel} takes: a {@link Model} whose `doc` may be left out. */
-export type ModelSpec = Omit<Model, 'doc' | 'source'> & { doc?: string };
+export type ModelSpec = Omit<Model, 'doc' | 'source'> & {
+  /** One line: what races against what (default empty). */
+  doc?: string;
+};
 
 /** Most simulated CPUs a model may have: one schedule letter each. */
 export const MAX_MODEL_CPUS = MAX_SCHEDULED_CPUS;
@@ -126,6 +137,7 @@ export function checkModel(x: unknown, where: string): Model {
     `[min, max] with 1 <= min <= cpus <= max <= ${MAX_MODEL_CPUS}`,
   );
   field('create', typeof o.create === 'function', 'a function (m, cpus, profile) => instance');
+  field('prepare', o.prepare === undefined || typeof o.prepare === 'function', 'a function (m, cpus, profile) => data');
   field('doc', o.doc === undefined || typeof o.doc === 'string', 'a string');
   field(
     'memory',

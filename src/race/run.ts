@@ -2,12 +2,12 @@
 // programs under a strategy, check. The schedule string names everything a replay needs.
 import { type Profile, PROFILES } from '../config.js';
 import { isFinding, ModelError, SlabError } from '../errors.js';
-import { makeCpu } from '../mm/cpu.js';
-import { type MutantName, MUTANT_NAMES, setMutant } from '../mm/slub/mutants.js';
+import { type Cpu, makeCpu } from '../mm/cpu.js';
+import { type MutantName, MUTANT_NAMES, mutantOn, setMutant } from '../mm/slub/mutants.js';
 import { decodeSchedule, encodeSchedule } from '../sched/schedule.js';
 import { type Access, type ScheduleResult, type Strategy, type TraceStep, runScheduled } from '../sched/scheduler.js';
 import { schedBus } from '../shm/atomic.js';
-import { create, type Machine, restore, snapshot } from '../shm/machine.js';
+import { create, type Machine, type MachineImage, restore, snapshot, trackPages } from '../shm/machine.js';
 import { checkInstance, type Instance, type Model } from './model.js';
 
 export interface RaceConfig {
@@ -64,33 +64,72 @@ export const markBuiltIn = <M extends Model>(model: M): M => {
   return model;
 };
 
-/** Reused machines by shape, each with the image of its starting state. */
-const machines = new Map<string, { m: Machine; image: Uint32Array }>();
-
-/** A machine in its starting state: a new one, or the reused one of this shape restored. */
-function startingMachine(model: Model, profile: Profile, fresh: boolean): Machine {
-  const cfg = { cpus: model.cpus, memory: model.memory ?? DEFAULT_MEMORY, profile };
-  if (fresh) return create(cfg);
-  const key = `${cfg.cpus}:${cfg.memory}:${profile}`;
-  const saved = machines.get(key);
-  if (saved) {
-    restore(saved.m, saved.image);
-    return saved.m;
-  }
-  const m = create(cfg);
-  machines.set(key, { m, image: snapshot(m) });
-  return m;
+/** A machine kept for reuse: the image of its starting state, and what prepare() returned. */
+interface Start {
+  m: Machine;
+  image: MachineImage | null;
+  prepared: unknown;
 }
+/**
+ * Models without prepare() share machines by shape; a model with prepare() has its own,
+ * per profile and mutant (a mutant may change what the set-up code leaves behind).
+ */
+const byShape = new Map<string, Start>();
+const byModel = new WeakMap<Model, Map<string, Start>>();
+
+/**
+ * A machine in its starting state (a new one, or a reused one restored), and what
+ * prepare() returned. The run's mutant is on: set-up code runs with it, as the run does.
+ */
+function startingMachine(model: Model, profile: Profile, trusted: boolean, fresh: boolean): Start {
+  const cfg = { cpus: model.cpus, memory: model.memory ?? DEFAULT_MEMORY, profile };
+  const start = (): Start => {
+    const m = create(cfg);
+    if (!fresh) trackPages(m);
+    const prepared = model.prepare
+      ? modelCode(model, trusted, 'prepare()', () => model.prepare?.(m, cpusOf(m, model, 0), profile))
+      : undefined;
+    return { m, image: fresh ? null : snapshot(m), prepared };
+  };
+  if (fresh) return start();
+  const shape = `${cfg.cpus}:${cfg.memory}:${profile}`;
+  const variant = `${profile}:${mutantOn() ?? 'none'}`;
+  let perVariant = byModel.get(model);
+  const saved = model.prepare ? perVariant?.get(variant) : byShape.get(shape);
+  if (saved?.image) {
+    restore(saved.m, saved.image);
+    return saved;
+  }
+  const made = start();
+  if (!model.prepare) byShape.set(shape, made);
+  else {
+    if (!perVariant) byModel.set(model, (perVariant = new Map()));
+    perVariant.set(variant, made);
+  }
+  return made;
+}
+
+/** The simulated CPUs of one run: their random streams start from `seed`. */
+const cpusOf = (m: Machine, model: Model, seed: number): Cpu[] =>
+  Array.from({ length: model.cpus }, (_, i) => makeCpu(m, i, seed, model.irqRate ?? 0));
 
 export function runRace(cfg: RaceConfig, strategy: Strategy, opts: RunOptions = {}): RaceRun {
   const { model } = cfg;
   const trusted = builtIn.has(model);
-  const m = startingMachine(model, cfg.profile ?? NEUTRAL_PROFILE, opts.freshMachine === true);
-  const cpus = Array.from({ length: model.cpus }, (_, i) => makeCpu(m, i, cfg.seed, model.irqRate ?? 0));
+  const profile = cfg.profile ?? NEUTRAL_PROFILE;
   setMutant(cfg.mutant);
-  const inst = modelCode(model, trusted, 'create()', () =>
-    checkInstance(model, model.create(m, cpus, cfg.profile ?? NEUTRAL_PROFILE)),
-  );
+  let m: Machine;
+  let cpus: Cpu[];
+  let inst: Instance;
+  try {
+    const start = startingMachine(model, profile, trusted, opts.freshMachine === true);
+    m = start.m;
+    cpus = cpusOf(m, model, cfg.seed);
+    inst = modelCode(model, trusted, 'create()', () => checkInstance(model, model.create(m, cpus, profile, start.prepared)));
+  } catch (e) {
+    setMutant(null);
+    throw e;
+  }
   const irq = inst.irq?.bind(inst);
   if (irq) for (const c of cpus) c.irq = irq;
   // Tracing: what each step read, wrote and swapped, then where the CPU stopped next.
@@ -98,7 +137,10 @@ export function runRace(cfg: RaceConfig, strategy: Strategy, opts: RunOptions = 
   const stepAccesses: Access[][] = [];
   if (opts.trace)
     schedBus.trace = (kind, _site, word, value, ok) => pending.push({ kind: kind as Access['kind'], word, value, ok });
-  const stepCheck = inst.stepCheck?.bind(inst);
+  const check = inst.stepCheck?.bind(inst);
+  // Trusted models' checks are called directly: this runs after every step.
+  const stepCheck =
+    check && (trusted ? check : (written: readonly number[]) => modelCode(model, false, 'stepCheck()', () => check(written)));
   let result: ScheduleResult;
   const t0 = performance.now();
   try {
@@ -114,15 +156,17 @@ export function runRace(cfg: RaceConfig, strategy: Strategy, opts: RunOptions = 
     result = runScheduled(programs, strategy, {
       maxSteps: Math.min(opts.stopAfter ?? Infinity, opts.maxSteps ?? model.maxSteps ?? DEFAULT_MAX_STEPS),
       trace: opts.trace,
-      afterStep: (_cpu, written) => {
-        if (opts.trace) {
-          stepAccesses.push(pending);
-          pending = [];
-        }
-        if (!stepCheck) return;
-        const v = modelCode(model, trusted, 'stepCheck()', () => stepCheck(written));
-        if (v) throw new SlabError('EINVAL', v);
-      },
+      afterStep:
+        opts.trace || stepCheck
+          ? (_cpu, written) => {
+              if (opts.trace) {
+                stepAccesses.push(pending);
+                pending = [];
+              }
+              const v = stepCheck?.(written);
+              if (v) throw new SlabError('EINVAL', v);
+            }
+          : undefined,
     });
   } finally {
     setMutant(null);

@@ -4,6 +4,7 @@
 // schedules the jobs, slabsim only knows which one it is.
 import { SlabError } from '../errors.js';
 
+/** Shard k of n (0 <= k < n): runs k, k+n, k+2n, ... of the seed space. */
 export type Shard = [index: number, count: number];
 
 /** `k/n` with 0 <= k < n. */

@@ -23,7 +23,7 @@
 //   READY     workers that have loaded the model (the clock starts when all have)
 import { ModelError, isFinding } from '../errors.js';
 import { makeCpu } from '../mm/cpu.js';
-import { type Machine, restore } from '../shm/machine.js';
+import { type Machine, type MachineImage, restore } from '../shm/machine.js';
 import type { Profile } from '../config.js';
 import type { Model } from './model.js';
 
@@ -89,7 +89,7 @@ function set(ctl: Int32Array, i: number, v: number): void {
 /** One worker's rounds. `model` is the free-running form (its thread a plain function). */
 export function stressRounds(
   m: Machine,
-  image: Uint32Array,
+  image: MachineImage,
   ctl: Int32Array,
   model: Model,
   t: StressRoundTask,
@@ -109,7 +109,7 @@ export function stressRounds(
     try {
       restore(m, image);
       cpus = Array.from({ length: t.cpus }, (_, i) => makeCpu(m, i, t.seed, model.irqRate ?? 0));
-      inst = model.create(m, cpus, t.profile);
+      inst = model.create(m, cpus, t.profile, model.prepare?.(m, cpus, t.profile));
       if (typeof inst?.thread !== 'function') throw new ModelError(`model '${model.name}': create() returned no thread function`);
     } catch (e) {
       return fail(e);

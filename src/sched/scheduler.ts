@@ -13,6 +13,7 @@
 // for good by this: a wrongly suspected CPU only waits its turn.
 import { schedBus } from '../shm/atomic.js';
 import { BLOCK, RELAX, type Step, siteName } from './step.js';
+import { thisCpu } from './this_cpu.js';
 
 /** A seeded, self-contained policy for choosing the next CPU. */
 export interface Strategy {
@@ -58,10 +59,13 @@ export interface ScheduleResult {
 
 /** One step: who moved, where it stopped next, and whether it stopped blocked or spinning. */
 export interface TraceStep {
+  /** the CPU that moved */
   cpu: number;
   /** the schedule point where the CPU stopped after this step (its next access), or '(finished)' */
   site: string;
+  /** it stopped blocked on a lock or a wait (not runnable until a word it waits on changes) */
   blocked?: true;
+  /** it is busy-waiting: run only when no other CPU can move */
   spinning?: true;
   /** the shared-memory accesses the step made (filled in by the race runner when tracing) */
   accesses?: Access[];
@@ -69,7 +73,9 @@ export interface TraceStep {
 
 /** One access a step made, as `replay --trace` prints it. */
 export interface Access {
+  /** the primitive: load32, store32, cas32, cas64 (cas2), add32, xchg32, spinLock, spinUnlock */
   kind: 'load' | 'store' | 'cas' | 'cas2' | 'add' | 'xchg' | 'lock' | 'unlock';
+  /** the word index (for cas2, the low word of the pair) */
   word: number;
   /** the value loaded, stored, swapped in (cas), or found (add, xchg) */
   value: number;
@@ -165,6 +171,7 @@ export function runScheduled(programs: Step<unknown>[], strategy: Strategy, opts
   let last = -1;
   /** steps in a row with only spinners to run and no word changed */
   let idleSpin = 0;
+  const outside = thisCpu.id;
   const finish = (outcome: Outcome, extra: Partial<ScheduleResult> = {}): ScheduleResult => ({
     outcome,
     steps,
@@ -207,10 +214,13 @@ export function runScheduled(programs: Step<unknown>[], strategy: Strategy, opts
     schedBus.blockedOn = -1;
     schedBus.alsoWakeOn = -1;
     let r: IteratorResult<number, unknown>;
+    thisCpu.id = cpu;
     try {
       r = programs[cpu].next();
     } catch (error) {
       return finish('error', { error, errorCpu: cpu, message: `CPU${cpu}: ${(error as Error).message}` });
+    } finally {
+      thisCpu.id = outside;
     }
     steps++;
     last = cpu;

@@ -112,6 +112,7 @@ export function* spinLock(m: Machine, word: number, site: number): Step {
   schedBus.trace?.('lock', site, word, 1, true);
 }
 
+/** spin_unlock: store 0, which wakes the CPUs blocked on the lock word. */
 export function* spinUnlock(m: Machine, word: number, site: number): Step {
   yield site;
   accessed(word, Atomics.exchange(m.i32, word, 0) !== 0);

@@ -4,7 +4,7 @@ import { defineStruct } from './struct.js';
 
 export const MAGIC = 0x534c4142; // 'SLAB'
 /** Bumped whenever any table below changes; attach() refuses other versions. */
-export const LAYOUT_VERSION = 6;
+export const LAYOUT_VERSION = 7;
 
 /** MAX_ORDER in the 5.4 sense: orders 0..MAX_ORDER-1 exist. */
 export const MAX_ORDER = 11;
@@ -35,6 +35,9 @@ export const GLOBAL = defineStruct('GLOBAL', {
   cacheCpuBase: 'u32', // word offset of CACHE_CPU[cache 0][cpu 0]
   cacheNodeBase: 'u32', // word offset of CACHE_NODE[cache 0][node 0]
   nrCaches: 'u32', // cache ids 0..nrCaches-1 have been used (ids are never reused)
+  pcpBase: 'u32', // word offset of PCP[node 0][cpu 0]
+  pcp: 'u32', // 1: small orders go through the per-CPU page lists; 0: straight to the zone (--no-pcp)
+  pcpDrainMutex: 'u32', // pcpu_drain_mutex: 1 while a drain_all_pages() runs (only ever trylocked)
   // A controller of free-running CPUs (the viewer's live mode), read by each CPU between
   // operations when it publishes its progress (mm/cpu.ts controlPoint()):
   pause: 'u32', // 1: CPUs wait (Atomics.wait on this word) until it is 0 again
@@ -67,6 +70,7 @@ export const NODE = defineStruct(
 /** struct page flags (page->flags), bit values. */
 export const PG = {
   buddy: 1 << 0, // head of a free block in the buddy allocator; private == order
+  pcp: 1 << 5, // head of a free block on a per-CPU page list (not in the buddy); private == order
   head: 1 << 1, // head of an allocated block; private == order
   tail: 1 << 2, // inside an allocated block of order > 0; compoundHead == head pfn
   slab: 1 << 3, // owned by a slab cache
@@ -80,7 +84,7 @@ export const PG = {
 export const PAGE = defineStruct('PAGE', {
   flags: 'u32',
   private: 'u32', // order of the free block (PG_buddy) or of the allocated block (PG_head)
-  lruNext: 'u32', // free_area list link (buddy), or slab_list link (node partial/full list); pfn or NIL
+  lruNext: 'u32', // free_area list link (buddy), pcp list link, or slab_list link (node partial/full list); pfn or NIL
   lruPrev: 'u32',
   compoundHead: 'u32', // head pfn, for PG_tail pages
   owner: 'u32', // CPU id + 1 of the allocator of this block, 0 if free (for reports)
@@ -235,7 +239,65 @@ export const CPU = defineStruct(
     node: 'u32',
     opsDone: 'u32', // progress, published with a plain store every few thousand ops
     online: 'u32', // 1 while this CPU's program runs and will service work requests
-    workPending: 'u32', // flush_all requests posted to this CPU and not yet carried out
+    workPending: 'u32', // flush_all and drain_all_pages requests posted to this CPU and not yet carried out
+    pcpDrain: 'u32', // 5.4 drain_all_pages() work item: 1 requested, 2 claimed (being carried out), 0 done
   },
   128,
+);
+
+/** The pcp lists hold these migrate types; every page the simulator allocates is MIGRATE_UNMOVABLE (GFP_KERNEL). */
+export const MIGRATE_PCPTYPES = 3;
+export const MIGRATE_UNMOVABLE = 0;
+/** Orders above this are "costly"; 6.6 keeps pcp lists for orders 0..3 (and the THP order). */
+export const PAGE_ALLOC_COSTLY_ORDER = 3;
+/** NR_PCP_LISTS: 5.4 one list per migrate type (order 0 only); 6.6 one per (order <= 3, type) plus one for THP. */
+export const NR_PCP_LISTS = { '5.4': MIGRATE_PCPTYPES, '6.6': MIGRATE_PCPTYPES * (PAGE_ALLOC_COSTLY_ORDER + 1) + 1 } as const;
+const NR_PCP_LISTS_MAX = NR_PCP_LISTS['6.6'];
+
+/**
+ * The simulator's counters of one pageset (the kernel has none per pageset; these are
+ * the events its tracepoints and vmstat would show): pages handed out from the lists,
+ * rmqueue_bulk() refills and the pages they moved, frees kept on the lists,
+ * free_pcppages_bulk() calls because count reached high, drains (drain_pages_zone()
+ * that found pages), pages moved back to the buddy for any reason, and 6.6's
+ * pcp_spin_trylock() failures (the operation then went to the zone).
+ */
+export const PCP_STATS = [
+  'alloc',
+  'refill',
+  'refill_pages',
+  'free',
+  'free_high',
+  'drain',
+  'bulk_free_pages',
+  'lock_fail',
+] as const;
+export type PcpStat = (typeof PCP_STATS)[number];
+export const PS = Object.freeze(Object.fromEntries(PCP_STATS.map((n, i) => [n, i]))) as { readonly [K in PcpStat]: number };
+
+/**
+ * struct per_cpu_pages: one per zone (node) per CPU, padded to 256 bytes. Lists are
+ * doubly linked through PAGE.lruNext/lruPrev with a head and a tail (list_add puts a
+ * freed page at the head, rmqueue_bulk appends at the tail; allocation takes the head,
+ * free_pcppages_bulk the tail). Invariants, for PCP[node][cpu]:
+ *   count == Σ_pindex len(lists[pindex]) << pindex_to_order(pindex)
+ *   every page on lists[pindex] has PG_pcp, private == pindex_to_order(pindex), and lies in node's zone
+ *   Σ_k nr_free[k] << k  +  Σ_cpu PCP[node][cpu].count  +  pages allocated from node == nrPages
+ * Who writes it: CPU `cpu` only, except drains: 6.6 drains any CPU's lists under `lock`;
+ * 5.4 drains them on their own CPU (a work item, CPU.pcpDrain), or those of a CPU whose
+ * program has ended (page_alloc_cpu_dead()).
+ */
+export const PCP = defineStruct(
+  'PCP',
+  {
+    lock: 'u32', // 6.6 pcp->lock: 0 free, 1 held, 2 held with waiters (5.4: unused, irq-off instead)
+    count: 'u32', // pages on the lists
+    high: 'u32', // free to the zone once count >= high
+    batch: 'u32', // pages moved per refill / bulk free
+    freeFactor: 'u32', // 6.6 pcp->free_factor: bulk frees double while frees run without allocations
+    head: ['u32', NR_PCP_LISTS_MAX], // lists[pindex]: first pfn or NIL
+    tail: ['u32', NR_PCP_LISTS_MAX], // lists[pindex]: last pfn or NIL
+    stat: ['u32', PCP_STATS.length],
+  },
+  256,
 );

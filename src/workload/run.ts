@@ -4,6 +4,7 @@
 import type { MachineConfig } from '../config.js';
 import { SlabError } from '../errors.js';
 import { allocPages, freePages } from '../mm/page_alloc.fast.js';
+import { drainPages } from '../mm/pcp.fast.js';
 import { kmemCacheCreate, leakedObjects, liveCacheIds, slabPageCount, slubInit } from '../mm/slub/cache.js';
 import { cacheById } from '../mm/slub/kmem_cache.js';
 import { validateCache } from '../mm/slub/validate.js';
@@ -11,6 +12,7 @@ import { slabRecords } from '../mm/slub/walk.js';
 import { validateZones } from '../mm/zone_validate.js';
 import { freePageCount, nrFree } from '../report/buddyinfo.js';
 import { allCacheReports, type CacheReport } from '../report/caches.js';
+import { type PcpReport, pcpPageCount, pcpReport } from '../report/pcp.js';
 import { runScheduled, type ScheduleResult, type Strategy } from '../sched/scheduler.js';
 import { addrByte, allStarted, cpuOpsDone, create, type Machine, pfnToAddr, requestStop } from '../shm/machine.js';
 import { type AllocatorName, checkAllocator, createAllocatorPool, type PoolReport, poolReport } from './allocators.js';
@@ -42,6 +44,8 @@ export interface RunOptions {
   epochs?: number;
   /** CPU 0 runs flush_all on a cache every this many operations, as a sysfs write would (0: never) */
   flushEvery?: number;
+  /** pages: CPU 0 runs drain_all_pages() every this many operations (0: never) */
+  drainEvery?: number;
   /** the slub_debug= boot option for the caches of the run, e.g. 'FZPU' or 'FZPU,kmalloc-64' (mm/slub/slub_options.ts) */
   debug?: string;
   /** CONFIG_SLAB_FREELIST_HARDENED: free pointers stored obfuscated (s->random from the seed) */
@@ -86,7 +90,14 @@ export interface RunReport {
     lock_waits: number;
     elapsed_ms: number;
   }>;
-  pages: { total: number; free: number; slab: number; buddyinfo: Array<{ node: number; nr_free: number[] }> };
+  /**
+   * free counts the pages on per-CPU lists (pcp) when the CPUs stopped; buddyinfo is
+   * taken after the end-of-run drain put those back into the zones. (pcp, here and
+   * below, is absent from runs saved before the simulator had per-CPU page lists.)
+   */
+  pages: { total: number; free: number; pcp?: number; slab: number; buddyinfo: Array<{ node: number; nr_free: number[] }> };
+  /** the per-CPU page lists when the CPUs stopped (before the end-of-run drain) */
+  pcp?: PcpReport;
   caches: CacheReport[];
   /** SLUB's boot options for the run (object workloads on SLUB only) */
   slub?: { debug: string | null; hardened: boolean; random_freelist: boolean };
@@ -178,7 +189,7 @@ export function prepareRun(opts: RunOptions): Prepared {
     ops: opts.ops,
     seed: opts.seed,
     irqRate: opts.irqRate ?? 0,
-    pages: { maxOrder: opts.maxOrder ?? 3, maxHeld: opts.maxHeld ?? 64 },
+    pages: { maxOrder: opts.maxOrder ?? 3, maxHeld: opts.maxHeld ?? 64, drainEvery: opts.drainEvery ?? 0 },
     target: { allocator, pool, cacheId, minSize: cacheId >= 0 ? maxSize : minSize, maxSize },
     batch: opts.batch ?? 64,
     slots,
@@ -276,6 +287,12 @@ export function finishRun(prep: Prepared, opts: RunOptions, results: CpuResult[]
     ? poolRep.in_use
     : liveCacheIds(m).reduce((sum, id) => sum + leakedObjects(cacheById(m, id)).length, 0);
   const messages: string[] = [...validateZones(m)];
+  const pcp = pcpReport(m);
+  // The CPUs are gone: page_alloc_cpu_dead() drains each one's lists into the zones.
+  for (let cpu = 0; cpu < m.cfg.cpus; cpu++) drainPages(m, cpu);
+  pcp.drained = pcp.pages - pcpPageCount(m);
+  messages.push(...validateZones(m).map((msg) => `after the end-of-run drain: ${msg}`));
+  if (pcpPageCount(m) !== 0) messages.push(`after the end-of-run drain: ${pcpPageCount(m)} pages still on per-CPU lists`);
   for (const id of liveCacheIds(m)) messages.push(...validateCache(cacheById(m, id)).messages);
   const validateErrors = messages.length;
   // Objects the allocator counts as allocated that no CPU holds are lost; for the pages
@@ -320,6 +337,7 @@ export function finishRun(prep: Prepared, opts: RunOptions, results: CpuResult[]
     pages: {
       total,
       free,
+      pcp: pcp.pages,
       slab: slabPages,
       buddyinfo: Array.from({ length: m.cfg.nodes }, (_, node) => ({ node, nr_free: nrFree(m, node) })),
     },
@@ -329,6 +347,7 @@ export function finishRun(prep: Prepared, opts: RunOptions, results: CpuResult[]
         ? { debug: opts.debug ?? null, hardened: opts.hardened === true, random_freelist: opts.randomFreelist === true }
         : undefined,
     pool: poolRep,
+    pcp,
     slab_map: slabMap(m),
     checks: {
       ok: messages.length === 0,

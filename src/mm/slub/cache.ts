@@ -44,9 +44,11 @@ import { kmallocName } from './kmalloc_caches.js';
 import { cacheById, forgetCacheViews, type KmemCache, readName, writeName } from './kmem_cache.js';
 import { objectAt } from './objects.js';
 import { kmemCacheFlags, setSlubOptions, type SlubOptions, slubOptions } from './slub_options.js';
-import { listPfns, liveObjects, slabRecords } from './walk.js';
+import { listPfns, liveObjects, type SlabRecord, slabRecords } from './walk.js';
 
+/** How kmemCacheCreate() makes a cache, beyond its name and size (kmem_cache_create()'s other arguments). */
 export interface CacheOptions {
+  /** the alignment asked for, in bytes */
   align?: number;
   /** SLAB_* bits, or flag names ('hwcache_align', 'no_merge', ...) */
   flags?: number | readonly string[];
@@ -283,9 +285,9 @@ export function kmemCacheDestroy(m: Machine, id: number): void {
 }
 
 /** Addresses of the objects of `s` that users still hold. */
-export function leakedObjects(s: KmemCache): number[] {
+export function leakedObjects(s: KmemCache, records: readonly SlabRecord[] = slabRecords(s)): number[] {
   const out: number[] = [];
-  for (const r of slabRecords(s)) {
+  for (const r of records) {
     if (liveObjects(r) === 0) continue;
     const free = new Set(r.freeIdx);
     for (let i = 0; i < r.objects; i++) if (!free.has(i)) out.push(objectAt(s, r.pfn, i));

@@ -12,6 +12,7 @@ import { add32, cas32, load32, store32, waitWhile } from '../../shm/atomic.js';
 import { cpuOnlineWord, cpuWorkWord, type Machine } from '../../shm/machine.js';
 import { CACHE_CPU, GLOBAL, NIL } from '../../shm/structs.js';
 import { type Cpu, makeCpu } from '../cpu.js';
+import { drainLocalPagesWork } from '../pcp.js';
 import { flushCpuSlab } from './deactivate.js';
 import { cacheById, cpuSlabOff, type KmemCache } from './kmem_cache.js';
 
@@ -54,10 +55,11 @@ export function* flushAllFrom(s: KmemCache, cpu: Cpu): Step {
   }
 }
 
-/** Carry out the flush requests posted to this CPU. Call at safe points (between operations). */
+/** Carry out the work posted to this CPU (flushes, 5.4 pcp drains). Call at safe points (between operations). */
 export function* serviceWork(cpu: Cpu): Step {
   const m = cpu.m;
   if (m.u32[cpuWorkWord(m, cpu.id)] === 0) return;
+  yield* drainLocalPagesWork(m, cpu.id);
   for (let id = 0; id < m.u32[GLOBAL.nrCaches]; id++) {
     const req = cpuSlabOff(cacheById(m, id), cpu.id) + CACHE_CPU.flushReq;
     if ((yield* load32(m, req, S_WORK)) !== 1) continue;

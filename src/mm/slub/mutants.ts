@@ -34,8 +34,15 @@ const FIELD: Record<MutantName, keyof typeof mutant> = {
   'untagged-stack': 'untaggedStack',
 };
 
+let on: keyof typeof mutant | null = null;
+
+/** The mutant that is on, or null. */
+export const mutantOn = (): MutantName | null =>
+  on === null ? null : ((Object.keys(FIELD) as MutantName[]).find((k) => FIELD[k] === on) ?? null);
+
 /** Turn one mutant on (or all off with null). Per thread: workers have their own switches. */
 export function setMutant(name: MutantName | null): void {
-  for (const k of Object.keys(mutant) as Array<keyof typeof mutant>) mutant[k] = false;
-  if (name !== null) mutant[FIELD[name]] = true;
+  if (on !== null) mutant[on] = false;
+  on = name === null ? null : FIELD[name];
+  if (on !== null) mutant[on] = true;
 }

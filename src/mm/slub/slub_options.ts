@@ -9,6 +9,7 @@ import { SlabError } from '../../errors.js';
 import { type Machine, onRestore } from '../../shm/machine.js';
 import { DEBUG_DEFAULT_FLAGS, SLAB_FLAGS } from './geometry.js';
 
+/** A machine's SLUB boot options (the kernel command line and config), given to slubInit(). */
 export interface SlubOptions {
   /**
    * What follows `slub_debug=` on the kernel command line (undefined: no debugging).

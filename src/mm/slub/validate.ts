@@ -13,12 +13,26 @@ import { objectAt } from './objects.js';
 import { auditReporter, slabErrorCount } from './report.js';
 import { listPfns, type SlabRecord, slabRecords } from './walk.js';
 
+/** What validateCache() found. */
 export interface ValidateResult {
+  /** the problems found (0: the cache is consistent) */
   errors: number;
+  /** one line per problem */
   messages: string[];
 }
 
+/**
+ * Check every slab of a cache against the counting invariants written beside `PAGE` in
+ * src/shm/structs.ts (freelists, inuse, list membership, per-node counts); read-only.
+ * Call it while no CPU runs.
+ */
 export function validateCache(s: KmemCache): ValidateResult {
+  const { errors, messages } = auditCache(s);
+  return { errors, messages };
+}
+
+/** validateCache() and the slab records it checked, for callers that look at them too. */
+export function auditCache(s: KmemCache): ValidateResult & { records: SlabRecord[] } {
   const m = s.m;
   const conflicts: string[] = [];
   const records = slabRecords(s, conflicts);
@@ -46,7 +60,7 @@ export function validateCache(s: KmemCache): ValidateResult {
       messages.push(`${s.name}: node ${node} total_objects == ${m.u32[n + CACHE_NODE.totalObjects]} but slabs hold ${total}`);
     }
   }
-  return { errors: messages.length, messages };
+  return { errors: messages.length, messages, records };
 }
 
 /**
