@@ -354,7 +354,7 @@ describe('the viewer in headless Chromium', () => {
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
   });
 
-  it('live mode on 2 CPUs: the counters advance, stop while paused, advance again, and the run ends clean', async () => {
+  it('live mode on 2 CPUs: the counters advance, stop while paused, advance again, take up a new interrupt rate, and the run ends clean', async () => {
     await page.click('#tab-live');
     await page.fill('#cpus', '2');
     await page.selectOption('#workload', 'threadtest');
@@ -378,12 +378,16 @@ describe('the viewer in headless Chromium', () => {
     expect(await total()).toEqual(c);
     await page.click('#live-resume');
     await page.waitForFunction(running, c, { timeout: 30_000 });
+    // the interrupt rate, changed while the CPUs run (it starts at 0: no interrupt before)
+    await page.fill('#irq', '0.05');
+    await page.dispatchEvent('#irq', 'change');
     expect(await page.$$('#chart-ops canvas')).not.toHaveLength(0);
     await page.waitForTimeout(1200); // a picture and a few chart samples
     await page.screenshot({ path: LIVE_SCREENSHOT, fullPage: true });
     await page.click('#live-stop');
     await page.waitForSelector('#live-checks[data-ok]', { timeout: 30_000 });
     expect(await page.locator('#live-checks').innerText()).toMatch(/ledger and validate ok/);
+    expect(Number(await page.getAttribute('#live-checks', 'data-irq-allocs'))).toBeGreaterThan(0);
   });
 
   it('made no console error and no request to anything but the server', () => {

@@ -244,8 +244,10 @@ function wireLiveMode(): void {
       const el = $('live-checks');
       el.className = c.ok ? 'ok' : 'bad';
       el.dataset.ok = String(c.ok);
+      const irqs = report.per_cpu.reduce((n, cpu) => n + cpu.irq_allocs, 0);
+      el.dataset.irqAllocs = String(irqs);
       el.textContent = c.ok
-        ? `stopped after ${report.ops.toLocaleString('en-US')} operations: ledger and validate ok (${c.live} objects live, none lost)`
+        ? `stopped after ${report.ops.toLocaleString('en-US')} operations and ${irqs.toLocaleString('en-US')} interrupt allocations: ledger and validate ok (${c.live} objects live, none lost)`
         : `checks FAILED: ${c.messages.join('; ')}`;
     }),
   );
