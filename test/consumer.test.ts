@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { firstLine } from './helpers.js';
 
 const repo = resolve(import.meta.dirname, '..');
 
@@ -211,16 +212,7 @@ describe('a project of its own that installs slabsim', () => {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     try {
-      const line = await new Promise<string>((done, fail) => {
-        let out = '';
-        let err = '';
-        child.stdout.on('data', (d) => {
-          out += d;
-          if (out.includes('\n')) done(out.split('\n')[0]);
-        });
-        child.stderr.on('data', (d) => (err += d));
-        child.on('exit', (code) => fail(new Error(`slabsim view exited ${code}: ${err}`)));
-      });
+      const line = await firstLine(child);
       const url = /(http:\/\/127\.0\.0\.1:\d+\/)/.exec(line)?.[1] ?? '';
       expect(url).not.toBe('');
       const page = await fetch(url);

@@ -1,6 +1,6 @@
 // What several test files need: the machine's digest, refusals that change nothing, the
 // CLI as a child process, and the checks every run must pass.
-import { spawnSync } from 'node:child_process';
+import { type ChildProcess, spawnSync } from 'node:child_process';
 import { CI_SHARD_SOURCES } from '../src/race/shard.js';
 import { createHash } from 'node:crypto';
 import { expect } from 'vitest';
@@ -112,4 +112,18 @@ export function runScheduledReport(opts: RunOptions, strategy: Strategy) {
     1,
   );
   return { prep, result, report };
+}
+
+/** The first line a child process prints (a server's URL line); rejects with its stderr if it exits first. */
+export function firstLine(child: ChildProcess): Promise<string> {
+  return new Promise<string>((done, fail) => {
+    let out = '';
+    let err = '';
+    child.stdout?.on('data', (d) => {
+      out += d;
+      if (out.includes('\n')) done(out.split('\n')[0]);
+    });
+    child.stderr?.on('data', (d) => (err += d));
+    child.on('exit', (code) => fail(new Error(`the child exited ${code} before its first line: ${err}`)));
+  });
 }

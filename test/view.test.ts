@@ -20,7 +20,7 @@ import { buildViewer } from '../src/view/bundle.js';
 import { checkHost, resolvePath, serveViewer } from '../src/view/server.js';
 import { launchBrowser } from './browser.js';
 import ring from './fixtures/ring.model.js';
-import { cli } from './helpers.js';
+import { cli, firstLine } from './helpers.js';
 
 const SCREENSHOT = '/tmp/slabsim-view.png';
 const LIVE_SCREENSHOT = '/tmp/slabsim-view-live.png';
@@ -191,16 +191,7 @@ describe('the viewer in headless Chromium', () => {
           stdio: ['ignore', 'pipe', 'pipe'],
         },
       );
-      startLine = await new Promise<string>((done, fail) => {
-        let out = '';
-        let err = '';
-        server.stdout?.on('data', (d) => {
-          out += d;
-          if (out.includes('\n')) done(out.split('\n')[0]);
-        });
-        server.stderr?.on('data', (d) => (err += d));
-        server.on('exit', (code) => fail(new Error(`slabsim view exited ${code}: ${err}`)));
-      });
+      startLine = await firstLine(server);
       url = /(http:\/\/127\.0\.0\.1:\d+\/)/.exec(startLine)?.[1] ?? '';
       context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
       context.on('request', (r) => requests.push(r.url()));
