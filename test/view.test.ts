@@ -180,6 +180,17 @@ describe('the viewer in headless Chromium', () => {
   let readyMs = 0;
   let loadMs = 0;
   let setupError: unknown;
+  let navigations = 0;
+
+  /** Open the page anew (a query of its own makes it a full load) at step k of a schedule, from the URL's hash. */
+  const openAt = async (schedule: string, k: number): Promise<void> => {
+    await page.goto(`${url}?n=${++navigations}#schedule=${encodeURIComponent(schedule)}&step=${k}`);
+    try {
+      await page.waitForSelector(`#step[data-step="${k}"]`);
+    } catch (e) {
+      throw new Error(`step ${k} not shown; status: ${await page.locator('#status').innerText()}; ${(e as Error).message}`);
+    }
+  };
 
   beforeAll(async () => {
     try {
@@ -275,11 +286,15 @@ describe('the viewer in headless Chromium', () => {
     const r = cli('replay', schedule, '--trace');
     const k = r.stdout.split('\n').findIndex((l) => /cas2 \[\d+\] 0x[0-9a-f]+ ok/.test(l));
     expect(k).toBeGreaterThan(0);
-    await page.goto(`${url}#schedule=${encodeURIComponent(schedule)}&step=${k}`);
-    await page.waitForSelector(`#step[data-step="${k}"]`);
+    await openAt(schedule, k);
     const cpu = /CPU(\d+)/.exec(r.stdout.split('\n')[k])?.[1];
     expect(await page.$$eval('#picture .kcc.hl', (es) => es.map((e) => (e as HTMLElement).dataset.cpu))).toEqual([cpu]);
     expect(await page.$$('#words tr.hl')).toHaveLength(1);
+    // a link changed in place (only its hash) loads that run at that step
+    await page.evaluate((s) => (location.hash = `#schedule=${encodeURIComponent(s)}&step=5`), SCHEDULES[1]);
+    await page.waitForSelector('#step[data-step="5"]');
+    expect(await page.inputValue('#schedule')).toBe(SCHEDULES[1]);
+    expect(page.url()).toContain(`#schedule=${encodeURIComponent(SCHEDULES[1])}&step=5`);
   });
 
   it("shows a user's model from --model: its memory words with their values at each step, and its threads' sites", async () => {
@@ -289,9 +304,7 @@ describe('the viewer in headless Chromium', () => {
     const names = await page.$$eval('#model option', (os) => os.map((o) => o.textContent));
     expect(names[0]).toBe('vyukov-ring (your model)');
     for (const k of [0, Math.floor(run.steps / 2), run.steps - 1]) {
-      await page.goto(`${url}#schedule=${encodeURIComponent(schedule)}&step=${k}`);
-      await page.reload();
-      await page.waitForSelector(`#step[data-step="${k}"]`);
+      await openAt(schedule, k);
       const m = machineAt(schedule, k);
       const words = await page.$$eval('#words tbody tr', (rs) =>
         rs.map((r) => [Number((r as HTMLElement).dataset.word), r.querySelector('td.v')?.textContent]),
@@ -313,8 +326,7 @@ describe('the viewer in headless Chromium', () => {
   });
 
   it('finds a failure of a mutant in the page (explored, shrunk, loaded) and plays it', async () => {
-    await page.goto(url);
-    await page.reload();
+    await page.goto(`${url}?n=${++navigations}`);
     await page.waitForSelector('body[data-ready]');
     await page.selectOption('#model', 'treiber-stack');
     await page.selectOption('#mutant', 'untagged-stack');
@@ -339,9 +351,7 @@ describe('the viewer in headless Chromium', () => {
   });
 
   it('renders for a person to read (screenshot)', async () => {
-    await page.goto(`${url}#schedule=${encodeURIComponent(SCHEDULES[1])}&step=20`);
-    await page.reload();
-    await page.waitForSelector('#step[data-step="20"]');
+    await openAt(SCHEDULES[1], 20);
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
   });
 

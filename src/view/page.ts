@@ -90,7 +90,7 @@ async function seek(k: number): Promise<void> {
 /** Draw the step the worker published, when it is whole (SEQ even and unchanged around the reads). */
 function frame(): void {
   requestAnimationFrame(frame);
-  if (!run) return;
+  if (!run || Atomics.load(run.ctl, CTL.LOAD) !== run.loaded.generation) return;
   const seq = Atomics.load(run.ctl, CTL.SEQ);
   $('play').textContent = Atomics.load(run.ctl, CTL.PLAYING) ? 'pause' : 'play';
   if (seq === drawnSeq || seq & 1) return;

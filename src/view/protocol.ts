@@ -45,14 +45,17 @@ export interface Loaded {
   display: SharedArrayBuffer;
   /** control words: see CTL */
   ctl: SharedArrayBuffer;
+  /** CTL[LOAD] of this run */
+  generation: number;
 }
 
 /**
  * Words of the step worker's control buffer (Int32). SEQ is odd while the worker writes
  * the display copy: a page that read SEQ even and unchanged around its drawing drew one
- * step, whole.
+ * step, whole. LOAD is the generation of the loaded run: a page still showing an earlier
+ * load draws nothing until it has the new one's trace.
  */
-export const CTL = { SEQ: 0, STEP: 1, PLAYING: 2, WORDS: 4 } as const;
+export const CTL = { SEQ: 0, STEP: 1, PLAYING: 2, LOAD: 3, WORDS: 4 } as const;
 
 /** A new run of a model: a seeded random schedule, or a hunt for a failing one. */
 export interface RunRequest {

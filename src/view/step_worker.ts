@@ -89,6 +89,7 @@ export function startStepWorker(modules: readonly UserModule[]): void {
     }));
     const display = new SharedArrayBuffer(r.machine.sab.byteLength);
     cur = { cfg, choices, steps: rows.length, display: new Uint32Array(display) };
+    const generation = Atomics.add(ctl, CTL.LOAD, 1) + 1;
     show(-1);
     return {
       schedule: raceScheduleString(cfg, choices),
@@ -103,6 +104,7 @@ export function startStepWorker(modules: readonly UserModule[]): void {
       messages: r.messages,
       display,
       ctl: ctl.buffer as SharedArrayBuffer,
+      generation,
     };
   };
 
