@@ -54,10 +54,16 @@ export function* flushAllFrom(s: KmemCache, cpu: Cpu): Step {
   }
 }
 
-/** Carry out the flush requests posted to this CPU. Call at safe points (between operations). */
+/**
+ * Carry out the flush requests posted to this CPU. Call at safe points (between
+ * operations): one plain read when there are none, the work out of line.
+ */
 export function* serviceWork(cpu: Cpu): Step {
+  if (cpu.m.u32[cpuWorkWord(cpu.m, cpu.id)] !== 0) yield* carryOutWork(cpu);
+}
+
+function* carryOutWork(cpu: Cpu): Step {
   const m = cpu.m;
-  if (m.u32[cpuWorkWord(m, cpu.id)] === 0) return;
   for (let id = 0; id < m.u32[GLOBAL.nrCaches]; id++) {
     const req = cpuSlabOff(cacheById(m, id), cpu.id) + CACHE_CPU.flushReq;
     if ((yield* load32(m, req, S_WORK)) !== 1) continue;

@@ -9,8 +9,8 @@ import type { Cpu } from '../cpu.js';
 import { allocPages, freePages } from '../page_alloc.js';
 import { slabAllocNode } from './alloc.js';
 import { doSlabFree } from './free.js';
-import { getOrder, KMALLOC_MAX_CACHE_SIZE, kmallocCacheSize } from './geometry.js';
-import { kmallocCacheId } from './kmalloc_caches.js';
+import { getOrder, KMALLOC_MAX_CACHE_SIZE } from './geometry.js';
+import { kmallocSlab } from './kmalloc_caches.js';
 import { cacheById, type KmemCache } from './kmem_cache.js';
 import { checkFree, checkNotCpuFreelistHead } from './misuse.js';
 import { virtToHeadPfn } from './objects.js';
@@ -25,8 +25,7 @@ export function* kmalloc(cpu: Cpu, size: number): Step<number> {
     throw new SlabError('EINVAL', `kmalloc(${size}): size must be a non-negative integer`);
   if (size === 0) return ZERO_SIZE_PTR;
   if (size > KMALLOC_MAX_CACHE_SIZE) return yield* kmallocLarge(cpu, size);
-  const s = cacheById(cpu.m, kmallocCacheId(kmallocCacheSize(size)));
-  return yield* slabAllocNode(s, cpu, NUMA_NO_NODE, size);
+  return yield* slabAllocNode(kmallocSlab(cpu.m, size), cpu, NUMA_NO_NODE, size);
 }
 
 /**

@@ -61,21 +61,27 @@ export interface KmemCache {
   readonly randomSeq: Uint32Array | null;
 }
 
-const views = new WeakMap<SharedArrayBuffer, Map<number, KmemCache>>();
+/** This thread's cache views of each buffer, by cache id. */
+const views = new WeakMap<SharedArrayBuffer, KmemCache[]>();
+/** The last buffer looked up and its views: every operation of a run asks for the same one. */
+let lastSab: SharedArrayBuffer | null = null;
+let lastViews: KmemCache[] = [];
 
 /** The view of cache `id` on this thread (built once per thread and buffer). */
 export function cacheById(m: Machine, id: number): KmemCache {
-  let perMachine = views.get(m.sab);
+  const perMachine = m.sab === lastSab ? lastViews : viewsOf(m.sab);
+  return perMachine[id] ?? (perMachine[id] = readCache(m, id));
+}
+
+function viewsOf(sab: SharedArrayBuffer): KmemCache[] {
+  let perMachine = views.get(sab);
   if (!perMachine) {
-    perMachine = new Map();
-    views.set(m.sab, perMachine);
+    perMachine = [];
+    views.set(sab, perMachine);
   }
-  let s = perMachine.get(id);
-  if (!s) {
-    s = readCache(m, id);
-    perMachine.set(id, s);
-  }
-  return s;
+  lastSab = sab;
+  lastViews = perMachine;
+  return perMachine;
 }
 
 function readCache(m: Machine, id: number): KmemCache {
@@ -142,7 +148,10 @@ export function buildRandomSeq(seed: number, count: number): Uint32Array | null 
 }
 
 /** Forget this thread's views of a buffer's caches (after a cache was created or re-read). */
-export const forgetCacheViews = (m: Machine): boolean => views.delete(m.sab);
+export function forgetCacheViews(m: Machine): void {
+  views.delete(m.sab);
+  if (lastSab === m.sab) lastSab = null;
+}
 
 /** Byte index of the name of the struct kmem_cache at word `base`. */
 const nameStart = (base: number): number => (base + KMEM_CACHE.name) * 4;
