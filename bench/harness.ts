@@ -1,8 +1,9 @@
-// The bench harness: tinybench tasks that each run a batch of operations per call (so
-// tinybench's own per-call cost is spread thin), reported as nanoseconds per operation
-// and as a ratio to the calibration loop measured in the same run.
+// The bench harness. Each case runs a batch of operations per call. The cases take
+// turns in short slices (every case's slices spread over the whole run), each slice timed
+// in CPU time, and a case's cost is the median of its slices: on a shared, noisy machine
+// a load spike or a descheduled thread then moves neither a row nor its ratio to the
+// calibration loop measured in the same run.
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { Bench } from 'tinybench';
 import { cas64 } from '../src/shm/atomic.fast.js';
 import { create } from '../src/shm/machine.js';
 
@@ -21,7 +22,9 @@ export interface BenchRow {
   ns_per_op: number;
   ops_per_sec: number;
   ratio_to_calibration: number;
-  rme_percent: number;
+  /** interquartile range of the slices, in percent of the median */
+  iqr_percent: number;
+  /** slices measured */
   samples: number;
 }
 
@@ -51,28 +54,55 @@ export function calibrationCase(batch = 1000): BenchCase {
   };
 }
 
+/** CPU time of this process in nanoseconds (user + system). */
+function cpuNs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) * 1000;
+}
+
+/** Call `c.fn` until `ns` of CPU time have passed; nanoseconds per operation. */
+function slice(c: BenchCase, ns: number): number {
+  const t0 = cpuNs();
+  let calls = 0;
+  let t = t0;
+  do {
+    c.fn();
+    calls++;
+    t = cpuNs();
+  } while (t - t0 < ns);
+  return (t - t0) / (calls * c.batch);
+}
+
+const SLICE_NS = 20e6;
+const WARMUP_NS = 200e6;
+
+const quantile = (sorted: number[], q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+
+/**
+ * Run the calibration and `cases` in turns of 20 ms slices for about `timeMs` of CPU
+ * time each (after a 200 ms warm-up each); a row is the median slice.
+ */
 export async function runBench(title: string, cases: BenchCase[], timeMs = 1000): Promise<BenchRow[]> {
-  const bench = new Bench({ name: title, time: timeMs, warmupTime: 200 });
   const all = [calibrationCase(), ...cases];
-  for (const c of all) bench.add(c.name, c.fn);
-  await bench.run();
-  const nsPerOp = (i: number): number => {
-    const r = bench.tasks[i].result;
-    if (r.state !== 'completed') throw new Error(`bench task ${all[i].name}: ${r.state}`);
-    return (r.latency.mean * 1e6) / all[i].batch;
-  };
-  const cal = nsPerOp(0);
+  for (const c of all) slice(c, WARMUP_NS);
+  const slices = all.map((): number[] => []);
+  const rounds = Math.max(5, Math.round((timeMs * 1e6) / SLICE_NS));
+  for (let r = 0; r < rounds; r++) {
+    all.forEach((c, i) => slices[i].push(slice(c, SLICE_NS)));
+    await new Promise((resolve) => setImmediate(resolve)); // let a pending signal or timer in
+  }
+  const med = slices.map((xs) => quantile(xs.sort((a, b) => a - b), 0.5));
   return all.map((c, i) => {
-    const r = bench.tasks[i].result as { latency: { rme: number }; latencySamplesCount?: number; samples?: unknown[] };
-    const ns = nsPerOp(i);
+    const ns = med[i];
+    const xs = slices[i];
     return {
       name: c.name,
       unit: c.unit,
       ns_per_op: Math.round(ns * 10) / 10,
       ops_per_sec: Math.round(1e9 / ns),
-      ratio_to_calibration: Math.round((ns / cal) * 100) / 100,
-      rme_percent: Math.round(r.latency.rme * 10) / 10,
-      samples: (r as { latency: { samplesCount?: number } }).latency.samplesCount ?? 0,
+      ratio_to_calibration: Math.round((ns / med[0]) * 100) / 100,
+      iqr_percent: Math.round(((quantile(xs, 0.75) - quantile(xs, 0.25)) / ns) * 1000) / 10,
+      samples: xs.length,
     };
   });
 }
@@ -85,7 +115,7 @@ export function printRows(title: string, rows: BenchRow[]): void {
       'ns/op': r.ns_per_op,
       'ops/s': r.ops_per_sec.toLocaleString('en-US'),
       'x calibration': r.ratio_to_calibration,
-      '±%': r.rme_percent,
+      'iqr %': r.iqr_percent,
     })),
   );
 }

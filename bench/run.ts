@@ -10,6 +10,7 @@ import { pagesWorkload } from '../src/workload/pages.js';
 import { type BenchCase, printRows, runBench, saveResults } from './harness.js';
 import { againstPools, scaling, slubCases } from './slub.js';
 import { raceSteps } from './race.js';
+import { THREADTEST_CACHE, THREADTEST_KMALLOC, threadtestCases } from './workload.js';
 
 const BATCH = 1000;
 
@@ -55,7 +56,9 @@ function scheduledStepsCase(): BenchCase & { stepsPerCall: number } {
 }
 
 const title = `slabsim bench (node ${process.version}, ${new Date().toISOString()})`;
-const rows = await runBench(title, [...slubCases(), ...pageCases(), scheduledStepsCase()]);
+const threadtest = threadtestCases();
+const rows = await runBench(title, [...slubCases(), ...threadtest, ...pageCases(), scheduledStepsCase()]);
+for (const c of threadtest) c.check();
 printRows(title, rows);
 // The same code free-running and as generators driven to completion, page allocator and SLUB.
 const ratio = (slow?: { ns_per_op: number }, quick?: { ns_per_op: number }): number | null =>
@@ -65,11 +68,18 @@ const pageGen = rows.find((r) => r.name === 'page alloc+free, order 0, same code
 const slubGen = rows.find((r) => r.name === 'slub fast path, same code as generators');
 const steps = rows.find((r) => r.name.startsWith('scheduler'));
 const fast = rows.find((r) => r.name === 'slub fast path: alloc + do_slab_free');
+/** A per-operation row over SLUB's fast path per operation (its alloc+free pair halved). */
+const overFastPathOp = (name: string): number | null => {
+  const row = rows.find((r) => r.name === name);
+  return row && fast ? Math.round((row.ns_per_op / (fast.ns_per_op / 2)) * 100) / 100 : null;
+};
 const scale = await scaling();
 const race = raceSteps();
 const pools = await againstPools();
 const summary = {
   slub_fast_path_x_calibration: fast?.ratio_to_calibration ?? null,
+  threadtest_cache_op_x_fast_path_op: overFastPathOp(THREADTEST_CACHE),
+  threadtest_kmalloc_op_x_fast_path_op: overFastPathOp(THREADTEST_KMALLOC),
   generator_cost_over_free_pages: ratio(pageGen, pageFree),
   generator_cost_over_free_slub: ratio(slubGen, fast),
   scheduler_steps_per_sec: steps?.ops_per_sec ?? null,

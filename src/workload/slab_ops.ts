@@ -29,10 +29,11 @@ export interface ObjectTarget {
 
 /**
  * A request size: uniform, or with density falling linearly to 0 at maxSize
- * (inverse CDF: max - range * sqrt(1 - u)).
+ * (inverse CDF: max - range * sqrt(1 - u)). A single size takes nothing from `rng`.
  */
 export function drawSize(t: ObjectTarget, rng: Rng): number {
   const range = t.maxSize - t.minSize + 1;
+  if (range === 1) return t.minSize; // one size (a cache's objects): nothing to draw
   if (!t.linear) return t.minSize + rng.below(range);
   return t.minSize + Math.min(range - 1, Math.floor(range * (1 - Math.sqrt(1 - rng.float()))));
 }

@@ -21,6 +21,8 @@ export interface KmemCache {
   readonly flags: number;
   readonly objectSize: number;
   readonly size: number;
+  /** s->reciprocal_size: 1 / size, so that __obj_to_index() multiplies instead of dividing */
+  readonly reciprocalSize: number;
   readonly inuse: number;
   readonly offset: number;
   readonly redLeftPad: number;
@@ -103,6 +105,7 @@ function readCache(m: Machine, id: number): KmemCache {
     flags,
     objectSize: u[base + KMEM_CACHE.objectSize],
     size: u[base + KMEM_CACHE.size],
+    reciprocalSize: 1 / u[base + KMEM_CACHE.size],
     inuse: u[base + KMEM_CACHE.inuse],
     offset: u[base + KMEM_CACHE.offset],
     redLeftPad: u[base + KMEM_CACHE.redLeftPad],
