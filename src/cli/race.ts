@@ -4,12 +4,14 @@ import { readFileSync } from 'node:fs';
 import { PROFILES, type Profile } from '../config.js';
 import { MUTANTS, MUTANT_NAMES, type MutantName } from '../mm/slub/mutants.js';
 import { MODELS, modelByName, modelsForMutant } from '../race/catalogue.js';
-import { type ExploreReport, STRATEGIES, type StrategyName, explore, mergeReports } from '../race/explore.js';
+import { type ExploreReport, STRATEGIES, type StrategyName, mergeReports } from '../race/explore.js';
+import { exploreOnWorkers } from '../race/workers.js';
 import { parseRaceSchedule, runRace } from '../race/run.js';
 import { ReplayStrategy } from '../sched/strategies/replay.js';
 import { durationArg, intIn, oneOf, seedArg } from './options.js';
 import { checkWritable, OutputError, writeOutput } from './output.js';
 import { junitXml } from '../report/junit.js';
+import { EXIT_INTERRUPTED, onInterrupt, yieldToSignals } from './interrupt.js';
 
 interface RaceFlags {
   scenario: string;
@@ -68,11 +70,18 @@ export function addRaceCommands(program: Command): void {
     .option('--quiet', 'print only failures')
     .action(async (reports: string[], f: RaceFlags) => {
       for (const out of [f.json, f.junit]) if (out) checkWritable(out);
-      const report = f.merge ? mergeFiles(reports) : await runExploration(f);
-      if (f.json) writeOutput(f.json, `${JSON.stringify(report, null, 2)}\n`);
-      if (f.junit) writeOutput(f.junit, junitXml(report));
-      if (f.json !== '-') process.stdout.write(raceText(report, !!f.quiet));
-      process.exitCode = report.failures > 0 ? 1 : 0;
+      const interrupt = onInterrupt();
+      try {
+        const report = f.merge ? mergeFiles(reports) : await runExploration(f, interrupt.signal);
+        await yieldToSignals();
+        if (f.json) writeOutput(f.json, `${JSON.stringify(report, null, 2)}\n`);
+        await yieldToSignals();
+        if (f.junit) writeOutput(f.junit, junitXml(report));
+        if (f.json !== '-') process.stdout.write(raceText(report, !!f.quiet));
+        process.exitCode = report.failures > 0 ? 1 : report.interrupted ? EXIT_INTERRUPTED : 0;
+      } finally {
+        interrupt.dispose();
+      }
     });
 
   program
@@ -125,7 +134,8 @@ export function addRaceCommands(program: Command): void {
     });
 }
 
-async function runExploration(f: RaceFlags): Promise<ExploreReport> {
+/** Explore on worker threads (one unless --workers): the main thread stays free to take a Ctrl-C. */
+async function runExploration(f: RaceFlags, signal: AbortSignal): Promise<ExploreReport> {
   let models = f.scenario === 'all' ? MODELS.filter((m) => !m.broken) : [modelByName(f.scenario)];
   if (models.some((m) => m === undefined)) {
     throw new OutputError(`unknown scenario '${f.scenario}' (expected one of ${MODELS.map((m) => m.name).join(', ')}, or all)`);
@@ -153,9 +163,7 @@ async function runExploration(f: RaceFlags): Promise<ExploreReport> {
         process.stdout.write(`dfs ${model} (${profile}): about ${n} executions within ${f.preemptionBound} preemptions\n`);
     },
   };
-  if (f.workers <= 1) return explore(opts);
-  const { exploreOnWorkers } = await import('../race/workers.js');
-  return exploreOnWorkers(opts, f.workers);
+  return exploreOnWorkers(opts, f.workers, signal);
 }
 
 function mergeFiles(files: string[]): ExploreReport {
@@ -190,6 +198,7 @@ export function raceText(r: ExploreReport, quiet: boolean): string {
       lines.push(`  replay: ${f.replay}`);
     }
   }
+  if (r.interrupted) lines.push('interrupted (Ctrl-C): the counts cover the runs done before it');
   lines.push(
     `${r.runs} runs, ${r.steps} steps in ${r.elapsed_ms} ms (${r.steps_per_sec.toLocaleString('en-US')} steps/s with setup and checks, ${r.sched_steps_per_sec.toLocaleString('en-US')} in the scheduler), strategy ${r.strategy}, seed ${r.seed}, shard ${r.shard}: ${r.failures} failing scenario(s)`,
   );

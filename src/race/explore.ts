@@ -37,6 +37,8 @@ export interface ExploreOptions {
   stopAtFirstFailure?: boolean;
   /** print the DFS estimate before a search starts */
   onEstimate?: (model: string, profile: Profile, executions: number) => void;
+  /** checked between runs: true ends the exploration (Ctrl-C); the report says `interrupted` */
+  shouldStop?: () => boolean;
 }
 
 export interface Failure {
@@ -78,6 +80,8 @@ export interface ExploreReport {
   /** steps per second inside the scheduler alone */
   sched_steps_per_sec: number;
   failures: number;
+  /** ended early by Ctrl-C: the counts cover the runs done */
+  interrupted?: boolean;
   models: ModelReport[];
 }
 
@@ -87,10 +91,10 @@ export function explore(opts: ExploreOptions): ExploreReport {
   const perPair = opts.budgetMs > 0 ? opts.budgetMs / pairs.length : Number.POSITIVE_INFINITY;
   const models: ModelReport[] = [];
   for (const { model, profile } of pairs) {
-    if (opts.stopAtFirstFailure && models.some((r) => r.failure)) break;
+    if ((opts.stopAtFirstFailure && models.some((r) => r.failure)) || opts.shouldStop?.()) break;
     models.push(exploreOne({ model, profile, mutant: opts.mutant, seed: opts.seed }, opts, perPair));
   }
-  return summarize(opts, models, performance.now() - t0);
+  return { ...summarize(opts, models, performance.now() - t0), interrupted: opts.shouldStop?.() === true };
 }
 
 export function summarize(
@@ -139,6 +143,7 @@ function exploreOne(base: RaceConfig, opts: ExploreOptions, budgetMs: number): M
     const dfs = exploreDfs(trial, {
       preemptionBound: opts.preemptionBound,
       maxExecutions: opts.runs,
+      stop: opts.shouldStop,
       onEstimate: (n) => opts.onEstimate?.(base.model.name, base.profile, n),
     });
     report.exhausted = dfs.exhausted;
@@ -147,7 +152,7 @@ function exploreOne(base: RaceConfig, opts: ExploreOptions, budgetMs: number): M
   } else {
     let k = 0;
     if (opts.strategy === 'pct') k = estimatePctSteps((s) => runRace(base, s).result, base.seed);
-    for (let i = 0; i < opts.runs && performance.now() - t0 < budgetMs; i++) {
+    for (let i = 0; i < opts.runs && performance.now() - t0 < budgetMs && !opts.shouldStop?.(); i++) {
       const runSeed = (base.seed + i * opts.shard[1] + opts.shard[0]) >>> 0;
       const cfg = { ...base, seed: runSeed };
       const strategy: Strategy =
@@ -217,5 +222,5 @@ export function mergeReports(reports: ExploreReport[]): ExploreReport {
     [...byKey.values()],
     Math.max(...reports.map((r) => r.elapsed_ms)),
   );
-  return { ...merged, shard: shards };
+  return { ...merged, shard: shards, interrupted: reports.some((r) => r.interrupted === true) };
 }

@@ -1,8 +1,11 @@
-// --workers N: the runs of an exploration spread over N threads (piscina), each taking a
-// disjoint shard of the seed space, then merged as `--merge` merges shards of CI jobs.
+// Explorations on worker threads: --workers N spreads the runs over N threads, each
+// taking a disjoint shard of the seed space, merged as `--merge` merges shards of CI
+// jobs. One thread too: the main thread then stays free to take a Ctrl-C, which stops
+// every worker between two runs through a shared stop word.
+import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { ExploreTask } from '../../workers/explore.js';
-import { type ExploreOptions, type ExploreReport, explore, mergeReports } from './explore.js';
+import { type ExploreOptions, type ExploreReport, mergeReports } from './explore.js';
 
 function pool(threads: number): Piscina {
   const fromSource = import.meta.url.endsWith('.ts');
@@ -10,20 +13,37 @@ function pool(threads: number): Piscina {
   return new Piscina({ filename, minThreads: threads, maxThreads: threads, workerData: { entry: './explore.ts' } });
 }
 
-export async function exploreOnWorkers(opts: ExploreOptions, workers: number): Promise<ExploreReport> {
+export async function exploreOnWorkers(opts: ExploreOptions, workers: number, signal?: AbortSignal): Promise<ExploreReport> {
   // DFS enumerates one space: splitting it by seed would repeat it, so it runs on one thread.
-  if (opts.strategy === 'dfs') return explore(opts);
-  const p = pool(workers);
+  const threads = opts.strategy === 'dfs' ? 1 : workers;
+  const p = pool(threads);
+  const stop = new Int32Array(new SharedArrayBuffer(4));
+  const onAbort = (): void => void Atomics.store(stop, 0, 1);
+  if (signal?.aborted) onAbort();
+  signal?.addEventListener('abort', onAbort);
+  // The DFS estimate is printed before the search: the worker sends it as soon as it has it.
+  const estimates = new MessageChannel();
+  estimates.port1.on('message', (e: { model: string; profile: ExploreReport['models'][number]['profile']; n: number }) =>
+    opts.onEstimate?.(e.model, e.profile, e.n),
+  );
   try {
     const [k, n] = opts.shard;
-    const tasks = Array.from({ length: workers }, (_, i): ExploreTask => {
-      const { models, onEstimate: _onEstimate, ...rest } = opts;
-      return { ...rest, modelNames: models.map((m) => m.name), shard: [k * workers + i, n * workers] };
-    });
-    const reports = await Promise.all(tasks.map((t) => p.run(t) as Promise<ExploreReport>));
+    const { models, onEstimate: _onEstimate, shouldStop: _shouldStop, ...rest } = opts;
+    const tasks = Array.from({ length: threads }, (_, i): ExploreTask => ({
+      ...rest,
+      modelNames: models.map((m) => m.name),
+      shard: [k * threads + i, n * threads],
+      stop,
+      estimates: i === 0 ? estimates.port2 : undefined,
+    }));
+    const reports = await Promise.all(
+      tasks.map((t) => p.run(t, { transferList: t.estimates ? [t.estimates] : [] }) as Promise<ExploreReport>),
+    );
     const merged = mergeReports(reports);
     return { ...merged, shard: `${k}/${n}` };
   } finally {
+    signal?.removeEventListener('abort', onAbort);
+    estimates.port1.close();
     await p.destroy();
   }
 }

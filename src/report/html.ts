@@ -256,7 +256,22 @@ function subtitle(r: RunReport): string {
 function summaryHtml(r: RunReport): string {
   const cards: Array<[string, string, string?]> = [
     ['operations', num(r.ops)],
-    ['throughput', `${num(r.ops_per_sec)} ops/s`],
+    r.steady_rate
+      ? [
+          'throughput',
+          `${num(r.steady_rate.ops_per_sec)} ops/s`,
+          `steady, ${r.steady_rate.from_ms}-${r.steady_rate.to_ms} ms after the start (warm-up left out); ${num(r.ops_per_sec)} over the whole run`,
+        ]
+      : ['throughput', `${num(r.ops_per_sec)} ops/s`, 'over the whole run, JIT warm-up included'],
+    ...(r.interrupted
+      ? [
+          ['interrupted', 'Ctrl-C', 'the CPUs stopped at their next safe point; the checks cover what was done'] as [
+            string,
+            string,
+            string,
+          ],
+        ]
+      : []),
     ['parallel phase', `${r.elapsed_ms} ms`, `${r.wall_ms} ms with thread start-up`],
     ['pages in use', `${num(r.pages.total - r.pages.free)} of ${num(r.pages.total)}`, `${num(r.pages.slab)} in slabs`],
     [
@@ -268,7 +283,7 @@ function summaryHtml(r: RunReport): string {
   const items = cards
     .map(
       ([k, v, sub]) =>
-        `<div class="card${k === 'checks' ? (r.checks.ok ? ' ok' : ' bad') : ''}"><div class="k">${esc(k)}</div><div class="v">${esc(v)}</div>${sub ? `<div class="s">${esc(sub)}</div>` : ''}</div>`,
+        `<div class="card${k === 'checks' ? (r.checks.ok ? ' ok' : ' bad') : k === 'interrupted' ? ' bad' : ''}" id="card-${k.replace(/ /g, '-')}"><div class="k">${esc(k)}</div><div class="v">${esc(v)}</div>${sub ? `<div class="s">${esc(sub)}</div>` : ''}</div>`,
     )
     .join('\n');
   const messages = r.checks.messages.length
