@@ -124,11 +124,22 @@ export function addRunCommand(program: Command): void {
       // A duration unless only --ops was given; then --ops is a cap, and with none the time alone ends the run.
       const duration = flags.duration ?? (flags.ops === undefined ? DEFAULT_DURATION_MS : undefined);
       const ops = flags.ops ?? MAX_OPS;
-      const progress = progressBar(ops, !flags.quiet && !files.includes('-'), duration);
+      const talk = !flags.quiet && !files.includes('-');
+      const progress = progressBar(ops, talk, duration);
       const interrupt = onInterrupt();
+      // The summary's first line once the CPUs run (a sign for scripts that they do), the rest at the end.
+      let headed = false;
+      const head = (): void => {
+        if (talk && !headed) process.stdout.write(`${header(flags)}\n`);
+        headed = true;
+      };
       try {
         const report = await runWorkload({
           onProgress: progress.update,
+          // (Under a progress bar, on a terminal, the line waits for the end.)
+          onStart: () => {
+            if (!process.stderr.isTTY) head();
+          },
           signal: interrupt.signal,
           workload: flags.workload,
           machine: {
@@ -168,7 +179,8 @@ export function addRunCommand(program: Command): void {
           await yieldToSignals();
           write();
         }
-        if (!flags.quiet && !files.includes('-')) process.stdout.write(summary(report));
+        head();
+        if (talk) process.stdout.write(summary(report));
         // A failed check says more than the interruption: it wins the exit code.
         process.exitCode = !report.checks.ok ? 1 : report.interrupted ? EXIT_INTERRUPTED : 0;
       } finally {
@@ -177,9 +189,13 @@ export function addRunCommand(program: Command): void {
     });
 }
 
+/** The summary's first line: what runs. */
+const header = (f: RunFlags): string =>
+  `slabsim run: workload ${f.workload}, ${f.cpus} CPUs on ${f.nodes} node(s), profile ${f.profile}, seed ${f.seed}`;
+
+/** The summary after the first line: what happened and what the checks found. */
 function summary(r: RunReport): string {
   const lines = [
-    `slabsim run: workload ${r.workload}, ${r.config.cpus} CPUs on ${r.config.nodes} node(s), profile ${r.config.profile}, seed ${r.seed}`,
     `  ${r.ops} ops in ${r.elapsed_ms} ms: ${rateLine(r)}`,
     ...(r.interrupted
       ? ['  interrupted (Ctrl-C): the CPUs stopped at their next safe point; the checks cover what was done']

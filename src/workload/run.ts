@@ -56,6 +56,8 @@ export interface RunOptions {
   allocator?: AllocatorName;
   /** called about 10 times a second with the operations done so far */
   onProgress?: (opsDone: number) => void;
+  /** called once every CPU has passed the start barrier (a worker run) */
+  onStart?: () => void;
   /** aborted: the CPUs stop at their next safe point (the stop word), as at the end of a --duration */
   signal?: AbortSignal;
   /** worker threads to run on (kept warm between runs); default: a pool of its own */
@@ -222,7 +224,7 @@ export async function runWorkload(opts: RunOptions): Promise<RunReport> {
     opts.onProgress?.(s.ops.reduce((a, b) => a + b, 0));
   };
   const progress = setInterval(sample, SAMPLE_MS);
-  const clock = new RunClock(m, opts.durationMs);
+  const clock = new RunClock(m, opts.durationMs, opts.onStart);
   const stop = (): void => clock.stop();
   if (opts.signal?.aborted) stop();
   opts.signal?.addEventListener('abort', stop);
@@ -282,6 +284,7 @@ class RunClock {
   constructor(
     private readonly m: Machine,
     private readonly durationMs?: number,
+    private readonly onStart?: () => void,
   ) {
     this.timer = setInterval(() => this.tick(), TICK_MS);
   }
@@ -291,6 +294,7 @@ class RunClock {
     if (this.startedAt === 0) {
       if (!allStarted(this.m)) return;
       this.startedAt = now;
+      this.onStart?.();
     }
     const t = now - this.startedAt;
     let ops = 0;
