@@ -91,7 +91,12 @@ export async function runBench(title: string, cases: BenchCase[], timeMs = 1000)
     all.forEach((c, i) => slices[i].push(slice(c, SLICE_NS)));
     await new Promise((resolve) => setImmediate(resolve)); // let a pending signal or timer in
   }
-  const med = slices.map((xs) => quantile(xs.sort((a, b) => a - b), 0.5));
+  const med = slices.map((xs) =>
+    quantile(
+      xs.sort((a, b) => a - b),
+      0.5,
+    ),
+  );
   return all.map((c, i) => {
     const ns = med[i];
     const xs = slices[i];
