@@ -108,14 +108,15 @@ function countOp(x: ObjCtx): void {
 
 /** threadtest: allocate a batch, free it, repeat; `ops` (even) operations in all. */
 export function* threadtest(x: ObjCtx, ops: number, batch: number): Step<ObjCounts> {
-  const held: number[] = [];
+  const held = new Int32Array(batch);
   while (x.counts.ops < ops && !stopRequested(x.cpu.m)) {
     const n = Math.min(batch, (ops - x.counts.ops) >> 1);
+    let k = 0;
     for (let i = 0; i < n; i++) {
       const obj = yield* take(x);
-      if (obj !== 0) held.push(obj);
+      if (obj !== 0) held[k++] = obj;
     }
-    while (held.length > 0) yield* give(x, held.pop() as number);
+    while (k > 0) yield* give(x, held[--k]);
     if (n === 0) break;
   }
   publishOps(x.cpu.m, x.cpu.id, x.counts.ops);

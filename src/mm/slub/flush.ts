@@ -59,7 +59,7 @@ export function* flushAllFrom(s: KmemCache, cpu: Cpu): Step {
  * operations): one plain read when there are none, the work out of line.
  */
 export function* serviceWork(cpu: Cpu): Step {
-  if (cpu.m.u32[cpuWorkWord(cpu.m, cpu.id)] !== 0) yield* carryOutWork(cpu);
+  if (cpu.m.u32[cpu.workWord] !== 0) yield* carryOutWork(cpu);
 }
 
 function* carryOutWork(cpu: Cpu): Step {

@@ -12,7 +12,7 @@ import { doSlabFree } from './free.js';
 import { getOrder, KMALLOC_MAX_CACHE_SIZE } from './geometry.js';
 import { kmallocSlab } from './kmalloc_caches.js';
 import { cacheById, type KmemCache } from './kmem_cache.js';
-import { checkFree, checkNotCpuFreelistHead } from './misuse.js';
+import { checkFreeInSlab, checkNotCpuFreelistHead } from './misuse.js';
 import { virtToHeadPfn } from './objects.js';
 import { NUMA_NO_NODE } from './slab.js';
 
@@ -64,7 +64,7 @@ export function* kfree(cpu: Cpu, addr: number): Step {
     return;
   }
   const s = cacheById(m, m.u32[p + PAGE.slabCache] - 1);
-  checkFree(s, addr);
+  checkFreeInSlab(s, pfn, addr);
   checkNotCpuFreelistHead(s, cpu, addr);
   yield* doSlabFree(s, cpu, pfn, addr, addr, 1);
 }
