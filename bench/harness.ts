@@ -14,6 +14,11 @@ export interface BenchCase {
   fn: () => void;
   /** what one operation is, for the table */
   unit: string;
+  /**
+   * 'scheduled': the generator form, measured with V8's default flags as `race` runs it;
+   * else free-running, measured with the workloads' flags as `run` runs it (src/workload/v8_flags.ts)
+   */
+  form?: 'scheduled';
 }
 
 export interface BenchRow {

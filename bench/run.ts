@@ -10,7 +10,8 @@ import { pagesWorkload } from '../src/workload/pages.js';
 import { type BenchCase, printRows, runBench, saveResults } from './harness.js';
 import { againstPools, scaling, slubCases } from './slub.js';
 import { raceSteps } from './race.js';
-import { THREADTEST_CACHE, THREADTEST_KMALLOC, threadtestCases } from './workload.js';
+import { THREADTEST_CACHE, THREADTEST_KMALLOC, THREADTEST_KMALLOC_128, threadtestCases } from './workload.js';
+import { tuneV8ForWorkloads, WORKLOAD_V8_FLAGS } from '../src/workload/v8_flags.js';
 
 const BATCH = 1000;
 
@@ -36,6 +37,7 @@ function pageCases(): BenchCase[] {
     {
       name: 'page alloc+free, order 0, same code as generators',
       unit: 'alloc+free',
+      form: 'scheduled',
       batch: BATCH,
       fn: () => {
         for (let i = 0; i < BATCH; i++) drain(freePagesSched(m, drain(allocPagesSched(m, 0, 0, 0)), 0));
@@ -52,14 +54,32 @@ function scheduledStepsCase(): BenchCase & { stepsPerCall: number } {
     return runScheduled(programs, new RandomStrategy(1)).steps;
   };
   const stepsPerCall = run();
-  return { name: 'scheduler: 2-CPU pages scenario', unit: 'step', batch: stepsPerCall, fn: run, stepsPerCall };
+  return { name: 'scheduler: 2-CPU pages scenario', unit: 'step', batch: stepsPerCall, fn: run, stepsPerCall, form: 'scheduled' };
 }
 
 const title = `slabsim bench (node ${process.version}, ${new Date().toISOString()})`;
 const threadtest = threadtestCases();
-const rows = await runBench(title, [...slubCases(), ...threadtest, ...pageCases(), scheduledStepsCase()]);
+const cases = [...slubCases(), ...threadtest, ...pageCases(), scheduledStepsCase()];
+// Two phases, each with its own calibration: V8 flags are per process and read when code
+// is optimized, so the generator rows and race run first with V8's defaults (as `race`
+// runs), then the free-running rows and the worker runs with the workloads' flags (as
+// `run` and `compare` run).
+const scheduledTitle = `${title}: generator form, V8 defaults`;
+const scheduledRows = await runBench(
+  scheduledTitle,
+  cases.filter((c) => c.form === 'scheduled'),
+);
+const race = raceSteps();
+tuneV8ForWorkloads();
+const freeTitle = `${title}: free-running, ${WORKLOAD_V8_FLAGS}`;
+const freeRows = await runBench(
+  freeTitle,
+  cases.filter((c) => c.form !== 'scheduled'),
+);
 for (const c of threadtest) c.check();
-printRows(title, rows);
+printRows(scheduledTitle, scheduledRows);
+printRows(freeTitle, freeRows);
+const rows = [...freeRows, ...scheduledRows.slice(1)];
 // The same code free-running and as generators driven to completion, page allocator and SLUB.
 const ratio = (slow?: { ns_per_op: number }, quick?: { ns_per_op: number }): number | null =>
   slow && quick ? Math.round((slow.ns_per_op / quick.ns_per_op) * 100) / 100 : null;
@@ -74,21 +94,29 @@ const overFastPathOp = (name: string): number | null => {
   return row && fast ? Math.round((row.ns_per_op / (fast.ns_per_op / 2)) * 100) / 100 : null;
 };
 const scale = await scaling();
-const race = raceSteps();
 const pools = await againstPools();
 const summary = {
   slub_fast_path_x_calibration: fast?.ratio_to_calibration ?? null,
   threadtest_cache_op_x_fast_path_op: overFastPathOp(THREADTEST_CACHE),
   threadtest_kmalloc_op_x_fast_path_op: overFastPathOp(THREADTEST_KMALLOC),
+  threadtest_kmalloc_128_op_x_fast_path_op: overFastPathOp(THREADTEST_KMALLOC_128),
   generator_cost_over_free_pages: ratio(pageGen, pageFree),
   generator_cost_over_free_slub: ratio(slubGen, fast),
   scheduler_steps_per_sec: steps?.ops_per_sec ?? null,
   threadtest_ops_per_sec_1cpu: scale.one,
   threadtest_ops_per_sec_2cpu: scale.two,
   scaling_2cpu_over_1cpu: scale.ratio,
+  scaling_2cpu_over_1cpu_pairs: scale.ratios,
   race_2cpu_scheduler_steps_per_sec: race.schedStepsPerSec,
   race_2cpu_steps_per_sec_with_setup: race.stepsPerSec,
   threadtest_2cpu_ops_per_sec: pools,
 };
 console.log(summary);
-saveResults('latest.json', { title, node: process.version, rows, summary });
+saveResults('latest.json', {
+  title,
+  node: process.version,
+  v8_flags: { free_running: WORKLOAD_V8_FLAGS, scheduled: 'defaults' },
+  rows: freeRows,
+  scheduled_rows: scheduledRows,
+  summary,
+});

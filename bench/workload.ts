@@ -1,6 +1,6 @@
 // The workloads' own cost: threadtest's loop run in this thread (no workers), with its
-// ledger and every check, on one 64-byte cache and on kmalloc with the run's default
-// sizes. Reported per operation (an alloc or a free) and, in the summary, as a ratio to
+// ledger and every check, on one 64-byte cache and on kmalloc with the default sizes of
+// `run` and of `compare`. Reported per operation (an alloc or a free) and, in the summary, as a ratio to
 // SLUB's fast path per operation (its alloc+free row halved) in the same run.
 import { makeCpu } from '../src/mm/cpu.js';
 import { kmemCacheCreate, slubInit } from '../src/mm/slub/cache.js';
@@ -16,13 +16,14 @@ const OPS = 4096;
 
 export const THREADTEST_CACHE = 'threadtest in-thread: one 64-byte cache, batch 16';
 export const THREADTEST_KMALLOC = 'threadtest in-thread: kmalloc 16-256 bytes, batch 64';
+export const THREADTEST_KMALLOC_128 = 'threadtest in-thread: kmalloc 16-128 bytes, batch 64';
 
-/** One CPU's threadtest context on a fresh 1-CPU machine: a 64-byte cache, or kmalloc sizes. */
-function context(cache: boolean): ObjCtx {
+/** One CPU's threadtest context on a fresh 1-CPU machine: a 64-byte cache, or kmalloc sizes 16..maxSize. */
+function context(cache: boolean, maxSize: number): ObjCtx {
   const m = create({ cpus: 1, memory: 16 << 20 });
   slubInit(m);
-  const cacheId = cache ? kmemCacheCreate(m, 'bench-tt', 64, { flags: ['no_merge'] }) : -1;
-  const target = { allocator: 'slub' as const, pool: 0, cacheId, minSize: cache ? 64 : 16, maxSize: cache ? 64 : 256 };
+  const cacheId = cache ? kmemCacheCreate(m, 'bench-tt', maxSize, { flags: ['no_merge'] }) : -1;
+  const target = { allocator: 'slub' as const, pool: 0, cacheId, minSize: cache ? maxSize : 16, maxSize };
   return {
     cpu: makeCpu(m, 0, 1),
     rng: new Rng(1, 0),
@@ -33,8 +34,8 @@ function context(cache: boolean): ObjCtx {
   };
 }
 
-function threadtestCase(name: string, cache: boolean, batch: number): BenchCase & { check: () => void } {
-  const x = context(cache);
+function threadtestCase(name: string, cache: boolean, maxSize: number, batch: number): BenchCase & { check: () => void } {
+  const x = context(cache, maxSize);
   return {
     name,
     unit: 'operation',
@@ -50,8 +51,13 @@ function threadtestCase(name: string, cache: boolean, batch: number): BenchCase 
   };
 }
 
-/** threadtest's loop in this thread: one 64-byte cache (the fast path) and kmalloc 16-256 (run's defaults). */
+/**
+ * threadtest's loop in this thread: one 64-byte cache (the fast path), kmalloc 16-256 with
+ * batches of 64 (`run`'s defaults: kmalloc-192 and -256 then overflow their cpu slabs, so
+ * some operations take the slow paths) and kmalloc 16-128 (`compare`'s sizes).
+ */
 export const threadtestCases = (): Array<BenchCase & { check: () => void }> => [
-  threadtestCase(THREADTEST_CACHE, true, 16),
-  threadtestCase(THREADTEST_KMALLOC, false, 64),
+  threadtestCase(THREADTEST_CACHE, true, 64, 16),
+  threadtestCase(THREADTEST_KMALLOC, false, 256, 64),
+  threadtestCase(THREADTEST_KMALLOC_128, false, 128, 64),
 ];

@@ -2,6 +2,7 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import { ALLOCATORS, type AllocatorName } from '../workload/allocators.js';
 import { compare, compareHtml, compareText } from '../workload/compare.js';
 import { WORKLOADS } from '../workload/run.js';
+import { tuneV8ForWorkloads } from '../workload/v8_flags.js';
 import { EXIT_INTERRUPTED, onInterrupt, yieldToSignals } from './interrupt.js';
 import { durationArg, intIn, oneOf, seedArg } from './options.js';
 import { checkWritable, writeOutput } from './output.js';
@@ -59,6 +60,8 @@ export function addCompareCommand(program: Command): void {
       }) => {
         for (const out of [f.json, f.report]) if (out) checkWritable(out);
         const durationMs = f.duration ?? (f.ops === undefined ? DEFAULT_DURATION_MS : undefined);
+        tuneV8ForWorkloads(); // before the workers compile anything
+
         const interrupt = onInterrupt();
         try {
           const report = await compare(

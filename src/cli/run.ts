@@ -9,6 +9,7 @@ import { durationArg, fraction, intIn, machineInt, oneOf, profileArg, seedArg, s
 import { ALLOCATORS, type AllocatorName } from '../workload/allocators.js';
 import { progressBar } from './progress.js';
 import { applySpec, loadSpec } from './spec.js';
+import { tuneV8ForWorkloads } from '../workload/v8_flags.js';
 import { EXIT_INTERRUPTED, onInterrupt, yieldToSignals } from './interrupt.js';
 import { checkWritable, checkWritableDir, writeOutput, writeOutputDir } from './output.js';
 
@@ -126,6 +127,8 @@ export function addRunCommand(program: Command): void {
       const ops = flags.ops ?? MAX_OPS;
       const talk = !flags.quiet && !files.includes('-');
       const progress = progressBar(ops, talk, duration);
+      tuneV8ForWorkloads(); // before the workers compile anything
+
       const interrupt = onInterrupt();
       // The summary's first line once the CPUs run (a sign for scripts that they do), the rest at the end.
       let headed = false;
