@@ -7,7 +7,7 @@ import type { Step } from '../src/sched/step.js';
 import { RandomStrategy } from '../src/sched/strategies/random.js';
 import { create } from '../src/shm/machine.js';
 import { pagesWorkload } from '../src/workload/pages.js';
-import { type BenchCase, printRows, runBench, saveResults } from './harness.js';
+import { type BenchCase, pairedRatio, printRows, runBench, saveResults } from './harness.js';
 import { againstPools, scaling, slubCases } from './slub.js';
 import { raceSteps } from './race.js';
 import { THREADTEST_CACHE, THREADTEST_KMALLOC, THREADTEST_KMALLOC_128, threadtestCases } from './workload.js';
@@ -88,10 +88,10 @@ const pageGen = rows.find((r) => r.name === 'page alloc+free, order 0, same code
 const slubGen = rows.find((r) => r.name === 'slub fast path, same code as generators');
 const steps = rows.find((r) => r.name.startsWith('scheduler'));
 const fast = rows.find((r) => r.name === 'slub fast path: alloc + do_slab_free');
-/** A per-operation row over SLUB's fast path per operation (its alloc+free pair halved). */
+/** A per-operation row over SLUB's fast path per operation (its alloc+free pair halved), paired by round. */
 const overFastPathOp = (name: string): number | null => {
-  const row = rows.find((r) => r.name === name);
-  return row && fast ? Math.round((row.ns_per_op / (fast.ns_per_op / 2)) * 100) / 100 : null;
+  const row = freeRows.find((r) => r.name === name);
+  return row && fast ? Math.round(pairedRatio(row, fast) * 2 * 100) / 100 : null;
 };
 const scale = await scaling();
 const pools = await againstPools();

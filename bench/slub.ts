@@ -12,7 +12,7 @@ import type { Step } from '../src/sched/step.js';
 import { create } from '../src/shm/machine.js';
 import { runWorkload } from '../src/workload/run.js';
 import { CpuPool } from '../src/workload/workers.js';
-import type { BenchCase } from './harness.js';
+import { type BenchCase, opaque } from './harness.js';
 
 const BATCH = 1000;
 
@@ -30,15 +30,18 @@ export function slubCases(): BenchCase[] {
   const cpu = makeCpu(m, 0);
   // Warm the cpu slab so the loop stays on the fast path.
   kmemCacheFree(s, cpu, slabAllocNode(s, cpu, -1));
+  // The cache and CPU reach each call as values, as in the simulator (see opaque()).
+  const at = opaque({ s, cpu });
   return [
     {
       name: 'slub fast path: alloc + do_slab_free',
       unit: 'alloc+free',
       batch: BATCH,
       fn: () => {
+        const { s, cpu } = at.v;
         for (let i = 0; i < BATCH; i++) {
           const obj = slabAllocNode(s, cpu, -1);
-          doSlabFree(s, cpu, virtToHeadPfn(m, obj), obj, obj, 1);
+          doSlabFree(s, cpu, virtToHeadPfn(s.m, obj), obj, obj, 1);
         }
       },
     },
@@ -47,6 +50,7 @@ export function slubCases(): BenchCase[] {
       unit: 'alloc+free',
       batch: BATCH,
       fn: () => {
+        const { s, cpu } = at.v;
         for (let i = 0; i < BATCH; i++) kmemCacheFree(s, cpu, slabAllocNode(s, cpu, -1));
       },
     },
@@ -56,9 +60,10 @@ export function slubCases(): BenchCase[] {
       form: 'scheduled',
       batch: BATCH,
       fn: () => {
+        const { s, cpu } = at.v;
         for (let i = 0; i < BATCH; i++) {
           const obj = drain(allocSched(s, cpu, -1));
-          drain(freeSched(s, cpu, virtToHeadPfn(m, obj), obj, obj, 1));
+          drain(freeSched(s, cpu, virtToHeadPfn(s.m, obj), obj, obj, 1));
         }
       },
     },

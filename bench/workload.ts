@@ -9,7 +9,7 @@ import { create } from '../src/shm/machine.js';
 import { createLedger, heldCount } from '../src/workload/ledger.js';
 import { newCounts, type ObjCtx, threadtest } from '../src/workload/objects.fast.js';
 import { bindTarget } from '../src/workload/slab_ops.fast.js';
-import type { BenchCase } from './harness.js';
+import { type BenchCase, opaque } from './harness.js';
 
 /** Operations per call of a case: enough that threadtest's loop, not the call, is measured. */
 const OPS = 4096;
@@ -36,12 +36,13 @@ function context(cache: boolean, maxSize: number): ObjCtx {
 
 function threadtestCase(name: string, cache: boolean, maxSize: number, batch: number): BenchCase & { check: () => void } {
   const x = context(cache, maxSize);
+  const at = opaque(x); // the context reaches threadtest as a value, as on a worker
   return {
     name,
     unit: 'operation',
     batch: OPS,
     // Each call continues the same run: OPS more operations, everything freed at its end.
-    fn: () => void threadtest(x, x.counts.ops + OPS, batch),
+    fn: () => void threadtest(at.v, at.v.counts.ops + OPS, batch),
     check: () => {
       const c = x.counts;
       if (c.doubleIssue || c.badFree || c.failed || c.allocs !== c.frees || heldCount(x.ledger) !== 0) {
