@@ -69,7 +69,7 @@ export function* take(x: ObjCtx): Step<number> {
   }
   if (stamp(x.ledger, obj, cpu.id)) c.doubleIssue++;
   c.allocs++;
-  countOp(x);
+  countOp(cpu, c);
   if (x.flushEvery > 0) yield* flushCacheOf(x, obj);
   return obj;
 }
@@ -90,20 +90,20 @@ export function* waitFor(x: ObjCtx, word: number, seen: number, where: number): 
 
 export function* give(x: ObjCtx, obj: number): Step {
   const cpu = x.cpu;
+  const c = x.counts;
   yield* serviceWork(cpu);
-  if (unstamp(x.ledger, obj)) x.counts.badFree++;
+  if (unstamp(x.ledger, obj)) c.badFree++;
   yield* objFree(cpu, x.target, obj);
-  x.counts.frees++;
-  countOp(x);
+  c.frees++;
+  countOp(cpu, c);
 }
 
 /**
  * One more operation; progress is published every 1024 (whichever kind of operation lands
  * there): often enough for a steady rate over a fraction of a second to be exact to 1%.
  */
-function countOp(x: ObjCtx): void {
-  const c = x.counts;
-  if ((++c.ops & 1023) === 0) publishOps(x.cpu.m, x.cpu.id, c.ops);
+function countOp(cpu: Cpu, c: ObjCounts): void {
+  if ((++c.ops & 1023) === 0) publishOps(cpu.m, cpu.id, c.ops);
 }
 
 /** threadtest: allocate a batch, free it, repeat; `ops` (even) operations in all. */
