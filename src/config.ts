@@ -1,7 +1,15 @@
 import { SlabError } from './errors.js';
 
-export type Profile = '5.4' | '6.6';
-export const PROFILES: readonly Profile[] = ['5.4', '6.6'];
+/**
+ * Kernel generations: 5.4 and 6.6 (cpu slabs, cmpxchg_double era); 6.18, 6.6's SLUB
+ * with opt-in percpu sheaves; 7.0, the first release whose SLUB has sheaves for almost
+ * every cache and no cpu (partial) slabs (tag slab-for-7.0, docs/sheaves.md).
+ */
+export type Profile = '5.4' | '6.6' | '6.18' | '7.0';
+export const PROFILES: readonly Profile[] = ['5.4', '6.6', '6.18', '7.0'];
+/** The profiles whose SLUB has percpu sheaves and barns. */
+export const SHEAF_PROFILES: readonly Profile[] = ['6.18', '7.0'];
+export const hasSheaves = (p: Profile): boolean => SHEAF_PROFILES.includes(p);
 
 export interface MachineConfig {
   /** simulated CPUs, one worker thread each */

@@ -102,6 +102,15 @@ export function* spinLock(m: Machine, word: number, site: number): Step {
   schedBus.trace?.('lock', site, word, 1, true);
 }
 
+/** spin_trylock: take the lock if it is free; true when taken. */
+export function* spinTrylock(m: Machine, word: number, site: number): Step<boolean> {
+  yield site;
+  const ok = Atomics.compareExchange(m.i32, word, 0, 1) === 0;
+  if (ok) wrote(word);
+  schedBus.trace?.('trylock', site, word, 1, ok);
+  return ok;
+}
+
 export function* spinUnlock(m: Machine, word: number, site: number): Step {
   yield site;
   Atomics.store(m.i32, word, 0);
