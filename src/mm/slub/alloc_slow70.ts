@@ -25,7 +25,6 @@ import { addPartial, listLock, listTrylock, listUnlock, removePartial } from './
 import { kmemCacheFreeBulkInternal } from './sheaf.js';
 import { allocateSlab, cmpxchgDoubleSlab, discardSlab, incSlabsNode, NUMA_NO_NODE, slabNode } from './slab.js';
 
-const S_SLOW = site('___slab_alloc');
 const S_PARTIAL = site('get_from_partial_node');
 const S_NEW = site('alloc_from_new_slab');
 const S_BULK = site('get_partial_node_bulk');

@@ -112,12 +112,16 @@ export function* allocEmptySheaf(s: KmemCache, cpu: Cpu, gfp: number, capacity =
   if (gfp & __GFP_NO_OBJ_EXT) return 0;
   const sheaf = yield* kmalloc(cpu, sheafBytes(capacity), s.flags & SLAB_FLAGS.kmalloc ? gfp | __GFP_NO_OBJ_EXT : gfp);
   if (sheaf === 0) return 0;
-  const m = s.m;
-  // kzalloc(): the header is zeroed (objects[] past size are never read).
-  for (let w = 0; w < SHEAF.objects; w++) m.u32[word(m, sheaf, w)] = 0;
-  m.u32[word(m, sheaf, SHEAF.cache)] = s.id + 1;
+  initSheafHeader(s, sheaf);
   stat(s, cpuSlabOff(s, cpu.id), ST.sheaf_alloc);
   return sheaf;
+}
+
+/** A new sheaf's header: kzalloc() zeroes it (objects[] past size are never read), then sheaf->cache = s. */
+export function initSheafHeader(s: KmemCache, sheaf: number): void {
+  const m = s.m;
+  for (let w = 0; w < SHEAF.objects; w++) m.u32[word(m, sheaf, w)] = 0;
+  m.u32[word(m, sheaf, SHEAF.cache)] = s.id + 1;
 }
 
 /** free_empty_sheaf(): kfree() it. The cache word is cleared first, so a walk never takes freed memory for a sheaf. */
