@@ -67,8 +67,7 @@ export function spinLock(m: Machine, word: number, _site: number): void {
   }
 }
 
-export const spinTrylock = (m: Machine, word: number, _site: number): boolean =>
-  Atomics.compareExchange(m.i32, word, 0, 1) === 0;
+export const spinTrylock = (m: Machine, word: number, _site: number): boolean => Atomics.compareExchange(m.i32, word, 0, 1) === 0;
 
 export function spinUnlock(m: Machine, word: number, _site: number): void {
   if (Atomics.exchange(m.i32, word, 0) === 2) Atomics.notify(m.i32, word, 1);

@@ -32,7 +32,9 @@ const S_DETACHED = site('build_detached_freelist');
 export function* kmemCacheAllocBulk(s: KmemCache, cpu: Cpu, size: number, p: number[]): Step<number> {
   checkLive(s, 'kmem_cache_alloc_bulk');
   if (s.sheafCapacity === 0) {
-    return s.sheafOnly ? yield* kmemCacheAllocBulk70(s, cpu, size, p, GFP_KERNEL) : yield* kmemCacheAllocBulkClassic(s, cpu, size, p);
+    return s.sheafOnly
+      ? yield* kmemCacheAllocBulk70(s, cpu, size, p, GFP_KERNEL)
+      : yield* kmemCacheAllocBulkClassic(s, cpu, size, p);
   }
   p.length = 0;
   const i = yield* allocFromPcsBulk(s, cpu, size, p);

@@ -242,7 +242,15 @@ const geometryOf = (m: Machine, size: number, align: number, flags: number, ctor
  * sheaves when it has a sheaf capacity (7.0's kmalloc caches get theirs at the end of
  * slubInit()).
  */
-function createCache(m: Machine, name: string, size: number, align: number, flags: number, ctor: number, args: CacheArgs): number {
+function createCache(
+  m: Machine,
+  name: string,
+  size: number,
+  align: number,
+  flags: number,
+  ctor: number,
+  args: CacheArgs,
+): number {
   const id = m.u32[GLOBAL.nrCaches];
   if (id >= MAX_CACHES)
     throw new SlabError('EINVAL', `kmem_cache_create(${name}): this machine holds at most ${MAX_CACHES} caches`);

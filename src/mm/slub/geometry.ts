@@ -458,7 +458,13 @@ const SHEAF_CAPACITY_BY_SIZE = { page: 4, k1: 12, b256: 26, small: 60 } as const
  * creator's request. 6.18 (do_kmem_cache_create()): the creator's value as given, for
  * a cache without debug flags; 0 means no sheaves. 5.4 and 6.6 have none.
  */
-export function calculateSheafCapacity(size: number, flags: number, requested: number, profile: Profile, pageSize = DEFAULT_PAGE_SIZE): number {
+export function calculateSheafCapacity(
+  size: number,
+  flags: number,
+  requested: number,
+  profile: Profile,
+  pageSize = DEFAULT_PAGE_SIZE,
+): number {
   if (profile === '5.4' || profile === '6.6' || flags & (SLAB_DEBUG_FLAGS | F.noleaktrace)) return 0;
   if (profile === '6.18') return requested;
   const t = SHEAF_CAPACITY_BY_SIZE;
@@ -540,7 +546,8 @@ function checkInput(input: GeometryInput): void {
     throw invalid(`profile = ${String(profile)}: expected one of ${PROFILES.join(', ')}`);
   }
   if (sheafCapacity !== 0) {
-    if (!hasSheaves(profile)) throw invalid(`sheaf_capacity = ${sheafCapacity}: profile ${profile} has no sheaves (6.18 and 7.0 do)`);
+    if (!hasSheaves(profile))
+      throw invalid(`sheaf_capacity = ${sheafCapacity}: profile ${profile} has no sheaves (6.18 and 7.0 do)`);
     if (!Number.isInteger(sheafCapacity) || sheafCapacity < 0 || sheafCapacity > MAX_SHEAF_CAPACITY) {
       throw invalid(`sheaf_capacity = ${String(sheafCapacity)}: expected an integer in 0..${MAX_SHEAF_CAPACITY}`);
     }
@@ -555,7 +562,8 @@ function checkInput(input: GeometryInput): void {
  */
 function checkFreeptrOffset(offset: number, size: number, flags: number, ctor: boolean, profile: Profile): void {
   const bad = (why: string) => invalid(`freeptr_offset = ${String(offset)}: ${why}`);
-  if (profile === '5.4' || profile === '6.6') throw bad(`profile ${profile} has no kmem_cache_args.freeptr_offset (6.18 and 7.0 do)`);
+  if (profile === '5.4' || profile === '6.6')
+    throw bad(`profile ${profile} has no kmem_cache_args.freeptr_offset (6.18 and 7.0 do)`);
   if (!Number.isInteger(offset) || offset < 0 || offset >= size || offset % POINTER_SIZE !== 0) {
     throw bad(`expected a multiple of ${POINTER_SIZE} below the object size ${size}`);
   }

@@ -19,5 +19,4 @@ export const GFP_NOWAIT = 0;
  * points as process context; they allocate as GFP_ATOMIC would, so inside an interrupt
  * nothing blocks.
  */
-export const gfpflagsAllowBlocking = (gfp: number, cpu: Cpu): boolean =>
-  (gfp & __GFP_DIRECT_RECLAIM) !== 0 && cpu.irqDepth === 0;
+export const gfpflagsAllowBlocking = (gfp: number, cpu: Cpu): boolean => (gfp & __GFP_DIRECT_RECLAIM) !== 0 && cpu.irqDepth === 0;

@@ -11,7 +11,8 @@ export const MUTANTS = {
   'plain-unfreeze': 'unfreeze_partials clears frozen with a plain store instead of a CAS',
   'untagged-stack': 'the Treiber stack of the worked example pops with a CAS on the head pointer alone (ABA)',
   'unlocked-barn': "a node's barn lists and counts are changed without taking barn->lock",
-  'sheaf-no-trylock': "the sheaf paths take cpu_sheaves->lock without looking: an interrupt's alloc or free gets into the locked sheaf",
+  'sheaf-no-trylock':
+    "the sheaf paths take cpu_sheaves->lock without looking: an interrupt's alloc or free gets into the locked sheaf",
 } as const;
 
 export type MutantName = keyof typeof MUTANTS;

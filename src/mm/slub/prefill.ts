@@ -194,6 +194,9 @@ function checkPrefilled(s: KmemCache, cpu: Cpu, sheaf: number, what: string): vo
     throw new SlabError('EINVAL', `${what}(${s.name}, 0x${(sheaf >>> 0).toString(16)}): not a sheaf of this cache`);
   }
   if (m.u32[c + CACHE_CPU.main] === sheaf || m.u32[c + CACHE_CPU.spare] === sheaf) {
-    throw new SlabError('EINVAL', `${what}(${s.name}, 0x${sheaf.toString(16)}): the sheaf is CPU${cpu.id}'s own (returned already)`);
+    throw new SlabError(
+      'EINVAL',
+      `${what}(${s.name}, 0x${sheaf.toString(16)}): the sheaf is CPU${cpu.id}'s own (returned already)`,
+    );
   }
 }

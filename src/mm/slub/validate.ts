@@ -128,7 +128,11 @@ function checkSheaves(s: KmemCache, records: readonly SlabRecord[], out: string[
     for (const o of sh.objects) {
       const pfn = validAddr(m, o) ? virtToHeadPfn(m, o) : 0;
       const p = pageOff(m, pfn);
-      if (pfn === 0 || m.u32[p + PAGE.slabCache] !== s.id + 1 || objectIndex(s, pfn, objectsOf(m.u32[p + SLAB_COUNTERS]), o) < 0) {
+      if (
+        pfn === 0 ||
+        m.u32[p + PAGE.slabCache] !== s.id + 1 ||
+        objectIndex(s, pfn, objectsOf(m.u32[p + SLAB_COUNTERS]), o) < 0
+      ) {
         out.push(`${at}: 0x${o.toString(16)} is not an object of ${s.name}`);
         continue;
       }
@@ -144,9 +148,13 @@ function checkSheaves(s: KmemCache, records: readonly SlabRecord[], out: string[
     const n = s.node0 + node * CACHE_NODE.STRIDE;
     const count = (place: string) => sheaves.filter((sh) => sh.node === node && sh.place === place).length;
     if (count('barn_full') !== m.u32[n + CACHE_NODE.nrFull])
-      out.push(`${s.name}: node ${node} barn nr_full == ${m.u32[n + CACHE_NODE.nrFull]} but ${count('barn_full')} full sheaves are listed`);
+      out.push(
+        `${s.name}: node ${node} barn nr_full == ${m.u32[n + CACHE_NODE.nrFull]} but ${count('barn_full')} full sheaves are listed`,
+      );
     if (count('barn_empty') !== m.u32[n + CACHE_NODE.nrEmpty])
-      out.push(`${s.name}: node ${node} barn nr_empty == ${m.u32[n + CACHE_NODE.nrEmpty]} but ${count('barn_empty')} empty sheaves are listed`);
+      out.push(
+        `${s.name}: node ${node} barn nr_empty == ${m.u32[n + CACHE_NODE.nrEmpty]} but ${count('barn_empty')} empty sheaves are listed`,
+      );
     if (m.u32[n + CACHE_NODE.barnLock] !== 0) out.push(`${s.name}: node ${node} barn->lock is held`);
   }
 }
@@ -163,5 +171,6 @@ function checkStorage(s: KmemCache, addr: number, at: string, out: string[]): vo
   const k = cacheById(m, m.u32[p + PAGE.slabCache] - 1);
   const index = objectIndex(k, pfn, objectsOf(m.u32[p + SLAB_COUNTERS]), addr);
   if (index < 0) out.push(`${at}: its memory is not an object of ${k.name}`);
-  else if (slabRecord(k, pfn, { kind: 'none' }, new Set()).freeIdx.includes(index)) out.push(`${at}: its memory is free in ${k.name}`);
+  else if (slabRecord(k, pfn, { kind: 'none' }, new Set()).freeIdx.includes(index))
+    out.push(`${at}: its memory is free in ${k.name}`);
 }

@@ -129,7 +129,12 @@ function walkChain(
   return count;
 }
 
-export function slabRecord(s: KmemCache, pfn: number, place: SlabPlace, cached: ReadonlySet<number> = cachedObjects(s)): SlabRecord {
+export function slabRecord(
+  s: KmemCache,
+  pfn: number,
+  place: SlabPlace,
+  cached: ReadonlySet<number> = cachedObjects(s),
+): SlabRecord {
   const m = s.m;
   const pg = pageOff(m, pfn);
   const counters = m.u32[pg + SLAB_COUNTERS];
@@ -164,7 +169,6 @@ export function slabRecord(s: KmemCache, pfn: number, place: SlabPlace, cached: 
     problems,
   };
 }
-
 
 /** Every slab of `s` with its place and counts; conflicting places go to `conflicts`. */
 export function slabRecords(s: KmemCache, conflicts: string[] = []): SlabRecord[] {
