@@ -10,12 +10,13 @@ import { slabNode } from '../src/mm/slub/slab.js';
 import { virtToHeadPfn } from '../src/mm/slub/objects.js';
 import { alloc, barn, expectClean, free, pcs, SHEAF_PROFILES, sheafWorld } from './sheaf_helpers.js';
 import { slabRecords } from '../src/mm/slub/walk.js';
+import type { StatItem } from '../src/shm/structs.js';
 import { nodeCounts, track } from './slub_scenarios_helpers.js';
 
 const C = 12;
 
 /** The stat a sheaf hit counts on each profile. */
-const hit = (profile: string) =>
+const hit = (profile: string): { alloc: StatItem; free: StatItem } =>
   profile === '6.18' ? { alloc: 'alloc_cpu_sheaf', free: 'free_cpu_sheaf' } : { alloc: 'alloc_fastpath', free: 'free_fastpath' };
 
 describe.each(SHEAF_PROFILES)('allocation through the sheaves (profile %s)', (profile) => {

@@ -35,6 +35,8 @@ export interface RunOptions {
   maxHeld?: number;
   /** object workloads: a cache to create and use instead of kmalloc (object size maxSize) */
   cache?: string;
+  /** kmem_cache_args.sheaf_capacity of that cache (6.18, 7.0) */
+  sheafCapacity?: number;
   minSize?: number;
   maxSize?: number;
   batch?: number;
@@ -148,7 +150,13 @@ export function prepareRun(opts: RunOptions): Prepared {
   }
   if (objects && allocator === 'slub') {
     slubInit(m, { debug: opts.debug, hardened: opts.hardened, randomFreelist: opts.randomFreelist, seed: opts.seed >>> 0 });
-    if (opts.cache) cacheId = kmemCacheCreate(m, opts.cache, maxSize);
+    if (opts.cache) cacheId = kmemCacheCreate(m, opts.cache, maxSize, { sheafCapacity: opts.sheafCapacity });
+  }
+  if (opts.sheafCapacity !== undefined && cacheId < 0) {
+    throw new SlabError(
+      'EINVAL',
+      '--sheaf-capacity is the sheaf capacity of the --cache a SLUB object workload creates: give --cache too',
+    );
   }
   const pool = objects ? createAllocatorPool(m, allocator, maxSize) : 0;
   const harnessBlocks: Array<[number, number]> = [];
