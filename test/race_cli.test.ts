@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { MUTANT_NAMES } from '../src/mm/slub/mutants.js';
+import { PROFILES } from '../src/config.js';
 import { MODELS, modelByName } from '../src/race/catalogue.js';
+import { appliesTo } from '../src/race/model.js';
 import { raceScheduleString, runRace } from '../src/race/run.js';
 import { RandomStrategy } from '../src/sched/strategies/random.js';
 import { cli } from './helpers.js';
@@ -30,7 +32,8 @@ describe('slabsim race', () => {
     expect(r.stdout).toMatch(/acceptable/);
     const j = JSON.parse(readFileSync(join(dir, 'r.json'), 'utf8'));
     expect(j).toMatchObject({ schema: 'slabsim-race/1', failures: 0, strategy: 'random', seed: 3 });
-    const explored = MODELS.filter((m) => !m.broken).length * 2; // every scenario but the broken-by-design ones, both profiles
+    // every scenario but the broken-by-design ones, on each profile it applies to
+    const explored = MODELS.filter((m) => !m.broken).reduce((n, m) => n + PROFILES.filter((p) => appliesTo(m, p)).length, 0);
     expect(j.models).toHaveLength(explored);
     expect(j.steps_per_sec).toBeGreaterThan(0);
     expect(j.sched_steps_per_sec).toBeGreaterThan(j.steps_per_sec);

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { PROFILES, type Profile } from '../config.js';
 import { MUTANTS, MUTANT_NAMES, type MutantName } from '../mm/slub/mutants.js';
 import { MODELS, modelByName, modelsForMutant } from '../race/catalogue.js';
+import { appliesTo } from '../race/model.js';
 import { type ExploreReport, STRATEGIES, type StrategyName, explore, mergeReports } from '../race/explore.js';
 import { parseRaceSchedule, runRace } from '../race/run.js';
 import { ReplayStrategy } from '../sched/strategies/replay.js';
@@ -55,7 +56,11 @@ export function addRaceCommands(program: Command): void {
     .addOption(new Option('--runs <n>', 'runs per scenario and profile').argParser(intIn(1, 1e9)))
     .addOption(new Option('--budget <time>', 'stop after this long, e.g. 30s (default 30s unless --runs)').argParser(durationArg))
     .addOption(new Option('--seed <n>', 'first seed').argParser(seedArg).default(1))
-    .addOption(new Option('--profile <p>', "5.4, 6.6 or 'all'").argParser(oneOf([...PROFILES, 'all'] as const)).default('all'))
+    .addOption(
+      new Option('--profile <p>', `${PROFILES.join(', ')} or 'all' (each scenario on the profiles it applies to)`)
+        .argParser(oneOf([...PROFILES, 'all'] as const))
+        .default('all'),
+    )
     .addOption(
       new Option('--shard <k/n>', 'take runs k, k+n, ... of the seed space (merge shards with --merge)')
         .argParser(shardArg)
@@ -102,6 +107,7 @@ export function addRaceCommands(program: Command): void {
       const scenarios = MODELS.map((m) => ({
         name: m.name,
         cpus: m.cpus,
+        profiles: PROFILES.filter((p) => appliesTo(m, p)),
         doc: m.doc,
         mutants: m.mutants ?? [],
         broken: m.broken ?? false,
@@ -118,7 +124,7 @@ export function addRaceCommands(program: Command): void {
       process.stdout.write('scenarios:\n');
       for (const s of scenarios)
         process.stdout.write(
-          `  ${s.name.padEnd(32)} ${s.cpus} CPUs  ${s.doc}${s.broken ? ' [broken by design: not in all]' : ''}\n`,
+          `  ${s.name.padEnd(32)} ${s.cpus} CPUs  ${s.doc} [${s.profiles.join(' ')}]${s.broken ? ' [broken by design: not in all]' : ''}\n`,
         );
       process.stdout.write('mutants:\n');
       for (const m of mutants) process.stdout.write(`  ${m.name.padEnd(32)} ${m.doc}\n`);
@@ -135,10 +141,14 @@ async function runExploration(f: RaceFlags): Promise<ExploreReport> {
     models = f.scenario === 'all' ? fit : models.filter((m) => m && fit.includes(m));
     if (models.length === 0) throw new OutputError(`mutant ${f.mutant} does not apply to scenario ${f.scenario}`);
   }
+  const profiles = f.profile === 'all' ? PROFILES : [f.profile];
+  if (!models.some((m) => m && profiles.some((p) => appliesTo(m, p)))) {
+    throw new OutputError(`scenario ${f.scenario} does not apply to profile ${f.profile} (see slabsim list)`);
+  }
   const budgetMs = f.budget ?? (f.runs === undefined ? 30_000 : 0);
   const opts = {
     models: models as NonNullable<(typeof models)[number]>[],
-    profiles: f.profile === 'all' ? PROFILES : [f.profile],
+    profiles,
     mutant: f.mutant ?? null,
     strategy: f.strategy,
     depth: f.depth,

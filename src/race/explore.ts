@@ -10,7 +10,7 @@ import { exploreDfs } from '../sched/strategies/dfs.js';
 import { PctStrategy, estimatePctSteps } from '../sched/strategies/pct.js';
 import { RandomStrategy } from '../sched/strategies/random.js';
 import type { Trial } from '../sched/strategies/record.js';
-import type { Model } from './model.js';
+import { appliesTo, type Model } from './model.js';
 import { type RaceConfig, raceScheduleString, runRace } from './run.js';
 
 export const RACE_SCHEMA = 'slabsim-race/1';
@@ -83,7 +83,9 @@ export interface ExploreReport {
 
 export function explore(opts: ExploreOptions): ExploreReport {
   const t0 = performance.now();
-  const pairs = opts.models.flatMap((model) => opts.profiles.map((profile) => ({ model, profile })));
+  const pairs = opts.models.flatMap((model) =>
+    opts.profiles.filter((p) => appliesTo(model, p)).map((profile) => ({ model, profile })),
+  );
   const perPair = opts.budgetMs > 0 ? opts.budgetMs / pairs.length : Number.POSITIVE_INFINITY;
   const models: ModelReport[] = [];
   for (const { model, profile } of pairs) {

@@ -26,8 +26,12 @@ export interface Model {
   /** one line: what races against what */
   doc: string;
   cpus: number;
-  /** simulated memory for one run (default 2 MiB) */
+  /** simulated memory for one run (default 256 KiB) */
   memory?: number;
+  /** NUMA nodes (default 1) */
+  nodes?: number;
+  /** the profiles the model applies to (default: all); others are left out of an exploration */
+  profiles?: readonly Profile[];
   /** chance of an interrupt at each interruption point */
   irqRate?: number;
   /** which mutants this model can expose (for `slabsim list`); empty for none */
@@ -37,3 +41,6 @@ export interface Model {
   /** Set up a fresh machine (free-running code: nothing runs concurrently yet). */
   create(m: Machine, cpus: Cpu[], profile: Profile): Instance;
 }
+
+/** Whether a model applies to a profile (a sheaf scenario on 5.4 does not). */
+export const appliesTo = (model: Model, profile: Profile): boolean => model.profiles?.includes(profile) ?? true;

@@ -1,6 +1,6 @@
 // One run of a race scenario: build its machine, set it up, run its programs under a
 // strategy, check. The schedule string names everything a replay needs.
-import type { Profile } from '../config.js';
+import { PROFILES, type Profile } from '../config.js';
 import { SlabError } from '../errors.js';
 import { makeCpu } from '../mm/cpu.js';
 import { type MutantName, MUTANT_NAMES, setMutant } from '../mm/slub/mutants.js';
@@ -9,7 +9,7 @@ import { type ScheduleResult, type Strategy, type TraceStep, runScheduled } from
 import { schedBus } from '../shm/atomic.js';
 import { create } from '../shm/machine.js';
 import { modelByName } from './catalogue.js';
-import type { Model } from './model.js';
+import { appliesTo, type Model } from './model.js';
 
 export interface RaceConfig {
   model: Model;
@@ -39,7 +39,7 @@ const DEFAULT_MEMORY = 256 << 10;
 
 export function runRace(cfg: RaceConfig, strategy: Strategy, opts: { trace?: boolean; maxSteps?: number } = {}): RaceRun {
   const { model } = cfg;
-  const m = create({ cpus: model.cpus, memory: model.memory ?? DEFAULT_MEMORY, profile: cfg.profile });
+  const m = create({ cpus: model.cpus, nodes: model.nodes ?? 1, memory: model.memory ?? DEFAULT_MEMORY, profile: cfg.profile });
   const cpus = Array.from({ length: model.cpus }, (_, i) => makeCpu(m, i, cfg.seed, model.irqRate ?? 0));
   const inst = model.create(m, cpus, cfg.profile);
   const irq = inst.irq?.bind(inst);
@@ -125,12 +125,13 @@ export function parseRaceSchedule(text: string): { cfg: RaceConfig; choices: num
   const [, name, profile, mutant, seed, rle] = parts;
   const model = modelByName(name);
   if (!model) throw bad(`unknown scenario '${name}'`);
-  if (profile !== '5.4' && profile !== '6.6') throw bad(`unknown profile '${profile}'`);
+  if (!(PROFILES as readonly string[]).includes(profile)) throw bad(`unknown profile '${profile}'`);
+  if (!appliesTo(model, profile as Profile)) throw bad(`scenario ${name} does not apply to profile ${profile}`);
   if (mutant !== 'none' && !MUTANT_NAMES.includes(mutant as MutantName)) throw bad(`unknown mutant '${mutant}'`);
   if (!/^\d+$/.test(seed)) throw bad(`bad seed '${seed}'`);
   const { choices } = decodeSchedule(`s1.${model.cpus}.${rle}`);
   return {
-    cfg: { model, profile, mutant: mutant === 'none' ? null : (mutant as MutantName), seed: Number(seed) },
+    cfg: { model, profile: profile as Profile, mutant: mutant === 'none' ? null : (mutant as MutantName), seed: Number(seed) },
     choices,
   };
 }

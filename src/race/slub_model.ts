@@ -1,6 +1,6 @@
 // A SLUB scenario as a model: its cache, ledger and checks around its programs.
 import type { Profile } from '../config.js';
-import { kmemCacheCreate, leakedObjects } from '../mm/slub/cache.js';
+import { kmemCacheCreate, leakedObjects, slubInit } from '../mm/slub/cache.js';
 import { cacheById } from '../mm/slub/kmem_cache.js';
 import { validateCache } from '../mm/slub/validate.js';
 import { countsInBounds } from '../mm/slub/walk.js';
@@ -13,9 +13,14 @@ export function slubModel(sc: Scenario): Model {
     doc: sc.doc,
     cpus: sc.cpus,
     irqRate: sc.irqRate,
-    mutants: ['no-tid', 'split-slab-cas', 'unlocked-partial', 'ignore-frozen', 'plain-unfreeze'],
+    nodes: sc.nodes,
+    memory: sc.memory,
+    profiles: sc.profiles,
+    mutants: sc.mutants ?? ['no-tid', 'split-slab-cas', 'unlocked-partial', 'ignore-frozen', 'plain-unfreeze'],
     create(m, cpus, profile: Profile) {
-      const s = cacheById(m, kmemCacheCreate(m, 'race', sc.size, { flags: ['no_merge'] }));
+      // Sheaves are kmalloc'd: a cache with them needs the kmalloc caches (7.0: all do).
+      if (sc.sheafCapacity !== undefined || profile === '7.0') slubInit(m);
+      const s = cacheById(m, kmemCacheCreate(m, 'race', sc.size, { flags: ['no_merge'], sheafCapacity: sc.sheafCapacity }));
       const w: ScenarioWorld = { m, s, cpus, objs: {}, held: new Map(), violations: [] };
       sc.setup(w, profile);
       return {

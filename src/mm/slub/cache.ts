@@ -17,9 +17,7 @@ import {
   NIL,
   PAGE,
   PG,
-  SLAB_COUNTERS,
 } from '../../shm/structs.js';
-import { inuseOf, objectsOf } from '../../shm/word.js';
 import { Rng } from '../../rng.js';
 import { makeCpu } from '../cpu.js';
 import { discardSlabQuiet, nodeLock } from './cache_ops.js';
@@ -47,6 +45,7 @@ import { objectAt } from './objects.js';
 import { kmemCacheFlags, setSlubOptions, type SlubOptions, slubOptions } from './slub_options.js';
 import { listPfns, liveObjects, sheafStorage, slabRecords } from './walk.js';
 import { barnShrink } from './barn.fast.js';
+import { kmemCacheDoShrink } from './shrink.fast.js';
 import { GFP_KERNEL } from './gfp.js';
 import { kmallocCacheId } from './kmalloc_caches.js';
 import { allocEmptySheaf, freeEmptySheaf } from './sheaf.fast.js';
@@ -417,47 +416,8 @@ export function leakedObjects(s: KmemCache, storage: ReadonlySet<number> = sheaf
  * slabs remain.
  */
 export function kmemCacheShrink(m: Machine, id: number): number {
-  const s = cacheById(m, id);
   flushAll(m, id);
-  let remain = 0;
-  const SHRINK_PROMOTE_MAX = 32;
-  const cpu0 = makeCpu(m, 0);
-  for (let node = 0; node < m.cfg.nodes; node++) {
-    const n = s.node0 + node * CACHE_NODE.STRIDE;
-    if (s.sheafCapacity !== 0) barnShrink(s, cpu0, n);
-    nodeLock(s, n, () => {
-      const buckets: number[][] = Array.from({ length: SHRINK_PROMOTE_MAX }, () => []);
-      const rest: number[] = [];
-      for (const pfn of listPfns(m, m.u32[n + CACHE_NODE.partialHead])) {
-        const counters = m.u32[pageOff(m, pfn) + SLAB_COUNTERS];
-        const free = objectsOf(counters) - inuseOf(counters);
-        if (free === objectsOf(counters)) discardSlabQuiet(s, n, pfn);
-        // list_move() puts each slab at the head of its bucket: equal counts come out reversed.
-        else if (free <= SHRINK_PROMOTE_MAX) buckets[free - 1].unshift(pfn);
-        else rest.push(pfn);
-      }
-      relinkPartial(s, n, [...buckets.flat(), ...rest]);
-    });
-    if (m.u32[n + CACHE_NODE.nrSlabs] > 0) remain = 1;
-  }
-  return remain;
-}
-
-/** Rebuild a node's partial list in the given order (caller holds list_lock). */
-function relinkPartial(s: KmemCache, n: number, order: number[]): void {
-  const u = s.m.u32;
-  let prev = NIL;
-  for (const pfn of order) {
-    const p = pageOff(s.m, pfn);
-    u[p + PAGE.lruPrev] = prev;
-    u[p + PAGE.lruNext] = NIL;
-    if (prev === NIL) u[n + CACHE_NODE.partialHead] = pfn;
-    else u[pageOff(s.m, prev) + PAGE.lruNext] = pfn;
-    prev = pfn;
-  }
-  if (order.length === 0) u[n + CACHE_NODE.partialHead] = NIL;
-  u[n + CACHE_NODE.partialTail] = prev;
-  u[n + CACHE_NODE.nrPartial] = order.length;
+  return kmemCacheDoShrink(cacheById(m, id), makeCpu(m, 0));
 }
 
 /** Pages held by slabs of every cache: each slab's head page with its real order (racy while CPUs run). */
