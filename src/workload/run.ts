@@ -86,6 +86,10 @@ export interface RunReport {
     /** failed CASes (each retried) and lock acquisitions that had to wait */
     cas_retries: number;
     lock_waits: number;
+    /** every CAS, and list_lock and barn->lock acquisitions (worker runs; 0 under the scheduler) */
+    cas_ops: number;
+    list_locks: number;
+    barn_locks: number;
     elapsed_ms: number;
   }>;
   pages: { total: number; free: number; slab: number; buddyinfo: Array<{ node: number; nr_free: number[] }> };
@@ -323,6 +327,9 @@ export function finishRun(prep: Prepared, opts: RunOptions, results: CpuResult[]
       shared_lines: r.sharedLines ?? 0,
       cas_retries: r.casFails ?? 0,
       lock_waits: r.lockWaits ?? 0,
+      cas_ops: r.casOps ?? 0,
+      list_locks: r.listLocks ?? 0,
+      barn_locks: r.barnLocks ?? 0,
       elapsed_ms: round(r.elapsedMs),
     })),
     pages: {
