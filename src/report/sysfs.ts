@@ -135,6 +135,11 @@ export function sysfsTree(report: RunReport): SysfsTree {
   const tree: SysfsTree = { dirs: [], links: [] };
   for (const c of report.caches) {
     const dir = kobjName(c.sysfs_name);
+    // kobject_init_and_add() of a name already there fails (-EEXIST): the kernel prints
+    // "SLUB: Unable to add cache %s to sysfs" and the cache has no directory and no
+    // alias. (7.0: a cache created with a sheaf_capacity is never merged, yet its
+    // unique id may be one a mergeable cache of the same size already holds.)
+    if (tree.dirs.some((d) => d.name === dir)) continue;
     tree.dirs.push({ name: dir, files: sysfsAttributes(c, report) });
     for (const name of [c.name, ...c.aliases].map(kobjName)) if (name !== dir) tree.links.push({ name, target: dir });
   }
