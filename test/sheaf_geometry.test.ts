@@ -182,6 +182,19 @@ describe('bad sheaf and freeptr arguments', () => {
     expectSlabError(geo({ ctor: true, freeptrOffset: 64 }), 'EINVAL', /needs typesafe_by_rcu$/);
   });
 
+  it('slabsim run: a sheaf capacity on a profile without sheaves, out of range, or without --cache: exit 2, one line, no output', () => {
+    for (const args of [
+      ['--profile', '6.6', '--cache', 'obj', '--sheaf-capacity', '32'],
+      ['--profile', '6.18', '--cache', 'obj', '--sheaf-capacity', '2000'],
+      ['--profile', '6.18', '--sheaf-capacity', '32'],
+    ]) {
+      const r = cli('run', '--workload', 'threadtest', '--ops', '1000', '--quiet', ...args);
+      expect(r.status, args.join(' ')).toBe(2);
+      expect(r.stderr.trim().split('\n'), r.stderr).toHaveLength(1);
+      expect(r.stdout).toBe('');
+    }
+  });
+
   it('the CLI: exit 2 with one line', () => {
     for (const args of [
       ['--profile', '6.6', '--sheaf-capacity', '32'],

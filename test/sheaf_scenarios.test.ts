@@ -11,7 +11,7 @@ import { virtToHeadPfn } from '../src/mm/slub/objects.js';
 import { alloc, barn, expectClean, free, pcs, SHEAF_PROFILES, sheafWorld } from './sheaf_helpers.js';
 import { slabRecords } from '../src/mm/slub/walk.js';
 import type { StatItem } from '../src/shm/structs.js';
-import { nodeCounts, track } from './slub_scenarios_helpers.js';
+import { nodeCounts, nodePartial, recordOf, setMinPartial, track } from './slub_scenarios_helpers.js';
 
 const C = 12;
 
@@ -271,5 +271,36 @@ describe.each(SHEAF_PROFILES)('flush_all and shrink (profile %s)', (profile) => 
     else for (const r of left) expect(r).toMatchObject({ inuse: 0, place: { kind: 'cpu_partial', cpu: 0 } });
     expect(nodeCounts(s).nrSlabs).toBe(left.length);
     expectClean(w, []);
+  });
+});
+
+describe('7.0: __slab_free with SL_partial (frees from node 1 into node-0 slabs go straight to the slab)', () => {
+  it('the first free into a full slab lists it at the tail (SL_partial set); the last one, with enough partial slabs, discards it', () => {
+    const w = sheafWorld('7.0', { nodes: 2 });
+    const { s, m } = w;
+    const held = alloc(w, 0, 3 * s.objects);
+    // A full slab, on no list: every object of it is held.
+    const bySlab = new Map<number, number[]>();
+    for (const o of held) bySlab.set(virtToHeadPfn(m, o), [...(bySlab.get(virtToHeadPfn(m, o)) ?? []), o]);
+    const [pfn, objs] = [...bySlab].find(([, os]) => os.length === s.objects) ?? [0, []];
+    expect(recordOf(s, pfn)).toMatchObject({ inuse: s.objects, slPartial: false, place: { kind: 'none' } });
+    let d = track(s);
+    free(w, 2, objs.slice(0, 1));
+    expect(d()).toEqual({ cpu2: { free_slowpath: 1, free_add_partial: 1 } });
+    expect(recordOf(s, pfn)).toMatchObject({ inuse: s.objects - 1, slPartial: true, place: { kind: 'node_partial' } });
+    expect(nodePartial(s).at(-1)).toBe(pfn);
+    // Neither full before nor empty after: no list_lock, no list work.
+    d = track(s);
+    free(w, 2, objs.slice(1, s.objects - 1));
+    expect(d()).toEqual({ cpu2: { free_slowpath: s.objects - 2 } });
+    setMinPartial(s, 0);
+    d = track(s);
+    free(w, 2, objs.slice(s.objects - 1));
+    expect(d()).toEqual({ cpu2: { free_slowpath: 1, free_remove_partial: 1, free_slab: 1 } });
+    expect(recordOf(s, pfn)).toBeUndefined();
+    expectClean(
+      w,
+      held.filter((o) => !objs.includes(o)),
+    );
   });
 });
