@@ -28,11 +28,22 @@ const S_ALLOC_CAS = site('slab_alloc_node:this_cpu_cmpxchg_double');
  * size); only the slow path of a 6.x debug cache uses it.
  */
 export function* slabAllocNode(s: KmemCache, cpu: Cpu, node: number, origSize = 0, gfp = GFP_KERNEL): Step<number> {
+  if (!s.cpuSlabFirst) return yield* slabAllocSheaves(s, cpu, node, origSize, gfp);
+  return yield* slabAllocCpuSlab(s, cpu, node, origSize);
+}
+
+/** A cache with sheaves (6.18 with a capacity, 7.0), or 7.0's debug caches: the sheaves, then the slab layer. */
+function* slabAllocSheaves(s: KmemCache, cpu: Cpu, node: number, origSize: number, gfp: number): Step<number> {
   if (s.sheafCapacity !== 0) {
     const object = yield* allocFromPcs(s, cpu, gfp, node);
     if (object !== 0) return object;
   }
   if (s.sheafOnly) return yield* slabAllocSlow(s, cpu, node, origSize, gfp);
+  return yield* slabAllocCpuSlab(s, cpu, node, origSize);
+}
+
+/** The cpu slab's fast path (5.4, 6.6, 6.18). */
+function* slabAllocCpuSlab(s: KmemCache, cpu: Cpu, node: number, origSize: number): Step<number> {
   const m = s.m;
   const c = s.cpu0 + cpu.id * CACHE_CPU.STRIDE;
   for (;;) {

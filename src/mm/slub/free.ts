@@ -64,7 +64,13 @@ function freeRetry(s: KmemCache, c: number, tail: number): void {
  */
 export function* kmemCacheFree(s: KmemCache, cpu: Cpu, object: number): Step {
   const pfn = checkFree(s, object);
-  yield* slabFree(s.checks ? cacheFromObjChecked(s, pfn, object) : s, cpu, pfn, object);
+  const c = s.checks ? cacheFromObjChecked(s, pfn, object) : s;
+  if (!c.cpuSlabFirst) {
+    yield* slabFree(c, cpu, pfn, object);
+    return;
+  }
+  checkNotCpuFreelistHead(c, cpu, object);
+  yield* doSlabFree(c, cpu, pfn, object, object, 1);
 }
 
 /**

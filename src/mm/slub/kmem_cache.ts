@@ -39,6 +39,11 @@ export interface KmemCache {
   readonly sheafOnly: boolean;
   /** s->sheaf_capacity: objects per sheaf; 0 when the cache has no sheaves (cache_has_sheaves()) */
   readonly sheafCapacity: number;
+  /**
+   * The cpu slab's fast path comes first (5.4, 6.6, a 6.18 cache without sheaves): what
+   * slab_alloc_node() and kmem_cache_free() test, once, before anything else.
+   */
+  readonly cpuSlabFirst: boolean;
   readonly tidStep: number;
   /** kmem_cache_debug(s) */
   readonly debug: boolean;
@@ -116,6 +121,7 @@ function readCache(m: Machine, id: number): KmemCache {
     v66: profile !== '5.4',
     sheafOnly: profile === '7.0',
     sheafCapacity: u[base + KMEM_CACHE.sheafCapacity],
+    cpuSlabFirst: profile !== '7.0' && u[base + KMEM_CACHE.sheafCapacity] === 0,
     tidStep: tidStep(m.cfg.cpus),
     debug,
     hasCpuPartial: !debug && profile !== '7.0',
