@@ -105,7 +105,9 @@ describe('slabsim race', () => {
     const m = cli('race', '--merge', ...files, '--json', join(dir, 'm.json'));
     expect(m.status).toBe(0);
     const merged = JSON.parse(readFileSync(join(dir, 'm.json'), 'utf8'));
-    expect(merged.runs).toBe(160);
+    // 40 runs per shard on each profile the scenario applies to (5.4, 6.6, 6.18)
+    const model = modelByName('drain-vs-remote-free');
+    expect(merged.runs).toBe(40 * 2 * PROFILES.filter((p) => model !== undefined && appliesTo(model, p)).length);
     expect(merged.shard).toBe('0/2,1/2');
   });
 

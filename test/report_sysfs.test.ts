@@ -201,8 +201,10 @@ describe('/sys/kernel/slab tree from a saved run (5.4, 2 nodes, a merged cache)'
   it('writes nothing when building the tree fails half way (the temporary directory is removed)', () => {
     const parent = freshDir();
     const target = join(parent, 'slab');
-    // Two caches with one directory name: the second mkdir fails after files were written.
-    const broken: RunReport = { ...run, caches: [...run.caches, { ...run.caches[3], name: 'other', aliases: [] }] };
+    // A name that is also a directory: its symlink fails after every file was written.
+    // (Two caches with one directory name no longer fail: the kernel skips the second.)
+    const clash = { ...run.caches[3], name: 'other', sysfs_name: 'other', aliases: [run.caches[0].sysfs_name] };
+    const broken: RunReport = { ...run, caches: [...run.caches, clash] };
     expect(() => writeSysfsTree(broken, target)).toThrow(/EEXIST/);
     expect(existsSync(target)).toBe(false);
     expect(readdirSync(parent)).toEqual([]);

@@ -82,6 +82,30 @@ export function* freeHeld(w: ScenarioWorld, cpu: Cpu): Step {
   for (const [obj, holder] of [...w.held]) if (holder === cpu.id + 1) yield* give(w, cpu, obj);
 }
 
+/**
+ * The program of the interrupt scenarios: CPU0 allocates twice with interrupts on, then
+ * frees both; CPU1 (no interrupts) the same, alongside.
+ */
+export function* interruptedProgram(w: ScenarioWorld, cpu: number): Step {
+  const c = w.cpus[cpu];
+  if (cpu === 1) c.irqRate = 0;
+  const a = yield* take(w, c);
+  const b = yield* take(w, c);
+  c.irqRate = 0;
+  yield* give(w, c, a);
+  yield* give(w, c, b);
+  yield* freeHeld(w, c);
+}
+
+/** Their interrupt: once per run, allocate two objects, keep the second, free the first. */
+export function* interruptingAllocs(w: ScenarioWorld, cpu: Cpu): Step {
+  if (w.objs.irqKept.length > 0) return; // one interrupt per run is enough
+  const x = yield* take(w, cpu);
+  const y = yield* take(w, cpu);
+  w.objs.irqKept.push(y);
+  yield* give(w, cpu, x);
+}
+
 // ---- the scenarios ----
 
 const remoteFreeVsDeactivate: Scenario = {
@@ -156,23 +180,8 @@ const irqBetweenTidAndCas: Scenario = {
     giveNow(w, 0, takeNow(w, 0, 4)); // objects on CPU0's freelist: X, Y, Z, ...
     w.objs.irqKept = [];
   },
-  *program(w, cpu) {
-    const c = w.cpus[cpu];
-    if (cpu === 1) c.irqRate = 0;
-    const a = yield* take(w, c);
-    const b = yield* take(w, c);
-    c.irqRate = 0;
-    yield* give(w, c, a);
-    yield* give(w, c, b);
-    yield* freeHeld(w, c);
-  },
-  *irq(w, cpu) {
-    if (w.objs.irqKept.length > 0) return; // one interrupt per run is enough
-    const x = yield* take(w, cpu);
-    const y = yield* take(w, cpu);
-    w.objs.irqKept.push(y);
-    yield* give(w, cpu, x); // the head is X again, but its next pointer has changed
-  },
+  program: interruptedProgram,
+  irq: interruptingAllocs, // cpu slab: the head is X again, but its next pointer has changed
   outcome: (w) => `interrupts ${w.objs.irqKept.length}`,
 };
 

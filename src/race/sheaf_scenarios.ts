@@ -11,7 +11,17 @@ import { kmemCacheDoShrink } from '../mm/slub/shrink.js';
 import { CACHE_CPU, CACHE_NODE } from '../shm/structs.js';
 import { sheafSize } from '../mm/slub/sheaf.js';
 import type { Scenario, ScenarioWorld } from './scenario.js';
-import { freeHeld, give, giveNow, handOver, nodeCount, placeOf, take, takeNow } from './scenarios.js';
+import {
+  give,
+  giveNow,
+  handOver,
+  interruptedProgram,
+  interruptingAllocs,
+  nodeCount,
+  placeOf,
+  take,
+  takeNow,
+} from './scenarios.js';
 
 const SHEAF_PROFILES = ['6.18', '7.0'] as const;
 const SIZE = 1024;
@@ -44,23 +54,9 @@ const irqUnderSheafLock: Scenario = {
     giveNow(w, 0, takeNow(w, 0, 4)); // CPU0's main sheaf holds objects
     w.objs.irqKept = [];
   },
-  *program(w, cpu) {
-    const c = w.cpus[cpu];
-    if (cpu === 1) c.irqRate = 0;
-    const a = yield* take(w, c);
-    const b = yield* take(w, c);
-    c.irqRate = 0;
-    yield* give(w, c, a);
-    yield* give(w, c, b);
-    yield* freeHeld(w, c);
-  },
-  *irq(w, cpu) {
-    if (w.objs.irqKept.length > 0) return; // one interrupt per run is enough
-    const x = yield* take(w, cpu);
-    const y = yield* take(w, cpu);
-    w.objs.irqKept.push(y);
-    yield* give(w, cpu, x);
-  },
+  program: interruptedProgram,
+  irq: interruptingAllocs, // strikes in alloc_from_pcs, with the trylock held
+
   outcome: (w) => `interrupts ${w.objs.irqKept.length}, CPU0 sheaves ${sheaves(w, 0)}`,
 };
 
