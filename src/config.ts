@@ -1,16 +1,20 @@
 import { SlabError } from './errors.js';
 
 /**
- * Kernel generations: 5.4 and 6.6 (cpu slabs, cmpxchg_double era); 6.18, 6.6's SLUB
- * with opt-in percpu sheaves; 7.0, the first release whose SLUB has sheaves for almost
- * every cache and no cpu (partial) slabs (tag slab-for-7.0, docs/sheaves.md).
+ * The kernel generations whose SLUB the simulator reproduces, oldest first: 5.4 and 6.6
+ * (cpu slabs, the cmpxchg_double era); 6.18, 6.6's SLUB with opt-in percpu sheaves; 7.0,
+ * the first release whose SLUB has sheaves for almost every cache and no cpu (partial)
+ * slabs (tag slab-for-7.0, docs/sheaves.md).
  */
 export type Profile = '5.4' | '6.6' | '6.18' | '7.0';
+/** Every profile, oldest first. */
 export const PROFILES: readonly Profile[] = ['5.4', '6.6', '6.18', '7.0'];
 /** The profiles whose SLUB has percpu sheaves and barns. */
 export const SHEAF_PROFILES: readonly Profile[] = ['6.18', '7.0'];
+/** Whether the profile's SLUB has sheaves at all (a 6.18 cache has them only when created with a capacity). */
 export const hasSheaves = (p: Profile): boolean => SHEAF_PROFILES.includes(p);
 
+/** The shape of a simulated machine. */
 export interface MachineConfig {
   /** simulated CPUs, one worker thread each */
   cpus: number;
@@ -88,6 +92,12 @@ export function resolveConfig(partial: Partial<MachineConfig> = {}): MachineConf
 }
 
 /** Parse sizes like 4096, 64K, 64M, 1G. Returns NaN when malformed. */
+/** "30s", "2m", "500ms" (a bare number is seconds) -> milliseconds; NaN when malformed. */
+export function parseDuration(text: string): number {
+  const m = /^(\d+)(ms|s|m)?$/.exec(text.trim());
+  return m ? Number(m[1]) * { ms: 1, s: 1000, m: 60_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm'] : Number.NaN;
+}
+
 export function parseSize(text: string): number {
   const m = /^(\d+)(?:([KMG])(?:i?B)?|B)?$/i.exec(text.trim());
   if (!m) return Number.NaN;

@@ -1,6 +1,7 @@
 // What several test files need: the machine's digest, refusals that change nothing, the
 // CLI as a child process, and the checks every run must pass.
 import { spawnSync } from 'node:child_process';
+import { CI_SHARD_SOURCES } from '../src/race/shard.js';
 import { createHash } from 'node:crypto';
 import { expect } from 'vitest';
 import { SlabError } from '../src/errors.js';
@@ -57,8 +58,29 @@ export function takeAllPages(m: Machine): number[] {
 }
 
 /** `slabsim ...args` from the sources, as a child process. */
-export const cli = (...args: string[]) =>
-  spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { encoding: 'utf8', timeout: 120_000 });
+/** The CLI from source in a child process, with the CI's own shard variables cleared. */
+export const cli = Object.assign((...args: string[]) => cli.withEnv({})(...args), {
+  /** The CLI with these environment variables set (on top of a cleared CI environment). */
+  withEnv:
+    (env: Record<string, string>) =>
+    (...args: string[]) =>
+      spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+        encoding: 'utf8',
+        timeout: 120_000,
+        env: { ...withoutShardVariables(process.env), ...env },
+      }),
+});
+
+/** A CI job running these tests must not hand its own shard to the CLI under test. */
+function withoutShardVariables(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const out = { ...env };
+  for (const s of CI_SHARD_SOURCES) {
+    delete out[s.index];
+    delete out[s.count];
+  }
+  delete out.SLABSIM_SHARD;
+  return out;
+}
 
 /** Σ over a run's caches of one stat. */
 export const totalStat = (r: RunReport, item: keyof RunReport['caches'][number]['stats']): number =>

@@ -1,14 +1,26 @@
 // An exploration worker: runs one share of a race exploration and returns its report.
+import { findModelInFile } from '../src/cli/model_files.js';
 import { MODELS } from '../src/race/catalogue.js';
 import { type ExploreOptions, type ExploreReport, explore } from '../src/race/explore.js';
+import type { Model } from '../src/race/model.js';
 
-export type ExploreTask = Omit<ExploreOptions, 'models' | 'onEstimate'> & { modelNames: string[] };
+/** A model a worker can find: built-in by name, or the model of that name in a file. */
+export interface ModelRef {
+  name: string;
+  file?: string;
+}
 
-export default function runExploreTask(task: ExploreTask): ExploreReport {
-  const models = task.modelNames.map((name) => {
-    const m = MODELS.find((x) => x.name === name);
-    if (!m) throw new Error(`unknown model ${name}`);
-    return m;
-  });
+export type ExploreTask = Omit<ExploreOptions, 'models' | 'onEstimate' | 'shouldStop' | 'replayCommand'> & {
+  models: ModelRef[];
+};
+
+async function find(ref: ModelRef): Promise<Model> {
+  const found = ref.file ? await findModelInFile(ref.file, ref.name) : MODELS.find((x) => x.name === ref.name);
+  if (!found) throw new Error(`unknown model ${ref.name}${ref.file ? ` in ${ref.file}` : ''}`);
+  return found;
+}
+
+export default async function runExploreTask(task: ExploreTask): Promise<ExploreReport> {
+  const models = await Promise.all(task.models.map(find));
   return explore({ ...task, models });
 }

@@ -1,9 +1,9 @@
 // A SLUB scenario as a model: its cache, ledger and checks around its programs.
-import type { Profile } from '../config.js';
+import { PROFILES, type Profile } from '../config.js';
 import { kmemCacheCreate, leakedObjects, slubInit } from '../mm/slub/cache.js';
 import { cacheById } from '../mm/slub/kmem_cache.js';
 import { validateCache } from '../mm/slub/validate.js';
-import { countsInBounds } from '../mm/slub/walk.js';
+import { countsInBoundsAt } from '../mm/slub/walk.js';
 import type { Model } from './model.js';
 import type { Scenario, ScenarioWorld } from './scenario.js';
 
@@ -15,7 +15,7 @@ export function slubModel(sc: Scenario): Model {
     irqRate: sc.irqRate,
     nodes: sc.nodes,
     memory: sc.memory,
-    profiles: sc.profiles,
+    profiles: sc.profiles ?? PROFILES,
     mutants: sc.mutants ?? ['no-tid', 'split-slab-cas', 'unlocked-partial', 'ignore-frozen', 'plain-unfreeze'],
     create(m, cpus, profile: Profile) {
       // Sheaves are kmalloc'd: a cache with them needs the kmalloc caches (7.0: all do).
@@ -26,7 +26,7 @@ export function slubModel(sc: Scenario): Model {
       return {
         thread: (cpu) => sc.program(w, cpu.id),
         irq: sc.irq ? (cpu) => (sc.irq as NonNullable<Scenario['irq']>)(w, cpu) : undefined,
-        stepCheck: () => w.violations[0] ?? countsInBounds(s),
+        stepCheck: (written) => w.violations[0] ?? countsInBoundsAt(s, written),
         finalCheck: () => [...w.violations, ...validateCache(s).messages, ...ledgerCheck(w)],
         outcome: () => sc.outcome(w),
       };

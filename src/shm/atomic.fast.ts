@@ -77,3 +77,6 @@ export function spinUnlock(m: Machine, word: number, _site: number): void {
 export function waitWhile(m: Machine, word: number, seen: number, _site: number, _wakeWord = -1): void {
   if (m.u32[word] === seen >>> 0) Atomics.wait(m.i32, word, seen | 0, 0.05);
 }
+
+/** cpu_relax(): nothing to do on a simulated CPU that is a real thread (the kernel's is a pause hint). */
+export function cpuRelax(_site?: number): void {}

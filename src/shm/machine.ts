@@ -8,21 +8,35 @@ import { CACHE_CPU, CACHE_NODE, CPU, GLOBAL, KMEM_CACHE, LAYOUT_VERSION, MAGIC, 
 
 /** Views and derived constants of one machine; cheap to build, shared by nothing. */
 export interface Machine {
+  /** the buffer: every thread of the machine sees these bytes */
   readonly sab: SharedArrayBuffer;
+  /** its shape */
   readonly cfg: Readonly<MachineConfig>;
+  /** the buffer as 32-bit words: `m.u32[w]` is word w (plain reads, and writes in create()) */
   readonly u32: Uint32Array;
+  /** the same words, signed (Atomics on them) */
   readonly i32: Int32Array;
+  /** the buffer as 64-bit words: even word w is `m.i64[w >> 1]` (cas64) */
   readonly i64: BigInt64Array;
+  /** the buffer as bytes */
   readonly u8: Uint8Array;
+  /** log2 of the page size */
   readonly pageShift: number;
+  /** pages of each NUMA node */
   readonly pagesPerNode: number;
   /** pfns 0..totalPfns-1 exist; pfn 0 is the reserved null page */
   readonly totalPfns: number;
+  /** word offset of the zones (NODE) */
   readonly nodeBase: number;
+  /** word offset of the page descriptors (PAGE) */
   readonly pageBase: number;
+  /** word offset of the per-CPU regions (CPU) */
   readonly cpuBase: number;
+  /** word offset of the caches (KMEM_CACHE) */
   readonly cacheBase: number;
+  /** word offset of the per-cache per-CPU regions (CACHE_CPU) */
   readonly cacheCpuBase: number;
+  /** word offset of the per-cache per-node regions (CACHE_NODE) */
   readonly cacheNodeBase: number;
   /** word offset of simulated physical address 0 */
   readonly memBase: number;
@@ -136,6 +150,28 @@ export function attach(sab: unknown): Machine {
     );
   }
   return build(sab, cfg, L);
+}
+
+// ---- reuse: back to a saved image instead of a new buffer ----
+
+/** Per-buffer state that modules keep on the side (views, logs), dropped when a machine is restored. */
+const sideState: Array<(sab: SharedArrayBuffer) => void> = [];
+
+/** Register how to forget a module's per-buffer state (call once, at module load). */
+export function onRestore(forget: (sab: SharedArrayBuffer) => void): void {
+  sideState.push(forget);
+}
+
+/** A copy of the whole buffer, to go back to with restore(). */
+export const snapshot = (m: Machine): Uint32Array => m.u32.slice();
+
+/**
+ * Put the machine back into the state of `image` (a snapshot() of it), and make every
+ * module forget what it derived from the buffer since. Nothing may run on it meanwhile.
+ */
+export function restore(m: Machine, image: Uint32Array): void {
+  m.u32.set(image);
+  for (const forget of sideState) forget(m.sab);
 }
 
 // ---- index -> offset helpers: the only arithmetic on offsets outside structs.ts ----

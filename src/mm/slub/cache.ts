@@ -3,7 +3,7 @@
 // idle CPU's behalf (the kernel's work item runs on that CPU; an idle CPU runs it at once).
 // slab_common.c / slub.c.
 import { SlabError } from '../../errors.js';
-import { cacheCpuOff, cacheNodeOff, cacheOff, type Machine, pageOff } from '../../shm/machine.js';
+import { cacheCpuOff, cacheNodeOff, cacheOff, type Machine, onRestore, pageOff } from '../../shm/machine.js';
 import {
   CACHE_CPU,
   CACHE_NAME_BYTES,
@@ -50,7 +50,9 @@ import { GFP_KERNEL } from './gfp.js';
 import { kmallocCacheId } from './kmalloc_caches.js';
 import { allocEmptySheaf, freeEmptySheaf } from './sheaf.fast.js';
 
+/** How kmemCacheCreate() makes a cache, beyond its name and size (kmem_cache_create()'s other arguments). */
 export interface CacheOptions {
+  /** the alignment asked for, in bytes */
   align?: number;
   /** SLAB_* bits, or flag names ('hwcache_align', 'no_merge', ...) */
   flags?: number | readonly string[];
@@ -70,6 +72,7 @@ interface CacheArgs {
 
 /** Names that resolve to a cache: its own and those of caches merged into it. */
 const aliasNames = new WeakMap<SharedArrayBuffer, Map<number, string[]>>();
+onRestore((sab) => aliasNames.delete(sab));
 
 function aliasesOf(m: Machine): Map<number, string[]> {
   let a = aliasNames.get(m.sab);

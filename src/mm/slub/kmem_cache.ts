@@ -3,14 +3,17 @@
 // after creation (min_partial, cpu_partial, refcount, state) are read live from the buffer.
 import type { Profile } from '../../config.js';
 import { SlabError } from '../../errors.js';
-import { cacheCpuOff, cacheNodeOff, cacheOff, type Machine } from '../../shm/machine.js';
+import { cacheCpuOff, cacheNodeOff, cacheOff, type Machine, onRestore } from '../../shm/machine.js';
 import { CACHE_CPU, CACHE_NAME_BYTES, CACHE_STATE, KMEM_CACHE } from '../../shm/structs.js';
 import { tidStep } from '../../shm/word.js';
 import { Rng } from '../../rng.js';
 import { getInfoEnd, SLAB_DEBUG_FLAGS, SLAB_FLAGS, slubDebugOrigSize, TRACK_SIZE } from './geometry.js';
 
+/** A thread's view of one SLUB cache (struct kmem_cache), from `cacheById(m, id)`. */
 export interface KmemCache {
+  /** the machine the cache lives on */
   readonly m: Machine;
+  /** the cache id, as kmemCacheCreate() returned it */
   readonly id: number;
   /** word offset of this cache's struct kmem_cache */
   readonly base: number;
@@ -18,20 +21,33 @@ export interface KmemCache {
   readonly cpu0: number;
   /** word offset of node 0's kmem_cache_node; node k's is node0 + k * CACHE_NODE.STRIDE */
   readonly node0: number;
+  /** s->name */
   readonly name: string;
+  /** s->flags: the SLAB_* bits */
   readonly flags: number;
+  /** s->object_size: the size a user asked for */
   readonly objectSize: number;
+  /** s->size: the bytes one object takes in a slab, metadata included */
   readonly size: number;
+  /** s->inuse: the offset of the metadata after the object */
   readonly inuse: number;
+  /** s->offset: where the free pointer sits in a free object */
   readonly offset: number;
+  /** s->red_left_pad: the left red zone's size (debug caches) */
   readonly redLeftPad: number;
+  /** the page order of a slab (oo_order(s->oo)) */
   readonly order: number;
+  /** objects per slab (oo_objects(s->oo)) */
   readonly objects: number;
+  /** the fallback order when a slab of `order` cannot be had (oo_order(s->min)) */
   readonly minOrder: number;
+  /** objects per slab of the fallback order */
   readonly minObjects: number;
   /** s->random, or 0 when freelist hardening is off */
   readonly random: number;
+  /** the constructor's index in CTORS (0: none) */
   readonly ctor: number;
+  /** the machine's kernel profile */
   readonly profile: Profile;
   /** a 6.x profile (6.6, 6.18, 7.0: struct slab, local_lock, the 6.x debug paths), else 5.4 */
   readonly v66: boolean;
@@ -44,6 +60,7 @@ export interface KmemCache {
    * slab_alloc_node() and kmem_cache_free() test, once, before anything else.
    */
   readonly cpuSlabFirst: boolean;
+  /** TID_STEP: how far a CPU's tid moves per operation (the kernel's roundup_pow_of_two(NR_CPUS)) */
   readonly tidStep: number;
   /** kmem_cache_debug(s) */
   readonly debug: boolean;
@@ -73,6 +90,7 @@ export interface KmemCache {
 }
 
 const views = new WeakMap<SharedArrayBuffer, Map<number, KmemCache>>();
+onRestore((sab) => views.delete(sab));
 
 /** The view of cache `id` on this thread (built once per thread and buffer). */
 export function cacheById(m: Machine, id: number): KmemCache {

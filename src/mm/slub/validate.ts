@@ -14,11 +14,19 @@ import { objectAt, objectIndex, virtToHeadPfn } from './objects.js';
 import { auditReporter, slabErrorCount } from './report.js';
 import { listPfns, sheafRecords, type SlabRecord, slabRecord, slabRecords } from './walk.js';
 
+/** What validateCache() found. */
 export interface ValidateResult {
+  /** the problems found (0: the cache is consistent) */
   errors: number;
+  /** one line per problem */
   messages: string[];
 }
 
+/**
+ * Check every slab of a cache against the counting invariants written beside `PAGE` in
+ * src/shm/structs.ts (freelists, inuse, list membership, per-node counts); read-only.
+ * Call it while no CPU runs.
+ */
 export function validateCache(s: KmemCache): ValidateResult {
   const m = s.m;
   const conflicts: string[] = [];

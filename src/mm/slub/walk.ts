@@ -252,19 +252,31 @@ export function sheafStorage(m: Machine): Set<number> {
 }
 
 /**
- * The cheap check between scheduler steps: every slab of `s` has inuse <= objects and
- * objects within what its order holds. One pass over struct pages; null when all hold.
+ * The cheap check between scheduler steps: inuse <= objects <= what fits, for the slabs whose counters are among `written` (the
+ * words one scheduled step changed): what that step can have broken. Counters written
+ * plainly (a new slab, still private) are left to validateCache() at the end.
  */
-export function countsInBounds(s: KmemCache): string | null {
+export function countsInBoundsAt(s: KmemCache, written: readonly number[]): string | null {
   const m = s.m;
-  for (let pfn = 1; pfn < m.totalPfns; pfn++) {
-    const p = pageOff(m, pfn);
-    if (!(m.u32[p + PAGE.flags] & PG.slab) || m.u32[p + PAGE.slabCache] !== s.id + 1) continue;
-    const c = m.u32[p + SLAB_COUNTERS];
-    const max = (m.cfg.pageSize << m.u32[p + PAGE.private]) / s.size;
-    if (inuseOf(c) > objectsOf(c) || objectsOf(c) > max) {
-      return `${s.name}: slab ${pfn} has inuse ${inuseOf(c)} of ${objectsOf(c)} objects (at most ${Math.floor(max)} fit)`;
-    }
+  for (const w of written) {
+    const rel = w - m.pageBase;
+    if (rel < 0 || rel % PAGE.STRIDE !== SLAB_COUNTERS) continue;
+    const pfn = rel / PAGE.STRIDE;
+    if (pfn >= m.totalPfns) continue;
+    const v = slabCountsInBounds(s, pfn);
+    if (v) return v;
+  }
+  return null;
+}
+
+function slabCountsInBounds(s: KmemCache, pfn: number): string | null {
+  const m = s.m;
+  const p = pageOff(m, pfn);
+  if (!(m.u32[p + PAGE.flags] & PG.slab) || m.u32[p + PAGE.slabCache] !== s.id + 1) return null;
+  const c = m.u32[p + SLAB_COUNTERS];
+  const max = (m.cfg.pageSize << m.u32[p + PAGE.private]) / s.size;
+  if (inuseOf(c) > objectsOf(c) || objectsOf(c) > max) {
+    return `${s.name}: slab ${pfn} has inuse ${inuseOf(c)} of ${objectsOf(c)} objects (at most ${Math.floor(max)} fit)`;
   }
   return null;
 }
