@@ -2,8 +2,9 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import { ALLOCATORS, type AllocatorName } from '../workload/allocators.js';
 import { compare, compareHtml, compareText } from '../workload/compare.js';
 import { WORKLOADS } from '../workload/run.js';
-import { intIn, oneOf, seedArg } from './options.js';
-import { checkWritable, writeOutput } from './output.js';
+import { PROFILES, type Profile } from '../config.js';
+import { intIn, oneOf, profileArg, seedArg, sheafCapacityArg } from './options.js';
+import { checkWritable, OutputError, writeOutput } from './output.js';
 
 function listOf<T>(parse: (s: string) => T): (text: string) => T[] {
   return (text) => {
@@ -26,6 +27,17 @@ export function addCompareCommand(program: Command): void {
         listOf(oneOf(ALLOCATORS)),
       ),
     )
+    .addOption(
+      new Option(
+        '--profiles <list>',
+        `run SLUB of each kernel profile instead of the pools, e.g. ${PROFILES.join(',')}: objects of a 128-byte cache 'compare'`,
+      ).argParser(listOf(profileArg)),
+    )
+    .addOption(
+      new Option('--sheaf-capacity <n>', "with --profiles: the cache's sheaf_capacity on 6.18 and 7.0 (as maple_node's)")
+        .argParser(sheafCapacityArg)
+        .default(32),
+    )
     .addOption(new Option('--ops <n>', 'operations per run').argParser(intIn(1, 1e9)).default(400_000))
     .addOption(new Option('--seed <n>', 'seed').argParser(seedArg).default(1))
     .option('--json <file>', "write the comparison as JSON ('-' for stdout)")
@@ -35,16 +47,29 @@ export function addCompareCommand(program: Command): void {
         workload: string;
         cpus: number[];
         allocators?: AllocatorName[];
+        profiles?: Profile[];
+        sheafCapacity: number;
         ops: number;
         seed: number;
         json?: string;
         report?: string;
       }) => {
         for (const out of [f.json, f.report]) if (out) checkWritable(out);
+        if (f.profiles && f.allocators)
+          throw new OutputError('--profiles compares SLUB of each profile: it takes no --allocators');
         const report = await compare(
-          { workload: f.workload as never, machine: { memory: 64 << 20 }, ops: f.ops, seed: f.seed, maxSize: 128 },
+          {
+            workload: f.workload as never,
+            machine: { memory: 64 << 20 },
+            ops: f.ops,
+            seed: f.seed,
+            maxSize: 128,
+            ...(f.profiles ? { cache: 'compare', sheafCapacity: f.sheafCapacity } : {}),
+          },
           f.cpus,
           f.allocators ?? ALLOCATORS,
+          undefined,
+          f.profiles,
         );
         if (f.json) writeOutput(f.json, `${JSON.stringify(report, null, 2)}\n`);
         if (f.report) writeOutput(f.report, compareHtml(report));

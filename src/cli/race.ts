@@ -88,7 +88,11 @@ export function addRaceCommands(program: Command): void {
     .addOption(new Option('--runs <n>', 'runs per scenario and profile').argParser(intIn(1, 1e9)))
     .addOption(new Option('--budget <time>', 'stop after this long, e.g. 30s (default 30s unless --runs)').argParser(durationArg))
     .addOption(new Option('--seed <n>', 'first seed').argParser(seedArg).default(1))
-    .addOption(new Option('--profile <p>', "5.4, 6.6 or 'all'").argParser(oneOf([...PROFILES, 'all'] as const)).default('all'))
+    .addOption(
+      new Option('--profile <p>', `${PROFILES.join(', ')} or 'all' (each scenario on the profiles it applies to)`)
+        .argParser(oneOf([...PROFILES, 'all'] as const))
+        .default('all'),
+    )
     .addOption(
       new Option(
         '--shard <k/n|auto>',
@@ -169,7 +173,7 @@ export function addRaceCommands(program: Command): void {
     process.stdout.write('scenarios:\n');
     for (const s of scenarios)
       process.stdout.write(
-        `  ${s.name.padEnd(32)} ${s.cpus} CPUs  ${s.doc}${s.broken ? ' [broken by design: not in all]' : ''}\n`,
+        `  ${s.name.padEnd(32)} ${s.cpus} CPUs  ${s.doc}${s.profiles.length ? ` [${s.profiles.join(' ')}]` : ''}${s.broken ? ' [broken by design: not in all]' : ''}\n`,
       );
     process.stdout.write('mutants:\n');
     for (const m of mutants) process.stdout.write(`  ${m.name.padEnd(32)} ${m.doc}\n`);
@@ -185,10 +189,14 @@ async function runExploration(f: RaceFlags): Promise<ExploreReport> {
     if (models.length === 0) throw new OutputError(`mutant ${f.mutant} does not apply to scenario ${f.scenario}`);
   }
   models = [...models, ...fromFiles.map((x) => x.model)];
+  const profiles = f.profile === 'all' ? PROFILES : [f.profile];
+  if (!models.some((m) => m.profiles === undefined || profiles.some((p) => m.profiles?.includes(p)))) {
+    throw new OutputError(`scenario ${f.scenario} does not apply to profile ${f.profile} (see slabsim list)`);
+  }
   const budgetMs = f.budget ?? (f.runs === undefined ? 30_000 : 0);
   const opts: ExploreOptions = {
     models,
-    profiles: f.profile === 'all' ? PROFILES : [f.profile],
+    profiles,
     mutant: f.mutant ?? null,
     strategy: f.strategy,
     depth: f.depth,

@@ -1,12 +1,23 @@
 import { type Command, Option } from 'commander';
-import { DEFAULT_CONFIG } from '../config.js';
+import { DEFAULT_CONFIG, PROFILES, type Profile } from '../config.js';
 import type { PcpStat } from '../shm/structs.js';
 import { buddyinfoLine } from '../report/buddyinfo.js';
 import { htmlReport } from '../report/html.js';
 import { procBuddyinfo, procSlabinfo, procZoneinfo } from '../report/procfs.js';
 import { writeSysfsTree } from '../report/sysfs.js';
 import { type RunReport, runWorkload, WORKLOADS } from '../workload/run.js';
-import { durationArg, fraction, intIn, machineInt, oneOf, profileArg, seedArg, sizeArg, sizeRange } from './options.js';
+import {
+  durationArg,
+  fraction,
+  intIn,
+  machineInt,
+  oneOf,
+  profileArg,
+  seedArg,
+  sheafCapacityArg,
+  sizeArg,
+  sizeRange,
+} from './options.js';
 import { ALLOCATORS, type AllocatorName } from '../workload/allocators.js';
 import { progressBar } from './progress.js';
 import { applySpec, loadSpec } from './spec.js';
@@ -18,7 +29,7 @@ interface RunFlags {
   nodes: number;
   memory: number;
   pageSize: number;
-  profile: '5.4' | '6.6';
+  profile: Profile;
   ops: number;
   seed: number;
   maxOrder: number;
@@ -26,6 +37,7 @@ interface RunFlags {
   irqRate: number;
   size: [number, number];
   cache?: string;
+  sheafCapacity?: number;
   debug?: string | true;
   hardened?: boolean;
   randomFreelist?: boolean;
@@ -65,7 +77,7 @@ export function addRunCommand(program: Command): void {
         .argParser(machineInt('pageSize'))
         .default(4096),
     )
-    .addOption(new Option('--profile <p>', 'kernel profile: 5.4 or 6.6').argParser(profileArg).default('5.4'))
+    .addOption(new Option('--profile <p>', `kernel profile: ${PROFILES.join(', ')}`).argParser(profileArg).default('5.4'))
     .addOption(
       new Option('--ops <n>', 'operations of all CPUs together (an alloc and a free are two; rounded down to even)')
         .argParser(intIn(1, 1e9))
@@ -90,6 +102,11 @@ export function addRunCommand(program: Command): void {
         .default('slub'),
     )
     .option('--cache <name>', 'allocate from a new cache of this name (object size: the top of --size) instead of kmalloc')
+    .addOption(
+      new Option('--sheaf-capacity <n>', "the --cache's kmem_cache_args.sheaf_capacity (profiles 6.18 and 7.0)").argParser(
+        sheafCapacityArg,
+      ),
+    )
     .option(
       '--debug [opts]',
       'slub_debug= for the run\'s caches: letters F Z P U (T A O -), optionally ",cache,..." (6.6: blocks joined by ";", "*" globs; 5.4: one cache-name prefix); bare: FZPU everywhere',
@@ -144,6 +161,7 @@ export function addRunCommand(program: Command): void {
         minSize: flags.size[0],
         maxSize: flags.size[1],
         cache: flags.cache,
+        sheafCapacity: flags.sheafCapacity,
         debug: flags.debug === true ? '' : flags.debug,
         hardened: flags.hardened,
         randomFreelist: flags.randomFreelist,

@@ -1,5 +1,8 @@
 // slabsim compare: the same workload and seed on every allocator that fits it, at each
-// CPU count: throughput, scaling, pages at peak and at the end, retries per operation.
+// CPU count: throughput, scaling, pages at peak and at the end, retries per operation;
+// or, with profiles, on SLUB of each kernel profile: also list_lock and barn->lock
+// acquisitions, CAS operations per operation, and slab pages at peak.
+import { DEFAULT_CONFIG, hasSheaves, type Profile } from '../config.js';
 import { SlabError } from '../errors.js';
 import { ALLOCATORS, type AllocatorName, checkAllocator } from './allocators.js';
 import { type RunOptions, runWorkload } from './run.js';
@@ -8,6 +11,8 @@ export const COMPARE_SCHEMA = 'slabsim-compare/1';
 
 export interface CompareRow {
   allocator: AllocatorName;
+  /** the kernel profile of the run (SLUB's; the pools ignore it) */
+  profile: Profile;
   cpus: number;
   ops: number;
   ops_per_sec: number;
@@ -17,6 +22,12 @@ export interface CompareRow {
   pages_end: number;
   /** failed CASes (retried) and lock waits, per operation */
   retries_per_op: number;
+  /** n->list_lock acquisitions, barn->lock acquisitions and CAS operations (any), per operation */
+  list_locks_per_op: number;
+  barn_locks_per_op: number;
+  cas_per_op: number;
+  /** pages held by slabs at the run's peak sample (or its end) */
+  slab_pages_peak: number;
   checks_ok: boolean;
 }
 
@@ -26,6 +37,8 @@ export interface CompareReport {
   seed: number;
   ops: number;
   cpus: number[];
+  /** the profiles compared (--profiles), or the one profile every row ran on */
+  profiles: Profile[];
   rows: CompareRow[];
   /** allocators that do not fit the workload, with the reason */
   skipped: Array<{ allocator: AllocatorName; why: string }>;
@@ -47,43 +60,69 @@ export function fitting(workload: string, wanted: readonly AllocatorName[] = ALL
   return { ok, skipped };
 }
 
+/**
+ * Run the comparison. With `profiles`, SLUB alone runs, once per profile (the pools do
+ * not depend on it); `base.sheafCapacity` then applies to the profiles with sheaves only.
+ */
 export async function compare(
   base: Omit<RunOptions, 'allocator' | 'machine'> & { machine: RunOptions['machine'] },
   cpus: readonly number[],
   allocators: readonly AllocatorName[] = ALLOCATORS,
   onRow?: (row: CompareRow) => void,
+  profiles?: readonly Profile[],
 ): Promise<CompareReport> {
-  const { ok, skipped } = fitting(base.workload, allocators);
+  const { ok, skipped } = fitting(base.workload, profiles ? ['slub'] : allocators);
+  const runs = profiles ?? [base.machine.profile ?? DEFAULT_CONFIG.profile];
   const rows: CompareRow[] = [];
   for (const allocator of ok) {
-    let first = 0;
-    for (const n of cpus) {
-      const r = await runWorkload({ ...base, allocator, machine: { ...base.machine, cpus: n } });
-      first ||= r.ops_per_sec;
-      const retries = r.per_cpu.reduce((s, c) => s + c.cas_retries + c.lock_waits, 0);
-      const row: CompareRow = {
-        allocator,
-        cpus: n,
-        ops: r.ops,
-        ops_per_sec: r.ops_per_sec,
-        scaling: Math.round((r.ops_per_sec / first) * 100) / 100,
-        pages_peak: Math.max(r.pages.total - r.pages.free, ...(r.timeline ?? []).map((t) => t.pages_used)),
-        pages_end: r.pages.total - r.pages.free,
-        retries_per_op: Math.round((retries / Math.max(r.ops, 1)) * 10000) / 10000,
-        checks_ok: r.checks.ok,
-      };
-      rows.push(row);
-      onRow?.(row);
+    for (const profile of runs) {
+      let first = 0;
+      const sheafCapacity = hasSheaves(profile) ? base.sheafCapacity : undefined;
+      for (const n of cpus) {
+        const r = await runWorkload({ ...base, sheafCapacity, allocator, machine: { ...base.machine, profile, cpus: n } });
+        first ||= r.ops_per_sec;
+        const per = (k: 'cas_retries' | 'lock_waits' | 'cas_ops' | 'list_locks' | 'barn_locks'): number =>
+          r.per_cpu.reduce((s, c) => s + c[k], 0) / Math.max(r.ops, 1);
+        const row: CompareRow = {
+          allocator,
+          profile,
+          cpus: n,
+          ops: r.ops,
+          ops_per_sec: r.ops_per_sec,
+          scaling: Math.round((r.ops_per_sec / first) * 100) / 100,
+          pages_peak: Math.max(r.pages.total - r.pages.free, ...(r.timeline ?? []).map((t) => t.pages_used)),
+          pages_end: r.pages.total - r.pages.free,
+          retries_per_op: round4(per('cas_retries') + per('lock_waits')),
+          list_locks_per_op: round4(per('list_locks')),
+          barn_locks_per_op: round4(per('barn_locks')),
+          cas_per_op: round4(per('cas_ops')),
+          slab_pages_peak: Math.max(r.pages.slab, ...(r.timeline ?? []).map((t) => t.slab_pages)),
+          checks_ok: r.checks.ok,
+        };
+        rows.push(row);
+        onRow?.(row);
+      }
     }
   }
-  return { schema: COMPARE_SCHEMA, workload: base.workload, seed: base.seed, ops: base.ops, cpus: [...cpus], rows, skipped };
+  return {
+    schema: COMPARE_SCHEMA,
+    workload: base.workload,
+    seed: base.seed,
+    ops: base.ops,
+    cpus: [...cpus],
+    profiles: [...runs],
+    rows,
+    skipped,
+  };
 }
 
+const round4 = (x: number): number => Math.round(x * 10000) / 10000;
+
 export function compareText(r: CompareReport): string {
-  const head = `${'allocator'.padEnd(16)} ${'cpus'.padStart(4)} ${'ops/s'.padStart(12)} ${'scaling'.padStart(8)} ${'pages peak'.padStart(10)} ${'pages end'.padStart(9)} ${'retries/op'.padStart(10)}  checks`;
+  const head = `${'allocator'.padEnd(16)} ${'profile'.padEnd(7)} ${'cpus'.padStart(4)} ${'ops/s'.padStart(12)} ${'scaling'.padStart(8)} ${'pages peak'.padStart(10)} ${'pages end'.padStart(9)} ${'retries/op'.padStart(10)} ${'list_lock/op'.padStart(12)} ${'barn_lock/op'.padStart(12)} ${'CAS/op'.padStart(8)} ${'slab pages peak'.padStart(15)}  checks`;
   const lines = r.rows.map(
     (x) =>
-      `${x.allocator.padEnd(16)} ${String(x.cpus).padStart(4)} ${x.ops_per_sec.toLocaleString('en-US').padStart(12)} ${x.scaling.toFixed(2).padStart(8)} ${String(x.pages_peak).padStart(10)} ${String(x.pages_end).padStart(9)} ${x.retries_per_op.toFixed(4).padStart(10)}  ${x.checks_ok ? 'ok' : 'FAILED'}`,
+      `${x.allocator.padEnd(16)} ${x.profile.padEnd(7)} ${String(x.cpus).padStart(4)} ${x.ops_per_sec.toLocaleString('en-US').padStart(12)} ${x.scaling.toFixed(2).padStart(8)} ${String(x.pages_peak).padStart(10)} ${String(x.pages_end).padStart(9)} ${x.retries_per_op.toFixed(4).padStart(10)} ${x.list_locks_per_op.toFixed(4).padStart(12)} ${x.barn_locks_per_op.toFixed(4).padStart(12)} ${x.cas_per_op.toFixed(4).padStart(8)} ${String(x.slab_pages_peak).padStart(15)}  ${x.checks_ok ? 'ok' : 'FAILED'}`,
   );
   const skipped = r.skipped.map((s) => `  skipped ${s.allocator}: ${s.why}`);
   return `${[`compare: workload ${r.workload}, seed ${r.seed}, ${r.ops} ops per run`, head, ...lines, ...skipped].join('\n')}\n`;
@@ -97,13 +136,13 @@ export function compareHtml(r: CompareReport): string {
   const rows = r.rows
     .map(
       (x) =>
-        `<tr><td>${esc(x.allocator)}</td><td>${x.cpus}</td><td class="n">${x.ops_per_sec.toLocaleString('en-US')}</td><td><div class="bar" style="width:${((300 * x.ops_per_sec) / max).toFixed(1)}px"></div></td><td class="n">${x.scaling.toFixed(2)}</td><td class="n">${x.pages_peak}</td><td class="n">${x.pages_end}</td><td class="n">${x.retries_per_op.toFixed(4)}</td><td>${x.checks_ok ? 'ok' : '<b>FAILED</b>'}</td></tr>`,
+        `<tr><td>${esc(x.allocator)}</td><td>${esc(x.profile)}</td><td>${x.cpus}</td><td class="n">${x.ops_per_sec.toLocaleString('en-US')}</td><td><div class="bar" style="width:${((300 * x.ops_per_sec) / max).toFixed(1)}px"></div></td><td class="n">${x.scaling.toFixed(2)}</td><td class="n">${x.pages_peak}</td><td class="n">${x.pages_end}</td><td class="n">${x.retries_per_op.toFixed(4)}</td><td class="n">${x.list_locks_per_op.toFixed(4)}</td><td class="n">${x.barn_locks_per_op.toFixed(4)}</td><td class="n">${x.cas_per_op.toFixed(4)}</td><td class="n">${x.slab_pages_peak}</td><td>${x.checks_ok ? 'ok' : '<b>FAILED</b>'}</td></tr>`,
     )
     .join('\n');
   return `<!doctype html><html><head><meta charset="utf-8"><title>slabsim compare: ${esc(r.workload)}</title>
 <style>body{font:14px system-ui,sans-serif;margin:2em}table{border-collapse:collapse}td,th{padding:4px 10px;border-bottom:1px solid #ddd}.n{text-align:right;font-variant-numeric:tabular-nums}.bar{height:12px;background:#3b7dd8}</style></head>
-<body><h1>slabsim compare: ${esc(r.workload)}</h1><p>seed ${r.seed}, ${r.ops} operations per run, CPUs ${r.cpus.join(', ')}</p>
-<table><tr><th>allocator</th><th>CPUs</th><th>ops/s</th><th></th><th>scaling</th><th>pages peak</th><th>pages end</th><th>retries/op</th><th>checks</th></tr>
+<body><h1>slabsim compare: ${esc(r.workload)}</h1><p>seed ${r.seed}, ${r.ops} operations per run, CPUs ${r.cpus.join(', ')}, profiles ${r.profiles.map(esc).join(', ')}</p>
+<table><tr><th>allocator</th><th>profile</th><th>CPUs</th><th>ops/s</th><th></th><th>scaling</th><th>pages peak</th><th>pages end</th><th>retries/op</th><th>list_lock/op</th><th>barn_lock/op</th><th>CAS/op</th><th>slab pages peak</th><th>checks</th></tr>
 ${rows}</table>${r.skipped.length ? `<p>${r.skipped.map((s) => `skipped ${esc(s.allocator)}: ${esc(s.why)}`).join('<br>')}</p>` : ''}</body></html>
 `;
 }

@@ -37,6 +37,8 @@ export interface RunOptions {
   maxHeld?: number;
   /** object workloads: a cache to create and use instead of kmalloc (object size maxSize) */
   cache?: string;
+  /** kmem_cache_args.sheaf_capacity of that cache (6.18, 7.0) */
+  sheafCapacity?: number;
   minSize?: number;
   maxSize?: number;
   batch?: number;
@@ -88,6 +90,10 @@ export interface RunReport {
     /** failed CASes (each retried) and lock acquisitions that had to wait */
     cas_retries: number;
     lock_waits: number;
+    /** every CAS, and list_lock and barn->lock acquisitions (worker runs; 0 under the scheduler) */
+    cas_ops: number;
+    list_locks: number;
+    barn_locks: number;
     elapsed_ms: number;
   }>;
   /**
@@ -159,7 +165,13 @@ export function prepareRun(opts: RunOptions): Prepared {
   }
   if (objects && allocator === 'slub') {
     slubInit(m, { debug: opts.debug, hardened: opts.hardened, randomFreelist: opts.randomFreelist, seed: opts.seed >>> 0 });
-    if (opts.cache) cacheId = kmemCacheCreate(m, opts.cache, maxSize);
+    if (opts.cache) cacheId = kmemCacheCreate(m, opts.cache, maxSize, { sheafCapacity: opts.sheafCapacity });
+  }
+  if (opts.sheafCapacity !== undefined && cacheId < 0) {
+    throw new SlabError(
+      'EINVAL',
+      '--sheaf-capacity is the sheaf capacity of the --cache a SLUB object workload creates: give --cache too',
+    );
   }
   const pool = objects ? createAllocatorPool(m, allocator, maxSize) : 0;
   const harnessBlocks: Array<[number, number]> = [];
@@ -332,6 +344,9 @@ export function finishRun(prep: Prepared, opts: RunOptions, results: CpuResult[]
       shared_lines: r.sharedLines ?? 0,
       cas_retries: r.casFails ?? 0,
       lock_waits: r.lockWaits ?? 0,
+      cas_ops: r.casOps ?? 0,
+      list_locks: r.listLocks ?? 0,
+      barn_locks: r.barnLocks ?? 0,
       elapsed_ms: round(r.elapsedMs),
     })),
     pages: {

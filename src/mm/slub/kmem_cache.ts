@@ -1,6 +1,7 @@
 // A thread's view of one cache: the constants of struct kmem_cache read once from the
 // buffer, plus the offsets of its per-CPU and per-node regions. Fields that can change
 // after creation (min_partial, cpu_partial, refcount, state) are read live from the buffer.
+import type { Profile } from '../../config.js';
 import { SlabError } from '../../errors.js';
 import { cacheCpuOff, cacheNodeOff, cacheOff, type Machine, onRestore } from '../../shm/machine.js';
 import { CACHE_CPU, CACHE_NAME_BYTES, CACHE_STATE, KMEM_CACHE } from '../../shm/structs.js';
@@ -46,8 +47,19 @@ export interface KmemCache {
   readonly random: number;
   /** the constructor's index in CTORS (0: none) */
   readonly ctor: number;
-  /** profile 6.6 (else 5.4) */
+  /** the machine's kernel profile */
+  readonly profile: Profile;
+  /** a 6.x profile (6.6, 6.18, 7.0: struct slab, local_lock, the 6.x debug paths), else 5.4 */
   readonly v66: boolean;
+  /** profile 7.0: sheaves in front of slabs, no cpu slabs or cpu partial lists */
+  readonly sheafOnly: boolean;
+  /** s->sheaf_capacity: objects per sheaf; 0 when the cache has no sheaves (cache_has_sheaves()) */
+  readonly sheafCapacity: number;
+  /**
+   * The cpu slab's fast path comes first (5.4, 6.6, a 6.18 cache without sheaves): what
+   * slab_alloc_node() and kmem_cache_free() test, once, before anything else.
+   */
+  readonly cpuSlabFirst: boolean;
   /** TID_STEP: how far a CPU's tid moves per operation (the kernel's roundup_pow_of_two(NR_CPUS)) */
   readonly tidStep: number;
   /** kmem_cache_debug(s) */
@@ -123,10 +135,14 @@ function readCache(m: Machine, id: number): KmemCache {
     minObjects: u[base + KMEM_CACHE.minObjects],
     random: u[base + KMEM_CACHE.random],
     ctor: u[base + KMEM_CACHE.ctor],
-    v66: m.cfg.profile === '6.6',
+    profile,
+    v66: profile !== '5.4',
+    sheafOnly: profile === '7.0',
+    sheafCapacity: u[base + KMEM_CACHE.sheafCapacity],
+    cpuSlabFirst: profile !== '7.0' && u[base + KMEM_CACHE.sheafCapacity] === 0,
     tidStep: tidStep(m.cfg.cpus),
     debug,
-    hasCpuPartial: !debug,
+    hasCpuPartial: !debug && profile !== '7.0',
     checks: (flags & SLAB_FLAGS.consistency_checks) !== 0,
     redZone: (flags & SLAB_FLAGS.red_zone) !== 0,
     poison: (flags & SLAB_FLAGS.poison) !== 0,
@@ -189,4 +205,9 @@ export const remoteNodeDefragRatio = (s: KmemCache): number => s.m.u32[s.base + 
 /** stat(s, item): a per-CPU counter, bumped without atomics (only CPU i writes row i). */
 export function stat(s: KmemCache, c: number, item: number): void {
   s.m.u32[c + CACHE_CPU.stat + item]++;
+}
+
+/** stat_add(s, item, n). */
+export function statAdd(s: KmemCache, c: number, item: number, n: number): void {
+  s.m.u32[c + CACHE_CPU.stat + item] += n;
 }
