@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 // @ts-expect-error: a plain .mjs script without types
 import { generate } from './scripts/twoway.mjs';
@@ -7,6 +8,13 @@ import { generate } from './scripts/twoway.mjs';
 generate();
 
 export default defineConfig({
+  // Test fixtures import slabsim as a user's project does; here that is this source tree.
+  resolve: {
+    alias: [
+      { find: /^slabsim\/vitest$/, replacement: fileURLToPath(new URL('./src/vitest.ts', import.meta.url)) },
+      { find: /^slabsim$/, replacement: fileURLToPath(new URL('./src/index.ts', import.meta.url)) },
+    ],
+  },
   test: {
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/global_setup.ts'],

@@ -1,22 +1,43 @@
-// Race exploration speed on a 2-CPU SLUB scenario: steps per second inside the scheduler
-// (the generators of the real SLUB code, the strategy, the per-step checks) and with each
-// run's machine setup and final validate included.
-import { modelByName } from '../src/race/catalogue.js';
-import { runRace } from '../src/race/run.js';
-import { RandomStrategy } from '../src/sched/strategies/random.js';
+// Race exploration speed, as `slabsim race --scenario all --runs 2000` measures it on one
+// thread: every built-in model that `all` explores (SLUB scenarios on both profiles, the
+// others once), steps per second with each run's machine restore, setup and final
+// checks included, and inside the scheduler alone. Also per CPU-second of this process,
+// which a shared machine disturbs less than the wall clock.
+import { PROFILES } from '../src/config.js';
+import { MODELS } from '../src/race/catalogue.js';
+import { explore, type ExploreOptions } from '../src/race/explore.js';
 
-export function raceSteps(runs = 5000): { stepsPerSec: number; schedStepsPerSec: number } {
-  const model = modelByName('remote-free-vs-deactivate');
-  if (!model) throw new Error('scenario missing');
-  for (let i = 0; i < 500; i++) runRace({ model, profile: '5.4', mutant: null, seed: i }, new RandomStrategy(i)); // warm up
-  let steps = 0;
-  let schedMs = 0;
-  const t0 = performance.now();
-  for (let i = 0; i < runs; i++) {
-    const r = runRace({ model, profile: '5.4', mutant: null, seed: i }, new RandomStrategy(i));
-    steps += r.steps;
-    schedMs += r.schedMs;
-  }
-  const wall = performance.now() - t0;
-  return { stepsPerSec: Math.round(steps / (wall / 1000)), schedStepsPerSec: Math.round(steps / (schedMs / 1000)) };
+export interface RaceSpeed {
+  runs: number;
+  steps: number;
+  stepsPerSec: number;
+  schedStepsPerSec: number;
+  stepsPerCpuSec: number;
+}
+
+const options = (runs: number): ExploreOptions => ({
+  models: MODELS.filter((m) => !m.broken),
+  profiles: PROFILES,
+  mutant: null,
+  strategy: 'random',
+  depth: 3,
+  preemptionBound: 2,
+  runs,
+  budgetMs: 0,
+  seed: 1,
+  shard: [0, 1],
+});
+
+export function raceSpeed(runs = 2000): RaceSpeed {
+  explore(options(200)); // warm up: JIT, and every model's machine made once
+  const c0 = process.cpuUsage();
+  const r = explore(options(runs));
+  const cpu = process.cpuUsage(c0);
+  return {
+    runs: r.runs,
+    steps: r.steps,
+    stepsPerSec: r.steps_per_sec,
+    schedStepsPerSec: r.sched_steps_per_sec,
+    stepsPerCpuSec: Math.round(r.steps / ((cpu.user + cpu.system) / 1e6)),
+  };
 }

@@ -3,15 +3,16 @@ import { allocPages as allocPagesSched, freePages as freePagesSched } from '../s
 import { allocPages, freePages } from '../src/mm/page_alloc.fast.js';
 import { Rng } from '../src/rng.js';
 import { runScheduled } from '../src/sched/scheduler.js';
+import { thisCpu } from '../src/sched/this_cpu.js';
 import type { Step } from '../src/sched/step.js';
 import { RandomStrategy } from '../src/sched/strategies/random.js';
 import { create } from '../src/shm/machine.js';
 import { pagesWorkload } from '../src/workload/pages.js';
+import { tuneV8ForWorkloads, WORKLOAD_V8_FLAGS } from '../src/workload/v8_flags.js';
 import { type BenchCase, pairedRatio, printRows, runBench, saveResults } from './harness.js';
 import { againstPools, scaling, slubCases } from './slub.js';
-import { raceSteps } from './race.js';
+import { raceSpeed } from './race.js';
 import { THREADTEST_CACHE, THREADTEST_KMALLOC, THREADTEST_KMALLOC_128, threadtestCases } from './workload.js';
-import { tuneV8ForWorkloads, WORKLOAD_V8_FLAGS } from '../src/workload/v8_flags.js';
 
 const BATCH = 1000;
 
@@ -23,7 +24,27 @@ function drain<T>(g: Step<T>): T {
   }
 }
 
+/**
+ * Order-0 alloc+free run as CPU 0, so through its per-CPU lists: after the first refill
+ * every allocation is a hit. On the default 64 MiB: a zone under 4096 pages (16 MiB)
+ * gets batch 0 in 5.4, so high 0 and every free goes straight back to the zone.
+ */
+function pcpCase(profile: '5.4' | '6.6', lock: string): BenchCase {
+  const m = create({ cpus: 1, memory: 64 << 20, profile });
+  return {
+    name: `page alloc+free, order 0, pcp lists (${profile}: ${lock})`,
+    unit: 'alloc+free',
+    batch: BATCH,
+    fn: () => {
+      thisCpu.id = 0;
+      for (let i = 0; i < BATCH; i++) freePages(m, allocPages(m, 0, 0, 0), 0);
+      thisCpu.id = -1;
+    },
+  };
+}
+
 function pageCases(): BenchCase[] {
+  // Run from the main thread, which is no CPU: every page goes through the zone.
   const m = create({ cpus: 1, memory: 16 << 20 });
   return [
     {
@@ -43,6 +64,8 @@ function pageCases(): BenchCase[] {
         for (let i = 0; i < BATCH; i++) drain(freePagesSched(m, drain(allocPagesSched(m, 0, 0, 0)), 0));
       },
     },
+    pcpCase('5.4', 'irq-off'),
+    pcpCase('6.6', 'pcp->lock'),
   ];
 }
 
@@ -69,7 +92,7 @@ const scheduledRows = await runBench(
   scheduledTitle,
   cases.filter((c) => c.form === 'scheduled'),
 );
-const race = raceSteps();
+const race = raceSpeed();
 tuneV8ForWorkloads();
 const freeTitle = `${title}: free-running, ${WORKLOAD_V8_FLAGS}`;
 const freeRows = await runBench(
@@ -87,7 +110,7 @@ const pageFree = rows.find((r) => r.name === 'page alloc+free, order 0, free-run
 const pageGen = rows.find((r) => r.name === 'page alloc+free, order 0, same code as generators');
 const slubGen = rows.find((r) => r.name === 'slub fast path, same code as generators');
 const steps = rows.find((r) => r.name.startsWith('scheduler'));
-const fast = rows.find((r) => r.name === 'slub fast path: alloc + do_slab_free');
+const fast = freeRows.find((r) => r.name === 'slub fast path: alloc + do_slab_free');
 /** A per-operation row over SLUB's fast path per operation (its alloc+free pair halved), paired by round. */
 const overFastPathOp = (name: string): number | null => {
   const row = freeRows.find((r) => r.name === name);
@@ -95,11 +118,16 @@ const overFastPathOp = (name: string): number | null => {
 };
 const scale = await scaling();
 const pools = await againstPools();
+const pcpRatio = (profile: string) =>
+  rows.find((r) => r.name.startsWith(`page alloc+free, order 0, pcp lists (${profile}`))?.ratio_to_calibration ?? null;
 const summary = {
   slub_fast_path_x_calibration: fast?.ratio_to_calibration ?? null,
   threadtest_cache_op_x_fast_path_op: overFastPathOp(THREADTEST_CACHE),
   threadtest_kmalloc_op_x_fast_path_op: overFastPathOp(THREADTEST_KMALLOC),
   threadtest_kmalloc_128_op_x_fast_path_op: overFastPathOp(THREADTEST_KMALLOC_128),
+  page_zone_x_calibration: pageFree?.ratio_to_calibration ?? null,
+  page_pcp_5_4_x_calibration: pcpRatio('5.4'),
+  page_pcp_6_6_x_calibration: pcpRatio('6.6'),
   generator_cost_over_free_pages: ratio(pageGen, pageFree),
   generator_cost_over_free_slub: ratio(slubGen, fast),
   scheduler_steps_per_sec: steps?.ops_per_sec ?? null,
@@ -107,8 +135,10 @@ const summary = {
   threadtest_ops_per_sec_2cpu: scale.two,
   scaling_2cpu_over_1cpu: scale.ratio,
   scaling_2cpu_over_1cpu_pairs: scale.ratios,
-  race_2cpu_scheduler_steps_per_sec: race.schedStepsPerSec,
-  race_2cpu_steps_per_sec_with_setup: race.stepsPerSec,
+  // race --scenario all --runs 2000 on one thread (#13: >= 10^6 with setup, >= 2x10^6 scheduler alone)
+  race_all_steps_per_sec_with_setup: race.stepsPerSec,
+  race_all_scheduler_steps_per_sec: race.schedStepsPerSec,
+  race_all_steps_per_cpu_sec: race.stepsPerCpuSec,
   threadtest_2cpu_ops_per_sec: pools,
 };
 console.log(summary);

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// Runs the built CLI (dist/, made by `npm run build`) when it is newer than every source
-// file; otherwise (a checkout without a build, sources edited since, or
-// SLABSIM_FROM_SOURCE=1) runs the TypeScript sources through tsx.
+// Runs the built CLI (dist/, made by `npm run build`): always in an installed package
+// (no src/), and in a checkout when it is newer than every source file; otherwise (a
+// checkout without a build, sources edited since, or SLABSIM_FROM_SOURCE=1) runs the
+// TypeScript sources through tsx.
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
@@ -24,15 +25,17 @@ function newestSource(dir) {
   return newest;
 }
 
+const installed = !existsSync(`${root}src`);
 const fresh =
   existsSync(built) &&
   process.env.SLABSIM_FROM_SOURCE !== '1' &&
-  statSync(built).mtimeMs >= Math.max(newestSource(`${root}src`), newestSource(`${root}workers`));
+  (installed || statSync(built).mtimeMs >= Math.max(newestSource(`${root}src`), newestSource(`${root}workers`)));
 
 if (fresh) {
   await import(built.href);
 } else {
   const { register } = await import('tsx/esm/api');
   register();
+  globalThis[Symbol.for('slabsim.tsx')] = true; // src/cli/loader.ts: tsx is registered already
   await import(new URL('../src/cli/main.ts', import.meta.url).href);
 }

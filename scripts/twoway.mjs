@@ -18,7 +18,14 @@
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import ts from 'typescript';
+import { createRequire } from 'node:module';
+
+// The compiler, on first use: this module also runs inside module hooks
+// (scripts/loader_hooks.mjs), which most threads load without transforming anything;
+// and by require(), not import: importing the CommonJS compiler through the hook chain
+// from inside a hook deadlocks on Node 20.
+let compiler = null;
+const typescript = () => (compiler ??= createRequire(import.meta.url)('typescript'));
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const MARKER = '/* @two-way */';
@@ -33,7 +40,7 @@ function walk(dir, out = []) {
   return out;
 }
 
-const isTwoWay = (file) => readFileSync(file, 'utf8').startsWith(MARKER);
+const isTwoWay = (file) => isTwoWayText(readFileSync(file, 'utf8'));
 
 /** Resolve './x.js' from `fromFile` to the `.ts` source path, or null. */
 function sourceOf(fromFile, spec) {
@@ -42,15 +49,26 @@ function sourceOf(fromFile, spec) {
 }
 
 function transform(file, twoWaySet) {
-  const text = readFileSync(file, 'utf8');
+  const hasFastTwin = (src) => src !== null && (twoWaySet.has(src) || existsSync(`${src.slice(0, -3)}.fast.ts`));
+  const out = transformText(readFileSync(file, 'utf8'), file, (spec) =>
+    hasFastTwin(sourceOf(file, spec)) ? `${spec.slice(0, -3)}.fast.js` : null,
+  );
+  return HEADER.replace('%s', relative(dirname(file), file)) + out;
+}
+
+/**
+ * The free-running form of a two-way module's text (TypeScript or JavaScript), without
+ * the marker. `redirect(specifier)` gives the new specifier of an import or export, or
+ * null to keep it. Throws an Error listing every `yield` the free form cannot express.
+ */
+export function transformText(text, file, redirect = () => null) {
+  const ts = typescript();
   const sf = ts.createSourceFile(file, text, ts.ScriptTarget.ES2022, true, ts.ScriptKind.TS);
   const errors = [];
   const where = (node) => {
     const { line, character } = sf.getLineAndCharacterOfPosition(node.getStart(sf));
     return `${relative(root, file)}:${line + 1}:${character + 1}`;
   };
-  const hasFastTwin = (src) => src !== null && (twoWaySet.has(src) || existsSync(`${src.slice(0, -3)}.fast.ts`));
-  const redirect = (spec) => `${spec.slice(0, -3)}.fast.js`;
 
   const unStep = (type) => {
     if (type && ts.isTypeReferenceNode(type) && type.typeName.getText(sf) === 'Step') {
@@ -64,8 +82,9 @@ function transform(file, twoWaySet) {
     const visit = (node) => {
       if (ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) {
         const spec = node.moduleSpecifier;
-        if (spec && ts.isStringLiteral(spec) && hasFastTwin(sourceOf(file, spec.text))) {
-          const lit = ts.factory.createStringLiteral(redirect(spec.text), true);
+        const to = spec && ts.isStringLiteral(spec) ? redirect(spec.text) : null;
+        if (to !== null) {
+          const lit = ts.factory.createStringLiteral(to, true);
           return ts.isImportDeclaration(node)
             ? ts.factory.updateImportDeclaration(node, node.modifiers, node.importClause, lit, node.attributes)
             : ts.factory.updateExportDeclaration(node, node.modifiers, node.isTypeOnly, node.exportClause, lit, node.attributes);
@@ -128,9 +147,11 @@ function transform(file, twoWaySet) {
   const out = ts.createPrinter({ newLine: ts.NewLineKind.LineFeed }).printFile(result.transformed[0]);
   result.dispose();
   if (errors.length) throw new Error(errors.join('\n'));
-  const body = out.startsWith(MARKER) ? out.slice(MARKER.length).trimStart() : out;
-  return HEADER.replace('%s', relative(dirname(file), file)) + body;
+  return out.startsWith(MARKER) ? out.slice(MARKER.length).trimStart() : out;
 }
+
+/** Does this module's text start with the two-way marker? */
+export const isTwoWayText = (text) => text.startsWith(MARKER);
 
 /** The fast twin's text for one file (for tests and tools). */
 export const transformFile = (file) => transform(file, new Set([file]));

@@ -1,8 +1,20 @@
 import { SlabError } from './errors.js';
 
-export type Profile = '5.4' | '6.6';
-export const PROFILES: readonly Profile[] = ['5.4', '6.6'];
+/**
+ * The kernel generations whose SLUB the simulator reproduces, oldest first: 5.4 and 6.6
+ * (cpu slabs, the cmpxchg_double era); 6.18, 6.6's SLUB with opt-in percpu sheaves; 7.0,
+ * the first release whose SLUB has sheaves for almost every cache and no cpu (partial)
+ * slabs (tag slab-for-7.0, docs/sheaves.md).
+ */
+export type Profile = '5.4' | '6.6' | '6.18' | '7.0';
+/** Every profile, oldest first. */
+export const PROFILES: readonly Profile[] = ['5.4', '6.6', '6.18', '7.0'];
+/** The profiles whose SLUB has percpu sheaves and barns. */
+export const SHEAF_PROFILES: readonly Profile[] = ['6.18', '7.0'];
+/** Whether the profile's SLUB has sheaves at all (a 6.18 cache has them only when created with a capacity). */
+export const hasSheaves = (p: Profile): boolean => SHEAF_PROFILES.includes(p);
 
+/** The shape of a simulated machine. */
 export interface MachineConfig {
   /** simulated CPUs, one worker thread each */
   cpus: number;
@@ -14,6 +26,8 @@ export interface MachineConfig {
   pageSize: number;
   /** kernel generation to reproduce */
   profile: Profile;
+  /** small orders go through per-CPU page lists (struct per_cpu_pages); false: straight to the zone */
+  pcp: boolean;
 }
 
 interface IntOption {
@@ -41,6 +55,7 @@ export const DEFAULT_CONFIG: MachineConfig = {
   memory: 64 * MiB,
   pageSize: 4096,
   profile: '5.4',
+  pcp: true,
 };
 
 /** The fewest pages a node may have: enough for a slab of the largest order SLUB asks for. */
@@ -67,6 +82,7 @@ export function resolveConfig(partial: Partial<MachineConfig> = {}): MachineConf
   if (!PROFILES.includes(cfg.profile)) {
     throw invalid(`config.profile = ${String(cfg.profile)}: expected one of ${PROFILES.join(', ')}`);
   }
+  if (typeof cfg.pcp !== 'boolean') throw invalid(`config.pcp = ${String(cfg.pcp)}: expected true or false`);
   if (cfg.nodes > cfg.cpus) {
     throw invalid(`config.nodes = ${cfg.nodes}: expected at most config.cpus (${cfg.cpus}), every node needs a CPU`);
   }
@@ -80,6 +96,12 @@ export function resolveConfig(partial: Partial<MachineConfig> = {}): MachineConf
 }
 
 /** Parse sizes like 4096, 64K, 64M, 1G. Returns NaN when malformed. */
+/** "30s", "2m", "500ms" (a bare number is seconds) -> milliseconds; NaN when malformed. */
+export function parseDuration(text: string): number {
+  const m = /^(\d+)(ms|s|m)?$/.exec(text.trim());
+  return m ? Number(m[1]) * { ms: 1, s: 1000, m: 60_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm'] : Number.NaN;
+}
+
 export function parseSize(text: string): number {
   const m = /^(\d+)(?:([KMG])(?:i?B)?|B)?$/i.exec(text.trim());
   if (!m) return Number.NaN;

@@ -1,6 +1,7 @@
 // The one source of randomness in the simulated world: seeded, reproducible, and the
 // same in every thread. xoshiro128** seeded through splitmix32.
 
+/** The seeded random source of the simulated world (xoshiro128**): the same seed, the same sequence, on every thread. */
 export class Rng {
   /**
    * xoshiro128's state a, b, c, d as int32 words. A typed array, not four fields: the

@@ -29,7 +29,7 @@ function expectRefused(partial: Record<string, unknown>, ...parts: string[]): Sl
 
 describe('resolveConfig defaults', () => {
   it('no argument and {} give the documented defaults', () => {
-    const expected = { cpus: 2, nodes: 1, memory: 64 * MiB, pageSize: 4096, profile: '5.4' };
+    const expected = { cpus: 2, nodes: 1, memory: 64 * MiB, pageSize: 4096, profile: '5.4', pcp: true };
     expect(resolveConfig()).toEqual(expected);
     expect(resolveConfig({})).toEqual(expected);
     expect(DEFAULT_CONFIG).toEqual(expected);
@@ -100,6 +100,12 @@ describe('resolveConfig limits', () => {
     expect(resolveConfig({ profile: '6.6' }).profile).toBe('6.6');
   });
 
+  it('pcp: true or false, nothing else', () => {
+    expect(resolveConfig({ pcp: false }).pcp).toBe(false);
+    expectRefused({ pcp: 1 }, 'config.pcp', 'true or false');
+    expectRefused({ pcp: 'no' }, 'config.pcp', 'true or false');
+  });
+
   it(`too little memory per node (fewer than ${MIN_PAGES_PER_NODE} pages) refused; exactly ${MIN_PAGES_PER_NODE} accepted`, () => {
     // 1 MiB of 64 KiB pages: 16 pages
     expectRefused({ memory: MiB, pageSize: 65536 }, 'config.memory', `at least ${MIN_PAGES_PER_NODE} pages`, '65536 bytes');
@@ -112,7 +118,7 @@ describe('resolveConfig limits', () => {
   });
 
   it('an unknown field is refused, naming it and the known fields', () => {
-    expectRefused({ cpu: 2 }, "'cpu'", 'cpus, nodes, memory, pageSize, profile');
+    expectRefused({ cpu: 2 }, "'cpu'", 'cpus, nodes, memory, pageSize, profile, pcp');
     expectRefused({ pagesize: 4096 }, "'pagesize'");
   });
 

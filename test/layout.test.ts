@@ -3,10 +3,10 @@ import type { MachineConfig } from '../src/config.js';
 import { SlabError } from '../src/errors.js';
 import { attach, cpuNode, cpuOff, create, type Machine } from '../src/shm/machine.js';
 import { defineStruct } from '../src/shm/struct.js';
-import { CPU, GLOBAL, LAYOUT_VERSION, MAGIC, MAX_ORDER, NODE, PAGE } from '../src/shm/structs.js';
+import { CPU, GLOBAL, LAYOUT_VERSION, MAGIC, MAX_ORDER, NODE, PAGE, PCP } from '../src/shm/structs.js';
 
 const MiB = 1024 * 1024;
-const STRUCTS = { GLOBAL, NODE, PAGE, CPU } as const;
+const STRUCTS = { GLOBAL, NODE, PAGE, CPU, PCP } as const;
 
 /** Field offsets of a struct (everything but STRIDE and NAME). */
 const fieldsOf = (s: object): Array<[string, number]> =>
@@ -77,6 +77,7 @@ describe('struct layout', () => {
   it('NODE and CPU strides are multiples of 128 bytes (per-CPU padding)', () => {
     expect((NODE.STRIDE * 4) % 128).toBe(0);
     expect((CPU.STRIDE * 4) % 128).toBe(0);
+    expect((PCP.STRIDE * 4) % 256).toBe(0);
     expect(NODE.STRIDE).toBeGreaterThan(0);
     expect(CPU.STRIDE).toBeGreaterThan(0);
   });
@@ -97,6 +98,7 @@ describe('machine regions', () => {
       ['nodes', m.nodeBase, m.nodeBase + m.cfg.nodes * NODE.STRIDE],
       ['pages', m.pageBase, m.pageBase + m.totalPfns * PAGE.STRIDE],
       ['cpus', m.cpuBase, m.cpuBase + m.cfg.cpus * CPU.STRIDE],
+      ['pagesets', m.pcpBase, m.pcpBase + m.cfg.nodes * m.cfg.cpus * PCP.STRIDE],
       ['memory', m.memBase, m.memBase + (m.totalPfns * m.cfg.pageSize) / 4],
     ];
     for (let i = 1; i < regions.length; i++) {
@@ -105,11 +107,12 @@ describe('machine regions', () => {
       expect(start, `${name} starts after ${prev} ends`).toBeGreaterThanOrEqual(prevEnd);
       expect(end).toBeGreaterThan(start);
     }
-    expect(regions[4][2]).toBe(words);
+    expect(regions[5][2]).toBe(words);
     expect(m.u32[GLOBAL.totalWords]).toBe(words);
     // per-node and per-CPU regions start on 128-byte boundaries; memory on a page boundary
     expect((m.nodeBase * 4) % 128).toBe(0);
     expect((m.cpuBase * 4) % 128).toBe(0);
+    expect((m.pcpBase * 4) % 128).toBe(0);
     expect((m.memBase * 4) % m.cfg.pageSize).toBe(0);
     // the machine's sizes
     expect(m.pagesPerNode).toBe(Math.floor(m.cfg.memory / m.cfg.pageSize / m.cfg.nodes));
@@ -132,6 +135,9 @@ describe('machine regions', () => {
     expect(g[GLOBAL.nodeBase]).toBe(m.nodeBase);
     expect(g[GLOBAL.pageBase]).toBe(m.pageBase);
     expect(g[GLOBAL.cpuBase]).toBe(m.cpuBase);
+    expect(g[GLOBAL.pcpBase]).toBe(m.pcpBase);
+    expect(g[GLOBAL.pcp]).toBe(1);
+    expect(create({ pcp: false }).u32[GLOBAL.pcp]).toBe(0);
     expect(g[GLOBAL.memBase]).toBe(m.memBase);
     expect(g[GLOBAL.nextCpuId]).toBe(0);
   });
@@ -140,7 +146,16 @@ describe('machine regions', () => {
 describe('attach', () => {
   const same = (a: Machine, b: Machine) => {
     expect(b.cfg).toEqual(a.cfg);
-    for (const k of ['pageShift', 'pagesPerNode', 'totalPfns', 'nodeBase', 'pageBase', 'cpuBase', 'memBase'] as const) {
+    for (const k of [
+      'pageShift',
+      'pagesPerNode',
+      'totalPfns',
+      'nodeBase',
+      'pageBase',
+      'cpuBase',
+      'pcpBase',
+      'memBase',
+    ] as const) {
       expect(b[k], k).toBe(a[k]);
     }
   };

@@ -62,7 +62,8 @@ describe('page operations of 3 CPUs under the scheduler', () => {
   });
 
   it('a CPU that finds the zone lock held blocks until it is released', () => {
-    const m = create({ cpus: 2, memory: 1 << 20 });
+    // The zone path (no per-CPU lists in front of it): test/pcp_race.test.ts has the pcp->lock.
+    const m = create({ cpus: 2, memory: 1 << 20, pcp: false });
     // CPU 0 takes one page; CPU 1 is scheduled into the middle of CPU 0's critical section.
     const programs = [allocPages(m, 0, 0, 0), allocPages(m, 0, 0, 1)];
     // choices: CPU0 to its lock attempt, then into the section (lock taken), then CPU1 tries.

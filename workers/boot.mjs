@@ -5,5 +5,6 @@ import { workerData } from 'piscina';
 import { register } from 'tsx/esm/api';
 
 register();
+globalThis[Symbol.for('slabsim.tsx')] = true; // src/cli/loader.ts: tsx is registered already
 const mod = await import(new URL(workerData?.entry ?? './cpu.ts', import.meta.url).href);
 export default mod.default;

@@ -2,23 +2,33 @@
 // `stop` is the shared stop word (set by the main thread on Ctrl-C), checked between runs;
 // `estimates` carries the DFS estimate back to be printed before the search.
 import type { MessagePort } from 'node:worker_threads';
+import { findModelInFile } from '../src/cli/model_files.js';
 import { MODELS } from '../src/race/catalogue.js';
 import { type ExploreOptions, type ExploreReport, explore } from '../src/race/explore.js';
+import type { Model } from '../src/race/model.js';
 
-export type ExploreTask = Omit<ExploreOptions, 'models' | 'onEstimate' | 'shouldStop'> & {
-  modelNames: string[];
+/** A model a worker can find: built-in by name, or the model of that name in a file. */
+export interface ModelRef {
+  name: string;
+  file?: string;
+}
+
+export type ExploreTask = Omit<ExploreOptions, 'models' | 'onEstimate' | 'shouldStop' | 'replayCommand'> & {
+  models: ModelRef[];
   stop?: Int32Array;
   estimates?: MessagePort;
 };
 
-export default function runExploreTask(task: ExploreTask): ExploreReport {
-  const { modelNames, stop, estimates, ...opts } = task;
-  const models = modelNames.map((name) => {
-    const m = MODELS.find((x) => x.name === name);
-    if (!m) throw new Error(`unknown model ${name}`);
-    return m;
-  });
+async function find(ref: ModelRef): Promise<Model> {
+  const found = ref.file ? await findModelInFile(ref.file, ref.name) : MODELS.find((x) => x.name === ref.name);
+  if (!found) throw new Error(`unknown model ${ref.name}${ref.file ? ` in ${ref.file}` : ''}`);
+  return found;
+}
+
+export default async function runExploreTask(task: ExploreTask): Promise<ExploreReport> {
+  const { stop, estimates, ...opts } = task;
   try {
+    const models = await Promise.all(opts.models.map(find));
     return explore({
       ...opts,
       models,

@@ -2,10 +2,11 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import { ALLOCATORS, type AllocatorName } from '../workload/allocators.js';
 import { compare, compareHtml, compareText } from '../workload/compare.js';
 import { WORKLOADS } from '../workload/run.js';
+import { PROFILES, type Profile } from '../config.js';
 import { tuneV8ForWorkloads } from '../workload/v8_flags.js';
 import { EXIT_INTERRUPTED, onInterrupt, yieldToSignals } from './interrupt.js';
-import { durationArg, intIn, oneOf, seedArg } from './options.js';
-import { checkWritable, writeOutput } from './output.js';
+import { durationArg, intIn, oneOf, profileArg, seedArg, sheafCapacityArg } from './options.js';
+import { checkWritable, OutputError, writeOutput } from './output.js';
 
 /** Each run's length without --ops or --duration: long enough for a steady second half. */
 const DEFAULT_DURATION_MS = 1000;
@@ -35,6 +36,17 @@ export function addCompareCommand(program: Command): void {
     )
     .addOption(
       new Option(
+        '--profiles <list>',
+        `run SLUB of each kernel profile instead of the pools, e.g. ${PROFILES.join(',')}: objects of a 128-byte cache 'compare'`,
+      ).argParser(listOf(profileArg)),
+    )
+    .addOption(
+      new Option('--sheaf-capacity <n>', "with --profiles: the cache's sheaf_capacity on 6.18 and 7.0 (as maple_node's)")
+        .argParser(sheafCapacityArg)
+        .default(32),
+    )
+    .addOption(
+      new Option(
         '--duration <time>',
         'each run lasts this long after its CPUs start (default 1s unless --ops is given)',
       ).argParser(durationArg),
@@ -51,6 +63,8 @@ export function addCompareCommand(program: Command): void {
         workload: string;
         cpus: number[];
         allocators?: AllocatorName[];
+        profiles?: Profile[];
+        sheafCapacity: number;
         duration?: number;
         ops?: number;
         repeat: number;
@@ -59,9 +73,10 @@ export function addCompareCommand(program: Command): void {
         report?: string;
       }) => {
         for (const out of [f.json, f.report]) if (out) checkWritable(out);
+        if (f.profiles && f.allocators)
+          throw new OutputError('--profiles compares SLUB of each profile: it takes no --allocators');
         const durationMs = f.duration ?? (f.ops === undefined ? DEFAULT_DURATION_MS : undefined);
         tuneV8ForWorkloads(); // before the workers compile anything
-
         const interrupt = onInterrupt();
         try {
           const report = await compare(
@@ -73,10 +88,12 @@ export function addCompareCommand(program: Command): void {
               seed: f.seed,
               maxSize: 128,
               signal: interrupt.signal,
+              ...(f.profiles ? { cache: 'compare', sheafCapacity: f.sheafCapacity } : {}),
             },
             f.cpus,
             f.allocators ?? ALLOCATORS,
             undefined,
+            f.profiles,
             f.repeat,
           );
           await yieldToSignals();

@@ -1,6 +1,6 @@
 // slabsim command line. Exit codes: 0 success, 1 a check failed, 2 bad usage.
 import { Command, CommanderError } from 'commander';
-import { SlabError } from '../errors.js';
+import { ModelError, SlabError } from '../errors.js';
 import { EXIT_INTERRUPTED, takeEarlySigints } from './interrupt.js';
 import { OutputError } from './output.js';
 import { addCompareCommand } from './compare.js';
@@ -8,6 +8,7 @@ import { addGeometryCommand } from './geometry.js';
 import { addRaceCommands } from './race.js';
 import { addRunCommand } from './run.js';
 import { addSlabinfoCommand } from './slabinfo.js';
+import { addStressCommand } from './stress.js';
 
 export const EXIT_USAGE = 2;
 
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   addRaceCommands(program);
   addCompareCommand(program);
   addSlabinfoCommand(program);
+  addStressCommand(program);
   for (const c of program.commands) c.exitOverride();
   return program;
 }
@@ -44,7 +46,7 @@ export async function main(argv: string[]): Promise<number> {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
       return EXIT_USAGE;
     }
-    if (e instanceof OutputError || (e instanceof SlabError && e.code === 'EINVAL')) {
+    if (e instanceof OutputError || e instanceof ModelError || (e instanceof SlabError && e.code === 'EINVAL')) {
       process.stderr.write(`slabsim: ${e.message}\n`);
       return EXIT_USAGE;
     }

@@ -1,7 +1,8 @@
 // Option parsers for the CLI: each turns text into a value or throws commander's
 // InvalidArgumentError with what was expected, which becomes one line and exit code 2.
 import { InvalidArgumentError } from 'commander';
-import { MACHINE_OPTIONS, PROFILES, type Profile, parseSize } from '../config.js';
+import { MACHINE_OPTIONS, PROFILES, type Profile, parseDuration, parseSize } from '../config.js';
+import { MAX_SHEAF_CAPACITY } from '../mm/slub/geometry.js';
 import { parseSeed } from '../rng.js';
 
 const rangeOf = (name: string): { min: number; max: number } => {
@@ -35,6 +36,9 @@ export function profileArg(text: string): Profile {
   return text as Profile;
 }
 
+/** --sheaf-capacity: 1..MAX_SHEAF_CAPACITY (whether the profile has sheaves is the cache's own check). */
+export const sheafCapacityArg = (text: string): number => intIn(1, MAX_SHEAF_CAPACITY)(text);
+
 export function seedArg(text: string): number {
   const n = parseSeed(text);
   if (Number.isNaN(n)) throw new InvalidArgumentError('expected an integer in 0..4294967295');
@@ -67,8 +71,7 @@ export function sizeRange(text: string): [number, number] {
 
 /** "30s", "2m", "500ms" (a bare number is seconds) -> milliseconds, at least 1. */
 export function durationArg(text: string): number {
-  const m = /^(\d+)(ms|s|m)?$/.exec(text);
-  const ms = m ? Number(m[1]) * { ms: 1, s: 1000, m: 60_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm'] : 0;
+  const ms = parseDuration(text);
   if (!(ms >= 1)) throw new InvalidArgumentError('expected a duration like 30s, 2m or 500ms');
   return ms;
 }

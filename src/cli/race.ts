@@ -4,17 +4,32 @@ import { readFileSync } from 'node:fs';
 import { PROFILES, type Profile } from '../config.js';
 import { MUTANTS, MUTANT_NAMES, type MutantName } from '../mm/slub/mutants.js';
 import { MODELS, modelByName, modelsForMutant } from '../race/catalogue.js';
-import { type ExploreReport, STRATEGIES, type StrategyName, mergeReports } from '../race/explore.js';
+import {
+  type ExploreOptions,
+  type ExploreReport,
+  STRATEGIES,
+  type StrategyName,
+  mergeReports,
+  RACE_SCHEMAS,
+} from '../race/explore.js';
+import type { Model } from '../race/model.js';
+import { DEFAULT_MAX_STEPS, parseRaceSchedule, runRace, traceLines } from '../race/run.js';
+import { parseShard, type Shard, shardFromEnv } from '../race/shard.js';
 import { exploreOnWorkers } from '../race/workers.js';
-import { parseRaceSchedule, runRace } from '../race/run.js';
 import { ReplayStrategy } from '../sched/strategies/replay.js';
+import { type FileModel, fileReplayCommand, inFile, loadModelFiles } from './model_files.js';
 import { durationArg, intIn, oneOf, seedArg } from './options.js';
 import { checkWritable, OutputError, writeOutput } from './output.js';
 import { junitXml } from '../report/junit.js';
 import { EXIT_INTERRUPTED, onInterrupt, yieldToSignals } from './interrupt.js';
 
-interface RaceFlags {
-  scenario: string;
+interface ModelFlags {
+  model?: string[];
+  export?: string;
+}
+
+interface RaceFlags extends ModelFlags {
+  scenario?: string;
   mutant?: MutantName;
   strategy: StrategyName;
   depth: number;
@@ -23,27 +38,44 @@ interface RaceFlags {
   budget?: number;
   seed: number;
   profile: Profile | 'all';
-  shard: [number, number];
+  shard: Shard | 'auto';
   workers: number;
+  maxSteps?: number;
   json?: string;
   junit?: string;
   merge?: boolean;
   quiet?: boolean;
 }
 
-function shardArg(text: string): [number, number] {
-  const m = /^(\d+)\/(\d+)$/.exec(text);
-  if (!m || Number(m[2]) < 1 || Number(m[1]) >= Number(m[2]))
-    throw new InvalidArgumentError('expected K/N with 0 <= K < N, e.g. 0/4');
-  return [Number(m[1]), Number(m[2])];
+function shardArg(text: string): Shard | 'auto' {
+  if (text === 'auto') return 'auto';
+  try {
+    return parseShard(text);
+  } catch {
+    throw new InvalidArgumentError("expected K/N with 0 <= K < N (K counts from 0), e.g. 0/4, or 'auto'");
+  }
+}
+
+const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
+
+/** --model FILE (repeatable) and --export NAME, shared by race, replay and list. */
+function addModelOptions(cmd: Command): Command {
+  return cmd
+    .option('--model <file>', 'a model file of your own (.ts, .js, .mjs; default export or --export); repeatable', collect)
+    .option('--export <name>', 'with --model: the export that holds the model (default: the default export)');
+}
+
+async function fileModels(f: ModelFlags): Promise<FileModel[]> {
+  if (f.export !== undefined && !f.model) throw new OutputError('--export needs --model FILE');
+  return f.model ? loadModelFiles(f.model, f.export) : [];
 }
 
 export function addRaceCommands(program: Command): void {
-  program
+  const race = program
     .command('race')
     .description('explore interleavings of race scenarios; exit 0: nothing found, 1: a check failed, 2: bad usage')
     .argument('[reports...]', 'with --merge: JSON reports of shards to combine')
-    .option('--scenario <name>', `a scenario name or 'all' (see slabsim list)`, 'all')
+    .option('--scenario <name>', `a scenario name or 'all' (see slabsim list; default all, or none with --model)`)
     .addOption(
       new Option('--mutant <name>', `run a deliberately broken variant: ${MUTANT_NAMES.join(', ')}`).argParser(
         oneOf(MUTANT_NAMES),
@@ -57,98 +89,123 @@ export function addRaceCommands(program: Command): void {
     .addOption(new Option('--runs <n>', 'runs per scenario and profile').argParser(intIn(1, 1e9)))
     .addOption(new Option('--budget <time>', 'stop after this long, e.g. 30s (default 30s unless --runs)').argParser(durationArg))
     .addOption(new Option('--seed <n>', 'first seed').argParser(seedArg).default(1))
-    .addOption(new Option('--profile <p>', "5.4, 6.6 or 'all'").argParser(oneOf([...PROFILES, 'all'] as const)).default('all'))
     .addOption(
-      new Option('--shard <k/n>', 'take runs k, k+n, ... of the seed space (merge shards with --merge)')
+      new Option('--profile <p>', `${PROFILES.join(', ')} or 'all' (each scenario on the profiles it applies to)`)
+        .argParser(oneOf([...PROFILES, 'all'] as const))
+        .default('all'),
+    )
+    .addOption(
+      new Option(
+        '--shard <k/n|auto>',
+        "take runs k, k+n, ... of the seed space (merge shards with --merge); 'auto': from the CI's parallel-job variables",
+      )
         .argParser(shardArg)
         .default([0, 1], '0/1'),
     )
     .addOption(new Option('--workers <n>', 'threads to spread runs over').argParser(intIn(1, 64)).default(1))
+    .addOption(
+      new Option(
+        '--max-steps <n>',
+        `steps one run may take before it is reported as a possible livelock (default ${DEFAULT_MAX_STEPS})`,
+      ).argParser(intIn(1, 1e9)),
+    )
     .option('--json <file>', "write the report as JSON ('-' for stdout)")
     .option('--junit <file>', 'write a JUnit XML report')
     .option('--merge', 'combine the JSON reports given as arguments instead of exploring')
-    .option('--quiet', 'print only failures')
-    .action(async (reports: string[], f: RaceFlags) => {
-      for (const out of [f.json, f.junit]) if (out) checkWritable(out);
-      const interrupt = onInterrupt();
-      try {
-        const report = f.merge ? mergeFiles(reports) : await runExploration(f, interrupt.signal);
-        await yieldToSignals();
-        if (f.json) writeOutput(f.json, `${JSON.stringify(report, null, 2)}\n`);
-        await yieldToSignals();
-        if (f.junit) writeOutput(f.junit, junitXml(report));
-        if (f.json !== '-') process.stdout.write(raceText(report, !!f.quiet));
-        process.exitCode = report.failures > 0 ? 1 : report.interrupted ? EXIT_INTERRUPTED : 0;
-      } finally {
-        interrupt.dispose();
-      }
-    });
+    .option('--quiet', 'print only failures');
+  addModelOptions(race).action(async (reports: string[], f: RaceFlags) => {
+    for (const out of [f.json, f.junit]) if (out) checkWritable(out);
+    const interrupt = onInterrupt();
+    try {
+      const report = f.merge ? mergeFiles(reports) : await runExploration(f, interrupt.signal);
+      await yieldToSignals();
+      if (f.json) writeOutput(f.json, `${JSON.stringify(report, null, 2)}\n`);
+      await yieldToSignals();
+      if (f.junit) writeOutput(f.junit, junitXml(report));
+      if (f.json !== '-') process.stdout.write(raceText(report, !!f.quiet));
+      process.exitCode = report.failures > 0 ? 1 : report.interrupted ? EXIT_INTERRUPTED : 0;
+    } finally {
+      interrupt.dispose();
+    }
+  });
 
-  program
+  const replayCmd = program
     .command('replay')
     .description('re-run one schedule bit for bit; exit 1 if it fails its checks, as the original did')
     .argument('<schedule>', 'a schedule string printed by slabsim race (v1:...)')
     .option('--trace', 'print the interleaving: per step the CPU, what it read or wrote, where it stopped')
-    .action((schedule: string, f: { trace?: boolean }) => {
-      const { cfg, choices } = parseRaceSchedule(schedule);
-      const replay = new ReplayStrategy(choices);
-      const r = runRace(cfg, replay, { trace: f.trace });
-      if (f.trace) process.stdout.write(`${(r.trace ?? []).join('\n')}\n`);
-      process.stdout.write(
-        `${cfg.model.name} (${cfg.profile}${cfg.mutant ? `, mutant ${cfg.mutant}` : ''}, seed ${cfg.seed}): ${r.steps} steps, ${r.failed ? 'FAILED' : 'ok'}\n`,
-      );
-      for (const msg of r.messages) process.stdout.write(`  ${msg}\n`);
-      if (!replay.finished)
-        process.stdout.write(`  note: the run ended before the schedule did (${choices.length} choices given)\n`);
-      process.exitCode = r.failed ? 1 : 0;
-    });
+    .addOption(new Option('--max-steps <n>', 'the step limit the run was explored with').argParser(intIn(1, 1e9)));
+  addModelOptions(replayCmd).action(async (schedule: string, f: ModelFlags & { trace?: boolean; maxSteps?: number }) => {
+    const fromFiles = await fileModels(f);
+    const { cfg, choices } = parseRaceSchedule(schedule, fromFiles.length ? fromFiles.map((x) => x.model) : MODELS);
+    const replay = new ReplayStrategy(choices);
+    const r = runRace(cfg, replay, { trace: f.trace, maxSteps: f.maxSteps });
+    if (f.trace) process.stdout.write(`${traceLines(r.trace ?? []).join('\n')}\n`);
+    const where = [cfg.profile, cfg.mutant ? `mutant ${cfg.mutant}` : '', `seed ${cfg.seed}`].filter(Boolean).join(', ');
+    process.stdout.write(`${cfg.model.name} (${where}): ${r.steps} steps, ${r.failed ? 'FAILED' : 'ok'}\n`);
+    for (const msg of r.messages) process.stdout.write(`  ${msg}\n`);
+    if (!replay.finished)
+      process.stdout.write(`  note: the run ended before the schedule did (${choices.length} choices given)\n`);
+    process.exitCode = r.failed ? 1 : 0;
+  });
 
-  program
+  const list = program
     .command('list')
-    .description('the race scenarios and mutants, one line each')
-    .option('--json', 'print JSON')
-    .action((f: { json?: boolean }) => {
-      const scenarios = MODELS.map((m) => ({
-        name: m.name,
-        cpus: m.cpus,
-        doc: m.doc,
-        mutants: m.mutants ?? [],
-        broken: m.broken ?? false,
-      }));
-      const mutants = MUTANT_NAMES.map((name) => ({
-        name,
-        doc: MUTANTS[name],
-        scenarios: modelsForMutant(name).map((m) => m.name),
-      }));
-      if (f.json) {
-        process.stdout.write(`${JSON.stringify({ scenarios, mutants }, null, 2)}\n`);
-        return;
-      }
-      process.stdout.write('scenarios:\n');
-      for (const s of scenarios)
-        process.stdout.write(
-          `  ${s.name.padEnd(32)} ${s.cpus} CPUs  ${s.doc}${s.broken ? ' [broken by design: not in all]' : ''}\n`,
-        );
-      process.stdout.write('mutants:\n');
-      for (const m of mutants) process.stdout.write(`  ${m.name.padEnd(32)} ${m.doc}\n`);
-    });
+    .description('the race scenarios and mutants, one line each (with --model: the models of a file)')
+    .option('--json', 'print JSON');
+  addModelOptions(list).action(async (f: ModelFlags & { json?: boolean }) => {
+    const fromFiles = await fileModels(f);
+    const scenarios = (fromFiles.length ? fromFiles.map((x) => x.model) : MODELS).map((m) => ({
+      name: m.name,
+      cpus: m.cpus,
+      doc: m.doc,
+      profiles: m.profiles ?? [],
+      mutants: m.mutants ?? [],
+      broken: m.broken ?? false,
+      ...(m.source && fromFiles.length ? { file: fromFiles.find((x) => x.model.name === m.name)?.file } : {}),
+    }));
+    if (fromFiles.length) {
+      if (f.json) process.stdout.write(`${JSON.stringify({ models: scenarios }, null, 2)}\n`);
+      else for (const s of scenarios) process.stdout.write(`  ${s.name.padEnd(32)} ${s.cpus} CPUs  ${s.doc}\n`);
+      return;
+    }
+    const mutants = MUTANT_NAMES.map((name) => ({
+      name,
+      doc: MUTANTS[name],
+      scenarios: modelsForMutant(name).map((m) => m.name),
+    }));
+    if (f.json) {
+      process.stdout.write(`${JSON.stringify({ scenarios, mutants }, null, 2)}\n`);
+      return;
+    }
+    process.stdout.write('scenarios:\n');
+    for (const s of scenarios)
+      process.stdout.write(
+        `  ${s.name.padEnd(32)} ${s.cpus} CPUs  ${s.doc}${s.profiles.length ? ` [${s.profiles.join(' ')}]` : ''}${s.broken ? ' [broken by design: not in all]' : ''}\n`,
+      );
+    process.stdout.write('mutants:\n');
+    for (const m of mutants) process.stdout.write(`  ${m.name.padEnd(32)} ${m.doc}\n`);
+  });
 }
 
 /** Explore on worker threads (one unless --workers): the main thread stays free to take a Ctrl-C. */
 async function runExploration(f: RaceFlags, signal: AbortSignal): Promise<ExploreReport> {
-  let models = f.scenario === 'all' ? MODELS.filter((m) => !m.broken) : [modelByName(f.scenario)];
-  if (models.some((m) => m === undefined)) {
-    throw new OutputError(`unknown scenario '${f.scenario}' (expected one of ${MODELS.map((m) => m.name).join(', ')}, or all)`);
-  }
+  const fromFiles = await fileModels(f);
+  let models = builtInSelection(f.scenario ?? (fromFiles.length ? undefined : 'all'));
   if (f.mutant) {
     const fit = modelsForMutant(f.mutant);
-    models = f.scenario === 'all' ? fit : models.filter((m) => m && fit.includes(m));
+    models = f.scenario === undefined || f.scenario === 'all' ? fit : models.filter((m) => fit.includes(m));
     if (models.length === 0) throw new OutputError(`mutant ${f.mutant} does not apply to scenario ${f.scenario}`);
   }
+  models = [...models, ...fromFiles.map((x) => x.model)];
+  const profiles = f.profile === 'all' ? PROFILES : [f.profile];
+  if (!models.some((m) => m.profiles === undefined || profiles.some((p) => m.profiles?.includes(p)))) {
+    throw new OutputError(`scenario ${f.scenario} does not apply to profile ${f.profile} (see slabsim list)`);
+  }
   const budgetMs = f.budget ?? (f.runs === undefined ? 30_000 : 0);
-  const opts = {
-    models: models as NonNullable<(typeof models)[number]>[],
-    profiles: f.profile === 'all' ? PROFILES : [f.profile],
+  const opts: ExploreOptions = {
+    models,
+    profiles,
     mutant: f.mutant ?? null,
     strategy: f.strategy,
     depth: f.depth,
@@ -156,14 +213,36 @@ async function runExploration(f: RaceFlags, signal: AbortSignal): Promise<Explor
     runs: f.runs ?? 1e9,
     budgetMs,
     seed: f.seed,
-    shard: f.shard,
+    shard: f.shard === 'auto' ? shardFromEnv(process.env) : f.shard,
+    maxSteps: f.maxSteps,
     stopAtFirstFailure: f.mutant !== undefined,
-    onEstimate: (model: string, profile: Profile, n: number) => {
+    onEstimate: (model, profile, n) => {
       if (!f.quiet)
-        process.stdout.write(`dfs ${model} (${profile}): about ${n} executions within ${f.preemptionBound} preemptions\n`);
+        process.stdout.write(
+          `dfs ${model}${profile ? ` (${profile})` : ''}: about ${n} executions within ${f.preemptionBound} preemptions\n`,
+        );
+    },
+    replayCommand: (schedule, model) => {
+      const fm = fromFiles.find((x) => x.model.name === model.name);
+      const steps = f.maxSteps === undefined ? '' : ` --max-steps ${f.maxSteps}`;
+      return fm ? `${fileReplayCommand(fm, schedule)}${steps}` : `slabsim replay '${schedule}' --trace${steps}`;
     },
   };
-  return exploreOnWorkers(opts, f.workers, signal);
+  try {
+    return await exploreOnWorkers(opts, f.workers, signal);
+  } catch (e) {
+    throw inFile(e, fromFiles);
+  }
+}
+
+/** The built-in models --scenario names: one, 'all' (but the broken-by-design ones), or none. */
+function builtInSelection(scenario: string | undefined): Model[] {
+  if (scenario === undefined) return [];
+  if (scenario === 'all') return MODELS.filter((m) => !m.broken);
+  const model = modelByName(scenario);
+  if (!model)
+    throw new OutputError(`unknown scenario '${scenario}' (expected one of ${MODELS.map((m) => m.name).join(', ')}, or all)`);
+  return [model];
 }
 
 function mergeFiles(files: string[]): ExploreReport {
@@ -171,7 +250,7 @@ function mergeFiles(files: string[]): ExploreReport {
   const reports = files.map((file) => {
     try {
       const r = JSON.parse(readFileSync(file, 'utf8')) as ExploreReport;
-      if (r.schema !== 'slabsim-race/1') throw new Error(`schema ${String(r.schema)}`);
+      if (!RACE_SCHEMAS.includes(r.schema)) throw new Error(`schema ${String(r.schema)} (expected ${RACE_SCHEMAS.join(' or ')})`);
       return r;
     } catch (e) {
       throw new OutputError(`cannot merge '${file}': ${(e as Error).message}`);
@@ -186,7 +265,9 @@ export function raceText(r: ExploreReport, quiet: boolean): string {
   for (const m of r.models) {
     if (quiet && !m.failure) continue;
     const space = m.exhausted === undefined ? '' : m.exhausted ? ', space exhausted' : ', space not exhausted';
-    lines.push(`${m.model} (${m.profile}): ${m.runs} runs, ${m.steps} steps${space}, ${m.failure ? 'FAILED' : 'no failure'}`);
+    lines.push(
+      `${m.model}${m.profile ? ` (${m.profile})` : ''}: ${m.runs} runs, ${m.steps} steps${space}, ${m.failure ? 'FAILED' : 'no failure'}`,
+    );
     lines.push('      count  grade       outcome');
     for (const o of m.outcomes.slice(0, 8)) lines.push(`  ${String(o.count).padStart(9)}  ${o.grade.padEnd(10)}  ${o.outcome}`);
     if (m.outcomes.length > 8) lines.push(`  ... ${m.outcomes.length - 8} more outcomes`);

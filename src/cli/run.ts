@@ -1,11 +1,23 @@
 import { type Command, Option } from 'commander';
-import { DEFAULT_CONFIG } from '../config.js';
+import { DEFAULT_CONFIG, PROFILES, type Profile } from '../config.js';
+import type { PcpStat } from '../shm/structs.js';
 import { buddyinfoLine } from '../report/buddyinfo.js';
 import { htmlReport } from '../report/html.js';
-import { procBuddyinfo, procSlabinfo } from '../report/procfs.js';
+import { procBuddyinfo, procSlabinfo, procZoneinfo } from '../report/procfs.js';
 import { writeSysfsTree } from '../report/sysfs.js';
 import { type RunReport, runWorkload, WORKLOADS } from '../workload/run.js';
-import { durationArg, fraction, intIn, machineInt, oneOf, profileArg, seedArg, sizeArg, sizeRange } from './options.js';
+import {
+  durationArg,
+  fraction,
+  intIn,
+  machineInt,
+  oneOf,
+  profileArg,
+  seedArg,
+  sheafCapacityArg,
+  sizeArg,
+  sizeRange,
+} from './options.js';
 import { ALLOCATORS, type AllocatorName } from '../workload/allocators.js';
 import { progressBar } from './progress.js';
 import { applySpec, loadSpec } from './spec.js';
@@ -19,7 +31,7 @@ interface RunFlags {
   nodes: number;
   memory: number;
   pageSize: number;
-  profile: '5.4' | '6.6';
+  profile: Profile;
   ops?: number;
   seed: number;
   maxOrder: number;
@@ -27,6 +39,7 @@ interface RunFlags {
   irqRate: number;
   size: [number, number];
   cache?: string;
+  sheafCapacity?: number;
   debug?: string | true;
   hardened?: boolean;
   randomFreelist?: boolean;
@@ -37,6 +50,8 @@ interface RunFlags {
   procSlabinfo?: string;
   sysfsOut?: string;
   buddyinfo?: string;
+  zoneinfo?: string;
+  pcp: boolean;
   report?: string;
   quiet?: boolean;
   spec?: string;
@@ -66,7 +81,7 @@ export function addRunCommand(program: Command): void {
         .argParser(machineInt('pageSize'))
         .default(4096),
     )
-    .addOption(new Option('--profile <p>', 'kernel profile: 5.4 or 6.6').argParser(profileArg).default('5.4'))
+    .addOption(new Option('--profile <p>', `kernel profile: ${PROFILES.join(', ')}`).argParser(profileArg).default('5.4'))
     .addOption(
       new Option(
         '--ops <n>',
@@ -92,6 +107,11 @@ export function addRunCommand(program: Command): void {
         .default('slub'),
     )
     .option('--cache <name>', 'allocate from a new cache of this name (object size: the top of --size) instead of kmalloc')
+    .addOption(
+      new Option('--sheaf-capacity <n>', "the --cache's kmem_cache_args.sheaf_capacity (profiles 6.18 and 7.0)").argParser(
+        sheafCapacityArg,
+      ),
+    )
     .option(
       '--debug [opts]',
       'slub_debug= for the run\'s caches: letters F Z P U (T A O -), optionally ",cache,..." (6.6: blocks joined by ";", "*" globs; 5.4: one cache-name prefix); bare: FZPU everywhere',
@@ -108,6 +128,11 @@ export function addRunCommand(program: Command): void {
     .option('--proc-slabinfo <file>', "write /proc/slabinfo (version 2.1) of the end of the run ('-' for stdout)")
     .option('--sysfs-out <dir>', 'write a /sys/kernel/slab tree of the end of the run (a new or empty directory)')
     .option('--buddyinfo <file>', "write /proc/buddyinfo of the end of the run ('-' for stdout)")
+    .option(
+      '--zoneinfo <file>',
+      "write /proc/zoneinfo of the end of the run: zones and the per-CPU pagesets as the CPUs left them ('-' for stdout)",
+    )
+    .option('--no-pcp', 'no per-CPU page lists: every page allocation and free goes to the zone (for comparison)')
     .option('--report <file.html>', "write an HTML report with charts, one self-contained file ('-' for stdout)")
     .option('--quiet', 'print nothing but errors')
     .addOption(
@@ -119,7 +144,7 @@ export function addRunCommand(program: Command): void {
     .option('--spec <file>', 'take options from a JSON file (keys: the long option names); the command line wins')
     .action(async (flags: RunFlags, cmd: Command) => {
       if (flags.spec) applySpec(flags as unknown as Record<string, unknown>, loadSpec(flags.spec, cmd), cmd);
-      const files = [flags.json, flags.procSlabinfo, flags.buddyinfo, flags.report];
+      const files = [flags.json, flags.procSlabinfo, flags.buddyinfo, flags.zoneinfo, flags.report];
       for (const f of files) if (f) checkWritable(f);
       if (flags.sysfsOut) checkWritableDir(flags.sysfsOut);
       // A duration unless only --ops was given; then --ops is a cap, and with none the time alone ends the run.
@@ -128,7 +153,6 @@ export function addRunCommand(program: Command): void {
       const talk = !flags.quiet && !files.includes('-');
       const progress = progressBar(ops, talk, duration);
       tuneV8ForWorkloads(); // before the workers compile anything
-
       const interrupt = onInterrupt();
       // The summary's first line once the CPUs run (a sign for scripts that they do), the rest at the end.
       let headed = false;
@@ -151,6 +175,7 @@ export function addRunCommand(program: Command): void {
             memory: flags.memory,
             pageSize: flags.pageSize,
             profile: flags.profile,
+            pcp: flags.pcp,
           },
           ops,
           durationMs: duration,
@@ -162,6 +187,7 @@ export function addRunCommand(program: Command): void {
           minSize: flags.size[0],
           maxSize: flags.size[1],
           cache: flags.cache,
+          sheafCapacity: flags.sheafCapacity,
           debug: flags.debug === true ? '' : flags.debug,
           hardened: flags.hardened,
           randomFreelist: flags.randomFreelist,
@@ -174,6 +200,7 @@ export function addRunCommand(program: Command): void {
           [flags.json, () => writeOutput(flags.json as string, `${JSON.stringify(report, null, 2)}\n`)],
           [flags.procSlabinfo, () => writeOutput(flags.procSlabinfo as string, procSlabinfo(report))],
           [flags.buddyinfo, () => writeOutput(flags.buddyinfo as string, procBuddyinfo(report))],
+          [flags.zoneinfo, () => writeOutput(flags.zoneinfo as string, procZoneinfo(report))],
           [flags.report, () => writeOutput(flags.report as string, htmlReport(report))],
           [flags.sysfsOut, () => writeOutputDir(flags.sysfsOut as string, (dir) => writeSysfsTree(report, dir))],
         ];
@@ -207,7 +234,8 @@ function summary(r: RunReport): string {
       (c) =>
         `  CPU${c.cpu} (node ${c.node}): ${c.ops} ops, ${c.allocs} allocs, ${c.frees} frees, ${c.failed} failed, ${c.elapsed_ms} ms`,
     ),
-    `  pages: ${r.pages.free} free of ${r.pages.total} (${r.pages.slab} in slabs)`,
+    `  pages: ${r.pages.free} free of ${r.pages.total} (${r.pages.slab} in slabs, ${r.pages.pcp ?? 0} on per-CPU lists)`,
+    ...pcpLine(r),
     ...buddyinfoLines(r),
     ...bootLine(r),
     ...sharingLine(r),
@@ -261,6 +289,19 @@ function cacheLine(c: RunReport['caches'][number]): string {
   const fast = allocs ? Math.round((100 * c.stats.alloc_fastpath.total) / allocs) : 0;
   const ffast = frees ? Math.round((100 * c.stats.free_fastpath.total) / frees) : 0;
   return `  ${c.name}: ${allocs} allocs (${fast}% fast), ${frees} frees (${ffast}% fast), ${c.slabs} slabs, ${c.partial} partial, ${c.cpu_slabs} cpu slabs`;
+}
+
+/** The per-CPU page lists: how often they served an allocation or kept a free, summed over zones and CPUs. */
+function pcpLine(r: RunReport): string[] {
+  const pcp = r.pcp;
+  if (!pcp) return [];
+  if (!pcp.enabled) return ['  pcp: off (--no-pcp): every page went through the zone'];
+  const sum = (k: PcpStat): number => pcp.zones.reduce((s, z) => s + z.pagesets.reduce((t, p) => t + p.stats[k], 0), 0);
+  return [
+    `  pcp (orders ${pcp.orders.join(',')}): ${sum('alloc')} allocs and ${sum('free')} frees on the lists, ` +
+      `${sum('refill')} refills (${sum('refill_pages')} pages), ${sum('free_high')} bulk frees at high, ` +
+      `${sum('drain')} drains, ${sum('lock_fail')} trylock failures; ${pcp.drained} pages drained at the end`,
+  ];
 }
 
 /** /proc/buddyinfo lines rebuilt from the report's counts. */

@@ -34,13 +34,15 @@ export function loadSpec(file: string, cmd: Command): Record<string, unknown> {
   for (const [key, value] of Object.entries(parsed.data)) {
     if (value === undefined) continue;
     const opt = options.find((o) => o.long === `--${key}`) as Option;
-    out[opt.attributeName()] = parseValue(opt, key, value, fail);
+    const parsed = parseValue(opt, key, value, fail);
+    // "no-pcp": true sets the attribute `pcp` to false, as the flag does.
+    out[opt.attributeName()] = opt.negate ? !parsed : parsed;
   }
   return out;
 }
 
 function parseValue(opt: Option, key: string, value: string | number | boolean, fail: (what: string) => OutputError): unknown {
-  if (opt.isBoolean()) {
+  if (opt.isBoolean() || opt.negate) {
     if (typeof value !== 'boolean') throw fail(`'${key}': expected true or false, got ${JSON.stringify(value)}`);
     return value;
   }

@@ -7,8 +7,11 @@ import { cpuNode, cpuWorkWord, type Machine } from '../shm/machine.js';
  * thread (or per scheduled program); never shared between threads.
  */
 export interface Cpu {
+  /** the machine it runs on */
   readonly m: Machine;
+  /** its number, 0 .. cpus-1 (smp_processor_id()) */
   readonly id: number;
+  /** its NUMA node (numa_mem_id()) */
   readonly node: number;
   /** word offset of this CPU's count of pending work (flush requests), read at every safe point */
   readonly workWord: number;

@@ -1,6 +1,6 @@
 // The buddy allocator's free lists (zone->free_area[order]), as plain helpers.
 // Precondition for every function here: the caller holds the zone lock, or is
-// create() before any CPU runs.
+// create() before any CPU runs (or the end of a run, after every CPU stopped).
 import { type Machine, nodeOff, nodeStartPfn, pageOff } from '../shm/machine.js';
 import { MAX_ORDER, NIL, NODE, PAGE, PG } from '../shm/structs.js';
 
@@ -34,6 +34,45 @@ export function delFromFreeList(m: Machine, zone: number, pfn: number, order: nu
   u[p + PAGE.lruPrev] = NIL;
   u[zone + NODE.nrFree + order]--;
   u[zone + NODE.freePages] -= 1 << order;
+}
+
+/** __rmqueue_smallest(): take the smallest free block >= order and split it down; NIL if none. */
+export function rmqueueSmallest(m: Machine, zone: number, order: number): number {
+  const u = m.u32;
+  for (let k = order; k < MAX_ORDER; k++) {
+    const pfn = u[zone + NODE.freeHead + k];
+    if (pfn === NIL) continue;
+    delFromFreeList(m, zone, pfn, k);
+    // expand(): hand the upper halves back, largest first.
+    for (let half = k - 1; half >= order; half--) addToFreeList(m, zone, pfn + (1 << half), half);
+    return pfn;
+  }
+  return NIL;
+}
+
+/**
+ * __free_one_page(): merge the block with free buddies while possible and put the
+ * result on its free list. The block's pages are blank (free_pages_prepare()) but for
+ * the head's flags and private, which may still say where it came from (a pcp list).
+ */
+export function freeOnePage(m: Machine, zone: number, pfn: number, order: number): void {
+  const u = m.u32;
+  const head = pageOff(m, pfn);
+  u[head + PAGE.flags] = 0;
+  u[head + PAGE.private] = 0;
+  const start = u[zone + NODE.startPfn];
+  const nr = u[zone + NODE.nrPages];
+  let idx = pfn - start;
+  while (order < MAX_ORDER - 1) {
+    const buddyIdx = idx ^ (1 << order);
+    if (buddyIdx + (1 << order) > nr) break;
+    const bp = pageOff(m, start + buddyIdx);
+    if (!(u[bp + PAGE.flags] & PG.buddy) || u[bp + PAGE.private] !== order) break;
+    delFromFreeList(m, zone, start + buddyIdx, order);
+    idx &= buddyIdx;
+    order++;
+  }
+  addToFreeList(m, zone, start + idx, order);
 }
 
 /** Initial state of a node's zone: its pages carved into maximal aligned blocks. */

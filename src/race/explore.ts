@@ -13,8 +13,12 @@ import type { Trial } from '../sched/strategies/record.js';
 import type { Model } from './model.js';
 import { type RaceConfig, raceScheduleString, runRace } from './run.js';
 
-export const RACE_SCHEMA = 'slabsim-race/1';
+export const RACE_SCHEMA = 'slabsim-race/2';
+/** Reports --merge takes: /1 had a profile on every model and no `interrupted`. */
+export const RACE_SCHEMAS: readonly string[] = ['slabsim-race/1', RACE_SCHEMA];
+/** The search strategies, by name. */
 export const STRATEGIES = ['random', 'pct', 'dfs'] as const;
+/** `random`: uniform random walks; `pct`: probabilistic concurrency testing; `dfs`: every schedule within a preemption bound. */
 export type StrategyName = (typeof STRATEGIES)[number];
 
 export interface ExploreOptions {
@@ -36,65 +40,119 @@ export interface ExploreOptions {
   /** stop exploring further scenarios once one has failed (a mutant hunt) */
   stopAtFirstFailure?: boolean;
   /** print the DFS estimate before a search starts */
-  onEstimate?: (model: string, profile: Profile, executions: number) => void;
-  /** checked between runs: true ends the exploration (Ctrl-C); the report says `interrupted` */
+  onEstimate?: (model: string, profile: Profile | null, executions: number) => void;
+  /** step limit of one run (default: each model's own, else DEFAULT_MAX_STEPS) */
+  maxSteps?: number;
+  /** asked between runs: true ends the exploration early, with the runs made so far */
   shouldStop?: () => boolean;
+  /** the command that replays a shrunk schedule (default `slabsim replay '<schedule>' --trace`) */
+  replayCommand?: (schedule: string, model: Model) => string;
 }
 
+/** The first failing run of a model, shrunk. */
 export interface Failure {
   /** the data seed and strategy seed of the failing run */
   seed: number;
+  /** the violated checks, first the one that stopped the run */
   messages: string[];
+  /** the schedule string of the run as found */
   schedule: string;
+  /** the schedule string after shrinking: fewer preemptions, shorter; it fails the same way */
   shrunk: string;
-  preemptions: { before: number; after: number };
+  /** preemptions of the run as found, and after shrinking */
+  preemptions: {
+    /** as found */
+    before: number;
+    /** after shrinking */
+    after: number;
+  };
+  /** the command that replays the shrunk schedule */
   replay: string;
 }
 
+/** What the exploration of one model on one profile found. */
 export interface ModelReport {
+  /** the model's name */
   model: string;
-  profile: Profile;
+  /** null for a model that runs no kernel profile (explored once) */
+  profile: Profile | null;
+  /** runs made (DFS: executions) */
   runs: number;
+  /** steps of all runs */
   steps: number;
   /** ms inside the scheduler, without per-run setup and final checks */
   sched_ms: number;
   /** distinct final states, graded: a run that failed a check is forbidden */
-  outcomes: Array<{ outcome: string; count: number; grade: 'acceptable' | 'forbidden' }>;
+  outcomes: Array<{
+    /** the state, in the model's words (Instance.outcome), or FAILED: and the violation */
+    outcome: string;
+    /** runs that ended in it */
+    count: number;
+    /** forbidden when a check failed */
+    grade: 'acceptable' | 'forbidden';
+  }>;
+  /** the first failing run, shrunk; absent when none failed */
   failure?: Failure;
   /** DFS only: the whole bounded space was searched */
   exhausted?: boolean;
+  /** DFS only: the executions estimated from the first run */
   estimate?: number;
 }
 
+/** The report of an exploration: the JSON of `slabsim race --json` (docs/json.md). */
 export interface ExploreReport {
-  schema: typeof RACE_SCHEMA;
+  /** `slabsim-race/2` */
+  schema: string;
+  /** the search strategy */
   strategy: StrategyName;
+  /** the first seed */
   seed: number;
+  /** `k/n`: the share of the seed space explored (shards merged: their list) */
   shard: string;
+  /** the SLUB mutant explored, or null */
   mutant: string | null;
+  /** runs of all models */
   runs: number;
+  /** steps of all runs */
   steps: number;
+  /** wall time of the whole exploration */
   elapsed_ms: number;
   /** steps per second of wall time, setup and checks of every run included */
   steps_per_sec: number;
   /** steps per second inside the scheduler alone */
   sched_steps_per_sec: number;
+  /** models (and profiles) with a failing run */
   failures: number;
-  /** ended early by Ctrl-C: the counts cover the runs done */
-  interrupted?: boolean;
+  /** the exploration was stopped (SIGINT, shouldStop) before it was done */
+  interrupted?: true;
+  /** one report per model and profile */
   models: ModelReport[];
 }
 
+/** Each model once per profile it runs on (among those asked for), or once if it runs none. */
+export const explorationPairs = (
+  models: readonly Model[],
+  profiles: readonly Profile[],
+): Array<{ model: Model; profile: Profile | null }> =>
+  models.flatMap((model): Array<{ model: Model; profile: Profile | null }> =>
+    model.profiles === undefined
+      ? [{ model, profile: null }]
+      : profiles.filter((p) => model.profiles?.includes(p)).map((profile) => ({ model, profile })),
+  );
+
 export function explore(opts: ExploreOptions): ExploreReport {
   const t0 = performance.now();
-  const pairs = opts.models.flatMap((model) => opts.profiles.map((profile) => ({ model, profile })));
+  const pairs = explorationPairs(opts.models, opts.profiles);
   const perPair = opts.budgetMs > 0 ? opts.budgetMs / pairs.length : Number.POSITIVE_INFINITY;
   const models: ModelReport[] = [];
   for (const { model, profile } of pairs) {
-    if ((opts.stopAtFirstFailure && models.some((r) => r.failure)) || opts.shouldStop?.()) break;
+    if (opts.stopAtFirstFailure && models.some((r) => r.failure)) break;
+    if (opts.shouldStop?.()) break;
     models.push(exploreOne({ model, profile, mutant: opts.mutant, seed: opts.seed }, opts, perPair));
   }
-  return { ...summarize(opts, models, performance.now() - t0), interrupted: opts.shouldStop?.() === true };
+  const report = summarize(opts, models, performance.now() - t0);
+  if (opts.shouldStop?.()) report.interrupted = true;
+  return report;
 }
 
 export function summarize(
@@ -133,25 +191,26 @@ function exploreOne(base: RaceConfig, opts: ExploreOptions, budgetMs: number): M
     counts.set(outcome, c);
   };
   const t0 = performance.now();
+  const run = (cfg: RaceConfig, strategy: Strategy) => runRace(cfg, strategy, { maxSteps: opts.maxSteps });
   if (opts.strategy === 'dfs') {
     // One data seed, every schedule within the preemption bound (sharding does not apply).
     const trial: Trial = (strategy) => {
-      const r = runRace(base, strategy);
+      const r = run(base, strategy);
       record(r.outcome, r.failed, r.steps, r.schedMs);
       return { failed: r.failed, result: r.result };
     };
     const dfs = exploreDfs(trial, {
       preemptionBound: opts.preemptionBound,
       maxExecutions: opts.runs,
-      stop: opts.shouldStop,
       onEstimate: (n) => opts.onEstimate?.(base.model.name, base.profile, n),
+      shouldStop: opts.shouldStop,
     });
     report.exhausted = dfs.exhausted;
     report.estimate = dfs.estimate;
-    if (dfs.failure) report.failure = failureOf(base, dfs.failure.choices);
+    if (dfs.failure) report.failure = failureOf(base, dfs.failure.choices, opts);
   } else {
     let k = 0;
-    if (opts.strategy === 'pct') k = estimatePctSteps((s) => runRace(base, s).result, base.seed);
+    if (opts.strategy === 'pct') k = estimatePctSteps((s) => run(base, s).result, base.seed);
     for (let i = 0; i < opts.runs && performance.now() - t0 < budgetMs && !opts.shouldStop?.(); i++) {
       const runSeed = (base.seed + i * opts.shard[1] + opts.shard[0]) >>> 0;
       const cfg = { ...base, seed: runSeed };
@@ -159,10 +218,10 @@ function exploreOne(base: RaceConfig, opts: ExploreOptions, budgetMs: number): M
         opts.strategy === 'pct'
           ? new PctStrategy(runSeed, { cpus: base.model.cpus, depth: opts.depth, steps: k })
           : new RandomStrategy(runSeed);
-      const r = runRace(cfg, strategy);
+      const r = run(cfg, strategy);
       record(r.outcome, r.failed, r.steps, r.schedMs);
       if (r.failed) {
-        report.failure = failureOf(cfg, r.choices);
+        report.failure = failureOf(cfg, r.choices, opts);
         break;
       }
     }
@@ -174,13 +233,18 @@ function exploreOne(base: RaceConfig, opts: ExploreOptions, budgetMs: number): M
 }
 
 /** Shrink a failing run and describe it so that one line replays it. */
-export function failureOf(cfg: RaceConfig, choices: number[]): Failure {
+export function failureOf(
+  cfg: RaceConfig,
+  choices: number[],
+  opts: Pick<ExploreOptions, 'maxSteps' | 'replayCommand'> = {},
+): Failure {
+  const run = (strategy: Strategy) => runRace(cfg, strategy, { maxSteps: opts.maxSteps });
   const trial: Trial = (strategy) => {
-    const r = runRace(cfg, strategy);
+    const r = run(strategy);
     return { failed: r.failed, result: r.result };
   };
   const shrunk = shrinkSchedule(choices, trial);
-  const first = runRace(cfg, new ReplayStrategy(choices));
+  const first = run(new ReplayStrategy(choices));
   const shrunkString = raceScheduleString(cfg, shrunk.choices);
   return {
     seed: cfg.seed,
@@ -188,16 +252,18 @@ export function failureOf(cfg: RaceConfig, choices: number[]): Failure {
     schedule: raceScheduleString(cfg, choices),
     shrunk: shrunkString,
     preemptions: { before: shrunk.original.preemptions, after: shrunk.preemptions },
-    replay: `slabsim replay '${shrunkString}' --trace`,
+    replay: (opts.replayCommand ?? defaultReplayCommand)(shrunkString, cfg.model),
   };
 }
+
+const defaultReplayCommand = (schedule: string): string => `slabsim replay '${schedule}' --trace`;
 
 /** Combine reports of disjoint shards (or workers) of the same exploration. */
 export function mergeReports(reports: ExploreReport[]): ExploreReport {
   const byKey = new Map<string, ModelReport>();
   for (const rep of reports) {
     for (const r of rep.models) {
-      const key = `${r.model} ${r.profile}`;
+      const key = `${r.model} ${r.profile ?? '-'}`;
       const into = byKey.get(key);
       if (!into) {
         byKey.set(key, structuredClone(r));
@@ -222,5 +288,5 @@ export function mergeReports(reports: ExploreReport[]): ExploreReport {
     [...byKey.values()],
     Math.max(...reports.map((r) => r.elapsed_ms)),
   );
-  return { ...merged, shard: shards, interrupted: reports.some((r) => r.interrupted === true) };
+  return { ...merged, shard: shards, ...(reports.some((r) => r.interrupted) ? { interrupted: true as const } : {}) };
 }

@@ -1,11 +1,18 @@
 // A SLUB scenario as a model: its cache, ledger and checks around its programs.
-import type { Profile } from '../config.js';
-import { kmemCacheCreate, leakedObjects } from '../mm/slub/cache.js';
+import { PROFILES, type Profile } from '../config.js';
+import { kmemCacheCreate, leakedObjects, slubInit } from '../mm/slub/cache.js';
 import { cacheById } from '../mm/slub/kmem_cache.js';
-import { validateCache } from '../mm/slub/validate.js';
-import { countsInBounds } from '../mm/slub/walk.js';
+import { auditCache } from '../mm/slub/validate.js';
+import { countsInBoundsAt } from '../mm/slub/walk.js';
 import type { Model } from './model.js';
 import type { Scenario, ScenarioWorld } from './scenario.js';
+
+/** What a scenario's set-up leaves besides the machine: its cache, the objects set aside, the ledger. */
+interface Prepared {
+  id: number;
+  objs: Record<string, number[]>;
+  held: Array<[number, number]>;
+}
 
 export function slubModel(sc: Scenario): Model {
   return {
@@ -13,16 +20,32 @@ export function slubModel(sc: Scenario): Model {
     doc: sc.doc,
     cpus: sc.cpus,
     irqRate: sc.irqRate,
-    mutants: ['no-tid', 'split-slab-cas', 'unlocked-partial', 'ignore-frozen', 'plain-unfreeze'],
-    create(m, cpus, profile: Profile) {
-      const s = cacheById(m, kmemCacheCreate(m, 'race', sc.size, { flags: ['no_merge'] }));
-      const w: ScenarioWorld = { m, s, cpus, objs: {}, held: new Map(), violations: [] };
+    nodes: sc.nodes,
+    memory: sc.memory,
+    profiles: sc.profiles ?? PROFILES,
+    mutants: sc.mutants ?? ['no-tid', 'split-slab-cas', 'unlocked-partial', 'ignore-frozen', 'plain-unfreeze'],
+    // The cache and the scenario's starting state are the same for every run: made once.
+    prepare(m, cpus, profile: Profile): Prepared {
+      // Sheaves are kmalloc'd: a cache with them needs the kmalloc caches (7.0: all do).
+      if (sc.sheafCapacity !== undefined || profile === '7.0') slubInit(m);
+      const id = kmemCacheCreate(m, 'race', sc.size, { flags: ['no_merge'], sheafCapacity: sc.sheafCapacity });
+      const w: ScenarioWorld = { m, s: cacheById(m, id), cpus, objs: {}, held: new Map(), violations: [] };
       sc.setup(w, profile);
+      return { id, objs: w.objs, held: [...w.held] };
+    },
+    create(m, cpus, _profile, prepared) {
+      const p = prepared as Prepared;
+      const s = cacheById(m, p.id);
+      const objs = Object.fromEntries(Object.entries(p.objs).map(([k, v]) => [k, v.slice()]));
+      const w: ScenarioWorld = { m, s, cpus, objs, held: new Map(p.held), violations: [] };
       return {
         thread: (cpu) => sc.program(w, cpu.id),
         irq: sc.irq ? (cpu) => (sc.irq as NonNullable<Scenario['irq']>)(w, cpu) : undefined,
-        stepCheck: () => w.violations[0] ?? countsInBounds(s),
-        finalCheck: () => [...w.violations, ...validateCache(s).messages, ...ledgerCheck(w)],
+        stepCheck: (written) => w.violations[0] ?? countsInBoundsAt(s, written),
+        finalCheck: () => {
+          const audit = auditCache(s);
+          return [...w.violations, ...audit.messages, ...ledgerCheck(w, leakedObjects(s, audit.records))];
+        },
         outcome: () => sc.outcome(w),
       };
     },
@@ -30,12 +53,12 @@ export function slubModel(sc: Scenario): Model {
 }
 
 /** The objects the allocator counts as allocated are exactly those somebody holds. */
-function ledgerCheck(w: ScenarioWorld): string[] {
-  const allocated = new Set(leakedObjects(w.s));
-  const held = [...w.held].filter(([, h]) => h !== 0).map(([o]) => o);
+function ledgerCheck(w: ScenarioWorld, allocatedNow: number[]): string[] {
+  const allocated = new Set(allocatedNow);
+  const held = new Set([...w.held].filter(([, h]) => h !== 0).map(([o]) => o));
   const out: string[] = [];
-  const lost = [...allocated].filter((o) => !held.includes(o)).length;
-  const phantom = held.filter((o) => !allocated.has(o)).length;
+  const lost = [...allocated].filter((o) => !held.has(o)).length;
+  const phantom = [...held].filter((o) => !allocated.has(o)).length;
   if (lost) out.push(`ledger: ${lost} objects allocated but held by nobody (lost)`);
   if (phantom) out.push(`ledger: ${phantom} objects held but free in the allocator`);
   return out;

@@ -1,11 +1,14 @@
-// Explorations on worker threads: --workers N spreads the runs over N threads, each
-// taking a disjoint shard of the seed space, merged as `--merge` merges shards of CI
-// jobs. One thread too: the main thread then stays free to take a Ctrl-C, which stops
+// Explorations on worker threads: --workers N spreads the runs over N threads (piscina),
+// each taking a disjoint shard of the seed space, then merged as `--merge` merges shards
+// of CI jobs. A thread finds built-in models by name and loads a user's models from their
+// files. One thread too: the main thread then stays free to take a Ctrl-C, which stops
 // every worker between two runs through a shared stop word.
 import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import type { ExploreTask } from '../../workers/explore.js';
+import type { ExploreTask, ModelRef } from '../../workers/explore.js';
 import { type ExploreOptions, type ExploreReport, mergeReports } from './explore.js';
+import { ModelError } from '../errors.js';
+import { modelByName } from './catalogue.js';
 
 function pool(threads: number): Piscina {
   const fromSource = import.meta.url.endsWith('.ts');
@@ -13,9 +16,21 @@ function pool(threads: number): Piscina {
   return new Piscina({ filename, minThreads: threads, maxThreads: threads, workerData: { entry: './explore.ts' } });
 }
 
+/** How a worker thread finds each model: built-in ones by name, others by their file. */
+function modelRefs(opts: ExploreOptions): ModelRef[] {
+  return opts.models.map((m) => {
+    if (modelByName(m.name) === m) return { name: m.name };
+    if (!m.source)
+      throw new ModelError(`model '${m.name}': --workers needs a model defined in a file (defineModel() records it)`);
+    return { name: m.name, file: m.source };
+  });
+}
+
+/** Explore on `workers` threads; `signal` aborted stops them all between two runs. */
 export async function exploreOnWorkers(opts: ExploreOptions, workers: number, signal?: AbortSignal): Promise<ExploreReport> {
   // DFS enumerates one space: splitting it by seed would repeat it, so it runs on one thread.
   const threads = opts.strategy === 'dfs' ? 1 : workers;
+  const models = modelRefs(opts);
   const p = pool(threads);
   const stop = new Int32Array(new SharedArrayBuffer(4));
   const onAbort = (): void => void Atomics.store(stop, 0, 1);
@@ -28,10 +43,10 @@ export async function exploreOnWorkers(opts: ExploreOptions, workers: number, si
   );
   try {
     const [k, n] = opts.shard;
-    const { models, onEstimate: _onEstimate, shouldStop: _shouldStop, ...rest } = opts;
+    const { models: _models, onEstimate: _onEstimate, shouldStop: _shouldStop, replayCommand, ...rest } = opts;
     const tasks = Array.from({ length: threads }, (_, i): ExploreTask => ({
       ...rest,
-      modelNames: models.map((m) => m.name),
+      models,
       shard: [k * threads + i, n * threads],
       stop,
       estimates: i === 0 ? estimates.port2 : undefined,
@@ -40,6 +55,13 @@ export async function exploreOnWorkers(opts: ExploreOptions, workers: number, si
       tasks.map((t) => p.run(t, { transferList: t.estimates ? [t.estimates] : [] }) as Promise<ExploreReport>),
     );
     const merged = mergeReports(reports);
+    // Replay commands are made here, where the caller's command line is known.
+    if (replayCommand) {
+      for (const r of merged.models) {
+        const model = opts.models.find((m) => m.name === r.model);
+        if (r.failure && model) r.failure.replay = replayCommand(r.failure.shrunk, model);
+      }
+    }
     return { ...merged, shard: `${k}/${n}` };
   } finally {
     signal?.removeEventListener('abort', onAbort);

@@ -1,5 +1,6 @@
 import { type Machine, nodeOff } from '../shm/machine.js';
 import { MAX_ORDER, NODE } from '../shm/structs.js';
+import { pcpPageCount } from './pcp.js';
 
 /** /proc/buddyinfo (mm/vmstat.c frag_show_print): "Node %d, zone %8s " then "%6lu " per order. */
 export function buddyinfoText(m: Machine): string {
@@ -18,9 +19,9 @@ export function nrFree(m: Machine, node: number): number[] {
   return Array.from({ length: MAX_ORDER }, (_, k) => m.u32[z + NODE.nrFree + k]);
 }
 
-/** Free pages on all nodes: Σ_node Σ_k nr_free[k] << k. */
+/** Free pages on all nodes: Σ_node Σ_k nr_free[k] << k, and the pages on per-CPU lists (free too). */
 export function freePageCount(m: Machine): number {
-  let total = 0;
+  let total = pcpPageCount(m);
   for (let node = 0; node < m.cfg.nodes; node++) total += m.u32[nodeOff(m, node) + NODE.freePages];
   return total;
 }

@@ -1,7 +1,7 @@
 // The HTML report of a run (`slabsim run --report FILE.html`): one self-contained file,
 // CSS and script inline, charts drawn as SVG by that script from the data embedded in
 // the page, nothing fetched. Tables are rendered here; charts in the browser.
-import { STAT_ITEMS } from '../shm/structs.js';
+import { PROFILE_STAT_ITEMS } from '../shm/structs.js';
 import type { RunReport } from '../workload/run.js';
 
 type Sample = NonNullable<RunReport['timeline']>[number];
@@ -332,7 +332,8 @@ ${rows}
 
 function countersHtml(r: RunReport): string {
   if (r.caches.length === 0) return '';
-  const active = r.caches.filter((c) => STAT_ITEMS.some((k) => c.stats[k].total > 0));
+  const items = PROFILE_STAT_ITEMS[r.config.profile];
+  const active = r.caches.filter((c) => items.some((k) => (c.stats[k]?.total ?? 0) > 0));
   const quiet = r.caches.filter((c) => !active.includes(c));
   const busiest = active.reduce<(typeof active)[number] | undefined>(
     (best, c) =>
@@ -347,11 +348,13 @@ function countersHtml(r: RunReport): string {
   const head = `<tr><th>counter</th><th>total</th>${Array.from({ length: cpus }, (_, i) => `<th>C${i}</th>`).join('')}</tr>`;
   const tables = active
     .map((c) => {
-      const rows = STAT_ITEMS.map((k) => {
-        const v = c.stats[k];
-        const cell = (n: number): string => `<td${n === 0 ? ' class="zero"' : ''}>${num(n)}</td>`;
-        return `<tr><td>${k}</td>${cell(v.total)}${Array.from({ length: cpus }, (_, i) => cell(v.per_cpu[i] ?? 0)).join('')}</tr>`;
-      }).join('\n');
+      const rows = items
+        .map((k) => {
+          const v = c.stats[k] ?? { total: 0, per_cpu: [] };
+          const cell = (n: number): string => `<td${n === 0 ? ' class="zero"' : ''}>${num(n)}</td>`;
+          return `<tr><td>${k}</td>${cell(v.total)}${Array.from({ length: cpus }, (_, i) => cell(v.per_cpu[i] ?? 0)).join('')}</tr>`;
+        })
+        .join('\n');
       return `<details${c === busiest ? ' open' : ''}><summary>${esc(c.name)} <span class="hint">${num(c.stats.alloc_fastpath.total + c.stats.alloc_slowpath.total)} allocs, ${num(c.stats.free_fastpath.total + c.stats.free_slowpath.total)} frees</span></summary>
 <div class="scroll"><table class="num counters">
 <thead>${head}</thead>
@@ -361,11 +364,11 @@ ${rows}
     })
     .join('\n');
   const rest = quiet.length
-    ? `<p class="hint">All ${STAT_ITEMS.length} counters are zero in: ${quiet.map((c) => esc(c.name)).join(', ')}.</p>`
+    ? `<p class="hint">All ${items.length} counters are zero in: ${quiet.map((c) => esc(c.name)).join(', ')}.</p>`
     : '';
   return `<section id="counters">
 <h2>Per-cache counters</h2>
-<p class="hint">The ${STAT_ITEMS.length} SLUB statistics of each cache (/sys/kernel/slab/&lt;cache&gt;/&lt;stat&gt;: the sum and C<i>n</i> per CPU). Click a cache to open or close it.</p>
+<p class="hint">The ${items.length} SLUB statistics of each cache (profile ${esc(r.config.profile)}) (/sys/kernel/slab/&lt;cache&gt;/&lt;stat&gt;: the sum and C<i>n</i> per CPU). Click a cache to open or close it.</p>
 ${active.length > 1 ? '<div><button type="button" data-details="open">open all</button><button type="button" data-details="close">close all</button></div>' : ''}
 ${tables || '<p class="note">No cache counted anything.</p>'}
 ${rest}

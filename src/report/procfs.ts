@@ -1,5 +1,6 @@
 // /proc files rebuilt from a saved run (RunReport), never from a live machine:
-// /proc/slabinfo (mm/slab_common.c, SLUB with CONFIG_SLUB_DEBUG) and /proc/buddyinfo.
+// /proc/slabinfo (mm/slab_common.c, SLUB with CONFIG_SLUB_DEBUG), /proc/zoneinfo and
+// /proc/buddyinfo.
 import type { RunReport } from '../workload/run.js';
 import { buddyinfoLine } from './buddyinfo.js';
 import { sprintf } from './printf.js';
@@ -33,6 +34,45 @@ export function procSlabinfo(report: RunReport): string {
     out += sprintf('%-17s %6lu %6lu %6u %4u %4d', c.name, c.objects, c.total_objects, c.slab_size, c.objs_per_slab, 1 << c.order);
     out += sprintf(' : tunables %4u %4u %4u', 0, 0, 0);
     out += sprintf(' : slabdata %6lu %6lu %6lu', c.slabs, c.slabs, 0);
+    out += '\n';
+  }
+  return out;
+}
+
+/**
+ * /proc/zoneinfo (mm/vmstat.c zoneinfo_show_print) with the fields the simulator models,
+ * in the kernel's format and order: one Normal zone per node, its free pages
+ * (NR_FREE_PAGES, which does not count pages on pcp lists), watermarks and sizes, then
+ * the pagesets of every CPU (for_each_online_cpu: all of them) as the CPUs left them.
+ * Left out: the per-node and per-zone vmstat items, protection, boost and cma, and the
+ * per-CPU "vm stats threshold" (the simulator keeps no vmstat diffs).
+ */
+export function procZoneinfo(report: RunReport): string {
+  let out = '';
+  for (const z of report.pcp?.zones ?? []) {
+    out += sprintf('Node %d, zone %8s', z.node, 'Normal');
+    out += sprintf(
+      '\n  pages free     %lu\n        min      %lu\n        low      %lu\n        high     %lu' +
+        '\n        spanned  %lu\n        present  %lu\n        managed  %lu',
+      z.free,
+      z.min,
+      z.low,
+      z.high,
+      z.spanned,
+      z.present,
+      z.managed,
+    );
+    out += '\n  pagesets';
+    for (const p of z.pagesets) {
+      out += sprintf(
+        '\n    cpu: %i\n              count: %i\n              high:  %i\n              batch: %i',
+        p.cpu,
+        p.count,
+        p.high,
+        p.batch,
+      );
+    }
+    out += sprintf('\n  node_unreclaimable:  %u\n  start_pfn:           %lu', 0, z.start_pfn);
     out += '\n';
   }
   return out;

@@ -1,7 +1,19 @@
 // The deterministic scheduler: runs one generator per simulated CPU on this thread and
 // lets a strategy pick, at every schedule point, which CPU moves next.
+//
+// Fair scheduling of busy-waits (Musuvathi & Qadeer, "Fair stateless model checking",
+// PLDI 2008): a CPU that cannot make progress until another CPU writes something is
+// *spinning*, and a spinning CPU is offered to the strategy only when no other CPU can
+// move. So a spin-wait never starves the CPU it waits for, under any strategy: a PCT
+// run whose highest CPU spins ends, and switching away from a spinner is not a
+// preemption, so DFS's non-preemptive continuation ends too and its bound stays what
+// it was. A CPU is spinning from its cpu_relax() (a RELAX point), or from its third
+// read of a word that nobody changed since its first (and that it did not change
+// itself in between), until some CPU changes a word it has read. Nothing is blocked
+// for good by this: a wrongly suspected CPU only waits its turn.
 import { schedBus } from '../shm/atomic.js';
-import { BLOCK, type Step, siteName } from './step.js';
+import { BLOCK, RELAX, type Step, siteName } from './step.js';
+import { thisCpu } from './this_cpu.js';
 
 /** A seeded, self-contained policy for choosing the next CPU. */
 export interface Strategy {
@@ -17,13 +29,18 @@ export interface Strategy {
 export interface ScheduleOptions {
   /** Give up (outcome 'budget') after this many steps; a guard against livelock. */
   maxSteps?: number;
-  /** Cheap invariant checks after every step; throw to fail the run. */
-  afterStep?: (cpu: number) => void;
+  /**
+   * Steps in a row in which only spinning CPUs could move and none changed a word:
+   * outcome 'livelock'. Default SPIN_LIVELOCK_STEPS.
+   */
+  livelockSteps?: number;
+  /** Cheap invariant checks after every step, given the words it changed; throw to fail the run. */
+  afterStep?: (cpu: number, written: readonly number[]) => void;
   /** Record (cpu, site) of every step. */
   trace?: boolean;
 }
 
-export type Outcome = 'ok' | 'deadlock' | 'budget' | 'error';
+export type Outcome = 'ok' | 'deadlock' | 'livelock' | 'budget' | 'error';
 
 export interface ScheduleResult {
   outcome: Outcome;
@@ -33,32 +50,128 @@ export interface ScheduleResult {
   /** what each CPU's program returned (undefined if it did not finish) */
   results: unknown[];
   error?: unknown;
+  /** the CPU whose program threw (outcome 'error' from a program) */
+  errorCpu?: number;
   message?: string;
   /** per step: cpu and site name, when `trace` was asked for */
   trace?: TraceStep[];
 }
 
-/** One step: who moved, where it stopped next, and whether it stopped blocked. */
+/** One step: who moved, where it stopped next, and whether it stopped blocked or spinning. */
 export interface TraceStep {
+  /** the CPU that moved */
   cpu: number;
+  /** the schedule point where the CPU stopped after this step (its next access), or '(finished)' */
   site: string;
+  /** it stopped blocked on a lock or a wait (not runnable until a word it waits on changes) */
   blocked?: true;
+  /** it is busy-waiting: run only when no other CPU can move */
+  spinning?: true;
+  /** the shared-memory accesses the step made (filled in by the race runner when tracing) */
+  accesses?: Access[];
+}
+
+/** One access a step made, as `replay --trace` prints it. */
+export interface Access {
+  /** the primitive: load32, store32, cas32, cas64 (cas2), add32, xchg32, spinLock, spinUnlock */
+  kind: 'load' | 'store' | 'cas' | 'cas2' | 'add' | 'xchg' | 'lock' | 'unlock';
+  /** the word index (for cas2, the low word of the pair) */
+  word: number;
+  /** the value loaded, stored, swapped in (cas), or found (add, xchg) */
+  value: number;
+  /** CAS and lock: whether it took */
+  ok?: boolean;
+}
+
+/** A word read this many times unchanged (the first read included) marks a busy-wait. */
+export const SPIN_READS = 3;
+/**
+ * Reads are logged only after this many steps in a row in which the CPU changed nothing:
+ * straight-line code changes a word every few steps, so most steps skip the log.
+ */
+const LOG_AFTER = 4;
+export const SPIN_LIVELOCK_STEPS = 10_000;
+/** Words a CPU remembers having read since its last change; a longer loop is not suspected. */
+const READ_LOG = 32;
+
+/**
+ * What each CPU has read since it last changed a word: words and read counts, oldest
+ * first. A word is dropped from every log when some CPU changes it.
+ */
+class ReadLogs {
+  private readonly words: Int32Array;
+  private readonly counts: Uint8Array;
+  private readonly len: Uint8Array;
+  constructor(n: number) {
+    this.words = new Int32Array(n * READ_LOG);
+    this.counts = new Uint8Array(n * READ_LOG);
+    this.len = new Uint8Array(n);
+  }
+
+  /** Count a read of `word` by `cpu`; true when it is the SPIN_READS-th of the same word. */
+  read(cpu: number, word: number): boolean {
+    const base = cpu * READ_LOG;
+    const len = this.len[cpu];
+    for (let i = base; i < base + len; i++) {
+      if (this.words[i] === word) return ++this.counts[i] >= SPIN_READS;
+    }
+    if (len < READ_LOG) {
+      this.words[base + len] = word;
+      this.counts[base + len] = 1;
+      this.len[cpu] = len + 1;
+    }
+    return false;
+  }
+
+  clear(cpu: number): void {
+    this.len[cpu] = 0;
+  }
+
+  isEmpty(cpu: number): boolean {
+    return this.len[cpu] === 0;
+  }
+
+  /** Forget `word` in `cpu`'s log; true if it was there. */
+  drop(cpu: number, word: number): boolean {
+    const base = cpu * READ_LOG;
+    const len = this.len[cpu];
+    for (let i = base; i < base + len; i++) {
+      if (this.words[i] !== word) continue;
+      const last = base + len - 1;
+      this.words[i] = this.words[last];
+      this.counts[i] = this.counts[last];
+      this.len[cpu] = len - 1;
+      return true;
+    }
+    return false;
+  }
 }
 
 /** Run `programs` (CPU i runs programs[i]) to completion under `strategy`. */
 export function runScheduled(programs: Step<unknown>[], strategy: Strategy, opts: ScheduleOptions = {}): ScheduleResult {
   const n = programs.length;
   const maxSteps = opts.maxSteps ?? 10_000_000;
-  const done = new Array<boolean>(n).fill(false);
+  const livelockSteps = opts.livelockSteps ?? SPIN_LIVELOCK_STEPS;
+  const afterStep = opts.afterStep;
+  const done = new Uint8Array(n);
   /** word each CPU is blocked on, or -1; and a second word that also wakes it */
-  const blocked = new Array<number>(n).fill(-1);
-  const alsoWake = new Array<number>(n).fill(-1);
+  const blocked = new Int32Array(n).fill(-1);
+  const alsoWake = new Int32Array(n).fill(-1);
+  /** 1: busy-waiting, run only when nobody else can move */
+  const spinning = new Uint8Array(n);
+  const logs = new ReadLogs(n);
+  /** steps in a row in which each CPU changed no word */
+  const quiet = new Int32Array(n);
   const results = new Array<unknown>(n);
   const choices: number[] = [];
   const trace = opts.trace ? ([] as TraceStep[]) : undefined;
+  /** reused between steps; its length changes only when the number of runnable CPUs does (the setter is slow) */
   const runnable: number[] = [];
   let steps = 0;
   let last = -1;
+  /** steps in a row with only spinners to run and no word changed */
+  let idleSpin = 0;
+  const outside = thisCpu.id;
   const finish = (outcome: Outcome, extra: Partial<ScheduleResult> = {}): ScheduleResult => ({
     outcome,
     steps,
@@ -69,62 +182,99 @@ export function runScheduled(programs: Step<unknown>[], strategy: Strategy, opts
   });
 
   for (;;) {
-    runnable.length = 0;
+    let k = 0;
     let live = 0;
+    let spinners = 0;
     for (let c = 0; c < n; c++) {
       if (done[c]) continue;
       live++;
-      if (blocked[c] < 0) runnable.push(c);
+      if (blocked[c] >= 0) continue;
+      if (spinning[c]) spinners++;
+      else runnable[k++] = c;
     }
     if (live === 0) return finish('ok');
-    if (runnable.length === 0) {
-      const who = blocked.map((w, c) => (w >= 0 ? `CPU${c} on word ${w}` : '')).filter(Boolean);
-      return finish('deadlock', { message: `deadlock: every live CPU is blocked (${who.join(', ')})` });
-    }
-    if (steps >= maxSteps) return finish('budget', { message: `step budget of ${maxSteps} exhausted (livelock?)` });
+    if (k === 0) {
+      if (spinners === 0) {
+        const who = [...blocked].map((w, c) => (w >= 0 && !done[c] ? `CPU${c} on word ${w}` : '')).filter(Boolean);
+        return finish('deadlock', { message: `deadlock: every live CPU is blocked (${who.join(', ')})` });
+      }
+      if (++idleSpin > livelockSteps) return finish('livelock', { message: livelockMessage(spinning, done, livelockSteps) });
+      for (let c = 0; c < n; c++) if (!done[c] && blocked[c] < 0) runnable[k++] = c;
+    } else idleSpin = 0;
+    if (runnable.length !== k) runnable.length = k;
+    if (steps >= maxSteps)
+      return finish('budget', { message: `possible livelock: the run exceeded its step limit (max-steps ${maxSteps})` });
     let cpu = runnable[0];
     if (runnable.length > 1) {
       cpu = strategy.pick(runnable, last, steps);
       choices.push(cpu);
     }
-    schedBus.written.length = 0;
+    if (schedBus.written.length !== 0) schedBus.written = [];
+    schedBus.read = -1;
     schedBus.blockedOn = -1;
     schedBus.alsoWakeOn = -1;
     let r: IteratorResult<number, unknown>;
+    thisCpu.id = cpu;
     try {
       r = programs[cpu].next();
     } catch (error) {
-      return finish('error', { error, message: `CPU${cpu}: ${(error as Error).message}` });
+      return finish('error', { error, errorCpu: cpu, message: `CPU${cpu}: ${(error as Error).message}` });
+    } finally {
+      thisCpu.id = outside;
     }
     steps++;
     last = cpu;
+    const written = schedBus.written;
+    if (written.length > 0) {
+      // Progress: this CPU's reads start over, and whoever read a changed word may move.
+      idleSpin = 0;
+      logs.clear(cpu);
+      quiet[cpu] = 0;
+      spinning[cpu] = 0;
+      wake(written);
+    } else if (++quiet[cpu] > LOG_AFTER && schedBus.read >= 0 && logs.read(cpu, schedBus.read)) {
+      spinning[cpu] = 1;
+    }
     if (r.done) {
-      done[cpu] = true;
+      done[cpu] = 1;
       results[cpu] = r.value;
       trace?.push({ cpu, site: '(finished)' });
+    } else if (r.value & BLOCK) {
+      blocked[cpu] = schedBus.blockedOn;
+      alsoWake[cpu] = schedBus.alsoWakeOn;
+      trace?.push({ cpu, site: siteName(r.value), blocked: true });
     } else {
-      if (r.value & BLOCK) {
-        blocked[cpu] = schedBus.blockedOn;
-        alsoWake[cpu] = schedBus.alsoWakeOn;
-        trace?.push({ cpu, site: siteName(r.value), blocked: true });
-      } else {
-        trace?.push({ cpu, site: siteName(r.value) });
-      }
+      if (r.value & RELAX) spinning[cpu] = 1;
+      if (trace) trace.push(spinning[cpu] ? { cpu, site: siteName(r.value), spinning: true } : { cpu, site: siteName(r.value) });
     }
-    for (const w of schedBus.written) {
-      for (let c = 0; c < n; c++) {
-        if (blocked[c] >= 0 && (blocked[c] === w || alsoWake[c] === w)) {
-          blocked[c] = -1;
-          alsoWake[c] = -1;
-        }
-      }
-    }
-    if (opts.afterStep) {
+    if (afterStep) {
       try {
-        opts.afterStep(cpu);
+        afterStep(cpu, written);
       } catch (error) {
         return finish('error', { error, message: `after a step of CPU${cpu}: ${(error as Error).message}` });
       }
     }
   }
+
+  /** A change of a word wakes the CPUs blocked on it and the spinners that read it (or read nothing). */
+  function wake(words: readonly number[]): void {
+    for (const w of words) {
+      for (let c = 0; c < n; c++) {
+        if (blocked[c] >= 0 && (blocked[c] === w || alsoWake[c] === w)) {
+          blocked[c] = -1;
+          alsoWake[c] = -1;
+        }
+        const hadRead = logs.drop(c, w);
+        if (spinning[c] && (hadRead || logs.isEmpty(c))) {
+          spinning[c] = 0;
+          logs.clear(c); // a fresh start: its next loop is judged on its own reads
+        }
+      }
+    }
+  }
+}
+
+function livelockMessage(spinning: Uint8Array, done: Uint8Array, steps: number): string {
+  const who = [...spinning].flatMap((s, c) => (s && !done[c] ? [`CPU${c}`] : []));
+  return `livelock: ${who.join(', ')} spun ${steps} steps on words no CPU changes (every other CPU blocked or finished)`;
 }

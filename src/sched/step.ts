@@ -9,6 +9,11 @@ export type Step<T = void> = Generator<number, T, unknown>;
 
 /** The yielding CPU cannot progress until another CPU writes the word in `blockedOn`. */
 export const BLOCK = 1 << 16;
+/**
+ * The yielding CPU is waiting for another CPU (cpu_relax() in a busy-wait): the scheduler
+ * runs others first until one of them writes a word this CPU has read.
+ */
+export const RELAX = 1 << 17;
 export const SITE_MASK = 0xffff;
 
 const names: string[] = ['(start)'];

@@ -5,7 +5,7 @@
 // Ordering: plain loads are READ_ONCE (may be stale, never torn within 32 bits);
 // CAS is cmpxchg; a CAS on a 64-bit pair is cmpxchg_double.
 
-import { BLOCK, type Step } from '../sched/step.js';
+import { BLOCK, RELAX, type Step, site as siteId } from '../sched/step.js';
 import type { Machine } from './machine.js';
 
 /** What the scheduler needs to know about the step that just ran (single-threaded). */
@@ -14,27 +14,39 @@ export const schedBus = {
   blockedOn: -1,
   /** a second word whose write also wakes it (its pending-work word), or -1 */
   alsoWakeOn: -1,
-  /** words written in this step, for waking blocked CPUs; reset by the scheduler */
+  /**
+   * Words whose value this step changed, for waking blocked and spinning CPUs; reset by
+   * the scheduler. A store of the value already there, a failed CAS, an add of 0 change
+   * nothing: they count as reads (a busy-wait on xchg(lock, 1) is still a busy-wait).
+   */
   written: [] as number[],
+  /** the word this step read without changing it, or -1; reset by the scheduler */
+  read: -1,
   /** optional per-access trace sink */
   trace: null as null | ((kind: string, site: number, word: number, value: number, ok?: boolean) => void),
 };
 
-const wrote = (word: number): void => {
-  schedBus.written.push(word);
+/** Report an access: a change of `word` (wakes waiters) or a read of it. */
+const accessed = (word: number, changed: boolean): void => {
+  if (changed) schedBus.written.push(word);
+  else schedBus.read = word;
 };
 
+/** READ_ONCE of one 32-bit word. */
 export function* load32(m: Machine, word: number, site: number): Step<number> {
   yield site;
   const v = m.u32[word];
+  schedBus.read = word;
   schedBus.trace?.('load', site, word, v);
   return v;
 }
 
+/** WRITE_ONCE of one 32-bit word. */
 export function* store32(m: Machine, word: number, value: number, site: number): Step {
   yield site;
+  const old = m.u32[word];
   m.u32[word] = value;
-  wrote(word);
+  accessed(word, old !== m.u32[word]);
   schedBus.trace?.('store', site, word, value >>> 0);
 }
 
@@ -42,7 +54,7 @@ export function* store32(m: Machine, word: number, value: number, site: number):
 export function* cas32(m: Machine, word: number, expect: number, value: number, site: number): Step<boolean> {
   yield site;
   const ok = Atomics.compareExchange(m.i32, word, expect | 0, value | 0) === (expect | 0);
-  if (ok) wrote(word);
+  accessed(word, ok && (expect | 0) !== (value | 0));
   schedBus.trace?.('cas', site, word, value >>> 0, ok);
   return ok;
 }
@@ -51,7 +63,7 @@ export function* cas32(m: Machine, word: number, expect: number, value: number, 
 export function* add32(m: Machine, word: number, delta: number, site: number): Step<number> {
   yield site;
   const old = Atomics.add(m.u32, word, delta);
-  wrote(word);
+  accessed(word, (delta | 0) !== 0);
   schedBus.trace?.('add', site, word, old);
   return old;
 }
@@ -60,7 +72,7 @@ export function* add32(m: Machine, word: number, delta: number, site: number): S
 export function* xchg32(m: Machine, word: number, value: number, site: number): Step<number> {
   yield site;
   const old = Atomics.exchange(m.u32, word, value);
-  wrote(word);
+  accessed(word, old !== value >>> 0);
   schedBus.trace?.('xchg', site, word, old);
   return old;
 }
@@ -82,10 +94,8 @@ export function* cas64(
   const exp = BigInt.asIntN(64, BigInt(expLo >>> 0) | (BigInt(expHi >>> 0) << 32n));
   const nev = BigInt.asIntN(64, BigInt(newLo >>> 0) | (BigInt(newHi >>> 0) << 32n));
   const ok = Atomics.compareExchange(m.i64, word >> 1, exp, nev) === exp;
-  if (ok) {
-    wrote(word);
-    wrote(word + 1);
-  }
+  if (ok && exp !== nev) schedBus.written.push(word, word + 1);
+  else schedBus.read = word;
   schedBus.trace?.('cas2', site, word, newHi >>> 0, ok);
   return ok;
 }
@@ -98,14 +108,23 @@ export function* spinLock(m: Machine, word: number, site: number): Step {
     schedBus.blockedOn = word;
     yield site | BLOCK;
   }
-  wrote(word);
+  schedBus.written.push(word);
   schedBus.trace?.('lock', site, word, 1, true);
 }
 
+/** spin_trylock: take the lock if it is free; true when taken (a failed try counts as a read). */
+export function* spinTrylock(m: Machine, word: number, site: number): Step<boolean> {
+  yield site;
+  const ok = Atomics.compareExchange(m.i32, word, 0, 1) === 0;
+  accessed(word, ok);
+  schedBus.trace?.('trylock', site, word, 1, ok);
+  return ok;
+}
+
+/** spin_unlock: store 0, which wakes the CPUs blocked on the lock word. */
 export function* spinUnlock(m: Machine, word: number, site: number): Step {
   yield site;
-  Atomics.store(m.i32, word, 0);
-  wrote(word);
+  accessed(word, Atomics.exchange(m.i32, word, 0) !== 0);
   schedBus.trace?.('unlock', site, word, 0);
 }
 
@@ -120,4 +139,15 @@ export function* waitWhile(m: Machine, word: number, seen: number, site: number,
   schedBus.blockedOn = word;
   schedBus.alsoWakeOn = wakeWord;
   yield site | BLOCK;
+}
+
+const S_CPU_RELAX = siteId('cpu_relax');
+
+/**
+ * cpu_relax(): the pause in a busy-wait loop. Under the scheduler it is a yield: the CPU
+ * is run only when no other CPU can move, until another CPU writes a word it has read.
+ * Busy-waits without it are found too (a CPU re-reading words nobody wrote), later.
+ */
+export function* cpuRelax(site = S_CPU_RELAX): Step {
+  yield site | RELAX;
 }

@@ -3,29 +3,65 @@
 import { type MachineConfig, PROFILES, resolveConfig } from '../config.js';
 import { SlabError } from '../errors.js';
 import { initZone } from '../mm/free_area.js';
+import { setupZonePageset } from '../mm/pcp_setup.js';
 import { alignWords } from './struct.js';
-import { CACHE_CPU, CACHE_NODE, CPU, GLOBAL, KMEM_CACHE, LAYOUT_VERSION, MAGIC, MAX_CACHES, NODE, PAGE, PG } from './structs.js';
+import {
+  CACHE_CPU,
+  CACHE_NODE,
+  CPU,
+  GLOBAL,
+  KMEM_CACHE,
+  LAYOUT_VERSION,
+  MAGIC,
+  MAX_CACHES,
+  NODE,
+  PAGE,
+  PCP,
+  PG,
+} from './structs.js';
 
 /** Views and derived constants of one machine; cheap to build, shared by nothing. */
 export interface Machine {
+  /** the buffer: every thread of the machine sees these bytes */
   readonly sab: SharedArrayBuffer;
+  /** its shape */
   readonly cfg: Readonly<MachineConfig>;
+  /** the buffer as 32-bit words: `m.u32[w]` is word w (plain reads, and writes in create()) */
   readonly u32: Uint32Array;
+  /** the same words, signed (Atomics on them) */
   readonly i32: Int32Array;
+  /** the buffer as 64-bit words: even word w is `m.i64[w >> 1]` (cas64) */
   readonly i64: BigInt64Array;
+  /** the buffer as bytes */
   readonly u8: Uint8Array;
+  /** log2 of the page size */
   readonly pageShift: number;
+  /** pages of each NUMA node */
   readonly pagesPerNode: number;
   /** pfns 0..totalPfns-1 exist; pfn 0 is the reserved null page */
   readonly totalPfns: number;
+  /** word offset of the zones (NODE) */
   readonly nodeBase: number;
+  /** word offset of the page descriptors (PAGE) */
   readonly pageBase: number;
+  /** word offset of the per-CPU regions (CPU) */
   readonly cpuBase: number;
+  /** word offset of PCP[node 0][cpu 0]; a node's pagesets are contiguous */
+  readonly pcpBase: number;
+  /** word offset of the caches (KMEM_CACHE) */
   readonly cacheBase: number;
+  /** word offset of the per-cache per-CPU regions (CACHE_CPU) */
   readonly cacheCpuBase: number;
+  /** word offset of the per-cache per-node regions (CACHE_NODE) */
   readonly cacheNodeBase: number;
   /** word offset of simulated physical address 0 */
   readonly memBase: number;
+  /**
+   * Per pfn, 1 once the page allocator has handed the page out since trackPages() (set
+   * by prepNewPage), so that restore() rewrites only those pages of simulated memory;
+   * null (the default) when nobody restores this machine.
+   */
+  touched: Uint8Array | null;
 }
 
 function layoutOf(cfg: MachineConfig) {
@@ -34,12 +70,25 @@ function layoutOf(cfg: MachineConfig) {
   const nodeBase = alignWords(GLOBAL.STRIDE, 32); // 128-byte aligned
   const pageBase = alignWords(nodeBase + cfg.nodes * NODE.STRIDE, 32);
   const cpuBase = alignWords(pageBase + totalPfns * PAGE.STRIDE, 32);
-  const cacheBase = alignWords(cpuBase + cfg.cpus * CPU.STRIDE, 32);
+  const pcpBase = alignWords(cpuBase + cfg.cpus * CPU.STRIDE, 32);
+  const cacheBase = alignWords(pcpBase + cfg.nodes * cfg.cpus * PCP.STRIDE, 32);
   const cacheCpuBase = alignWords(cacheBase + MAX_CACHES * KMEM_CACHE.STRIDE, 32);
   const cacheNodeBase = alignWords(cacheCpuBase + MAX_CACHES * cfg.cpus * CACHE_CPU.STRIDE, 32);
   const memBase = alignWords(cacheNodeBase + MAX_CACHES * cfg.nodes * CACHE_NODE.STRIDE, cfg.pageSize / 4);
   const totalWords = memBase + (totalPfns * cfg.pageSize) / 4;
-  return { pagesPerNode, totalPfns, nodeBase, pageBase, cpuBase, cacheBase, cacheCpuBase, cacheNodeBase, memBase, totalWords };
+  return {
+    pagesPerNode,
+    totalPfns,
+    nodeBase,
+    pageBase,
+    cpuBase,
+    pcpBase,
+    cacheBase,
+    cacheCpuBase,
+    cacheNodeBase,
+    memBase,
+    totalWords,
+  };
 }
 
 function views(sab: SharedArrayBuffer) {
@@ -72,6 +121,8 @@ export function create(partial: Partial<MachineConfig> = {}): Machine {
   g[GLOBAL.nodeBase] = L.nodeBase;
   g[GLOBAL.pageBase] = L.pageBase;
   g[GLOBAL.cpuBase] = L.cpuBase;
+  g[GLOBAL.pcpBase] = L.pcpBase;
+  g[GLOBAL.pcp] = cfg.pcp ? 1 : 0;
   g[GLOBAL.memBase] = L.memBase;
   g[GLOBAL.cacheBase] = L.cacheBase;
   g[GLOBAL.cacheCpuBase] = L.cacheCpuBase;
@@ -80,6 +131,7 @@ export function create(partial: Partial<MachineConfig> = {}): Machine {
   g[m.pageBase + PAGE.flags] = PG.reserved; // pfn 0: the null page
   for (let cpu = 0; cpu < cfg.cpus; cpu++) g[cpuOff(m, cpu) + CPU.node] = cpuNode(m, cpu);
   for (let node = 0; node < cfg.nodes; node++) initZone(m, node);
+  setupZonePageset(m);
   return m;
 }
 
@@ -94,10 +146,12 @@ function build(sab: SharedArrayBuffer, cfg: MachineConfig, L: ReturnType<typeof 
     nodeBase: L.nodeBase,
     pageBase: L.pageBase,
     cpuBase: L.cpuBase,
+    pcpBase: L.pcpBase,
     cacheBase: L.cacheBase,
     cacheCpuBase: L.cacheCpuBase,
     cacheNodeBase: L.cacheNodeBase,
     memBase: L.memBase,
+    touched: null,
   };
 }
 
@@ -124,6 +178,7 @@ export function attach(sab: unknown): Machine {
       pageSize: g[GLOBAL.pageSize],
       memory: g[GLOBAL.memory],
       profile: PROFILES[g[GLOBAL.profile]] ?? (`#${g[GLOBAL.profile]}` as never),
+      pcp: g[GLOBAL.pcp] === 1,
     });
   } catch (e) {
     throw new SlabError('ELAYOUT', `attach: the header holds an impossible machine: ${(e as Error).message}`);
@@ -138,11 +193,94 @@ export function attach(sab: unknown): Machine {
   return build(sab, cfg, L);
 }
 
+// ---- reuse: back to a saved image instead of a new buffer ----
+
+/** Per-buffer state that modules keep on the side (views, logs), dropped when a machine is restored. */
+const sideState: Array<(sab: SharedArrayBuffer) => void> = [];
+
+/** Register how to forget a module's per-buffer state (call once, at module load). */
+export function onRestore(forget: (sab: SharedArrayBuffer) => void): void {
+  sideState.push(forget);
+}
+
+/** A saved state of a machine, for restore(). */
+export interface MachineImage {
+  /** every word of the buffer */
+  readonly words: Uint32Array;
+  /** the pages handed out by then (when the machine noted them: trackPages()) */
+  readonly touched: Uint8Array | null;
+}
+
+/**
+ * From now on the machine notes every page it hands out, so that restore() can rewrite
+ * only those pages of simulated memory. Call it on a fresh machine.
+ */
+export function trackPages(m: Machine): void {
+  m.touched = new Uint8Array(m.totalPfns);
+}
+
+/** The machine's state now, to go back to with restore(). */
+export const snapshot = (m: Machine): MachineImage => ({ words: m.u32.slice(), touched: m.touched?.slice() ?? null });
+
+/**
+ * Put the machine back into the state of `image` (its snapshot()), and make every module
+ * forget what it derived from the buffer since. Nothing may run on it meanwhile.
+ *
+ * Everything before simulated memory is copied; of simulated memory, when the machine
+ * tracks its pages, only the pages handed out since trackPages() (a page nobody was
+ * given is written by nobody: SLUB, the pools and model memory all write pages they
+ * took from the page allocator).
+ */
+export function restore(m: Machine, image: MachineImage): void {
+  const u = m.u32;
+  const words = image.words;
+  const touched = m.touched;
+  if (touched === null || image.touched === null) {
+    u.set(words);
+  } else {
+    restoreTables(m, words);
+    const perPage = m.cfg.pageSize >> 2;
+    for (let pfn = 0; pfn < touched.length; pfn++) {
+      if (touched[pfn] === 0) continue;
+      let end = pfn + 1;
+      while (end < touched.length && touched[end] !== 0) end++;
+      const from = m.memBase + pfn * perPage;
+      u.set(words.subarray(from, m.memBase + end * perPage), from);
+      pfn = end;
+    }
+    touched.set(image.touched);
+  }
+  for (const forget of sideState) forget(m.sab);
+}
+
+/**
+ * Everything before simulated memory, but the cache tables of cache ids neither the
+ * machine nor the image has used (ids are never reused, and a table nobody created is
+ * written by nobody): most machines use a few of MAX_CACHES.
+ */
+function restoreTables(m: Machine, words: Uint32Array): void {
+  const u = m.u32;
+  const used = Math.max(u[GLOBAL.nrCaches], words[GLOBAL.nrCaches]);
+  const unused: Array<[number, number]> = [
+    [cacheOff(m, used), cacheOff(m, MAX_CACHES)],
+    [cacheCpuOff(m, used, 0), cacheCpuOff(m, MAX_CACHES, 0)],
+    [cacheNodeOff(m, used, 0), cacheNodeOff(m, MAX_CACHES, 0)],
+  ];
+  let from = 0;
+  for (const [start, end] of unused.sort((a, b) => a[0] - b[0])) {
+    u.set(words.subarray(from, start), from);
+    from = end;
+  }
+  u.set(words.subarray(from, m.memBase), from);
+}
+
 // ---- index -> offset helpers: the only arithmetic on offsets outside structs.ts ----
 
 export const nodeOff = (m: Machine, node: number): number => m.nodeBase + node * NODE.STRIDE;
 export const pageOff = (m: Machine, pfn: number): number => m.pageBase + pfn * PAGE.STRIDE;
 export const cpuOff = (m: Machine, cpu: number): number => m.cpuBase + cpu * CPU.STRIDE;
+/** struct per_cpu_pages of `cpu` for the zone of `node`. */
+export const pcpOff = (m: Machine, node: number, cpu: number): number => m.pcpBase + (node * m.cfg.cpus + cpu) * PCP.STRIDE;
 export const cacheOff = (m: Machine, id: number): number => m.cacheBase + id * KMEM_CACHE.STRIDE;
 /** kmem_cache_cpu of cache `id` for `cpu`: per cache, the CPUs' regions are contiguous. */
 export const cacheCpuOff = (m: Machine, id: number, cpu: number): number =>

@@ -3,6 +3,7 @@
 // page allocator, with an ownership ledger in the pages themselves. One program per
 // CPU; the same code runs on a worker thread and under the scheduler.
 import { allocPages, freePages } from '../mm/page_alloc.js';
+import { drainAllPages, drainLocalPagesWork } from '../mm/pcp.js';
 import type { Rng } from '../rng.js';
 import { type Step, site } from '../sched/step.js';
 import { xchg32 } from '../shm/atomic.js';
@@ -18,6 +19,8 @@ export interface PagesParams {
   maxOrder: number;
   /** most blocks one CPU holds at once */
   maxHeld: number;
+  /** CPU 0 runs drain_all_pages() every this many operations, as memory hotplug or CMA would (0 or absent: never) */
+  drainEvery?: number;
 }
 
 export interface CpuCounts {
@@ -48,6 +51,7 @@ export function* pagesWorkload(m: Machine, cpu: number, p: PagesParams, rng: Rng
     // Time is up: only the frees of what is held remain.
     if (stopRequested(m) && ops > counts.ops + heldPfn.length) ops = counts.ops + heldPfn.length;
     if (counts.ops >= ops) break;
+    yield* drainLocalPagesWork(m, cpu); // a 5.4 drain_all_pages() posted to this CPU
     const held = heldPfn.length;
     const mustFree = held > 0 && (ops - counts.ops <= held || held >= p.maxHeld);
     if (mustFree || (held > 0 && rng.below(2) === 0)) {
@@ -74,6 +78,7 @@ export function* pagesWorkload(m: Machine, cpu: number, p: PagesParams, rng: Rng
       counts.allocs++;
     }
     counts.ops++;
+    if (p.drainEvery && cpu === 0 && counts.ops % p.drainEvery === 0) yield* drainAllPages(m, cpu);
     if ((counts.ops & 4095) === 0) publishOps(m, cpu, counts.ops);
   }
   publishOps(m, cpu, counts.ops);

@@ -26,11 +26,15 @@ export function* cpuProgram(m: Machine, cpuId: number, task: CpuTask, ledger: Ui
   const n = m.cfg.cpus;
   const quota = pairQuota(task.ops, n, cpuId);
   const rng = new Rng(task.seed, cpuId);
-  if (task.workload === 'pages') return yield* pagesWorkload(m, cpuId, { ...task.pages, ops: quota }, rng);
   const cpu = makeCpu(m, cpuId, task.seed, task.irqRate);
+  yield* cpuOnline(m, cpu);
+  if (task.workload === 'pages') {
+    const pageCounts = yield* pagesWorkload(m, cpuId, { ...task.pages, ops: quota }, rng);
+    yield* cpuOffline(m, cpu);
+    return pageCounts;
+  }
   const x = { cpu, rng, ledger, target: bindTarget(m, task.target), counts: newCounts(cpuId), flushEvery: task.flushEvery };
   cpu.irq = (c) => irqAllocFree(c, x.target, x.counts);
-  yield* cpuOnline(m, cpu);
   let counts: ObjCounts;
   switch (task.workload) {
     case 'threadtest':

@@ -4,6 +4,7 @@
 import type { MachineConfig } from '../config.js';
 import { SlabError } from '../errors.js';
 import { allocPages, freePages } from '../mm/page_alloc.fast.js';
+import { drainPages } from '../mm/pcp.fast.js';
 import { kmemCacheCreate, leakedObjects, liveCacheIds, slabPageCount, slubInit } from '../mm/slub/cache.js';
 import { cacheById } from '../mm/slub/kmem_cache.js';
 import { validateCache } from '../mm/slub/validate.js';
@@ -11,6 +12,7 @@ import { slabRecords } from '../mm/slub/walk.js';
 import { validateZones } from '../mm/zone_validate.js';
 import { freePageCount, nrFree } from '../report/buddyinfo.js';
 import { allCacheReports, type CacheReport } from '../report/caches.js';
+import { type PcpReport, pcpPageCount, pcpReport } from '../report/pcp.js';
 import { runScheduled, type ScheduleResult, type Strategy } from '../sched/scheduler.js';
 import { addrByte, allStarted, cpuOpsDone, create, type Machine, pfnToAddr, requestStop } from '../shm/machine.js';
 import { type AllocatorName, checkAllocator, createAllocatorPool, type PoolReport, poolReport } from './allocators.js';
@@ -35,6 +37,8 @@ export interface RunOptions {
   maxHeld?: number;
   /** object workloads: a cache to create and use instead of kmalloc (object size maxSize) */
   cache?: string;
+  /** kmem_cache_args.sheaf_capacity of that cache (6.18, 7.0) */
+  sheafCapacity?: number;
   minSize?: number;
   maxSize?: number;
   batch?: number;
@@ -42,6 +46,8 @@ export interface RunOptions {
   epochs?: number;
   /** CPU 0 runs flush_all on a cache every this many operations, as a sysfs write would (0: never) */
   flushEvery?: number;
+  /** pages: CPU 0 runs drain_all_pages() every this many operations (0: never) */
+  drainEvery?: number;
   /** the slub_debug= boot option for the caches of the run, e.g. 'FZPU' or 'FZPU,kmalloc-64' (mm/slub/slub_options.ts) */
   debug?: string;
   /** CONFIG_SLAB_FREELIST_HARDENED: free pointers stored obfuscated (s->random from the seed) */
@@ -98,9 +104,20 @@ export interface RunReport {
     /** failed CASes (each retried) and lock acquisitions that had to wait */
     cas_retries: number;
     lock_waits: number;
+    /** every CAS, and list_lock and barn->lock acquisitions (worker runs; 0 under the scheduler) */
+    cas_ops: number;
+    list_locks: number;
+    barn_locks: number;
     elapsed_ms: number;
   }>;
-  pages: { total: number; free: number; slab: number; buddyinfo: Array<{ node: number; nr_free: number[] }> };
+  /**
+   * free counts the pages on per-CPU lists (pcp) when the CPUs stopped; buddyinfo is
+   * taken after the end-of-run drain put those back into the zones. (pcp, here and
+   * below, is absent from runs saved before the simulator had per-CPU page lists.)
+   */
+  pages: { total: number; free: number; pcp?: number; slab: number; buddyinfo: Array<{ node: number; nr_free: number[] }> };
+  /** the per-CPU page lists when the CPUs stopped (before the end-of-run drain) */
+  pcp?: PcpReport;
   caches: CacheReport[];
   /** SLUB's boot options for the run (object workloads on SLUB only) */
   slub?: { debug: string | null; hardened: boolean; random_freelist: boolean };
@@ -168,7 +185,13 @@ export function prepareRun(opts: RunOptions): Prepared {
   }
   if (objects && allocator === 'slub') {
     slubInit(m, { debug: opts.debug, hardened: opts.hardened, randomFreelist: opts.randomFreelist, seed: opts.seed >>> 0 });
-    if (opts.cache) cacheId = kmemCacheCreate(m, opts.cache, maxSize);
+    if (opts.cache) cacheId = kmemCacheCreate(m, opts.cache, maxSize, { sheafCapacity: opts.sheafCapacity });
+  }
+  if (opts.sheafCapacity !== undefined && cacheId < 0) {
+    throw new SlabError(
+      'EINVAL',
+      '--sheaf-capacity is the sheaf capacity of the --cache a SLUB object workload creates: give --cache too',
+    );
   }
   const pool = objects ? createAllocatorPool(m, allocator, maxSize) : 0;
   const harnessBlocks: Array<[number, number]> = [];
@@ -198,7 +221,7 @@ export function prepareRun(opts: RunOptions): Prepared {
     ops: opts.ops,
     seed: opts.seed,
     irqRate: opts.irqRate ?? 0,
-    pages: { maxOrder: opts.maxOrder ?? 3, maxHeld: opts.maxHeld ?? 64 },
+    pages: { maxOrder: opts.maxOrder ?? 3, maxHeld: opts.maxHeld ?? 64, drainEvery: opts.drainEvery ?? 0 },
     target: { allocator, pool, cacheId, minSize: cacheId >= 0 ? maxSize : minSize, maxSize },
     batch: opts.batch ?? 64,
     slots,
@@ -369,6 +392,12 @@ export function finishRun(prep: Prepared, opts: RunOptions, results: CpuResult[]
     ? poolRep.in_use
     : liveCacheIds(m).reduce((sum, id) => sum + leakedObjects(cacheById(m, id)).length, 0);
   const messages: string[] = [...validateZones(m)];
+  const pcp = pcpReport(m);
+  // The CPUs are gone: page_alloc_cpu_dead() drains each one's lists into the zones.
+  for (let cpu = 0; cpu < m.cfg.cpus; cpu++) drainPages(m, cpu);
+  pcp.drained = pcp.pages - pcpPageCount(m);
+  messages.push(...validateZones(m).map((msg) => `after the end-of-run drain: ${msg}`));
+  if (pcpPageCount(m) !== 0) messages.push(`after the end-of-run drain: ${pcpPageCount(m)} pages still on per-CPU lists`);
   for (const id of liveCacheIds(m)) messages.push(...validateCache(cacheById(m, id)).messages);
   const validateErrors = messages.length;
   // Objects the allocator counts as allocated that no CPU holds are lost; for the pages
@@ -410,11 +439,15 @@ export function finishRun(prep: Prepared, opts: RunOptions, results: CpuResult[]
       shared_lines: r.sharedLines ?? 0,
       cas_retries: r.casFails ?? 0,
       lock_waits: r.lockWaits ?? 0,
+      cas_ops: r.casOps ?? 0,
+      list_locks: r.listLocks ?? 0,
+      barn_locks: r.barnLocks ?? 0,
       elapsed_ms: round(r.elapsedMs),
     })),
     pages: {
       total,
       free,
+      pcp: pcp.pages,
       slab: slabPages,
       buddyinfo: Array.from({ length: m.cfg.nodes }, (_, node) => ({ node, nr_free: nrFree(m, node) })),
     },
@@ -424,6 +457,7 @@ export function finishRun(prep: Prepared, opts: RunOptions, results: CpuResult[]
         ? { debug: opts.debug ?? null, hardened: opts.hardened === true, random_freelist: opts.randomFreelist === true }
         : undefined,
     pool: poolRep,
+    pcp,
     slab_map: slabMap(m),
     checks: {
       ok: messages.length === 0,

@@ -1,15 +1,19 @@
 // A thread's view of one cache: the constants of struct kmem_cache read once from the
 // buffer, plus the offsets of its per-CPU and per-node regions. Fields that can change
 // after creation (min_partial, cpu_partial, refcount, state) are read live from the buffer.
+import type { Profile } from '../../config.js';
 import { SlabError } from '../../errors.js';
-import { cacheCpuOff, cacheNodeOff, cacheOff, type Machine } from '../../shm/machine.js';
+import { cacheCpuOff, cacheNodeOff, cacheOff, type Machine, onRestore } from '../../shm/machine.js';
 import { CACHE_CPU, CACHE_NAME_BYTES, CACHE_STATE, KMEM_CACHE } from '../../shm/structs.js';
 import { tidStep } from '../../shm/word.js';
 import { Rng } from '../../rng.js';
 import { getInfoEnd, SLAB_DEBUG_FLAGS, SLAB_FLAGS, slubDebugOrigSize, TRACK_SIZE } from './geometry.js';
 
+/** A thread's view of one SLUB cache (struct kmem_cache), from `cacheById(m, id)`. */
 export interface KmemCache {
+  /** the machine the cache lives on */
   readonly m: Machine;
+  /** the cache id, as kmemCacheCreate() returned it */
   readonly id: number;
   /** word offset of this cache's struct kmem_cache */
   readonly base: number;
@@ -17,24 +21,48 @@ export interface KmemCache {
   readonly cpu0: number;
   /** word offset of node 0's kmem_cache_node; node k's is node0 + k * CACHE_NODE.STRIDE */
   readonly node0: number;
+  /** s->name */
   readonly name: string;
+  /** s->flags: the SLAB_* bits */
   readonly flags: number;
+  /** s->object_size: the size a user asked for */
   readonly objectSize: number;
+  /** s->size: the bytes one object takes in a slab, metadata included */
   readonly size: number;
   /** s->reciprocal_size: 1 / size, so that __obj_to_index() multiplies instead of dividing */
   readonly reciprocalSize: number;
+  /** s->inuse: the offset of the metadata after the object */
   readonly inuse: number;
+  /** s->offset: where the free pointer sits in a free object */
   readonly offset: number;
+  /** s->red_left_pad: the left red zone's size (debug caches) */
   readonly redLeftPad: number;
+  /** the page order of a slab (oo_order(s->oo)) */
   readonly order: number;
+  /** objects per slab (oo_objects(s->oo)) */
   readonly objects: number;
+  /** the fallback order when a slab of `order` cannot be had (oo_order(s->min)) */
   readonly minOrder: number;
+  /** objects per slab of the fallback order */
   readonly minObjects: number;
   /** s->random, or 0 when freelist hardening is off */
   readonly random: number;
+  /** the constructor's index in CTORS (0: none) */
   readonly ctor: number;
-  /** profile 6.6 (else 5.4) */
+  /** the machine's kernel profile */
+  readonly profile: Profile;
+  /** a 6.x profile (6.6, 6.18, 7.0: struct slab, local_lock, the 6.x debug paths), else 5.4 */
   readonly v66: boolean;
+  /** profile 7.0: sheaves in front of slabs, no cpu slabs or cpu partial lists */
+  readonly sheafOnly: boolean;
+  /** s->sheaf_capacity: objects per sheaf; 0 when the cache has no sheaves (cache_has_sheaves()) */
+  readonly sheafCapacity: number;
+  /**
+   * The cpu slab's fast path comes first (5.4, 6.6, a 6.18 cache without sheaves): what
+   * slab_alloc_node() and kmem_cache_free() test, once, before anything else.
+   */
+  readonly cpuSlabFirst: boolean;
+  /** TID_STEP: how far a CPU's tid moves per operation (the kernel's roundup_pow_of_two(NR_CPUS)) */
   readonly tidStep: number;
   /** kmem_cache_debug(s) */
   readonly debug: boolean;
@@ -68,6 +96,7 @@ const views = new WeakMap<SharedArrayBuffer, KmemCache[]>();
 /** The last buffer looked up and its views: every operation of a run asks for the same one. */
 let lastSab: SharedArrayBuffer | null = null;
 let lastViews: KmemCache[] = [];
+onRestore(forgetViews);
 
 /** The view of cache `id` on this thread (built once per thread and buffer). */
 export function cacheById(m: Machine, id: number): KmemCache {
@@ -115,10 +144,14 @@ function readCache(m: Machine, id: number): KmemCache {
     minObjects: u[base + KMEM_CACHE.minObjects],
     random: u[base + KMEM_CACHE.random],
     ctor: u[base + KMEM_CACHE.ctor],
-    v66: m.cfg.profile === '6.6',
+    profile,
+    v66: profile !== '5.4',
+    sheafOnly: profile === '7.0',
+    sheafCapacity: u[base + KMEM_CACHE.sheafCapacity],
+    cpuSlabFirst: profile !== '7.0' && u[base + KMEM_CACHE.sheafCapacity] === 0,
     tidStep: tidStep(m.cfg.cpus),
     debug,
-    hasCpuPartial: !debug,
+    hasCpuPartial: !debug && profile !== '7.0',
     checks: (flags & SLAB_FLAGS.consistency_checks) !== 0,
     redZone: (flags & SLAB_FLAGS.red_zone) !== 0,
     poison: (flags & SLAB_FLAGS.poison) !== 0,
@@ -151,9 +184,11 @@ export function buildRandomSeq(seed: number, count: number): Uint32Array | null 
 }
 
 /** Forget this thread's views of a buffer's caches (after a cache was created or re-read). */
-export function forgetCacheViews(m: Machine): void {
-  views.delete(m.sab);
-  if (lastSab === m.sab) lastSab = null;
+export const forgetCacheViews = (m: Machine): void => forgetViews(m.sab);
+
+function forgetViews(sab: SharedArrayBuffer): void {
+  views.delete(sab);
+  if (lastSab === sab) lastSab = null;
 }
 
 /** Byte index of the name of the struct kmem_cache at word `base`. */
@@ -184,4 +219,9 @@ export const remoteNodeDefragRatio = (s: KmemCache): number => s.m.u32[s.base + 
 /** stat(s, item): a per-CPU counter, bumped without atomics (only CPU i writes row i). */
 export function stat(s: KmemCache, c: number, item: number): void {
   s.m.u32[c + CACHE_CPU.stat + item]++;
+}
+
+/** stat_add(s, item, n). */
+export function statAdd(s: KmemCache, c: number, item: number, n: number): void {
+  s.m.u32[c + CACHE_CPU.stat + item] += n;
 }

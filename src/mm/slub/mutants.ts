@@ -10,6 +10,9 @@ export const MUTANTS = {
   'ignore-frozen': '__slab_free ignores the frozen bit: a free into a cpu slab or cpu-partial slab does list work',
   'plain-unfreeze': 'unfreeze_partials clears frozen with a plain store instead of a CAS',
   'untagged-stack': 'the Treiber stack of the worked example pops with a CAS on the head pointer alone (ABA)',
+  'unlocked-barn': "a node's barn lists and counts are changed without taking barn->lock",
+  'sheaf-no-trylock':
+    "the sheaf paths take cpu_sheaves->lock without looking: an interrupt's alloc or free gets into the locked sheaf",
 } as const;
 
 export type MutantName = keyof typeof MUTANTS;
@@ -23,6 +26,8 @@ export const mutant = {
   ignoreFrozen: false,
   plainUnfreeze: false,
   untaggedStack: false,
+  unlockedBarn: false,
+  sheafNoTrylock: false,
 };
 
 const FIELD: Record<MutantName, keyof typeof mutant> = {
@@ -32,10 +37,19 @@ const FIELD: Record<MutantName, keyof typeof mutant> = {
   'ignore-frozen': 'ignoreFrozen',
   'plain-unfreeze': 'plainUnfreeze',
   'untagged-stack': 'untaggedStack',
+  'unlocked-barn': 'unlockedBarn',
+  'sheaf-no-trylock': 'sheafNoTrylock',
 };
+
+let on: keyof typeof mutant | null = null;
+
+/** The mutant that is on, or null. */
+export const mutantOn = (): MutantName | null =>
+  on === null ? null : ((Object.keys(FIELD) as MutantName[]).find((k) => FIELD[k] === on) ?? null);
 
 /** Turn one mutant on (or all off with null). Per thread: workers have their own switches. */
 export function setMutant(name: MutantName | null): void {
-  for (const k of Object.keys(mutant) as Array<keyof typeof mutant>) mutant[k] = false;
-  if (name !== null) mutant[FIELD[name]] = true;
+  if (on !== null) mutant[on] = false;
+  on = name === null ? null : FIELD[name];
+  if (on !== null) mutant[on] = true;
 }

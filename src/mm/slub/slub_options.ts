@@ -6,9 +6,10 @@
 // into struct kmem_cache (flags, random, randomSeq), which is all the CPUs read.
 import type { Profile } from '../../config.js';
 import { SlabError } from '../../errors.js';
-import type { Machine } from '../../shm/machine.js';
+import { type Machine, onRestore } from '../../shm/machine.js';
 import { DEBUG_DEFAULT_FLAGS, SLAB_FLAGS } from './geometry.js';
 
+/** A machine's SLUB boot options (the kernel command line and config), given to slubInit(). */
 export interface SlubOptions {
   /**
    * What follows `slub_debug=` on the kernel command line (undefined: no debugging).
@@ -157,6 +158,7 @@ export interface ResolvedSlubOptions {
 
 const NO_OPTIONS: ResolvedSlubOptions = { debug: null, hardened: false, randomFreelist: false, seed: 1 };
 const byMachine = new WeakMap<SharedArrayBuffer, ResolvedSlubOptions>();
+onRestore((sab) => byMachine.delete(sab));
 
 /** Check and remember a machine's boot options (slubInit() calls this). */
 export function setSlubOptions(m: Machine, opts: SlubOptions = {}): ResolvedSlubOptions {

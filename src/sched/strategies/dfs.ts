@@ -16,8 +16,8 @@ export interface DfsOptions {
   maxExecutions?: number;
   /** called once after the first execution, with estimateDfs of it: print it before a long search */
   onEstimate?: (executions: number) => void;
-  /** checked before each execution after the first: true ends the search (not exhausted) */
-  stop?: () => boolean;
+  /** asked before every execution but the first: true ends the search (not exhausted) */
+  shouldStop?: () => boolean;
 }
 
 export interface DfsFailure {
@@ -70,7 +70,7 @@ export function exploreDfs(trial: Trial, opts: DfsOptions): DfsReport {
   let prefix: number[] = [];
   let estimate = 0;
   for (let executions = 1; executions <= maxExecutions; executions++) {
-    if (executions > 1 && opts.stop?.()) return { executions: executions - 1, exhausted: false, estimate };
+    if (executions > 1 && opts.shouldStop?.()) return { executions: executions - 1, exhausted: false, estimate };
     const rec = new RecordingStrategy(new PrefixStrategy(prefix));
     const v = judge(trial(rec));
     extend(stack, rec.decisions, prefix.length);

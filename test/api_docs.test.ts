@@ -1,0 +1,24 @@
+// The public entries: every exported name has TSDoc (TypeDoc's own check, as `npm run
+// docs` runs it, warnings are errors), and the free-running entry exports exactly the
+// names of the scheduled one.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect, it } from 'vitest';
+import * as fast from '../src/index.fast.js';
+import * as scheduled from '../src/index.js';
+
+it('npm run docs: the API reference builds from the TSDoc, with no undocumented export', () => {
+  const out = mkdtempSync(join(tmpdir(), 'slabsim-api-'));
+  const r = spawnSync('npx', ['typedoc', '--out', out], { encoding: 'utf8', timeout: 240_000 });
+  const text = `${r.stdout}${r.stderr}`;
+  expect(text).not.toMatch(/warning|error/i);
+  expect(r.status).toBe(0);
+});
+
+it('slabsim and its free-running twin (what stress loads models against) export the same names', () => {
+  expect(Object.keys(fast).sort()).toEqual(Object.keys(scheduled).sort());
+  expect(fast.load32).not.toBe(scheduled.load32);
+  expect(fast.defineModel).toBe(scheduled.defineModel);
+});

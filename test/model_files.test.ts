@@ -1,0 +1,101 @@
+// Model files from a user's own project on the command line: race, replay and list
+// with --model (a Vyukov ring with a planted bug, test/fixtures/ring.model.ts), a
+// schedule refused by another model, and each kind of broken model file refused in one
+// line that names the file, with exit 2 and no output files.
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { cli } from './helpers.js';
+
+const RING = 'test/fixtures/ring.model.ts';
+
+describe('slabsim race --model', () => {
+  it('explores the correct ring with every strategy: exit 0, the model explored once', () => {
+    for (const strategy of ['random', 'pct', 'dfs']) {
+      const dir = mkdtempSync(join(tmpdir(), 'model-'));
+      const r = cli('race', '--model', RING, '--strategy', strategy, '--runs', '400', '--json', join(dir, 'r.json'));
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      const j = JSON.parse(readFileSync(join(dir, 'r.json'), 'utf8'));
+      expect(j.models).toHaveLength(1);
+      expect(j.models[0]).toMatchObject({ model: 'vyukov-ring', profile: null });
+      expect(j.models[0].failure).toBeUndefined();
+      if (strategy === 'dfs') expect(j.models[0].exhausted).toBe(true);
+    }
+  });
+
+  it('finds the planted bug, shrinks it, and the printed command replays it with exit 1', () => {
+    const r = cli('race', '--model', RING, '--export', 'publishEarly', '--runs', '2000', '--strategy', 'pct');
+    expect(r.status).toBe(1);
+    expect(r.stdout).toContain('violated: a consumer took 0, which no producer sent');
+    const replay = /replay: slabsim (replay '(\S+)' --model (\S+) --export publishEarly --trace)/.exec(r.stdout);
+    expect(replay, r.stdout).not.toBeNull();
+    const [, , schedule, file] = replay as RegExpExecArray;
+    expect(file).toBe(RING);
+    const again = cli('replay', schedule, '--model', RING, '--export', 'publishEarly', '--trace');
+    expect(again.status).toBe(1);
+    expect(again.stdout).toMatch(/CPU\d {2}(load|store|cas) \[\d+\]/);
+    expect(again.stdout).toContain('a consumer took 0, which no producer sent');
+  });
+
+  it('a schedule of one model is refused by another model file, in one line (exit 2)', () => {
+    const found = cli('race', '--model', RING, '--export', 'publishEarly', '--runs', '2000', '--strategy', 'pct');
+    const schedule = /shrunk \(.*\): (\S+)/.exec(found.stdout)?.[1] ?? '';
+    expect(schedule).toMatch(/^v1:vyukov-ring-publish-early:-:none:/);
+    const r = cli('replay', schedule, '--model', RING);
+    expect(r.status).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe(
+      "slabsim: schedule is for model 'vyukov-ring-publish-early', which is not the model given ('vyukov-ring')\n",
+    );
+    const builtIn = cli('replay', schedule);
+    expect(builtIn.status).toBe(2);
+    expect(builtIn.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('list --model shows the models of a file', () => {
+    const r = cli('list', '--model', RING, '--export', 'publishEarly', '--json');
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout).models).toMatchObject([{ name: 'vyukov-ring-publish-early', cpus: 2, file: RING }]);
+    expect(cli('list', '--model', RING).stdout).toMatch(/^ {2}vyukov-ring +2 CPUs {2}producers and consumers/m);
+  });
+});
+
+describe('a broken model file is one line naming the file, exit 2, and no output files', () => {
+  const cases: Array<[string, RegExp]> = [
+    ['syntax_error.model.ts', /: cannot load it: syntax error at line 2:\d+: Unexpected ";"$/],
+    [
+      'no_export.model.ts',
+      /: no default export \(expected a model from defineModel\(\); its exports: answer; pick one with --export NAME\)$/,
+    ],
+    [
+      'thread_throws.model.ts',
+      /: model 'thread-throws': thread\(\) of CPU1 threw TypeError: cannot read properties of undefined$/,
+    ],
+    ['check_throws.model.ts', /: model 'check-throws': finalCheck\(\) threw RangeError: index out of range$/],
+    ['wrong_types.model.ts', /: model 'wrong-types': cpus must be an integer from 1 to 52, got 'two'$/],
+    ['plain_object.model.mjs', /: export 'default' 'plain': create must be a function .*, got 'not a function'$/],
+  ];
+  it.each(cases)('%s', (name, problem) => {
+    const dir = mkdtempSync(join(tmpdir(), 'bad-model-'));
+    const file = `test/fixtures/bad/${name}`;
+    const r = cli('race', '--model', file, '--runs', '50', '--json', join(dir, 'r.json'), '--junit', join(dir, 'r.xml'));
+    expect(r.status).toBe(2);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0].startsWith(`slabsim: ${file}: `)).toBe(true);
+    expect(lines[0]).toMatch(problem);
+    expect(existsSync(join(dir, 'r.json'))).toBe(false);
+    expect(existsSync(join(dir, 'r.xml'))).toBe(false);
+  });
+
+  it('a missing file, and --export without --model', () => {
+    expect(cli('race', '--model', 'test/fixtures/none.model.ts').stderr).toBe(
+      'slabsim: test/fixtures/none.model.ts: no such file\n',
+    );
+    const r = cli('race', '--export', 'x');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe('slabsim: --export needs --model FILE\n');
+  });
+});
