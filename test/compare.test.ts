@@ -42,7 +42,7 @@ describe('slabsim compare', () => {
     expect(j.rows[1].scaling).toBeCloseTo(j.rows[1].ops_per_sec / j.rows[0].ops_per_sec, 2);
     expect(r.stdout).toMatch(/2 runs of 0\.3 s per row/);
     expect(r.stdout).toMatch(/ops\/s: each run's steady rate/);
-    expect(r.stdout).toMatch(/^slub\s+1\s+[\d,]+\s+\d+\.\d\d-\d+\.\d\dM\s+1\.00/m);
+    expect(r.stdout).toMatch(/^slub\s+5\.4\s+1\s+[\d,]+\s+\d+\.\d\d-\d+\.\d\dM\s+1\.00/m);
   });
 
   it('with --ops and no --duration, runs a fixed count and says so', () => {

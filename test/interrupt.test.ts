@@ -7,6 +7,7 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { RACE_SCHEMA } from '../src/race/explore.js';
 
 interface Child {
   proc: ChildProcess;
@@ -133,7 +134,7 @@ describe('Ctrl-C during slabsim race', () => {
       expect(code).toBe(130);
       expect(c.out()).toMatch(/interrupted \(Ctrl-C\): the counts cover the runs done/);
       const j = JSON.parse(readFileSync(json, 'utf8'));
-      expect(j).toMatchObject({ schema: 'slabsim-race/1', interrupted: true, failures: 0 });
+      expect(j).toMatchObject({ schema: RACE_SCHEMA, interrupted: true, failures: 0 });
       expect(j.runs).toBeGreaterThan(0);
       expect(j.models[0]).toMatchObject({ exhausted: false });
       expect(j.models[0].runs).toBe(j.runs);

@@ -3,6 +3,7 @@
 // `estimates` carries the DFS estimate back to be printed before the search.
 import type { MessagePort } from 'node:worker_threads';
 import { findModelInFile } from '../src/cli/model_files.js';
+import { ModelError } from '../src/errors.js';
 import { MODELS } from '../src/race/catalogue.js';
 import { type ExploreOptions, type ExploreReport, explore } from '../src/race/explore.js';
 import type { Model } from '../src/race/model.js';
@@ -25,16 +26,23 @@ async function find(ref: ModelRef): Promise<Model> {
   return found;
 }
 
-export default async function runExploreTask(task: ExploreTask): Promise<ExploreReport> {
+/** What a task returns: its report, or a model's fault (an error's class does not cross threads). */
+export type ExploreResult = { report: ExploreReport } | { modelError: { message: string; model?: string } };
+
+export default async function runExploreTask(task: ExploreTask): Promise<ExploreResult> {
   const { stop, estimates, ...opts } = task;
   try {
     const models = await Promise.all(opts.models.map(find));
-    return explore({
+    const report = explore({
       ...opts,
       models,
       shouldStop: stop ? () => Atomics.load(stop, 0) !== 0 : undefined,
       onEstimate: estimates ? (model, profile, n) => estimates.postMessage({ model, profile, n }) : undefined,
     });
+    return { report };
+  } catch (e) {
+    if (e instanceof ModelError) return { modelError: { message: e.message, model: e.model } };
+    throw e;
   } finally {
     estimates?.close();
   }

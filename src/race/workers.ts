@@ -5,7 +5,7 @@
 // every worker between two runs through a shared stop word.
 import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import type { ExploreTask, ModelRef } from '../../workers/explore.js';
+import type { ExploreResult, ExploreTask, ModelRef } from '../../workers/explore.js';
 import { type ExploreOptions, type ExploreReport, mergeReports } from './explore.js';
 import { ModelError } from '../errors.js';
 import { modelByName } from './catalogue.js';
@@ -51,9 +51,13 @@ export async function exploreOnWorkers(opts: ExploreOptions, workers: number, si
       stop,
       estimates: i === 0 ? estimates.port2 : undefined,
     }));
-    const reports = await Promise.all(
-      tasks.map((t) => p.run(t, { transferList: t.estimates ? [t.estimates] : [] }) as Promise<ExploreReport>),
+    const results = await Promise.all(
+      tasks.map((t) => p.run(t, { transferList: t.estimates ? [t.estimates] : [] }) as Promise<ExploreResult>),
     );
+    const reports = results.map((r) => {
+      if ('modelError' in r) throw new ModelError(r.modelError.message, r.modelError.model);
+      return r.report;
+    });
     const merged = mergeReports(reports);
     // Replay commands are made here, where the caller's command line is known.
     if (replayCommand) {
