@@ -1,8 +1,9 @@
-// The bench harness: tinybench tasks that each run a batch of operations per call (so
-// tinybench's own per-call cost is spread thin), reported as nanoseconds per operation
-// and as a ratio to the calibration loop measured in the same run.
+// The bench harness. Each case runs a batch of operations per call. The cases take
+// turns in short slices, one slice of each per round, each slice timed in CPU time. A
+// row's cost is the median of its slices, and a ratio between two rows is the median
+// over rounds of the ratio of their slices in the same round: on a shared, noisy machine
+// neither a load spike nor a slow drift of the load moves it much.
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { Bench } from 'tinybench';
 import { cas64 } from '../src/shm/atomic.fast.js';
 import { create } from '../src/shm/machine.js';
 
@@ -13,16 +14,25 @@ export interface BenchCase {
   fn: () => void;
   /** what one operation is, for the table */
   unit: string;
+  /**
+   * 'scheduled': the generator form, measured with V8's default flags as `race` runs it;
+   * else free-running, measured with the workloads' flags as `run` runs it (src/workload/v8_flags.ts)
+   */
+  form?: 'scheduled';
 }
 
 export interface BenchRow {
   name: string;
   unit: string;
+  /** the median slice */
   ns_per_op: number;
   ops_per_sec: number;
+  /** the median over rounds of this row's slice over the calibration's slice of the same round */
   ratio_to_calibration: number;
-  rme_percent: number;
-  samples: number;
+  /** interquartile range of the slices, in percent of the median */
+  iqr_percent: number;
+  /** ns per operation of each round's slice, in round order (rows of one runBench pair up by index) */
+  slices: number[];
 }
 
 export const CALIBRATION = 'calibration: bare 64-bit CAS pair';
@@ -51,30 +61,81 @@ export function calibrationCase(batch = 1000): BenchCase {
   };
 }
 
-export async function runBench(title: string, cases: BenchCase[], timeMs = 1000): Promise<BenchRow[]> {
-  const bench = new Bench({ name: title, time: timeMs, warmupTime: 200 });
+/**
+ * `value` behind a field the compiler cannot fold. A case's closure constants, and the
+ * fields of objects reached only through them, are constants to TurboFan: it folds the
+ * cache view's offsets into the code, which the simulator's own calls (the cache and CPU
+ * as arguments) never get; measured 13-17% cheaper on SLUB's fast path. A field stored
+ * twice is no longer constant, so a case that reads its operands from here measures
+ * the code as the simulator runs it.
+ */
+export function opaque<T>(value: T): { readonly v: T } {
+  const box: { v: T | null } = { v: null };
+  box.v = value;
+  return box as { v: T };
+}
+
+/** CPU time of this process in nanoseconds (user + system). */
+function cpuNs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) * 1000;
+}
+
+/** Call `c.fn` until `ns` of CPU time have passed; nanoseconds per operation. */
+function slice(c: BenchCase, ns: number): number {
+  const t0 = cpuNs();
+  let calls = 0;
+  let t = t0;
+  do {
+    c.fn();
+    calls++;
+    t = cpuNs();
+  } while (t - t0 < ns);
+  return (t - t0) / (calls * c.batch);
+}
+
+const SLICE_NS = 10e6;
+const WARMUP_NS = 200e6;
+
+const median = (xs: readonly number[]): number =>
+  quantile(
+    [...xs].sort((a, b) => a - b),
+    0.5,
+  );
+const quantile = (sorted: number[], q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+
+/** The median over rounds of a's slice over b's (rows of the same runBench), rounded to 0.01. */
+export const pairedRatio = (a: BenchRow, b: BenchRow): number =>
+  Math.round(median(a.slices.map((x, r) => x / b.slices[r])) * 100) / 100;
+
+/**
+ * Run the calibration and `cases` in rounds of one 10 ms slice each, for about `timeMs`
+ * of CPU time per case (after a 200 ms warm-up each).
+ */
+export async function runBench(title: string, cases: BenchCase[], timeMs = 1500): Promise<BenchRow[]> {
   const all = [calibrationCase(), ...cases];
-  for (const c of all) bench.add(c.name, c.fn);
-  await bench.run();
-  const nsPerOp = (i: number): number => {
-    const r = bench.tasks[i].result;
-    if (r.state !== 'completed') throw new Error(`bench task ${all[i].name}: ${r.state}`);
-    return (r.latency.mean * 1e6) / all[i].batch;
-  };
-  const cal = nsPerOp(0);
-  return all.map((c, i) => {
-    const r = bench.tasks[i].result as { latency: { rme: number }; latencySamplesCount?: number; samples?: unknown[] };
-    const ns = nsPerOp(i);
+  for (const c of all) slice(c, WARMUP_NS);
+  const slices = all.map((): number[] => []);
+  const rounds = Math.max(5, Math.round((timeMs * 1e6) / SLICE_NS));
+  for (let r = 0; r < rounds; r++) {
+    all.forEach((c, i) => slices[i].push(slice(c, SLICE_NS)));
+    await new Promise((resolve) => setImmediate(resolve)); // let a pending signal or timer in
+  }
+  const rows = all.map((c, i): BenchRow => {
+    const ns = median(slices[i]);
+    const sorted = [...slices[i]].sort((a, b) => a - b);
     return {
       name: c.name,
       unit: c.unit,
       ns_per_op: Math.round(ns * 10) / 10,
       ops_per_sec: Math.round(1e9 / ns),
-      ratio_to_calibration: Math.round((ns / cal) * 100) / 100,
-      rme_percent: Math.round(r.latency.rme * 10) / 10,
-      samples: (r as { latency: { samplesCount?: number } }).latency.samplesCount ?? 0,
+      ratio_to_calibration: 1,
+      iqr_percent: Math.round(((quantile(sorted, 0.75) - quantile(sorted, 0.25)) / ns) * 1000) / 10,
+      slices: slices[i],
     };
   });
+  for (const row of rows) row.ratio_to_calibration = pairedRatio(row, rows[0]);
+  return rows;
 }
 
 export function printRows(title: string, rows: BenchRow[]): void {
@@ -85,7 +146,7 @@ export function printRows(title: string, rows: BenchRow[]): void {
       'ns/op': r.ns_per_op,
       'ops/s': r.ops_per_sec.toLocaleString('en-US'),
       'x calibration': r.ratio_to_calibration,
-      '±%': r.rme_percent,
+      'iqr %': r.iqr_percent,
     })),
   );
 }

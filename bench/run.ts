@@ -8,9 +8,11 @@ import type { Step } from '../src/sched/step.js';
 import { RandomStrategy } from '../src/sched/strategies/random.js';
 import { create } from '../src/shm/machine.js';
 import { pagesWorkload } from '../src/workload/pages.js';
-import { type BenchCase, printRows, runBench, saveResults } from './harness.js';
+import { tuneV8ForWorkloads, WORKLOAD_V8_FLAGS } from '../src/workload/v8_flags.js';
+import { type BenchCase, pairedRatio, printRows, runBench, saveResults } from './harness.js';
 import { againstPools, scaling, slubCases } from './slub.js';
 import { raceSpeed } from './race.js';
+import { THREADTEST_CACHE, THREADTEST_KMALLOC, THREADTEST_KMALLOC_128, threadtestCases } from './workload.js';
 
 const BATCH = 1000;
 
@@ -56,6 +58,7 @@ function pageCases(): BenchCase[] {
     {
       name: 'page alloc+free, order 0, same code as generators',
       unit: 'alloc+free',
+      form: 'scheduled',
       batch: BATCH,
       fn: () => {
         for (let i = 0; i < BATCH; i++) drain(freePagesSched(m, drain(allocPagesSched(m, 0, 0, 0)), 0));
@@ -74,12 +77,32 @@ function scheduledStepsCase(): BenchCase & { stepsPerCall: number } {
     return runScheduled(programs, new RandomStrategy(1)).steps;
   };
   const stepsPerCall = run();
-  return { name: 'scheduler: 2-CPU pages scenario', unit: 'step', batch: stepsPerCall, fn: run, stepsPerCall };
+  return { name: 'scheduler: 2-CPU pages scenario', unit: 'step', batch: stepsPerCall, fn: run, stepsPerCall, form: 'scheduled' };
 }
 
 const title = `slabsim bench (node ${process.version}, ${new Date().toISOString()})`;
-const rows = await runBench(title, [...slubCases(), ...pageCases(), scheduledStepsCase()]);
-printRows(title, rows);
+const threadtest = threadtestCases();
+const cases = [...slubCases(), ...threadtest, ...pageCases(), scheduledStepsCase()];
+// Two phases, each with its own calibration: V8 flags are per process and read when code
+// is optimized, so the generator rows and race run first with V8's defaults (as `race`
+// runs), then the free-running rows and the worker runs with the workloads' flags (as
+// `run` and `compare` run).
+const scheduledTitle = `${title}: generator form, V8 defaults`;
+const scheduledRows = await runBench(
+  scheduledTitle,
+  cases.filter((c) => c.form === 'scheduled'),
+);
+const race = raceSpeed();
+tuneV8ForWorkloads();
+const freeTitle = `${title}: free-running, ${WORKLOAD_V8_FLAGS}`;
+const freeRows = await runBench(
+  freeTitle,
+  cases.filter((c) => c.form !== 'scheduled'),
+);
+for (const c of threadtest) c.check();
+printRows(scheduledTitle, scheduledRows);
+printRows(freeTitle, freeRows);
+const rows = [...freeRows, ...scheduledRows.slice(1)];
 // The same code free-running and as generators driven to completion, page allocator and SLUB.
 const ratio = (slow?: { ns_per_op: number }, quick?: { ns_per_op: number }): number | null =>
   slow && quick ? Math.round((slow.ns_per_op / quick.ns_per_op) * 100) / 100 : null;
@@ -87,14 +110,21 @@ const pageFree = rows.find((r) => r.name === 'page alloc+free, order 0, free-run
 const pageGen = rows.find((r) => r.name === 'page alloc+free, order 0, same code as generators');
 const slubGen = rows.find((r) => r.name === 'slub fast path, same code as generators');
 const steps = rows.find((r) => r.name.startsWith('scheduler'));
-const fast = rows.find((r) => r.name === 'slub fast path: alloc + do_slab_free');
+const fast = freeRows.find((r) => r.name === 'slub fast path: alloc + do_slab_free');
+/** A per-operation row over SLUB's fast path per operation (its alloc+free pair halved), paired by round. */
+const overFastPathOp = (name: string): number | null => {
+  const row = freeRows.find((r) => r.name === name);
+  return row && fast ? Math.round(pairedRatio(row, fast) * 2 * 100) / 100 : null;
+};
 const scale = await scaling();
-const race = raceSpeed();
 const pools = await againstPools();
 const pcpRatio = (profile: string) =>
   rows.find((r) => r.name.startsWith(`page alloc+free, order 0, pcp lists (${profile}`))?.ratio_to_calibration ?? null;
 const summary = {
   slub_fast_path_x_calibration: fast?.ratio_to_calibration ?? null,
+  threadtest_cache_op_x_fast_path_op: overFastPathOp(THREADTEST_CACHE),
+  threadtest_kmalloc_op_x_fast_path_op: overFastPathOp(THREADTEST_KMALLOC),
+  threadtest_kmalloc_128_op_x_fast_path_op: overFastPathOp(THREADTEST_KMALLOC_128),
   page_zone_x_calibration: pageFree?.ratio_to_calibration ?? null,
   page_pcp_5_4_x_calibration: pcpRatio('5.4'),
   page_pcp_6_6_x_calibration: pcpRatio('6.6'),
@@ -104,6 +134,7 @@ const summary = {
   threadtest_ops_per_sec_1cpu: scale.one,
   threadtest_ops_per_sec_2cpu: scale.two,
   scaling_2cpu_over_1cpu: scale.ratio,
+  scaling_2cpu_over_1cpu_pairs: scale.ratios,
   // race --scenario all --runs 2000 on one thread (#13: >= 10^6 with setup, >= 2x10^6 scheduler alone)
   race_all_steps_per_sec_with_setup: race.stepsPerSec,
   race_all_scheduler_steps_per_sec: race.schedStepsPerSec,
@@ -111,4 +142,11 @@ const summary = {
   threadtest_2cpu_ops_per_sec: pools,
 };
 console.log(summary);
-saveResults('latest.json', { title, node: process.version, rows, summary });
+saveResults('latest.json', {
+  title,
+  node: process.version,
+  v8_flags: { free_running: WORKLOAD_V8_FLAGS, scheduled: 'defaults' },
+  rows: freeRows,
+  scheduled_rows: scheduledRows,
+  summary,
+});

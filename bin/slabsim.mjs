@@ -6,6 +6,12 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
+// A Ctrl-C while the CLI loads would kill the process before a long command can stop
+// gracefully: count it instead; src/cli/interrupt.ts takes the count over.
+const early = { count: 0, listener: () => early.count++ };
+process[Symbol.for('slabsim.sigint.early')] = early;
+process.on('SIGINT', early.listener);
+
 const root = fileURLToPath(new URL('..', import.meta.url));
 const built = new URL('../dist/src/cli/main.js', import.meta.url);
 

@@ -1,5 +1,5 @@
-// Module hooks for model files from a user's own project (registered by
-// src/cli/loader.ts with node:module's register(), after tsx's, so these run first).
+// Module hooks for model files from a user's own project (installed by src/cli/loader.ts
+// after tsx's, so that they run before them).
 //
 // 1. `slabsim`, `slabsim/vitest`: always the copy of slabsim that is running. A model
 //    must share the scheduler's module instances (the schedule-point bus, the site
@@ -10,59 +10,79 @@
 //    relative imports of such a module, while `slabsim` resolves to slabsim's fast
 //    entry there. Modules without the marker load as they are. Twins made in advance
 //    (src/cli/fast_sources.ts, handed over in `data.fast`) are taken as they are.
+//
+// The same hooks serve both of Node's hook APIs: module.registerHooks() (in-thread,
+// synchronous: where tsx uses it, Node >= 22.15, only hooks of that kind run before
+// tsx's) and module.register() (a hooks thread, asynchronous: Node 20). `next` returns
+// a value in the first and a promise in the second; after() handles both.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { isTwoWayText, transformText } from './twoway.mjs';
 
-// require(), not import: importing the CommonJS compiler through the hook chain from
-// inside a hook deadlocks on Node 20 (seen in worker threads).
-const ts = createRequire(import.meta.url)('typescript');
-
 const FAST = 'slabsim-fast';
-/** specifier -> URL of the running copy: slabsim, slabsim/vitest, and slabsim/fast for the fast form */
-let self = {};
-/** file URL -> compiled fast twin, made by the registering thread */
-let made = {};
-
-export function initialize(data) {
-  self = data.self;
-  made = data.fast ?? {};
-}
-
 const isFast = (url) => url !== undefined && url.startsWith('file:') && new URL(url).searchParams.has(FAST);
 const withoutQuery = (url) => url.split('?')[0];
+const after = (value, f) => (value instanceof Promise ? value.then(f) : f(value));
 
-function isTwoWayFile(url) {
-  if (Object.hasOwn(made, withoutQuery(url))) return true;
-  try {
-    return isTwoWayText(readFileSync(fileURLToPath(withoutQuery(url)), 'utf8'));
-  } catch {
-    return false;
-  }
+/**
+ * The hooks for `data`: `self` maps slabsim, slabsim/vitest and slabsim/fast to the
+ * running copy's URLs; `fast` maps file URLs to compiled fast twins made in advance.
+ */
+export function makeHooks(data) {
+  const self = data.self;
+  const made = data.fast ?? {};
+  const isTwoWayFile = (url) => {
+    if (Object.hasOwn(made, withoutQuery(url))) return true;
+    try {
+      return isTwoWayText(readFileSync(fileURLToPath(withoutQuery(url)), 'utf8'));
+    } catch {
+      return false;
+    }
+  };
+  return {
+    resolve(specifier, context, next) {
+      const fast = isFast(context.parentURL);
+      if (specifier === 'slabsim' || Object.hasOwn(self, specifier)) {
+        const url = fast && specifier === 'slabsim' ? self['slabsim/fast'] : self[specifier];
+        // On through the chain, so that tsx marks a .ts target as TypeScript.
+        if (url) return next(url, context);
+      }
+      return after(next(specifier, context), (r) =>
+        fast && r.url.startsWith('file:') && !isFast(r.url) && isTwoWayFile(r.url) ? { ...r, url: `${r.url}?${FAST}` } : r,
+      );
+    },
+    load(url, context, next) {
+      if (!isFast(url) || !isTwoWayFile(url)) return next(url, context);
+      const ready = made[withoutQuery(url)];
+      return { format: 'module', source: ready ?? compileFast(fileURLToPath(withoutQuery(url))), shortCircuit: true };
+    },
+  };
 }
 
-export async function resolve(specifier, context, next) {
-  const fast = isFast(context.parentURL);
-  if (specifier === 'slabsim' || Object.hasOwn(self, specifier)) {
-    const url = fast && specifier === 'slabsim' ? self['slabsim/fast'] : self[specifier];
-    // On through the chain, so that tsx marks a .ts target as TypeScript.
-    if (url) return next(url, context);
-  }
-  const r = await next(specifier, context);
-  if (fast && r.url.startsWith('file:') && !isFast(r.url) && isTwoWayFile(r.url)) return { ...r, url: `${r.url}?${FAST}` };
-  return r;
-}
-
-export async function load(url, context, next) {
-  if (!isFast(url) || !isTwoWayFile(url)) return next(url, context);
-  const ready = made[withoutQuery(url)];
-  if (ready !== undefined) return { format: 'module', source: ready, shortCircuit: true };
-  const file = fileURLToPath(withoutQuery(url));
-  const fastText = transformText(readFileSync(file, 'utf8'), file);
-  const js = ts.transpileModule(fastText, {
+/** A two-way module's fast twin, compiled here (when it was not made in advance). */
+function compileFast(file) {
+  // require(), not import: importing the CommonJS compiler through the hook chain from
+  // inside a hook deadlocks on Node 20 (seen in worker threads).
+  const ts = createRequire(import.meta.url)('typescript');
+  return ts.transpileModule(transformText(readFileSync(file, 'utf8'), file), {
     fileName: file,
     compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, sourceMap: false },
   }).outputText;
-  return { format: 'module', source: js, shortCircuit: true };
+}
+
+// ---- module.register(): the hooks thread's entry points ----
+
+let hooks = null;
+
+export function initialize(data) {
+  hooks = makeHooks(data);
+}
+
+export async function resolve(specifier, context, next) {
+  return hooks.resolve(specifier, context, next);
+}
+
+export async function load(url, context, next) {
+  return hooks.load(url, context, next);
 }

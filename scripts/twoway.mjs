@@ -20,9 +20,12 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 
-// require(), not import: this module also runs inside module hooks (scripts/loader_hooks.mjs),
-// where importing the CommonJS compiler through the hook chain deadlocks on Node 20.
-const ts = createRequire(import.meta.url)('typescript');
+// The compiler, on first use: this module also runs inside module hooks
+// (scripts/loader_hooks.mjs), which most threads load without transforming anything;
+// and by require(), not import: importing the CommonJS compiler through the hook chain
+// from inside a hook deadlocks on Node 20.
+let compiler = null;
+const typescript = () => (compiler ??= createRequire(import.meta.url)('typescript'));
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const MARKER = '/* @two-way */';
@@ -59,6 +62,7 @@ function transform(file, twoWaySet) {
  * null to keep it. Throws an Error listing every `yield` the free form cannot express.
  */
 export function transformText(text, file, redirect = () => null) {
+  const ts = typescript();
   const sf = ts.createSourceFile(file, text, ts.ScriptTarget.ES2022, true, ts.ScriptKind.TS);
   const errors = [];
   const where = (node) => {

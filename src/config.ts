@@ -1,9 +1,18 @@
 import { SlabError } from './errors.js';
 
-/** A kernel generation whose SLUB the simulator reproduces. */
-export type Profile = '5.4' | '6.6';
+/**
+ * The kernel generations whose SLUB the simulator reproduces, oldest first: 5.4 and 6.6
+ * (cpu slabs, the cmpxchg_double era); 6.18, 6.6's SLUB with opt-in percpu sheaves; 7.0,
+ * the first release whose SLUB has sheaves for almost every cache and no cpu (partial)
+ * slabs (tag slab-for-7.0, docs/sheaves.md).
+ */
+export type Profile = '5.4' | '6.6' | '6.18' | '7.0';
 /** Every profile, oldest first. */
-export const PROFILES: readonly Profile[] = ['5.4', '6.6'];
+export const PROFILES: readonly Profile[] = ['5.4', '6.6', '6.18', '7.0'];
+/** The profiles whose SLUB has percpu sheaves and barns. */
+export const SHEAF_PROFILES: readonly Profile[] = ['6.18', '7.0'];
+/** Whether the profile's SLUB has sheaves at all (a 6.18 cache has them only when created with a capacity). */
+export const hasSheaves = (p: Profile): boolean => SHEAF_PROFILES.includes(p);
 
 /** The shape of a simulated machine. */
 export interface MachineConfig {

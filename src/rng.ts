@@ -3,38 +3,41 @@
 
 /** The seeded random source of the simulated world (xoshiro128**): the same seed, the same sequence, on every thread. */
 export class Rng {
-  private a: number;
-  private b: number;
-  private c: number;
-  private d: number;
+  /**
+   * xoshiro128's state a, b, c, d as int32 words. A typed array, not four fields: the
+   * words do not fit V8's small integers, so fields would be boxed numbers.
+   */
+  private readonly s = new Int32Array(4);
 
   /** `seed` and `stream` together pick the sequence: derive CPU i's stream as (seed, i). */
   constructor(seed: number, stream = 0) {
-    let s = (seed ^ Math.imul(stream + 1, 0x9e3779b9)) >>> 0;
+    let x = (seed ^ Math.imul(stream + 1, 0x9e3779b9)) >>> 0;
     const next = (): number => {
-      s = (s + 0x9e3779b9) >>> 0;
-      let z = s;
+      x = (x + 0x9e3779b9) >>> 0;
+      let z = x;
       z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
       z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
       return (z ^ (z >>> 16)) >>> 0;
     };
-    this.a = next();
-    this.b = next();
-    this.c = next();
-    this.d = next() | 1;
+    const s = this.s;
+    s[0] = next();
+    s[1] = next();
+    s[2] = next();
+    s[3] = next() | 1;
   }
 
   /** A uniform 32-bit unsigned integer. */
   u32(): number {
-    const r = Math.imul(rotl(Math.imul(this.b, 5), 7), 9) >>> 0;
-    const t = this.b << 9;
-    this.c ^= this.a;
-    this.d ^= this.b;
-    this.b ^= this.c;
-    this.a ^= this.d;
-    this.c ^= t;
-    this.d = rotl(this.d, 11);
-    return r;
+    const s = this.s;
+    const a = s[0];
+    const b = s[1];
+    const c = s[2] ^ a;
+    const d = s[3] ^ b;
+    s[0] = a ^ d;
+    s[1] = b ^ c;
+    s[2] = c ^ (b << 9);
+    s[3] = rotl(d, 11);
+    return Math.imul(rotl(Math.imul(b, 5), 7), 9) >>> 0;
   }
 
   /** A uniform integer in [0, n), n >= 1. */

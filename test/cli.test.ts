@@ -27,7 +27,7 @@ describe('slabsim CLI', () => {
     const r = cli('run', '--cpus', '1', '--ops', '1000');
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/workload larson, 1 CPUs/);
-    expect(r.stdout).toMatch(/1000 ops in .* ops\/s/);
+    expect(r.stdout).toMatch(/1000 ops in .* ops\/s over the whole run \(too short for a steady rate/);
     expect(r.stdout).toMatch(/Node 0, zone {3}Normal/);
     expect(r.stdout).toMatch(/kmalloc-\d+: \d+ allocs \(\d+% fast\)/);
     expect(r.stdout).toMatch(/checks: ok/);
@@ -208,6 +208,24 @@ describe('slabsim run --duration', () => {
     expect(j.elapsed_ms).toBeGreaterThanOrEqual(380);
     expect(j.ops).toBeGreaterThan(1000);
     expect(j.checks.ok).toBe(true);
+    // The rate without warm-up: the second half, up to the stop word.
+    expect(j.steady_rate.from_ms).toBeGreaterThanOrEqual(200);
+    expect(j.steady_rate.to_ms).toBeLessThanOrEqual(j.elapsed_ms);
+    expect(j.steady_rate.to_ms - j.steady_rate.from_ms).toBeGreaterThanOrEqual(50);
+    expect(j.steady_rate.ops_per_sec).toBeGreaterThan(0);
+    expect(j.interrupted).toBe(false);
+  });
+
+  it('without --ops or --duration runs for 2 s and reports the steady rate, saying how it was taken', () => {
+    const r = cli('run', '--workload', 'threadtest', '--cpus', '1');
+    expect(r.status).toBe(0);
+    const m =
+      /(\d+) ops in ([\d.]+) ms: [\d,]+ ops\/s steady \((\d+)-(\d+) ms after the start; the first half, JIT warm-up, left out\)/.exec(
+        r.stdout,
+      );
+    expect(m, r.stdout).not.toBeNull();
+    expect(Number(m?.[2])).toBeGreaterThanOrEqual(1990);
+    expect(Number(m?.[3])).toBeGreaterThanOrEqual(1000);
   });
 
   it.each([['xmalloc'], ['larson']])(

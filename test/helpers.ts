@@ -84,14 +84,19 @@ function withoutShardVariables(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
 
 /** Σ over a run's caches of one stat. */
 export const totalStat = (r: RunReport, item: keyof RunReport['caches'][number]['stats']): number =>
-  r.caches.reduce((s, c) => s + c.stats[item].total, 0);
+  r.caches.reduce((s, c) => s + (c.stats[item]?.total ?? 0), 0);
 
-/** A SLUB run ended clean: its ledger, validate, page accounting and path counters agree. */
-export function expectRunClean(r: RunReport): void {
+/**
+ * A SLUB run ended clean: its ledger, validate, page accounting and (unless `paths` is
+ * false: the sheaf profiles state theirs in test/sheaf_stress.test.ts) the 5.4/6.6 path
+ * counters agree.
+ */
+export function expectRunClean(r: RunReport, paths = true): void {
   expect(r.checks.messages).toEqual([]);
   expect(r.checks).toMatchObject({ ok: true, double_issue: 0, bad_free: 0, lost: 0, live: 0, validate_errors: 0 });
   // every slab accounted for: the pages not free are exactly the slab pages
   expect(r.pages.total - r.pages.free).toBe(r.pages.slab);
+  if (!paths) return;
   // counter identities: every allocation attempt enters the fast or the slow path once,
   // every free leaves by one of the two paths
   const sum = (k: 'allocs' | 'failed' | 'frees' | 'irq_allocs' | 'irq_frees') => r.per_cpu.reduce((s, c) => s + c[k], 0);

@@ -10,7 +10,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import type { CacheReport, StatValue } from '../src/report/caches.js';
 import { htmlData, htmlReport } from '../src/report/html.js';
-import { STAT_ITEMS, type StatItem } from '../src/shm/structs.js';
+import { PROFILE_STAT_ITEMS, type StatItem } from '../src/shm/structs.js';
 import { DEFAULT_CONFIG } from '../src/config.js';
 import { RUN_SCHEMA, type RunReport, runWorkload } from '../src/workload/run.js';
 import { launchBrowser } from './browser.js';
@@ -21,11 +21,11 @@ const SCREENSHOT = '/tmp/slabsim-report.png';
 /** A cache whose stats are all zero but the per-CPU values given. */
 function cacheStub(name: string, cpus: number, stats: Partial<Record<StatItem, number[]>>): CacheReport {
   const all = Object.fromEntries(
-    STAT_ITEMS.map((k): [StatItem, StatValue] => {
+    PROFILE_STAT_ITEMS[DEFAULT_CONFIG.profile].map((k): [StatItem, StatValue] => {
       const per = stats[k] ?? new Array<number>(cpus).fill(0);
       return [k, { total: per.reduce((a, b) => a + b, 0), per_cpu: per }];
     }),
-  ) as Record<StatItem, StatValue>;
+  ) as CacheReport['stats'];
   return {
     name,
     sysfs_name: name,
@@ -39,6 +39,7 @@ function cacheStub(name: string, cpus: number, stats: Partial<Record<StatItem, n
     objs_per_slab: 64,
     min_partial: 5,
     cpu_partial: 30,
+    sheaf_capacity: 0,
     remote_node_defrag_ratio: 1000,
     slabs: 3,
     partial: 1,
@@ -311,7 +312,8 @@ describe('the HTML report of a real run in headless Chromium', () => {
       ts.map((t) => ({ rows: t.querySelectorAll('tbody tr').length, cols: t.querySelectorAll('thead th').length })),
     );
     expect(tables.length).toBeGreaterThan(0);
-    for (const t of tables) expect(t).toEqual({ rows: STAT_ITEMS.length, cols: 2 + report.config.cpus });
+    for (const t of tables)
+      expect(t).toEqual({ rows: PROFILE_STAT_ITEMS[report.config.profile].length, cols: 2 + report.config.cpus });
   });
 
   it('renders for a person to read (screenshot)', async () => {

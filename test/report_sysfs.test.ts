@@ -15,7 +15,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { SLAB_FLAGS } from '../src/mm/slub/geometry.js';
 import { procBuddyinfo, procSlabinfo } from '../src/report/procfs.js';
 import { sysfsTree, writeSysfsTree } from '../src/report/sysfs.js';
-import { STAT_ITEMS } from '../src/shm/structs.js';
+import { PROFILE_STAT_ITEMS } from '../src/shm/structs.js';
 import type { RunReport } from '../src/workload/run.js';
 import { procRows, savedRun, sum } from './report_helpers.js';
 
@@ -131,12 +131,12 @@ describe('/sys/kernel/slab tree from a saved run (5.4, 2 nodes, a merged cache)'
 
   it('writes one file per stat item as "<sum> C<cpu>=<n>", listing only CPUs that counted', () => {
     for (const c of run.caches) {
-      for (const item of STAT_ITEMS) {
+      for (const item of PROFILE_STAT_ITEMS[run.config.profile]) {
         const text = read(dir, c.sysfs_name, item);
         const m = STAT.exec(text);
         expect(m, `${c.sysfs_name}/${item}: ${JSON.stringify(text)}`).not.toBeNull();
         const parts = [...(m?.[2] ?? '').matchAll(/ C(\d+)=(\d+)/g)].map(([, cpu, n]) => [Number(cpu), Number(n)]);
-        const st = c.stats[item];
+        const st = c.stats[item] ?? { total: -1, per_cpu: [] };
         expect(Number(m?.[1])).toBe(st.total);
         expect(sum(parts.map(([, n]) => n))).toBe(st.total);
         expect(parts).toEqual(st.per_cpu.flatMap((n, cpu) => (n ? [[cpu, n]] : [])));
@@ -201,8 +201,10 @@ describe('/sys/kernel/slab tree from a saved run (5.4, 2 nodes, a merged cache)'
   it('writes nothing when building the tree fails half way (the temporary directory is removed)', () => {
     const parent = freshDir();
     const target = join(parent, 'slab');
-    // Two caches with one directory name: the second mkdir fails after files were written.
-    const broken: RunReport = { ...run, caches: [...run.caches, { ...run.caches[3], name: 'other', aliases: [] }] };
+    // A name that is also a directory: its symlink fails after every file was written.
+    // (Two caches with one directory name no longer fail: the kernel skips the second.)
+    const clash = { ...run.caches[3], name: 'other', sysfs_name: 'other', aliases: [run.caches[0].sysfs_name] };
+    const broken: RunReport = { ...run, caches: [...run.caches, clash] };
     expect(() => writeSysfsTree(broken, target)).toThrow(/EEXIST/);
     expect(existsSync(target)).toBe(false);
     expect(readdirSync(parent)).toEqual([]);

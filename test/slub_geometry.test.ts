@@ -258,7 +258,7 @@ describe('calculateGeometry: alignment', () => {
 
 describe('calculateGeometry: debug layouts', () => {
   it('struct track is 152 bytes in 5.4 and 32 in 6.6 (stackdepot handle)', () => {
-    expect(TRACK_SIZE).toEqual({ '5.4': 152, '6.6': 32 });
+    expect(TRACK_SIZE).toEqual({ '5.4': 152, '6.6': 32, '6.18': 32, '7.0': 32 });
   });
 
   it('64 B with SLAB_RED_ZONE: 88-byte slot in both; 6.6 keeps the pointer mid-object', () => {

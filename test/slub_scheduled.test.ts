@@ -25,7 +25,7 @@ function run(opts: RunOptions, strategy: Strategy) {
 }
 
 const stat = (r: ReturnType<typeof run>['report'], item: 'cpuslab_flush' | 'cmpxchg_double_cpu_fail' | 'free_frozen') =>
-  r.caches.reduce((s, c) => s + c.stats[item].total, 0);
+  r.caches.reduce((s, c) => s + (c.stats[item]?.total ?? 0), 0);
 
 describe.each(['5.4', '6.6'] as Profile[])('SLUB under the scheduler, profile %s', (profile) => {
   it.each(['threadtest', 'xmalloc', 'larson'] as WorkloadName[])(

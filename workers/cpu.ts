@@ -1,6 +1,7 @@
 // A stress CPU: one long piscina task per simulated CPU. It attaches to the machine,
 // takes its CPU id from the counter in the buffer, waits at the start barrier, runs its
 // program in free-running form (no per-operation messages) and reports counts.
+import { lockCounts } from '../src/mm/slub/lock_counts.js';
 import { thisCpu } from '../src/sched/this_cpu.js';
 import { contention } from '../src/shm/atomic.fast.js';
 import { arriveAndWait, attach, cpuNode, takeCpuId } from '../src/shm/machine.js';
@@ -14,6 +15,9 @@ export default function runCpu(task: CpuTask): CpuResult {
   arriveAndWait(m, m.cfg.cpus);
   contention.casFails = 0;
   contention.lockWaits = 0;
+  contention.casOps = 0;
+  lockCounts.listLock = 0;
+  lockCounts.barnLock = 0;
   const t0 = performance.now();
   thisCpu.id = cpu;
   let counts: ReturnType<typeof cpuProgram>;
@@ -23,5 +27,14 @@ export default function runCpu(task: CpuTask): CpuResult {
     thisCpu.id = -1;
   }
   const elapsedMs = performance.now() - t0;
-  return { ...counts, node: cpuNode(m, cpu), elapsedMs, casFails: contention.casFails, lockWaits: contention.lockWaits };
+  return {
+    ...counts,
+    node: cpuNode(m, cpu),
+    elapsedMs,
+    casFails: contention.casFails,
+    lockWaits: contention.lockWaits,
+    casOps: contention.casOps,
+    listLocks: lockCounts.listLock,
+    barnLocks: lockCounts.barnLock,
+  };
 }

@@ -1,15 +1,18 @@
 import { type Command, Option } from 'commander';
+import { hasSheaves, PROFILES, type Profile } from '../config.js';
 import { SlabError } from '../errors.js';
 import { calculateGeometry, parseFlags } from '../mm/slub/geometry.js';
-import { intIn, machineInt, profileArg } from './options.js';
+import { intIn, machineInt, profileArg, sheafCapacityArg } from './options.js';
 
 interface GeometryFlags {
   size: number;
   align: number;
   flags: string;
   cpus: number;
-  profile: '5.4' | '6.6';
+  profile: Profile;
   pageSize: number;
+  sheafCapacity?: number;
+  freeptrOffset?: number;
   json?: boolean;
 }
 
@@ -27,8 +30,19 @@ export function addGeometryCommand(program: Command): void {
       ).default(''),
     )
     .addOption(new Option('--cpus <n>', 'CPUs (1..64)').argParser(machineInt('cpus')).default(2))
-    .addOption(new Option('--profile <p>', 'kernel profile: 5.4 or 6.6').argParser(profileArg).default('5.4'))
+    .addOption(new Option('--profile <p>', `kernel profile: ${PROFILES.join(', ')}`).argParser(profileArg).default('5.4'))
     .addOption(new Option('--page-size <bytes>', 'page size').argParser(machineInt('pageSize')).default(4096))
+    .addOption(
+      new Option('--sheaf-capacity <n>', 'kmem_cache_args.sheaf_capacity (6.18: the sheaf size; 7.0: at least this)').argParser(
+        sheafCapacityArg,
+      ),
+    )
+    .addOption(
+      new Option(
+        '--freeptr-offset <bytes>',
+        'kmem_cache_args.freeptr_offset (6.18, 7.0): the free pointer inside a typesafe_by_rcu object',
+      ).argParser(intIn(0, 1 << 26)),
+    )
     .option('--json', 'print JSON')
     .action((f: GeometryFlags) => {
       const names = f.flags
@@ -46,6 +60,8 @@ export function addGeometryCommand(program: Command): void {
         cpus: f.cpus,
         profile: f.profile,
         pageSize: f.pageSize,
+        sheafCapacity: f.sheafCapacity ?? 0,
+        freeptrOffset: f.freeptrOffset ?? -1,
       });
       const out = {
         object_size: g.objectSize,
@@ -58,7 +74,8 @@ export function addGeometryCommand(program: Command): void {
         objs_per_slab: g.objects,
         min_partial: g.minPartial,
         cpu_partial: g.cpuPartial,
-        ...(f.profile === '6.6' ? { cpu_partial_slabs: g.cpuPartialSlabs } : {}),
+        ...(f.profile === '6.6' || f.profile === '6.18' ? { cpu_partial_slabs: g.cpuPartialSlabs } : {}),
+        ...(hasSheaves(f.profile) ? { sheaf_capacity: g.sheafCapacity } : {}),
       };
       if (f.json) process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
       else for (const [k, v] of Object.entries(out)) process.stdout.write(`${k.padEnd(18)} ${v}\n`);

@@ -1,7 +1,7 @@
 // Loading model files from a user's own project: TypeScript through tsx, `slabsim`
 // resolved to the running copy, and the free-running form of two-way modules on request
 // (scripts/loader_hooks.mjs). Registered once per thread, before the first model loads.
-import { register } from 'node:module';
+import * as nodeModule from 'node:module';
 
 /** Set by bin/slabsim.mjs when it has registered tsx already (a run from source). */
 const TSX_KEY = Symbol.for('slabsim.tsx');
@@ -30,7 +30,16 @@ export async function registerModelLoader(fast?: Record<string, string>): Promis
     'slabsim/fast': new URL(`../index.fast.${ext}`, import.meta.url).href,
     'slabsim/vitest': new URL(`../vitest.${ext}`, import.meta.url).href,
   };
-  register(new URL('scripts/loader_hooks.mjs', root), { data: { self, fast } });
+  const hooksUrl = new URL('scripts/loader_hooks.mjs', root);
+  // Where tsx installs in-thread hooks (module.registerHooks, Node >= 22.15), only
+  // hooks of that kind run before its own; elsewhere both use module.register().
+  const inThread = (nodeModule as { registerHooks?: (hooks: object) => unknown }).registerHooks;
+  if (inThread) {
+    const { makeHooks } = (await import(hooksUrl.href)) as { makeHooks: (data: object) => object };
+    inThread(makeHooks({ self, fast }));
+  } else {
+    nodeModule.register(hooksUrl, { data: { self, fast } });
+  }
 }
 
 /** The URL that imports `file` in its free-running form (two-way modules as their fast twins). */

@@ -1,6 +1,7 @@
 // slabsim command line. Exit codes: 0 success, 1 a check failed, 2 bad usage.
 import { Command, CommanderError } from 'commander';
 import { ModelError, SlabError } from '../errors.js';
+import { EXIT_INTERRUPTED, takeEarlySigints } from './interrupt.js';
 import { OutputError } from './output.js';
 import { addCompareCommand } from './compare.js';
 import { addGeometryCommand } from './geometry.js';
@@ -33,7 +34,12 @@ export function buildProgram(): Command {
   return program;
 }
 
+/** Commands that stop gracefully on Ctrl-C (src/cli/interrupt.ts). */
+const GRACEFUL = ['run', 'compare', 'race'];
+
 export async function main(argv: string[]): Promise<number> {
+  // Ctrl-C while loading: a graceful command stops at once and reports; any other just ends.
+  if (!GRACEFUL.includes(argv[0]) && takeEarlySigints() > 0) return EXIT_INTERRUPTED;
   try {
     await buildProgram().parseAsync(argv, { from: 'user' });
     return Number(process.exitCode ?? 0);

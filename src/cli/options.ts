@@ -2,6 +2,7 @@
 // InvalidArgumentError with what was expected, which becomes one line and exit code 2.
 import { InvalidArgumentError } from 'commander';
 import { MACHINE_OPTIONS, PROFILES, type Profile, parseDuration, parseSize } from '../config.js';
+import { MAX_SHEAF_CAPACITY } from '../mm/slub/geometry.js';
 import { parseSeed } from '../rng.js';
 
 const rangeOf = (name: string): { min: number; max: number } => {
@@ -34,6 +35,9 @@ export function profileArg(text: string): Profile {
   if (!PROFILES.includes(text as Profile)) throw new InvalidArgumentError(`expected one of ${PROFILES.join(', ')}`);
   return text as Profile;
 }
+
+/** --sheaf-capacity: 1..MAX_SHEAF_CAPACITY (whether the profile has sheaves is the cache's own check). */
+export const sheafCapacityArg = (text: string): number => intIn(1, MAX_SHEAF_CAPACITY)(text);
 
 export function seedArg(text: string): number {
   const n = parseSeed(text);

@@ -9,18 +9,19 @@ import {
   type ExploreReport,
   STRATEGIES,
   type StrategyName,
-  explore,
   mergeReports,
   RACE_SCHEMAS,
 } from '../race/explore.js';
 import type { Model } from '../race/model.js';
 import { DEFAULT_MAX_STEPS, parseRaceSchedule, runRace, traceLines } from '../race/run.js';
 import { parseShard, type Shard, shardFromEnv } from '../race/shard.js';
+import { exploreOnWorkers } from '../race/workers.js';
 import { ReplayStrategy } from '../sched/strategies/replay.js';
 import { type FileModel, fileReplayCommand, inFile, loadModelFiles } from './model_files.js';
 import { durationArg, intIn, oneOf, seedArg } from './options.js';
 import { checkWritable, OutputError, writeOutput } from './output.js';
 import { junitXml } from '../report/junit.js';
+import { EXIT_INTERRUPTED, onInterrupt, yieldToSignals } from './interrupt.js';
 
 export interface ModelFlags {
   model?: string[];
@@ -88,7 +89,11 @@ export function addRaceCommands(program: Command): void {
     .addOption(new Option('--runs <n>', 'runs per scenario and profile').argParser(intIn(1, 1e9)))
     .addOption(new Option('--budget <time>', 'stop after this long, e.g. 30s (default 30s unless --runs)').argParser(durationArg))
     .addOption(new Option('--seed <n>', 'first seed').argParser(seedArg).default(1))
-    .addOption(new Option('--profile <p>', "5.4, 6.6 or 'all'").argParser(oneOf([...PROFILES, 'all'] as const)).default('all'))
+    .addOption(
+      new Option('--profile <p>', `${PROFILES.join(', ')} or 'all' (each scenario on the profiles it applies to)`)
+        .argParser(oneOf([...PROFILES, 'all'] as const))
+        .default('all'),
+    )
     .addOption(
       new Option(
         '--shard <k/n|auto>',
@@ -110,11 +115,18 @@ export function addRaceCommands(program: Command): void {
     .option('--quiet', 'print only failures');
   addModelOptions(race).action(async (reports: string[], f: RaceFlags) => {
     for (const out of [f.json, f.junit]) if (out) checkWritable(out);
-    const report = f.merge ? mergeFiles(reports) : await runExploration(f);
-    if (f.json) writeOutput(f.json, `${JSON.stringify(report, null, 2)}\n`);
-    if (f.junit) writeOutput(f.junit, junitXml(report));
-    if (f.json !== '-') process.stdout.write(raceText(report, !!f.quiet));
-    process.exitCode = report.failures > 0 ? 1 : 0;
+    const interrupt = onInterrupt();
+    try {
+      const report = f.merge ? mergeFiles(reports) : await runExploration(f, interrupt.signal);
+      await yieldToSignals();
+      if (f.json) writeOutput(f.json, `${JSON.stringify(report, null, 2)}\n`);
+      await yieldToSignals();
+      if (f.junit) writeOutput(f.junit, junitXml(report));
+      if (f.json !== '-') process.stdout.write(raceText(report, !!f.quiet));
+      process.exitCode = report.failures > 0 ? 1 : report.interrupted ? EXIT_INTERRUPTED : 0;
+    } finally {
+      interrupt.dispose();
+    }
   });
 
   const replayCmd = program
@@ -169,14 +181,15 @@ export function addRaceCommands(program: Command): void {
     process.stdout.write('scenarios:\n');
     for (const s of scenarios)
       process.stdout.write(
-        `  ${s.name.padEnd(32)} ${s.cpus} CPUs  ${s.doc}${s.broken ? ' [broken by design: not in all]' : ''}\n`,
+        `  ${s.name.padEnd(32)} ${s.cpus} CPUs  ${s.doc}${s.profiles.length ? ` [${s.profiles.join(' ')}]` : ''}${s.broken ? ' [broken by design: not in all]' : ''}\n`,
       );
     process.stdout.write('mutants:\n');
     for (const m of mutants) process.stdout.write(`  ${m.name.padEnd(32)} ${m.doc}\n`);
   });
 }
 
-async function runExploration(f: RaceFlags): Promise<ExploreReport> {
+/** Explore on worker threads (one unless --workers): the main thread stays free to take a Ctrl-C. */
+async function runExploration(f: RaceFlags, signal: AbortSignal): Promise<ExploreReport> {
   const fromFiles = await fileModels(f);
   let models = builtInSelection(f.scenario ?? (fromFiles.length ? undefined : 'all'));
   if (f.mutant) {
@@ -185,10 +198,14 @@ async function runExploration(f: RaceFlags): Promise<ExploreReport> {
     if (models.length === 0) throw new OutputError(`mutant ${f.mutant} does not apply to scenario ${f.scenario}`);
   }
   models = [...models, ...fromFiles.map((x) => x.model)];
+  const profiles = f.profile === 'all' ? PROFILES : [f.profile];
+  if (!models.some((m) => m.profiles === undefined || profiles.some((p) => m.profiles?.includes(p)))) {
+    throw new OutputError(`scenario ${f.scenario} does not apply to profile ${f.profile} (see slabsim list)`);
+  }
   const budgetMs = f.budget ?? (f.runs === undefined ? 30_000 : 0);
   const opts: ExploreOptions = {
     models,
-    profiles: f.profile === 'all' ? PROFILES : [f.profile],
+    profiles,
     mutant: f.mutant ?? null,
     strategy: f.strategy,
     depth: f.depth,
@@ -212,9 +229,7 @@ async function runExploration(f: RaceFlags): Promise<ExploreReport> {
     },
   };
   try {
-    if (f.workers <= 1) return explore(opts);
-    const { exploreOnWorkers } = await import('../race/workers.js');
-    return await exploreOnWorkers(opts, f.workers);
+    return await exploreOnWorkers(opts, f.workers, signal);
   } catch (e) {
     throw inFile(e, fromFiles);
   }
@@ -264,6 +279,7 @@ export function raceText(r: ExploreReport, quiet: boolean): string {
       lines.push(`  replay: ${f.replay}`);
     }
   }
+  if (r.interrupted) lines.push('interrupted (Ctrl-C): the counts cover the runs done before it');
   lines.push(
     `${r.runs} runs, ${r.steps} steps in ${r.elapsed_ms} ms (${r.steps_per_sec.toLocaleString('en-US')} steps/s with setup and checks, ${r.sched_steps_per_sec.toLocaleString('en-US')} in the scheduler), strategy ${r.strategy}, seed ${r.seed}, shard ${r.shard}: ${r.failures} failing scenario(s)`,
   );

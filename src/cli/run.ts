@@ -1,15 +1,28 @@
 import { type Command, Option } from 'commander';
-import { DEFAULT_CONFIG } from '../config.js';
+import { DEFAULT_CONFIG, PROFILES, type Profile } from '../config.js';
 import type { PcpStat } from '../shm/structs.js';
 import { buddyinfoLine } from '../report/buddyinfo.js';
 import { htmlReport } from '../report/html.js';
 import { procBuddyinfo, procSlabinfo, procZoneinfo } from '../report/procfs.js';
 import { writeSysfsTree } from '../report/sysfs.js';
 import { type RunReport, runWorkload, WORKLOADS } from '../workload/run.js';
-import { durationArg, fraction, intIn, machineInt, oneOf, profileArg, seedArg, sizeArg, sizeRange } from './options.js';
+import {
+  durationArg,
+  fraction,
+  intIn,
+  machineInt,
+  oneOf,
+  profileArg,
+  seedArg,
+  sheafCapacityArg,
+  sizeArg,
+  sizeRange,
+} from './options.js';
 import { ALLOCATORS, type AllocatorName } from '../workload/allocators.js';
 import { progressBar } from './progress.js';
 import { applySpec, loadSpec } from './spec.js';
+import { tuneV8ForWorkloads } from '../workload/v8_flags.js';
+import { EXIT_INTERRUPTED, onInterrupt, yieldToSignals } from './interrupt.js';
 import { checkWritable, checkWritableDir, writeOutput, writeOutputDir } from './output.js';
 
 interface RunFlags {
@@ -18,14 +31,15 @@ interface RunFlags {
   nodes: number;
   memory: number;
   pageSize: number;
-  profile: '5.4' | '6.6';
-  ops: number;
+  profile: Profile;
+  ops?: number;
   seed: number;
   maxOrder: number;
   maxHeld: number;
   irqRate: number;
   size: [number, number];
   cache?: string;
+  sheafCapacity?: number;
   debug?: string | true;
   hardened?: boolean;
   randomFreelist?: boolean;
@@ -47,6 +61,8 @@ interface RunFlags {
 
 /** The largest --ops: also the cap of a --duration run (per-CPU counts stay below 2^31). */
 const MAX_OPS = 1e9;
+/** Without --ops or --duration a run lasts this long: long enough for a steady rate after warm-up. */
+const DEFAULT_DURATION_MS = 2000;
 
 export function addRunCommand(program: Command): void {
   program
@@ -65,11 +81,12 @@ export function addRunCommand(program: Command): void {
         .argParser(machineInt('pageSize'))
         .default(4096),
     )
-    .addOption(new Option('--profile <p>', 'kernel profile: 5.4 or 6.6').argParser(profileArg).default('5.4'))
+    .addOption(new Option('--profile <p>', `kernel profile: ${PROFILES.join(', ')}`).argParser(profileArg).default('5.4'))
     .addOption(
-      new Option('--ops <n>', 'operations of all CPUs together (an alloc and a free are two; rounded down to even)')
-        .argParser(intIn(1, 1e9))
-        .default(200_000),
+      new Option(
+        '--ops <n>',
+        'operations of all CPUs together (an alloc and a free are two; rounded down to even); default: a 2s --duration',
+      ).argParser(intIn(1, MAX_OPS)),
     )
     .addOption(new Option('--seed <n>', 'seed of every random choice').argParser(seedArg).default(1))
     .addOption(new Option('--max-order <k>', 'pages: largest order asked for (0..10)').argParser(intIn(0, 10)).default(3))
@@ -90,6 +107,11 @@ export function addRunCommand(program: Command): void {
         .default('slub'),
     )
     .option('--cache <name>', 'allocate from a new cache of this name (object size: the top of --size) instead of kmalloc')
+    .addOption(
+      new Option('--sheaf-capacity <n>', "the --cache's kmem_cache_args.sheaf_capacity (profiles 6.18 and 7.0)").argParser(
+        sheafCapacityArg,
+      ),
+    )
     .option(
       '--debug [opts]',
       'slub_debug= for the run\'s caches: letters F Z P U (T A O -), optionally ",cache,..." (6.6: blocks joined by ";", "*" globs; 5.4: one cache-name prefix); bare: FZPU everywhere',
@@ -113,60 +135,101 @@ export function addRunCommand(program: Command): void {
     .option('--no-pcp', 'no per-CPU page lists: every page allocation and free goes to the zone (for comparison)')
     .option('--report <file.html>', "write an HTML report with charts, one self-contained file ('-' for stdout)")
     .option('--quiet', 'print nothing but errors')
-    .addOption(new Option('--duration <time>', 'run for this long, e.g. 10s (then --ops is only a cap)').argParser(durationArg))
+    .addOption(
+      new Option(
+        '--duration <time>',
+        'run for this long after every CPU has started, e.g. 10s (then --ops is only a cap); default 2s unless --ops is given',
+      ).argParser(durationArg),
+    )
     .option('--spec <file>', 'take options from a JSON file (keys: the long option names); the command line wins')
     .action(async (flags: RunFlags, cmd: Command) => {
       if (flags.spec) applySpec(flags as unknown as Record<string, unknown>, loadSpec(flags.spec, cmd), cmd);
       const files = [flags.json, flags.procSlabinfo, flags.buddyinfo, flags.zoneinfo, flags.report];
       for (const f of files) if (f) checkWritable(f);
       if (flags.sysfsOut) checkWritableDir(flags.sysfsOut);
-      // With --duration and no explicit --ops, the time alone ends the run.
-      const ops = flags.duration !== undefined && cmd.getOptionValueSource('ops') !== 'cli' ? MAX_OPS : flags.ops;
-      const progress = progressBar(ops, !flags.quiet && !files.includes('-'), flags.duration);
-      const report = await runWorkload({
-        onProgress: progress.update,
-        workload: flags.workload,
-        machine: {
-          cpus: flags.cpus,
-          nodes: flags.nodes,
-          memory: flags.memory,
-          pageSize: flags.pageSize,
-          profile: flags.profile,
-          pcp: flags.pcp,
-        },
-        ops,
-        durationMs: flags.duration,
-        allocator: flags.allocator,
-        seed: flags.seed,
-        maxOrder: flags.maxOrder,
-        maxHeld: flags.maxHeld,
-        irqRate: flags.irqRate,
-        minSize: flags.size[0],
-        maxSize: flags.size[1],
-        cache: flags.cache,
-        debug: flags.debug === true ? '' : flags.debug,
-        hardened: flags.hardened,
-        randomFreelist: flags.randomFreelist,
-        batch: flags.batch,
-        slots: flags.slots,
-        epochs: flags.epochs,
-      }).finally(progress.stop);
-      if (flags.json) writeOutput(flags.json, `${JSON.stringify(report, null, 2)}\n`);
-      if (flags.procSlabinfo) writeOutput(flags.procSlabinfo, procSlabinfo(report));
-      if (flags.buddyinfo) writeOutput(flags.buddyinfo, procBuddyinfo(report));
-      if (flags.zoneinfo) writeOutput(flags.zoneinfo, procZoneinfo(report));
-      if (flags.report) writeOutput(flags.report, htmlReport(report));
-      const sysfsOut = flags.sysfsOut;
-      if (sysfsOut) writeOutputDir(sysfsOut, (dir) => writeSysfsTree(report, dir));
-      if (!flags.quiet && !files.includes('-')) process.stdout.write(summary(report));
-      if (!report.checks.ok) process.exitCode = 1;
+      // A duration unless only --ops was given; then --ops is a cap, and with none the time alone ends the run.
+      const duration = flags.duration ?? (flags.ops === undefined ? DEFAULT_DURATION_MS : undefined);
+      const ops = flags.ops ?? MAX_OPS;
+      const talk = !flags.quiet && !files.includes('-');
+      const progress = progressBar(ops, talk, duration);
+      tuneV8ForWorkloads(); // before the workers compile anything
+      const interrupt = onInterrupt();
+      // The summary's first line once the CPUs run (a sign for scripts that they do), the rest at the end.
+      let headed = false;
+      const head = (): void => {
+        if (talk && !headed) process.stdout.write(`${header(flags)}\n`);
+        headed = true;
+      };
+      try {
+        const report = await runWorkload({
+          onProgress: progress.update,
+          // (Under a progress bar, on a terminal, the line waits for the end.)
+          onStart: () => {
+            if (!process.stderr.isTTY) head();
+          },
+          signal: interrupt.signal,
+          workload: flags.workload,
+          machine: {
+            cpus: flags.cpus,
+            nodes: flags.nodes,
+            memory: flags.memory,
+            pageSize: flags.pageSize,
+            profile: flags.profile,
+            pcp: flags.pcp,
+          },
+          ops,
+          durationMs: duration,
+          allocator: flags.allocator,
+          seed: flags.seed,
+          maxOrder: flags.maxOrder,
+          maxHeld: flags.maxHeld,
+          irqRate: flags.irqRate,
+          minSize: flags.size[0],
+          maxSize: flags.size[1],
+          cache: flags.cache,
+          sheafCapacity: flags.sheafCapacity,
+          debug: flags.debug === true ? '' : flags.debug,
+          hardened: flags.hardened,
+          randomFreelist: flags.randomFreelist,
+          batch: flags.batch,
+          slots: flags.slots,
+          epochs: flags.epochs,
+        }).finally(progress.stop);
+        // One output at a time, each whole or not at all: a second Ctrl-C lands between two.
+        const outputs: Array<[string | undefined, () => void]> = [
+          [flags.json, () => writeOutput(flags.json as string, `${JSON.stringify(report, null, 2)}\n`)],
+          [flags.procSlabinfo, () => writeOutput(flags.procSlabinfo as string, procSlabinfo(report))],
+          [flags.buddyinfo, () => writeOutput(flags.buddyinfo as string, procBuddyinfo(report))],
+          [flags.zoneinfo, () => writeOutput(flags.zoneinfo as string, procZoneinfo(report))],
+          [flags.report, () => writeOutput(flags.report as string, htmlReport(report))],
+          [flags.sysfsOut, () => writeOutputDir(flags.sysfsOut as string, (dir) => writeSysfsTree(report, dir))],
+        ];
+        for (const [file, write] of outputs) {
+          if (!file) continue;
+          await yieldToSignals();
+          write();
+        }
+        head();
+        if (talk) process.stdout.write(summary(report));
+        // A failed check says more than the interruption: it wins the exit code.
+        process.exitCode = !report.checks.ok ? 1 : report.interrupted ? EXIT_INTERRUPTED : 0;
+      } finally {
+        interrupt.dispose();
+      }
     });
 }
 
+/** The summary's first line: what runs. */
+const header = (f: RunFlags): string =>
+  `slabsim run: workload ${f.workload}, ${f.cpus} CPUs on ${f.nodes} node(s), profile ${f.profile}, seed ${f.seed}`;
+
+/** The summary after the first line: what happened and what the checks found. */
 function summary(r: RunReport): string {
   const lines = [
-    `slabsim run: workload ${r.workload}, ${r.config.cpus} CPUs on ${r.config.nodes} node(s), profile ${r.config.profile}, seed ${r.seed}`,
-    `  ${r.ops} ops in ${r.elapsed_ms} ms: ${r.ops_per_sec.toLocaleString('en-US')} ops/s`,
+    `  ${r.ops} ops in ${r.elapsed_ms} ms: ${rateLine(r)}`,
+    ...(r.interrupted
+      ? ['  interrupted (Ctrl-C): the CPUs stopped at their next safe point; the checks cover what was done']
+      : []),
     ...r.per_cpu.map(
       (c) =>
         `  CPU${c.cpu} (node ${c.node}): ${c.ops} ops, ${c.allocs} allocs, ${c.frees} frees, ${c.failed} failed, ${c.elapsed_ms} ms`,
@@ -188,6 +251,14 @@ function summary(r: RunReport): string {
     ...r.checks.messages.map((msg) => `    ${msg}`),
   ];
   return `${lines.join('\n')}\n`;
+}
+
+/** How the rate was taken: the steady second half of the run, or the whole of a run too short for one. */
+function rateLine(r: RunReport): string {
+  const whole = `${r.ops_per_sec.toLocaleString('en-US')} ops/s`;
+  const s = r.steady_rate;
+  if (!s) return `${whole} over the whole run (too short for a steady rate: JIT warm-up included)`;
+  return `${s.ops_per_sec.toLocaleString('en-US')} ops/s steady (${s.from_ms}-${s.to_ms} ms after the start; the first half, JIT warm-up, left out), ${whole} over the whole run`;
 }
 
 /** SLUB's boot options, when the run set any. */

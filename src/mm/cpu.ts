@@ -1,6 +1,6 @@
 import type { Rng } from '../rng.js';
 import { Rng as RngClass } from '../rng.js';
-import { controlledIrqRate, cpuNode, type Machine, pauseRequested, waitWhilePaused } from '../shm/machine.js';
+import { controlledIrqRate, cpuNode, cpuWorkWord, type Machine, pauseRequested, waitWhilePaused } from '../shm/machine.js';
 
 /**
  * The simulated CPU an operation runs on: `raw_cpu_ptr()`'s answer. One per worker
@@ -13,6 +13,8 @@ export interface Cpu {
   readonly id: number;
   /** its NUMA node (numa_mem_id()) */
   readonly node: number;
+  /** word offset of this CPU's count of pending work (flush requests), read at every safe point */
+  readonly workWord: number;
   /** chance, at each interruption point, of running `irq` there (0: off) */
   irqRate: number;
   /** nested interruption depth: an interrupt is never interrupted */
@@ -30,6 +32,7 @@ export function makeCpu(m: Machine, id: number, seed = 0, irqRate = 0): Cpu {
     m,
     id,
     node: cpuNode(m, id),
+    workWord: cpuWorkWord(m, id),
     irqRate,
     irqDepth: 0,
     irq: null,

@@ -43,7 +43,7 @@ export function* allocPages(m: Machine, node: number, order: number, cpu: number
     pfn = yield* rmqueuePcplist(m, node, order, me);
     // rmqueue(): 5.4 gives order 0 from the pcp lists or not at all; 6.6 goes to the zone
     // when they give nothing (a drain held pcp->lock, or the zone was empty anyway).
-    if (pfn === NIL && m.cfg.profile === '6.6') pfn = yield* rmqueueBuddy(m, node, order);
+    if (pfn === NIL && m.cfg.profile !== '5.4') pfn = yield* rmqueueBuddy(m, node, order);
   } else {
     pfn = yield* rmqueueBuddy(m, node, order);
   }

@@ -5,9 +5,15 @@ import { markBuiltIn } from './run.js';
 import { HAPROXY_MODELS } from './models/haproxy.js';
 import { treiberModel } from './models/treiber.js';
 import { SCENARIOS } from './scenarios.js';
+import { SHEAF_SCENARIOS } from './sheaf_scenarios.js';
 import { slubModel } from './slub_model.js';
 
-export const MODELS: readonly Model[] = [...SCENARIOS.map(slubModel), treiberModel, ...HAPROXY_MODELS].map(markBuiltIn);
+export const MODELS: readonly Model[] = [
+  ...SCENARIOS.map(slubModel),
+  ...SHEAF_SCENARIOS.map(slubModel),
+  treiberModel,
+  ...HAPROXY_MODELS,
+].map(markBuiltIn);
 
 export const modelByName = (name: string): Model | undefined => MODELS.find((m) => m.name === name);
 
@@ -32,6 +38,8 @@ const HOME: Record<string, string> = {
   'ignore-frozen': 'remote-free-into-full-cpu-slab',
   'plain-unfreeze': 'drain-vs-remote-free',
   'untagged-stack': 'treiber-stack',
+  'unlocked-barn': 'barn-exchange-vs-flush',
+  'sheaf-no-trylock': 'irq-under-sheaf-lock',
 };
 
 /** The models a mutant can break, its home scenario first. */

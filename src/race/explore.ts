@@ -288,5 +288,5 @@ export function mergeReports(reports: ExploreReport[]): ExploreReport {
     [...byKey.values()],
     Math.max(...reports.map((r) => r.elapsed_ms)),
   );
-  return { ...merged, shard: shards };
+  return { ...merged, shard: shards, ...(reports.some((r) => r.interrupted) ? { interrupted: true as const } : {}) };
 }

@@ -46,6 +46,8 @@ export interface Model {
   cpuRange?: readonly [number, number];
   /** Bytes of simulated memory for one run (default 256 KiB, at least 256 KiB). */
   memory?: number;
+  /** NUMA nodes of its machine (default 1). */
+  nodes?: number;
   /** Chance of an interrupt at each interruption point (needs {@link Instance.irq}). */
   irqRate?: number;
   /** The kernel profiles whose SLUB the model runs: explored once per profile. Absent: once. */
@@ -144,6 +146,7 @@ export function checkModel(x: unknown, where: string): Model {
     o.memory === undefined || (int(o.memory, MIN_MODEL_MEMORY, MAX_MODEL_MEMORY) && (o.memory as number) % 4096 === 0),
     `a multiple of 4096 from ${MIN_MODEL_MEMORY} to ${MAX_MODEL_MEMORY} bytes`,
   );
+  field('nodes', o.nodes === undefined || int(o.nodes, 1, Math.min(8, o.cpus as number)), 'an integer from 1 to min(8, cpus)');
   field(
     'irqRate',
     o.irqRate === undefined || (typeof o.irqRate === 'number' && o.irqRate >= 0 && o.irqRate <= 1),

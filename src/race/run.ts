@@ -82,7 +82,7 @@ const byModel = new WeakMap<Model, Map<string, Start>>();
  * prepare() returned. The run's mutant is on: set-up code runs with it, as the run does.
  */
 function startingMachine(model: Model, profile: Profile, trusted: boolean, fresh: boolean): Start {
-  const cfg = { cpus: model.cpus, memory: model.memory ?? DEFAULT_MEMORY, profile };
+  const cfg = { cpus: model.cpus, nodes: model.nodes ?? 1, memory: model.memory ?? DEFAULT_MEMORY, profile };
   const start = (): Start => {
     const m = create(cfg);
     if (!fresh) trackPages(m);
@@ -92,7 +92,7 @@ function startingMachine(model: Model, profile: Profile, trusted: boolean, fresh
     return { m, image: fresh ? null : snapshot(m), prepared };
   };
   if (fresh) return start();
-  const shape = `${cfg.cpus}:${cfg.memory}:${profile}`;
+  const shape = `${cfg.cpus}:${cfg.nodes}:${cfg.memory}:${profile}`;
   const variant = `${profile}:${mutantOn() ?? 'none'}`;
   let perVariant = byModel.get(model);
   const saved = model.prepare ? perVariant?.get(variant) : byShape.get(shape);

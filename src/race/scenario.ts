@@ -27,6 +27,15 @@ export interface Scenario {
   size: number;
   /** chance of an interrupt at each interruption point, for every CPU */
   irqRate?: number;
+  /** the profiles it applies to (default: all) */
+  profiles?: readonly Profile[];
+  /** NUMA nodes and simulated memory of its machine (defaults: 1 node, 256 KiB) */
+  nodes?: number;
+  memory?: number;
+  /** kmem_cache_args.sheaf_capacity of its cache (the machine then gets the kmalloc caches, which hold sheaves) */
+  sheafCapacity?: number;
+  /** the mutants it is written to expose (default: the five cpu-slab ones) */
+  mutants?: readonly string[];
   /** bring the machine into the starting state (free-running code, before any program runs) */
   setup(w: ScenarioWorld, profile: Profile): void;
   /** the program of CPU i */

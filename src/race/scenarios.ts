@@ -16,13 +16,13 @@ import type { Scenario, ScenarioWorld } from './scenario.js';
 
 // ---- the ledger: every object a program receives or gives up goes through these ----
 
-function* take(w: ScenarioWorld, cpu: Cpu): Step<number> {
+export function* take(w: ScenarioWorld, cpu: Cpu): Step<number> {
   const obj = yield* slabAllocNode(w.s, cpu, -1);
   if (obj !== 0) receive(w, cpu.id, obj);
   return obj;
 }
 
-function* give(w: ScenarioWorld, cpu: Cpu, obj: number): Step {
+export function* give(w: ScenarioWorld, cpu: Cpu, obj: number): Step {
   release(w, cpu.id, obj);
   yield* kmemCacheFree(w.s, cpu, obj);
 }
@@ -39,7 +39,7 @@ function release(w: ScenarioWorld, cpu: number, obj: number): void {
 }
 
 /** Setup: allocate n objects on `cpu` (free-running). */
-function takeNow(w: ScenarioWorld, cpu: number, n: number): number[] {
+export function takeNow(w: ScenarioWorld, cpu: number, n: number): number[] {
   return Array.from({ length: n }, () => {
     const obj = allocNow(w.s, w.cpus[cpu], -1);
     receive(w, cpu, obj);
@@ -48,7 +48,7 @@ function takeNow(w: ScenarioWorld, cpu: number, n: number): number[] {
 }
 
 /** Setup: free objects from `cpu` (free-running). */
-function giveNow(w: ScenarioWorld, cpu: number, objs: number[]): void {
+export function giveNow(w: ScenarioWorld, cpu: number, objs: number[]): void {
   for (const obj of objs) {
     release(w, cpu, obj);
     freeNow(w.s, w.cpus[cpu], obj);
@@ -56,7 +56,7 @@ function giveNow(w: ScenarioWorld, cpu: number, objs: number[]): void {
 }
 
 /** Setup: hand objects over to another holder without freeing them. */
-function handOver(w: ScenarioWorld, to: number, objs: number[]): void {
+export function handOver(w: ScenarioWorld, to: number, objs: number[]): void {
   for (const obj of objs) w.held.set(obj, to + 1);
 }
 
@@ -69,17 +69,41 @@ function fullSlabs(w: ScenarioWorld, cpu: number, slabs: number): number[][] {
 }
 
 /** Where the slab holding `obj` is now, for outcome strings. */
-function placeOf(w: ScenarioWorld, obj: number): string {
+export function placeOf(w: ScenarioWorld, obj: number): string {
   const p = slabPlaces(w.s).get(virtToHeadPfn(w.m, obj));
   if (p === undefined) return 'discarded';
   return p.kind === 'cpu' || p.kind === 'cpu_partial' ? `${p.kind} of CPU${p.cpu}` : p.kind;
 }
 
-const nodeCount = (w: ScenarioWorld, field: 'nrSlabs' | 'nrPartial'): number => w.m.u32[w.s.node0 + CACHE_NODE[field]];
+export const nodeCount = (w: ScenarioWorld, field: 'nrSlabs' | 'nrPartial'): number => w.m.u32[w.s.node0 + CACHE_NODE[field]];
 
 /** Every program ends by freeing what setup set aside for it and what it still holds. */
-function* freeHeld(w: ScenarioWorld, cpu: Cpu): Step {
+export function* freeHeld(w: ScenarioWorld, cpu: Cpu): Step {
   for (const [obj, holder] of [...w.held]) if (holder === cpu.id + 1) yield* give(w, cpu, obj);
+}
+
+/**
+ * The program of the interrupt scenarios: CPU0 allocates twice with interrupts on, then
+ * frees both; CPU1 (no interrupts) the same, alongside.
+ */
+export function* interruptedProgram(w: ScenarioWorld, cpu: number): Step {
+  const c = w.cpus[cpu];
+  if (cpu === 1) c.irqRate = 0;
+  const a = yield* take(w, c);
+  const b = yield* take(w, c);
+  c.irqRate = 0;
+  yield* give(w, c, a);
+  yield* give(w, c, b);
+  yield* freeHeld(w, c);
+}
+
+/** Their interrupt: once per run, allocate two objects, keep the second, free the first. */
+export function* interruptingAllocs(w: ScenarioWorld, cpu: Cpu): Step {
+  if (w.objs.irqKept.length > 0) return; // one interrupt per run is enough
+  const x = yield* take(w, cpu);
+  const y = yield* take(w, cpu);
+  w.objs.irqKept.push(y);
+  yield* give(w, cpu, x);
 }
 
 // ---- the scenarios ----
@@ -156,23 +180,8 @@ const irqBetweenTidAndCas: Scenario = {
     giveNow(w, 0, takeNow(w, 0, 4)); // objects on CPU0's freelist: X, Y, Z, ...
     w.objs.irqKept = [];
   },
-  *program(w, cpu) {
-    const c = w.cpus[cpu];
-    if (cpu === 1) c.irqRate = 0;
-    const a = yield* take(w, c);
-    const b = yield* take(w, c);
-    c.irqRate = 0;
-    yield* give(w, c, a);
-    yield* give(w, c, b);
-    yield* freeHeld(w, c);
-  },
-  *irq(w, cpu) {
-    if (w.objs.irqKept.length > 0) return; // one interrupt per run is enough
-    const x = yield* take(w, cpu);
-    const y = yield* take(w, cpu);
-    w.objs.irqKept.push(y);
-    yield* give(w, cpu, x); // the head is X again, but its next pointer has changed
-  },
+  program: interruptedProgram,
+  irq: interruptingAllocs, // cpu slab: the head is X again, but its next pointer has changed
   outcome: (w) => `interrupts ${w.objs.irqKept.length}`,
 };
 
@@ -222,6 +231,9 @@ const concurrentRemoteFrees: Scenario = {
   outcome: (w) => `slab: ${placeOf(w, w.objs.r1[0])}`,
 };
 
+/** The cpu-slab scenarios: 5.4, 6.6, and 6.18 (whose 'race' cache has no sheaves: 6.6's paths). */
+const CPU_SLAB_PROFILES = ['5.4', '6.6', '6.18'] as const;
+
 export const SCENARIOS: readonly Scenario[] = [
   remoteFreeVsDeactivate,
   drainVsRemoteFree,
@@ -229,4 +241,4 @@ export const SCENARIOS: readonly Scenario[] = [
   irqBetweenTidAndCas,
   remoteFreeIntoFullCpuSlab,
   concurrentRemoteFrees,
-];
+].map((sc) => ({ ...sc, profiles: CPU_SLAB_PROFILES }));

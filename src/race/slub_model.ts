@@ -1,6 +1,6 @@
 // A SLUB scenario as a model: its cache, ledger and checks around its programs.
 import { PROFILES, type Profile } from '../config.js';
-import { kmemCacheCreate, leakedObjects } from '../mm/slub/cache.js';
+import { kmemCacheCreate, leakedObjects, slubInit } from '../mm/slub/cache.js';
 import { cacheById } from '../mm/slub/kmem_cache.js';
 import { auditCache } from '../mm/slub/validate.js';
 import { countsInBoundsAt } from '../mm/slub/walk.js';
@@ -20,11 +20,15 @@ export function slubModel(sc: Scenario): Model {
     doc: sc.doc,
     cpus: sc.cpus,
     irqRate: sc.irqRate,
-    profiles: PROFILES,
-    mutants: ['no-tid', 'split-slab-cas', 'unlocked-partial', 'ignore-frozen', 'plain-unfreeze'],
+    nodes: sc.nodes,
+    memory: sc.memory,
+    profiles: sc.profiles ?? PROFILES,
+    mutants: sc.mutants ?? ['no-tid', 'split-slab-cas', 'unlocked-partial', 'ignore-frozen', 'plain-unfreeze'],
     // The cache and the scenario's starting state are the same for every run: made once.
     prepare(m, cpus, profile: Profile): Prepared {
-      const id = kmemCacheCreate(m, 'race', sc.size, { flags: ['no_merge'] });
+      // Sheaves are kmalloc'd: a cache with them needs the kmalloc caches (7.0: all do).
+      if (sc.sheafCapacity !== undefined || profile === '7.0') slubInit(m);
+      const id = kmemCacheCreate(m, 'race', sc.size, { flags: ['no_merge'], sheafCapacity: sc.sheafCapacity });
       const w: ScenarioWorld = { m, s: cacheById(m, id), cpus, objs: {}, held: new Map(), violations: [] };
       sc.setup(w, profile);
       return { id, objs: w.objs, held: [...w.held] };

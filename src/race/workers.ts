@@ -1,9 +1,12 @@
-// --workers N: the runs of an exploration spread over N threads (piscina), each taking a
-// disjoint shard of the seed space, then merged as `--merge` merges shards of CI jobs.
-// A thread finds built-in models by name and loads a user's models from their files.
+// Explorations on worker threads: --workers N spreads the runs over N threads (piscina),
+// each taking a disjoint shard of the seed space, then merged as `--merge` merges shards
+// of CI jobs. A thread finds built-in models by name and loads a user's models from their
+// files. One thread too: the main thread then stays free to take a Ctrl-C, which stops
+// every worker between two runs through a shared stop word.
+import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import type { ExploreTask, ModelRef } from '../../workers/explore.js';
-import { type ExploreOptions, type ExploreReport, explore, mergeReports } from './explore.js';
+import type { ExploreResult, ExploreTask, ModelRef } from '../../workers/explore.js';
+import { type ExploreOptions, type ExploreReport, mergeReports } from './explore.js';
 import { ModelError } from '../errors.js';
 import { modelByName } from './catalogue.js';
 
@@ -23,20 +26,38 @@ function modelRefs(opts: ExploreOptions): ModelRef[] {
   });
 }
 
-export async function exploreOnWorkers(opts: ExploreOptions, workers: number): Promise<ExploreReport> {
+/** Explore on `workers` threads; `signal` aborted stops them all between two runs. */
+export async function exploreOnWorkers(opts: ExploreOptions, workers: number, signal?: AbortSignal): Promise<ExploreReport> {
   // DFS enumerates one space: splitting it by seed would repeat it, so it runs on one thread.
-  if (opts.strategy === 'dfs') return explore(opts);
+  const threads = opts.strategy === 'dfs' ? 1 : workers;
   const models = modelRefs(opts);
-  const p = pool(workers);
+  const p = pool(threads);
+  const stop = new Int32Array(new SharedArrayBuffer(4));
+  const onAbort = (): void => void Atomics.store(stop, 0, 1);
+  if (signal?.aborted) onAbort();
+  signal?.addEventListener('abort', onAbort);
+  // The DFS estimate is printed before the search: the worker sends it as soon as it has it.
+  const estimates = new MessageChannel();
+  estimates.port1.on('message', (e: { model: string; profile: ExploreReport['models'][number]['profile']; n: number }) =>
+    opts.onEstimate?.(e.model, e.profile, e.n),
+  );
   try {
     const [k, n] = opts.shard;
     const { models: _models, onEstimate: _onEstimate, shouldStop: _shouldStop, replayCommand, ...rest } = opts;
-    const tasks = Array.from({ length: workers }, (_, i): ExploreTask => ({
+    const tasks = Array.from({ length: threads }, (_, i): ExploreTask => ({
       ...rest,
       models,
-      shard: [k * workers + i, n * workers],
+      shard: [k * threads + i, n * threads],
+      stop,
+      estimates: i === 0 ? estimates.port2 : undefined,
     }));
-    const reports = await Promise.all(tasks.map((t) => p.run(t) as Promise<ExploreReport>));
+    const results = await Promise.all(
+      tasks.map((t) => p.run(t, { transferList: t.estimates ? [t.estimates] : [] }) as Promise<ExploreResult>),
+    );
+    const reports = results.map((r) => {
+      if ('modelError' in r) throw new ModelError(r.modelError.message, r.modelError.model);
+      return r.report;
+    });
     const merged = mergeReports(reports);
     // Replay commands are made here, where the caller's command line is known.
     if (replayCommand) {
@@ -47,6 +68,8 @@ export async function exploreOnWorkers(opts: ExploreOptions, workers: number): P
     }
     return { ...merged, shard: `${k}/${n}` };
   } finally {
+    signal?.removeEventListener('abort', onAbort);
+    estimates.port1.close();
     await p.destroy();
   }
 }

@@ -6,13 +6,28 @@ import { type KmemCache, cacheById, cpuPartial, minPartial, remoteNodeDefragRati
 import type { Machine } from '../shm/machine.js';
 import { pageOff, pfnNode } from '../shm/machine.js';
 import { listPfns } from '../mm/slub/walk.js';
-import { CACHE_CPU, CACHE_NODE, KMEM_CACHE, NIL, PAGE, SLAB_COUNTERS, STAT_ITEMS, type StatItem } from '../shm/structs.js';
+import {
+  CACHE_CPU,
+  CACHE_NODE,
+  type CommonStatItem,
+  KMEM_CACHE,
+  NIL,
+  PAGE,
+  PROFILE_STAT_ITEMS,
+  SLAB_COUNTERS,
+  STAT_ITEMS,
+  type StatItem,
+} from '../shm/structs.js';
+import { sheafSize } from '../mm/slub/sheaf.js';
 import { inuseOf, objectsOf } from '../shm/word.js';
 
 export interface StatValue {
   total: number;
   per_cpu: number[];
 }
+
+/** A cache's stat items: those of its profile (PROFILE_STAT_ITEMS), the common ones always. */
+export type CacheStats = Record<CommonStatItem, StatValue> & Partial<Record<StatItem, StatValue>>;
 
 /** One node's share of a cache (the ` N<node>=` parts of the sysfs files). */
 export interface NodeReport {
@@ -26,6 +41,9 @@ export interface NodeReport {
   objects_partial: number;
   /** cpu_slabs counted on this node (by the node of each cpu slab and cpu-partial head) */
   cpu_slabs: number;
+  /** 6.18, 7.0: the node's barn (nr_full, nr_empty); 0 for a cache without sheaves */
+  barn_full: number;
+  barn_empty: number;
 }
 
 /** One CPU's slabs of a cache: what show_slab_objects(SO_CPU) and slabs_cpu_partial read. */
@@ -39,6 +57,9 @@ export interface CpuSlabsReport {
   partial_slabs: number;
   /** the head's page->pobjects (5.4 only; 0 on 6.6, where sysfs estimates half-full slabs) */
   partial_objects: number;
+  /** 6.18, 7.0: objects in the main sheaf and the spare (-1: no spare) */
+  main_sheaf: number;
+  spare_sheaf: number;
 }
 
 export interface CacheReport {
@@ -57,6 +78,8 @@ export interface CacheReport {
   objs_per_slab: number;
   min_partial: number;
   cpu_partial: number;
+  /** s->sheaf_capacity (6.18, 7.0; 0 for none) */
+  sheaf_capacity: number;
   /** s->remote_node_defrag_ratio (sysfs shows it divided by 10) */
   remote_node_defrag_ratio: number;
   slabs: number;
@@ -73,16 +96,18 @@ export interface CacheReport {
   objects_partial: number;
   per_node: NodeReport[];
   per_cpu: CpuSlabsReport[];
-  stats: Record<StatItem, StatValue>;
+  /** the stat items of the run's profile, in its kernel order */
+  stats: CacheStats;
 }
 
-export function statsOf(s: KmemCache): Record<StatItem, StatValue> {
-  const out = {} as Record<StatItem, StatValue>;
-  STAT_ITEMS.forEach((name, i) => {
+export function statsOf(s: KmemCache): CacheStats {
+  const out: Partial<Record<StatItem, StatValue>> = {};
+  for (const name of PROFILE_STAT_ITEMS[s.profile]) {
+    const i = STAT_ITEMS.indexOf(name);
     const per = Array.from({ length: s.m.cfg.cpus }, (_, cpu) => s.m.u32[s.cpu0 + cpu * CACHE_CPU.STRIDE + CACHE_CPU.stat + i]);
     out[name] = { total: per.reduce((a, b) => a + b, 0), per_cpu: per };
-  });
-  return out;
+  }
+  return out as CacheStats;
 }
 
 export function cacheReport(m: Machine, id: number): CacheReport {
@@ -107,6 +132,8 @@ export function cacheReport(m: Machine, id: number): CacheReport {
       objects: totalObjects - partialFree,
       objects_partial: partialInuse,
       cpu_slabs: 0,
+      barn_full: m.u32[n + CACHE_NODE.nrFull],
+      barn_empty: m.u32[n + CACHE_NODE.nrEmpty],
     });
   }
   // show_slab_objects(SO_CPU): a CPU without a cpu slab is skipped, cpu-partial list and all.
@@ -130,6 +157,7 @@ export function cacheReport(m: Machine, id: number): CacheReport {
     objs_per_slab: s.objects,
     min_partial: minPartial(s),
     cpu_partial: cpuPartial(s),
+    sheaf_capacity: s.sheafCapacity,
     remote_node_defrag_ratio: remoteNodeDefragRatio(s),
     slabs: sum('slabs'),
     partial: sum('partial'),
@@ -164,6 +192,8 @@ function cpuSlabsOf(s: KmemCache): CpuSlabsReport[] {
       partial_node: head === NIL ? null : pfnNode(m, head),
       partial_slabs: h < 0 ? 0 : m.u32[h + PAGE.pages],
       partial_objects: h < 0 || s.v66 ? 0 : m.u32[h + PAGE.pobjects],
+      main_sheaf: m.u32[c + CACHE_CPU.main] === 0 ? 0 : sheafSize(m, m.u32[c + CACHE_CPU.main]),
+      spare_sheaf: m.u32[c + CACHE_CPU.spare] === 0 ? -1 : sheafSize(m, m.u32[c + CACHE_CPU.spare]),
     };
   });
 }

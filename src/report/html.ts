@@ -2,7 +2,7 @@
 // CSS and script inline, nothing fetched. Tables and the fast-path bars are rendered
 // here; the time series in the browser by the viewer's charts (uPlot, bundled into the
 // page's script by reportScript()), and the final slabs as a picture of bars.
-import { STAT_ITEMS } from '../shm/structs.js';
+import { PROFILE_STAT_ITEMS } from '../shm/structs.js';
 import { reportScript, uplotCss } from '../view/bundle.js';
 import type { RunReport } from '../workload/run.js';
 
@@ -277,7 +277,22 @@ function subtitle(r: RunReport): string {
 function summaryHtml(r: RunReport): string {
   const cards: Array<[string, string, string?]> = [
     ['operations', num(r.ops)],
-    ['throughput', `${num(r.ops_per_sec)} ops/s`],
+    r.steady_rate
+      ? [
+          'throughput',
+          `${num(r.steady_rate.ops_per_sec)} ops/s`,
+          `steady, ${r.steady_rate.from_ms}-${r.steady_rate.to_ms} ms after the start (warm-up left out); ${num(r.ops_per_sec)} over the whole run`,
+        ]
+      : ['throughput', `${num(r.ops_per_sec)} ops/s`, 'over the whole run, JIT warm-up included'],
+    ...(r.interrupted
+      ? [
+          ['interrupted', 'Ctrl-C', 'the CPUs stopped at their next safe point; the checks cover what was done'] as [
+            string,
+            string,
+            string,
+          ],
+        ]
+      : []),
     ['parallel phase', `${r.elapsed_ms} ms`, `${r.wall_ms} ms with thread start-up`],
     ['pages in use', `${num(r.pages.total - r.pages.free)} of ${num(r.pages.total)}`, `${num(r.pages.slab)} in slabs`],
     [
@@ -289,7 +304,7 @@ function summaryHtml(r: RunReport): string {
   const items = cards
     .map(
       ([k, v, sub]) =>
-        `<div class="card${k === 'checks' ? (r.checks.ok ? ' ok' : ' bad') : ''}"><div class="k">${esc(k)}</div><div class="v">${esc(v)}</div>${sub ? `<div class="s">${esc(sub)}</div>` : ''}</div>`,
+        `<div class="card${k === 'checks' ? (r.checks.ok ? ' ok' : ' bad') : k === 'interrupted' ? ' bad' : ''}" id="card-${k.replace(/ /g, '-')}"><div class="k">${esc(k)}</div><div class="v">${esc(v)}</div>${sub ? `<div class="s">${esc(sub)}</div>` : ''}</div>`,
     )
     .join('\n');
   const messages = r.checks.messages.length
@@ -338,7 +353,8 @@ ${rows}
 
 function countersHtml(r: RunReport): string {
   if (r.caches.length === 0) return '';
-  const active = r.caches.filter((c) => STAT_ITEMS.some((k) => c.stats[k].total > 0));
+  const items = PROFILE_STAT_ITEMS[r.config.profile];
+  const active = r.caches.filter((c) => items.some((k) => (c.stats[k]?.total ?? 0) > 0));
   const quiet = r.caches.filter((c) => !active.includes(c));
   const busiest = active.reduce<(typeof active)[number] | undefined>(
     (best, c) =>
@@ -353,11 +369,13 @@ function countersHtml(r: RunReport): string {
   const head = `<tr><th>counter</th><th>total</th>${Array.from({ length: cpus }, (_, i) => `<th>C${i}</th>`).join('')}</tr>`;
   const tables = active
     .map((c) => {
-      const rows = STAT_ITEMS.map((k) => {
-        const v = c.stats[k];
-        const cell = (n: number): string => `<td${n === 0 ? ' class="zero"' : ''}>${num(n)}</td>`;
-        return `<tr><td>${k}</td>${cell(v.total)}${Array.from({ length: cpus }, (_, i) => cell(v.per_cpu[i] ?? 0)).join('')}</tr>`;
-      }).join('\n');
+      const rows = items
+        .map((k) => {
+          const v = c.stats[k] ?? { total: 0, per_cpu: [] };
+          const cell = (n: number): string => `<td${n === 0 ? ' class="zero"' : ''}>${num(n)}</td>`;
+          return `<tr><td>${k}</td>${cell(v.total)}${Array.from({ length: cpus }, (_, i) => cell(v.per_cpu[i] ?? 0)).join('')}</tr>`;
+        })
+        .join('\n');
       return `<details${c === busiest ? ' open' : ''}><summary>${esc(c.name)} <span class="hint">${num(c.stats.alloc_fastpath.total + c.stats.alloc_slowpath.total)} allocs, ${num(c.stats.free_fastpath.total + c.stats.free_slowpath.total)} frees</span></summary>
 <div class="scroll"><table class="num counters">
 <thead>${head}</thead>
@@ -367,11 +385,11 @@ ${rows}
     })
     .join('\n');
   const rest = quiet.length
-    ? `<p class="hint">All ${STAT_ITEMS.length} counters are zero in: ${quiet.map((c) => esc(c.name)).join(', ')}.</p>`
+    ? `<p class="hint">All ${items.length} counters are zero in: ${quiet.map((c) => esc(c.name)).join(', ')}.</p>`
     : '';
   return `<section id="counters">
 <h2>Per-cache counters</h2>
-<p class="hint">The ${STAT_ITEMS.length} SLUB statistics of each cache (/sys/kernel/slab/&lt;cache&gt;/&lt;stat&gt;: the sum and C<i>n</i> per CPU). Click a cache to open or close it.</p>
+<p class="hint">The ${items.length} SLUB statistics of each cache (profile ${esc(r.config.profile)}) (/sys/kernel/slab/&lt;cache&gt;/&lt;stat&gt;: the sum and C<i>n</i> per CPU). Click a cache to open or close it.</p>
 ${active.length > 1 ? '<div><button type="button" data-details="open">open all</button><button type="button" data-details="close">close all</button></div>' : ''}
 ${tables || '<p class="note">No cache counted anything.</p>'}
 ${rest}

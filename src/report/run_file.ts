@@ -3,7 +3,8 @@
 // (SlabError EINVAL, exit 2 on the command line) instead of NaN in a table.
 import { readFileSync } from 'node:fs';
 import { SlabError } from '../errors.js';
-import { STAT_ITEMS } from '../shm/structs.js';
+import { hasSheaves, PROFILES, type Profile } from '../config.js';
+import { PROFILE_STAT_ITEMS } from '../shm/structs.js';
 import { RUN_SCHEMA, type RunReport } from '../workload/run.js';
 
 type Json = unknown;
@@ -85,7 +86,8 @@ function check(j: Json): RunReport {
   const pageSize = uint(config, 'pageSize', 'run.config');
   if (cpus < 1 || nodes < 1 || pageSize < 1) throw new Bad('run.config: cpus, nodes and pageSize must be positive');
   const profile = str(config, 'profile', 'run.config');
-  if (profile !== '5.4' && profile !== '6.6') throw new Bad("run.config.profile: expected '5.4' or '6.6'");
+  if (!(PROFILES as readonly string[]).includes(profile))
+    throw new Bad(`run.config.profile: expected one of ${PROFILES.join(', ')}`);
   const pages = field(j, 'pages', 'run');
   for (const k of ['total', 'free', 'slab']) uint(pages, k, 'run.pages');
   arr(pages, 'buddyinfo', 'run.pages').forEach((b, i) => {
@@ -98,6 +100,7 @@ function check(j: Json): RunReport {
     const w = `run.caches[${i}]`;
     for (const k of ['name', 'sysfs_name']) str(c, k, w);
     for (const k of CACHE_UINTS) uint(c, k, w);
+    if (hasSheaves(profile as Profile)) uint(c, 'sheaf_capacity', w);
     if (uint(c, 'order', w) > 20) throw new Bad(`${w}.order: expected 0..20`);
     strArray(c, 'aliases', w);
     strArray(c, 'flag_names', w);
@@ -115,7 +118,7 @@ function check(j: Json): RunReport {
       nodeOrNull(p, 'partial_node', `${w}.per_cpu[${k}]`, nodes);
     });
     const stats = field(c, 'stats', w);
-    for (const item of STAT_ITEMS) {
+    for (const item of PROFILE_STAT_ITEMS[profile as Profile]) {
       const sw = `${w}.stats.${item}`;
       const v = field(stats, item, `${w}.stats`);
       uint(v, 'total', sw);

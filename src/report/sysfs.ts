@@ -6,7 +6,8 @@
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { SLAB_FLAGS } from '../mm/slub/geometry.js';
-import { STAT_ITEMS } from '../shm/structs.js';
+import { hasSheaves } from '../config.js';
+import { PROFILE_STAT_ITEMS } from '../shm/structs.js';
 import type { RunReport } from '../workload/run.js';
 import type { CacheReport } from './caches.js';
 import { sprintf } from './printf.js';
@@ -105,7 +106,7 @@ export function sysfsAttributes(c: CacheReport, report: RunReport): Record<strin
     reclaim_account: flag(SLAB_FLAGS.reclaim_account),
     destroy_by_rcu: flag(SLAB_FLAGS.typesafe_by_rcu),
     shrink: '', // shrink_show() prints nothing; writing 1 shrinks
-    slabs_cpu_partial: slabsCpuPartial(c, report.config.profile === '6.6'),
+    slabs_cpu_partial: slabsCpuPartial(c, report.config.profile !== '5.4'),
     total_objects: slabObjects(byNode('total_objects')), // SO_ALL|SO_TOTAL
     slabs: slabObjects(byNode('slabs')), // SO_ALL
     sanity_checks: flag(SLAB_FLAGS.consistency_checks),
@@ -117,7 +118,10 @@ export function sysfsAttributes(c: CacheReport, report: RunReport): Record<strin
     cache_dma: flag(SLAB_FLAGS.cache_dma),
     remote_node_defrag_ratio: sprintf('%u\n', Math.floor(c.remote_node_defrag_ratio / 10)),
   };
-  for (const item of STAT_ITEMS) files[item] = showStat(c.stats[item].per_cpu);
+  // 6.18 and 7.0: sheaf_capacity_show(); 7.0's cpu_partial reads 0, slabs_cpu_partial
+  // "0(0)" and cpu_slabs 0, which the values above give (no cpu partial lists or slabs).
+  if (hasSheaves(report.config.profile)) files.sheaf_capacity = sprintf('%u\n', c.sheaf_capacity);
+  for (const item of PROFILE_STAT_ITEMS[report.config.profile]) files[item] = showStat(c.stats[item]?.per_cpu ?? []);
   return files;
 }
 
@@ -131,6 +135,11 @@ export function sysfsTree(report: RunReport): SysfsTree {
   const tree: SysfsTree = { dirs: [], links: [] };
   for (const c of report.caches) {
     const dir = kobjName(c.sysfs_name);
+    // kobject_init_and_add() of a name already there fails (-EEXIST): the kernel prints
+    // "SLUB: Unable to add cache %s to sysfs" and the cache has no directory and no
+    // alias. (7.0: a cache created with a sheaf_capacity is never merged, yet its
+    // unique id may be one a mergeable cache of the same size already holds.)
+    if (tree.dirs.some((d) => d.name === dir)) continue;
     tree.dirs.push({ name: dir, files: sysfsAttributes(c, report) });
     for (const name of [c.name, ...c.aliases].map(kobjName)) if (name !== dir) tree.links.push({ name, target: dir });
   }

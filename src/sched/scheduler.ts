@@ -127,6 +127,10 @@ class ReadLogs {
     this.len[cpu] = 0;
   }
 
+  clearAll(): void {
+    this.len.fill(0);
+  }
+
   isEmpty(cpu: number): boolean {
     return this.len[cpu] === 0;
   }
@@ -147,21 +151,57 @@ class ReadLogs {
   }
 }
 
+/** The per-CPU state of one run, kept between runs of as many CPUs (typed arrays cost to make). */
+class RunState {
+  readonly done: Uint8Array;
+  /** word each CPU is blocked on, or -1; and a second word that also wakes it */
+  readonly blocked: Int32Array;
+  readonly alsoWake: Int32Array;
+  /** 1: busy-waiting, run only when nobody else can move */
+  readonly spinning: Uint8Array;
+  readonly logs: ReadLogs;
+  /** steps in a row in which each CPU changed no word */
+  readonly quiet: Int32Array;
+  inUse = false;
+  constructor(n: number) {
+    this.done = new Uint8Array(n);
+    this.blocked = new Int32Array(n);
+    this.alsoWake = new Int32Array(n);
+    this.spinning = new Uint8Array(n);
+    this.logs = new ReadLogs(n);
+    this.quiet = new Int32Array(n);
+  }
+  reset(): this {
+    this.done.fill(0);
+    this.blocked.fill(-1);
+    this.alsoWake.fill(-1);
+    this.spinning.fill(0);
+    this.logs.clearAll();
+    this.quiet.fill(0);
+    return this;
+  }
+}
+const states = new Map<number, RunState>();
+
 /** Run `programs` (CPU i runs programs[i]) to completion under `strategy`. */
 export function runScheduled(programs: Step<unknown>[], strategy: Strategy, opts: ScheduleOptions = {}): ScheduleResult {
+  const n = programs.length;
+  let state = states.get(n);
+  if (!state || state.inUse) states.set(n, (state = new RunState(n))); // a run inside a run gets its own
+  state.reset().inUse = true;
+  try {
+    return schedule(programs, strategy, opts, state);
+  } finally {
+    state.inUse = false;
+  }
+}
+
+function schedule(programs: Step<unknown>[], strategy: Strategy, opts: ScheduleOptions, state: RunState): ScheduleResult {
   const n = programs.length;
   const maxSteps = opts.maxSteps ?? 10_000_000;
   const livelockSteps = opts.livelockSteps ?? SPIN_LIVELOCK_STEPS;
   const afterStep = opts.afterStep;
-  const done = new Uint8Array(n);
-  /** word each CPU is blocked on, or -1; and a second word that also wakes it */
-  const blocked = new Int32Array(n).fill(-1);
-  const alsoWake = new Int32Array(n).fill(-1);
-  /** 1: busy-waiting, run only when nobody else can move */
-  const spinning = new Uint8Array(n);
-  const logs = new ReadLogs(n);
-  /** steps in a row in which each CPU changed no word */
-  const quiet = new Int32Array(n);
+  const { done, blocked, alsoWake, spinning, logs, quiet } = state;
   const results = new Array<unknown>(n);
   const choices: number[] = [];
   const trace = opts.trace ? ([] as TraceStep[]) : undefined;

@@ -5,9 +5,10 @@ import type { Machine } from './machine.js';
 
 /**
  * Contention seen by this thread's CPU, for reports: CASes that failed (the caller
- * retries) and lock acquisitions that had to wait. Counted only on the failure path.
+ * retries) and lock acquisitions that had to wait, counted on the failure path only;
+ * and every CAS made (compare's CAS operations per operation).
  */
-export const contention = { casFails: 0, lockWaits: 0 };
+export const contention = { casFails: 0, lockWaits: 0, casOps: 0 };
 
 export const load32 = (m: Machine, word: number, _site: number): number => m.u32[word];
 
@@ -16,6 +17,7 @@ export function store32(m: Machine, word: number, value: number, _site: number):
 }
 
 export function cas32(m: Machine, word: number, expect: number, value: number, _site: number): boolean {
+  contention.casOps++;
   if (Atomics.compareExchange(m.i32, word, expect | 0, value | 0) === (expect | 0)) return true;
   contention.casFails++;
   return false;
@@ -34,6 +36,7 @@ export function cas64(
   newHi: number,
   _site: number,
 ): boolean {
+  contention.casOps++;
   const exp = BigInt.asIntN(64, BigInt(expLo >>> 0) | (BigInt(expHi >>> 0) << 32n));
   if (
     Atomics.compareExchange(m.i64, word >> 1, exp, BigInt.asIntN(64, BigInt(newLo >>> 0) | (BigInt(newHi >>> 0) << 32n))) === exp
@@ -63,6 +66,8 @@ export function spinLock(m: Machine, word: number, _site: number): void {
     c = Atomics.exchange(a, word, 2);
   }
 }
+
+export const spinTrylock = (m: Machine, word: number, _site: number): boolean => Atomics.compareExchange(m.i32, word, 0, 1) === 0;
 
 export function spinUnlock(m: Machine, word: number, _site: number): void {
   if (Atomics.exchange(m.i32, word, 0) === 2) Atomics.notify(m.i32, word, 1);

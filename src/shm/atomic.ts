@@ -112,6 +112,15 @@ export function* spinLock(m: Machine, word: number, site: number): Step {
   schedBus.trace?.('lock', site, word, 1, true);
 }
 
+/** spin_trylock: take the lock if it is free; true when taken (a failed try counts as a read). */
+export function* spinTrylock(m: Machine, word: number, site: number): Step<boolean> {
+  yield site;
+  const ok = Atomics.compareExchange(m.i32, word, 0, 1) === 0;
+  accessed(word, ok);
+  schedBus.trace?.('trylock', site, word, 1, ok);
+  return ok;
+}
+
 /** spin_unlock: store 0, which wakes the CPUs blocked on the lock word. */
 export function* spinUnlock(m: Machine, word: number, site: number): Step {
   yield site;

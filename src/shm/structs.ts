@@ -1,10 +1,11 @@
 // Every structure that lives in the SharedArrayBuffer, with the invariants it keeps.
 // This module and machine.ts are the only code that knows offsets.
+import type { Profile } from '../config.js';
 import { defineStruct } from './struct.js';
 
 export const MAGIC = 0x534c4142; // 'SLAB'
 /** Bumped whenever any table below changes; attach() refuses other versions. */
-export const LAYOUT_VERSION = 7;
+export const LAYOUT_VERSION = 8;
 
 /** MAX_ORDER in the 5.4 sense: orders 0..MAX_ORDER-1 exist. */
 export const MAX_ORDER = 11;
@@ -75,6 +76,7 @@ export const PG = {
   tail: 1 << 2, // inside an allocated block of order > 0; compoundHead == head pfn
   slab: 1 << 3, // owned by a slab cache
   reserved: 1 << 4, // the null page
+  partial: 1 << 5, // 7.0 SL_partial (PG_workingset): the slab is on its node's partial list
 } as const;
 
 /**
@@ -142,13 +144,18 @@ export const KMEM_CACHE = defineStruct(
     name: ['u32', CACHE_NAME_BYTES / 4], // NUL-terminated UTF-8
     randomSeq: 'u32', // CONFIG_SLAB_FREELIST_RANDOM: seed of s->random_seq (0: no shuffled freelists)
     slabErrors: 'u32', // reports (slab_err, object_err, slab_fix) made about this cache: what KUnit counts
+    sheafCapacity: 'u32', // s->sheaf_capacity (6.18, 7.0): objects per sheaf, 0 for a cache without sheaves
   },
   256,
 );
 
 export const CACHE_STATE = { unused: 0, live: 1, destroyed: 2 } as const;
 
-/** enum stat_item, in kernel order (include/linux/slub_def.h, mm/slub.c). */
+/**
+ * Every stat item of every profile, in storage order: the 26 of 5.4/6.6 first (their
+ * indices never change), then those the sheaves brought. Which of them a profile has,
+ * and in what order its sysfs lists them, is PROFILE_STAT_ITEMS.
+ */
 export const STAT_ITEMS = [
   'alloc_fastpath',
   'alloc_slowpath',
@@ -176,14 +183,123 @@ export const STAT_ITEMS = [
   'cpu_partial_free',
   'cpu_partial_node',
   'cpu_partial_drain',
+  'alloc_cpu_sheaf',
+  'free_cpu_sheaf',
+  'free_rcu_sheaf',
+  'free_rcu_sheaf_fail',
+  'sheaf_flush',
+  'sheaf_refill',
+  'sheaf_alloc',
+  'sheaf_free',
+  'barn_get',
+  'barn_get_fail',
+  'barn_put',
+  'barn_put_fail',
+  'sheaf_prefill_fast',
+  'sheaf_prefill_slow',
+  'sheaf_prefill_oversize',
+  'sheaf_return_fast',
+  'sheaf_return_slow',
 ] as const;
 export type StatItem = (typeof STAT_ITEMS)[number];
 /** Stat index by kernel name: ST.alloc_fastpath === 0, ... */
 export const ST = Object.freeze(Object.fromEntries(STAT_ITEMS.map((n, i) => [n, i]))) as { readonly [K in StatItem]: number };
 
+/** enum stat_item of 5.4 (include/linux/slub_def.h) and 6.6 (mm/slub.c): the same 26. */
+const CLASSIC_STAT_ITEMS = STAT_ITEMS.slice(0, ST.cpu_partial_drain + 1) as StatItem[];
+/** The items the sheaves added after CPU_PARTIAL_DRAIN (6.18) or CMPXCHG_DOUBLE_FAIL (7.0). */
+const SHEAF_STAT_ITEMS = STAT_ITEMS.slice(ST.sheaf_flush) as StatItem[];
+
 /**
- * struct kmem_cache_cpu, one per cache per CPU, padded to 128 bytes. Only CPU i writes
- * its own (flush requests are carried out by CPU i itself, as the kernel's work item is).
+ * enum stat_item of each profile, in kernel order (= the order of the sysfs files).
+ * 6.18 ("slab: add opt-in caching layer of percpu sheaves" and its series) put
+ * ALLOC_PCS and FREE_PCS (sysfs alloc_cpu_sheaf, free_cpu_sheaf) beside the cpu-slab
+ * fast paths and FREE_RCU_SHEAF(_FAIL) after FREE_PCS. 7.0 removed the cpu-slab items
+ * and the _PCS ones: ALLOC_FASTPATH and FREE_FASTPATH mean a sheaf hit there, the slow
+ * paths an object from or to a slab.
+ */
+export const PROFILE_STAT_ITEMS: Readonly<Record<Profile, readonly StatItem[]>> = {
+  '5.4': CLASSIC_STAT_ITEMS,
+  '6.6': CLASSIC_STAT_ITEMS,
+  '6.18': [
+    'alloc_cpu_sheaf',
+    'alloc_fastpath',
+    'alloc_slowpath',
+    'free_cpu_sheaf',
+    'free_rcu_sheaf',
+    'free_rcu_sheaf_fail',
+    ...CLASSIC_STAT_ITEMS.slice(ST.free_fastpath),
+    ...SHEAF_STAT_ITEMS,
+  ],
+  '7.0': [
+    'alloc_fastpath',
+    'alloc_slowpath',
+    'free_rcu_sheaf',
+    'free_rcu_sheaf_fail',
+    'free_fastpath',
+    'free_slowpath',
+    'free_add_partial',
+    'free_remove_partial',
+    'alloc_slab',
+    'alloc_node_mismatch',
+    'free_slab',
+    'order_fallback',
+    'cmpxchg_double_fail',
+    ...SHEAF_STAT_ITEMS,
+  ],
+};
+
+/** The stat items every profile has: what code reading any run may rely on. */
+export const COMMON_STAT_ITEMS = [
+  'alloc_fastpath',
+  'alloc_slowpath',
+  'free_fastpath',
+  'free_slowpath',
+  'free_add_partial',
+  'free_remove_partial',
+  'alloc_slab',
+  'alloc_node_mismatch',
+  'free_slab',
+  'order_fallback',
+  'cmpxchg_double_fail',
+] as const satisfies readonly StatItem[];
+export type CommonStatItem = (typeof COMMON_STAT_ITEMS)[number];
+
+/**
+ * struct slab_sheaf, which lives in simulated memory: kzalloc(struct_size(sheaf, objects,
+ * capacity)) from the kmalloc caches, as in the kernel, so the byte layout is the
+ * kernel's on x86_64 (a 32-byte header, then one 8-byte pointer per object). Simulated
+ * addresses are 32-bit: each pointer is stored in the low word of its 8 bytes. Word
+ * offsets from the sheaf's address:
+ *   0 <= size <= the sheaf's capacity; objects[0 .. size) are objects of `cache`, a stack
+ *   (push and pop at objects[size]), each allocated from its slab's point of view
+ */
+export const SHEAF = Object.freeze({
+  /** barn_list: the next sheaf on a barn list (0 ends it); in a union with `capacity` */
+  barnNext: 0,
+  /** capacity: a prefilled sheaf's own capacity (kmem_cache_prefill_sheaf()), in the same union */
+  capacity: 0,
+  /** cache: the owning cache's id + 1 (struct kmem_cache *) */
+  cache: 4,
+  /** size: objects held */
+  size: 6,
+  /** node: used only by kfree_rcu sheaves */
+  node: 7,
+  /** objects[0] */
+  objects: 8,
+  /** words per objects[] entry */
+  objectStride: 2,
+});
+
+/**
+ * One cache's per-CPU state, padded to 128-byte multiples: struct kmem_cache_cpu (5.4,
+ * 6.6, 6.18; unused in 7.0, which removed it), struct slub_percpu_sheaves (6.18, 7.0:
+ * s->cpu_sheaves) and the stat counters (7.0: s->cpu_stats). Only CPU i writes its own
+ * (flush requests are carried out by CPU i itself, as the kernel's work item is).
+ * Sheaves, with capacity C = s->sheaf_capacity > 0 (a sheaf: mm/slub/sheaf.ts):
+ *   pcsLock is 0 whenever no code of this CPU is between local_trylock and local_unlock
+ *   main != 0, 0 <= main->size <= C
+ *   spare == 0, or 0 <= spare->size <= C (a returned prefill sheaf may be partly full)
  */
 export const CACHE_CPU = defineStruct(
   'CACHE_CPU',
@@ -193,6 +309,10 @@ export const CACHE_CPU = defineStruct(
     partial: 'u32', // c->partial: head pfn of the cpu-partial chain or NIL
     lock: 'u32', // 6.6 c->lock (local_lock_t): 1 while held
     flushReq: 'u32', // flush_all: 1 = requested, the owner sets 0 when done
+    pcsLock: 'u32', // cpu_sheaves->lock (local_trylock_t): 1 while held; only this CPU's interrupts contend
+    main: 'u32', // pcs->main: address of the main sheaf (never 0 while the cache has sheaves)
+    spare: 'u32', // pcs->spare: address of the spare sheaf, or 0
+    rcuFree: 'u32', // pcs->rcu_free (kfree_rcu batching: not modeled, always 0)
     stat: ['u32', STAT_ITEMS.length], // per-CPU counters, bumped without atomics
   },
   128,
@@ -209,10 +329,17 @@ export const HALF_NAMES: Readonly<Record<string, string>> = {
 };
 
 /**
- * struct kmem_cache_node, one per cache per node. Under list_lock:
+ * struct kmem_cache_node, one per cache per node, with its struct node_barn (6.18, 7.0:
+ * n->barn, for a cache with sheaves). Under list_lock:
  *   nr_partial == length of the partial list; every slab on it is !frozen with freelist != NULL
  *   (a slab may be briefly empty on it: kept while nr_partial < min_partial)
+ *   7.0: a slab is on the partial list <=> its SL_partial flag (PG.partial) is set
  *   nrSlabs, totalObjects: Σ over all slabs of this node (CONFIG_SLUB_DEBUG accounting, atomics)
+ * Under barnLock (the lists are LIFO stacks of sheaves linked through their first word):
+ *   nrFull == length of the list at fullSheaves, each sheaf on it holds C objects
+ *   nrEmpty == length of the list at emptySheaves, each sheaf on it holds none
+ *   nrFull <= MAX_FULL_SHEAVES and nrEmpty <= MAX_EMPTY_SHEAVES only softly: the limits
+ *   are read without the lock, and sheaves put back to undo a race ignore them
  */
 export const CACHE_NODE = defineStruct(
   'CACHE_NODE',
@@ -225,6 +352,11 @@ export const CACHE_NODE = defineStruct(
     fullTail: 'u32',
     nrSlabs: 'u32',
     totalObjects: 'u32',
+    barnLock: 'u32', // barn->lock (spinlock)
+    fullSheaves: 'u32', // barn->sheaves_full: address of the first sheaf, 0 for none
+    emptySheaves: 'u32', // barn->sheaves_empty
+    nrFull: 'u32', // barn->nr_full
+    nrEmpty: 'u32', // barn->nr_empty
   },
   128,
 );
@@ -250,8 +382,17 @@ export const MIGRATE_PCPTYPES = 3;
 export const MIGRATE_UNMOVABLE = 0;
 /** Orders above this are "costly"; 6.6 keeps pcp lists for orders 0..3 (and the THP order). */
 export const PAGE_ALLOC_COSTLY_ORDER = 3;
-/** NR_PCP_LISTS: 5.4 one list per migrate type (order 0 only); 6.6 one per (order <= 3, type) plus one for THP. */
-export const NR_PCP_LISTS = { '5.4': MIGRATE_PCPTYPES, '6.6': MIGRATE_PCPTYPES * (PAGE_ALLOC_COSTLY_ORDER + 1) + 1 } as const;
+/**
+ * NR_PCP_LISTS: 5.4 one list per migrate type (order 0 only); from 6.6 one per
+ * (order <= 3, type) plus one for THP (the sheaf-era kernels keep 6.6's lists).
+ */
+const NR_PCP_LISTS_6_6 = MIGRATE_PCPTYPES * (PAGE_ALLOC_COSTLY_ORDER + 1) + 1;
+export const NR_PCP_LISTS: Readonly<Record<Profile, number>> = {
+  '5.4': MIGRATE_PCPTYPES,
+  '6.6': NR_PCP_LISTS_6_6,
+  '6.18': NR_PCP_LISTS_6_6,
+  '7.0': NR_PCP_LISTS_6_6,
+};
 const NR_PCP_LISTS_MAX = NR_PCP_LISTS['6.6'];
 
 /**

@@ -13,7 +13,7 @@ import { addrWord, cpuWorkWord, pageOff, publishOps, stopRequested } from '../sh
 import { PAGE } from '../shm/structs.js';
 import { stamp, unstamp } from './ledger.js';
 import type { CpuCounts } from './pages.js';
-import { drawSize, type ObjectTarget, objAlloc, objFree } from './slab_ops.js';
+import { type BoundTarget, drawSize, objAlloc, objFree } from './slab_ops.js';
 import { BARRIER, RING, RING_SLOTS } from './structs.js';
 
 const S_RING = site('xmalloc:ring');
@@ -38,7 +38,7 @@ export interface ObjCtx {
   cpu: Cpu;
   rng: Rng;
   ledger: Uint8Array;
-  target: ObjectTarget;
+  target: BoundTarget;
   counts: ObjCounts;
   /** CPU 0 runs flush_all on the cache of its latest object every this many operations (0: never) */
   flushEvery: number;
@@ -59,21 +59,24 @@ export const newCounts = (cpu: number): ObjCounts => ({
 });
 
 export function* take(x: ObjCtx): Step<number> {
-  yield* serviceWork(x.cpu);
-  const obj = yield* objAlloc(x.cpu, x.target, drawSize(x.target, x.rng));
+  const cpu = x.cpu;
+  yield* serviceWork(cpu);
+  const obj = yield* objAlloc(cpu, x.target, drawSize(x.target, x.rng));
+  const c = x.counts;
   if (obj === 0) {
-    x.counts.failed++;
+    c.failed++;
     return 0;
   }
-  if (stamp(x.ledger, obj, x.cpu.id)) x.counts.doubleIssue++;
-  x.counts.allocs++;
-  countOp(x);
-  if (x.flushEvery > 0 && x.cpu.id === 0 && x.counts.ops % x.flushEvery === 0) yield* flushCacheOf(x, obj);
+  if (stamp(x.ledger, obj, cpu.id)) c.doubleIssue++;
+  c.allocs++;
+  countOp(cpu, c);
+  if (x.flushEvery > 0) yield* flushCacheOf(x, obj);
   return obj;
 }
 
-/** flush_all on the cache `obj` came from (a slab object: kmalloc's large ones have none). */
+/** Every flushEvery operations, CPU 0 runs flush_all on the cache `obj` came from (kmalloc's large objects have none). */
 function* flushCacheOf(x: ObjCtx, obj: number): Step {
+  if (x.cpu.id !== 0 || x.counts.ops % x.flushEvery !== 0) return;
   const m = x.cpu.m;
   const cacheId = m.u32[pageOff(m, virtToHeadPfn(m, obj)) + PAGE.slabCache] - 1;
   if (cacheId >= 0) yield* flushAllFrom(cacheById(m, cacheId), x.cpu);
@@ -86,35 +89,39 @@ export function* waitFor(x: ObjCtx, word: number, seen: number, where: number): 
 }
 
 export function* give(x: ObjCtx, obj: number): Step {
-  yield* serviceWork(x.cpu);
-  if (unstamp(x.ledger, obj)) x.counts.badFree++;
-  yield* objFree(x.cpu, x.target, obj);
-  x.counts.frees++;
-  countOp(x);
+  const cpu = x.cpu;
+  const c = x.counts;
+  yield* serviceWork(cpu);
+  if (unstamp(x.ledger, obj)) c.badFree++;
+  yield* objFree(cpu, x.target, obj);
+  c.frees++;
+  countOp(cpu, c);
 }
 
 /**
- * One more operation; progress is published every 4096 (whichever kind of operation
- * lands there), which is also where a controller can pause the CPU or change its
+ * One more operation; progress is published every 1024 (whichever kind of operation lands
+ * there): often enough for a steady rate over a fraction of a second to be exact to 1%.
+ * That is also where a controller (the viewer's live mode) can pause the CPU or change its
  * interrupt rate.
  */
-function countOp(x: ObjCtx): void {
-  if ((++x.counts.ops & 4095) === 0) {
-    publishOps(x.cpu.m, x.cpu.id, x.counts.ops);
-    controlPoint(x.cpu);
+function countOp(cpu: Cpu, c: ObjCounts): void {
+  if ((++c.ops & 1023) === 0) {
+    publishOps(cpu.m, cpu.id, c.ops);
+    controlPoint(cpu);
   }
 }
 
 /** threadtest: allocate a batch, free it, repeat; `ops` (even) operations in all. */
 export function* threadtest(x: ObjCtx, ops: number, batch: number): Step<ObjCounts> {
-  const held: number[] = [];
+  const held = new Int32Array(batch);
   while (x.counts.ops < ops && !stopRequested(x.cpu.m)) {
     const n = Math.min(batch, (ops - x.counts.ops) >> 1);
+    let k = 0;
     for (let i = 0; i < n; i++) {
       const obj = yield* take(x);
-      if (obj !== 0) held.push(obj);
+      if (obj !== 0) held[k++] = obj;
     }
-    while (held.length > 0) yield* give(x, held.pop() as number);
+    while (k > 0) yield* give(x, held[--k]);
     if (n === 0) break;
   }
   publishOps(x.cpu.m, x.cpu.id, x.counts.ops);

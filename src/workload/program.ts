@@ -13,7 +13,7 @@ import { cacheScratch, cacheThrash } from './sharing.js';
 import { CONNECTION_OBJECTS, TRANSFER_SLOTS } from './structs.js';
 import { type CpuCounts, pagesWorkload } from './pages.js';
 import { pairQuota } from './quota.js';
-import { irqAllocFree } from './slab_ops.js';
+import { bindTarget, irqAllocFree } from './slab_ops.js';
 import type { CpuTask } from './task.js';
 
 /** mstress's uneven load: CPU i's share of `total` rounds is proportional to i + 1. */
@@ -33,8 +33,8 @@ export function* cpuProgram(m: Machine, cpuId: number, task: CpuTask, ledger: Ui
     yield* cpuOffline(m, cpu);
     return pageCounts;
   }
-  const x = { cpu, rng, ledger, target: task.target, counts: newCounts(cpuId), flushEvery: task.flushEvery };
-  cpu.irq = (c) => irqAllocFree(c, task.target, x.counts);
+  const x = { cpu, rng, ledger, target: bindTarget(m, task.target), counts: newCounts(cpuId), flushEvery: task.flushEvery };
+  cpu.irq = (c) => irqAllocFree(c, x.target, x.counts);
   let counts: ObjCounts;
   switch (task.workload) {
     case 'threadtest':
@@ -43,7 +43,7 @@ export function* cpuProgram(m: Machine, cpuId: number, task: CpuTask, ledger: Ui
     case 'rptest':
     case 'xmalloc': {
       // rptest is xmalloc's producer/consumer ring with sizes dropping off linearly.
-      if (task.workload === 'rptest') x.target = { ...task.target, linear: true };
+      if (task.workload === 'rptest') x.target = bindTarget(m, { ...task.target, linear: true });
       const prev = (cpuId + n - 1) % n;
       const next = (cpuId + 1) % n;
       counts = yield* xmalloc(

@@ -20,7 +20,7 @@ import { createLedger, heldCount } from './ledger.js';
 import { cpuProgram } from './program.js';
 import { BARRIER, RING, TRANSFER_SLOTS } from './structs.js';
 import { type CpuResult, type CpuTask, type Harness, OBJECT_WORKLOADS, type WorkloadName } from './task.js';
-import { runOnWorkers } from './workers.js';
+import { type CpuPool, runOnWorkers } from './workers.js';
 
 export { WORKLOADS } from './task.js';
 export const RUN_SCHEMA = 'slabsim-run/1';
@@ -37,6 +37,8 @@ export interface RunOptions {
   maxHeld?: number;
   /** object workloads: a cache to create and use instead of kmalloc (object size maxSize) */
   cache?: string;
+  /** kmem_cache_args.sheaf_capacity of that cache (6.18, 7.0) */
+  sheafCapacity?: number;
   minSize?: number;
   maxSize?: number;
   batch?: number;
@@ -60,6 +62,12 @@ export interface RunOptions {
   allocator?: AllocatorName;
   /** called about 10 times a second with the operations done so far */
   onProgress?: (opsDone: number) => void;
+  /** called once every CPU has passed the start barrier (a worker run) */
+  onStart?: () => void;
+  /** aborted: the CPUs stop at their next safe point (the stop word), as at the end of a --duration */
+  signal?: AbortSignal;
+  /** worker threads to run on (kept warm between runs); default: a pool of its own */
+  pool?: CpuPool;
 }
 
 export interface RunReport {
@@ -74,6 +82,14 @@ export interface RunReport {
   ops_per_sec: number;
   /** including thread start-up and teardown */
   wall_ms: number;
+  /**
+   * the rate with warm-up left out: ops/s over the second half of the parallel phase
+   * (ms after the start barrier; it ends at the stop word, or when the first CPU is done);
+   * null when that half was too short to measure
+   */
+  steady_rate?: SteadyRate | null;
+  /** the run was stopped early by Ctrl-C: its checks and counts cover what was done */
+  interrupted?: boolean;
   per_cpu: Array<{
     cpu: number;
     node: number;
@@ -88,6 +104,10 @@ export interface RunReport {
     /** failed CASes (each retried) and lock acquisitions that had to wait */
     cas_retries: number;
     lock_waits: number;
+    /** every CAS, and list_lock and barn->lock acquisitions (worker runs; 0 under the scheduler) */
+    cas_ops: number;
+    list_locks: number;
+    barn_locks: number;
     elapsed_ms: number;
   }>;
   /**
@@ -122,6 +142,12 @@ export interface RunReport {
     validate_errors: number;
     messages: string[];
   };
+}
+
+export interface SteadyRate {
+  ops_per_sec: number;
+  from_ms: number;
+  to_ms: number;
 }
 
 export interface TimelineSample {
@@ -159,7 +185,13 @@ export function prepareRun(opts: RunOptions): Prepared {
   }
   if (objects && allocator === 'slub') {
     slubInit(m, { debug: opts.debug, hardened: opts.hardened, randomFreelist: opts.randomFreelist, seed: opts.seed >>> 0 });
-    if (opts.cache) cacheId = kmemCacheCreate(m, opts.cache, maxSize);
+    if (opts.cache) cacheId = kmemCacheCreate(m, opts.cache, maxSize, { sheafCapacity: opts.sheafCapacity });
+  }
+  if (opts.sheafCapacity !== undefined && cacheId < 0) {
+    throw new SlabError(
+      'EINVAL',
+      '--sheaf-capacity is the sheaf capacity of the --cache a SLUB object workload creates: give --cache too',
+    );
   }
   const pool = objects ? createAllocatorPool(m, allocator, maxSize) : 0;
   const harnessBlocks: Array<[number, number]> = [];
@@ -215,18 +247,24 @@ export async function runWorkload(opts: RunOptions): Promise<RunReport> {
     opts.onProgress?.(s.ops.reduce((a, b) => a + b, 0));
   };
   const progress = setInterval(sample, SAMPLE_MS);
-  const timer = opts.durationMs === undefined ? undefined : stopAfter(m, opts.durationMs);
+  const clock = new RunClock(m, opts.durationMs, opts.onStart);
+  const stop = (): void => clock.stop();
+  if (opts.signal?.aborted) stop();
+  opts.signal?.addEventListener('abort', stop);
   let results: CpuResult[];
   try {
-    results = await runOnWorkers(m.cfg.cpus, prep.task);
+    results = await runOnWorkers(m.cfg.cpus, prep.task, opts.pool);
   } finally {
     clearInterval(progress);
-    if (timer) clearInterval(timer);
+    clock.end();
+    opts.signal?.removeEventListener('abort', stop);
   }
   const wall = performance.now() - t0;
   sample();
   const report = finishRun(prep, opts, results, wall);
   report.timeline = timeline;
+  report.steady_rate = clock.steadyRate(Math.min(...results.map((r) => r.elapsedMs)));
+  report.interrupted = opts.signal?.aborted === true;
   return report;
 }
 
@@ -242,18 +280,85 @@ export function runWorkloadScheduled(
 }
 
 const SAMPLE_MS = 100;
+/** The run clock's tick: start detection, the stop word's time, the rate samples. */
+const TICK_MS = 5;
+/** Rate samples kept: a long run's are thinned out (every other one dropped) when full. */
+const MAX_SAMPLES = 4096;
+/** A steady rate needs at least this much of the second half measured. */
+const MIN_STEADY_MS = 50;
 
-/** Set the stop word `ms` after the last CPU passed the start barrier. */
-function stopAfter(m: Machine, ms: number): ReturnType<typeof setInterval> {
-  let startedAt = 0;
-  const timer = setInterval(() => {
-    if (startedAt === 0 && allStarted(m)) startedAt = performance.now();
-    if (startedAt !== 0 && performance.now() - startedAt >= ms) {
-      requestStop(m);
-      clearInterval(timer);
+/**
+ * Watches a worker run from the main thread: notes when every CPU has passed the start
+ * barrier, sets the stop word when the duration is up (or on request), and samples the
+ * operations done (racy reads of the published counts) for the steady rate.
+ */
+class RunClock {
+  private readonly timer: ReturnType<typeof setInterval>;
+  private startedAt = 0;
+  /** ms after the start when the stop word was set (0: not set) */
+  private stoppedAt = 0;
+  private stopPending = false;
+  /** [ms after the start, operations of all CPUs], at most MAX_SAMPLES: halved when full */
+  private samples: Array<[number, number]> = [];
+  /** ticks per sample: doubles each time the samples are halved */
+  private every = 1;
+  private ticks = 0;
+
+  constructor(
+    private readonly m: Machine,
+    private readonly durationMs?: number,
+    private readonly onStart?: () => void,
+  ) {
+    this.timer = setInterval(() => this.tick(), TICK_MS);
+  }
+
+  private tick(): void {
+    const now = performance.now();
+    if (this.startedAt === 0) {
+      if (!allStarted(this.m)) return;
+      this.startedAt = now;
+      this.onStart?.();
     }
-  }, 5);
-  return timer;
+    const t = now - this.startedAt;
+    let ops = 0;
+    for (let cpu = 0; cpu < this.m.cfg.cpus; cpu++) ops += cpuOpsDone(this.m, cpu);
+    if (this.stoppedAt === 0 && this.ticks++ % this.every === 0) {
+      this.samples.push([t, ops]);
+      if (this.samples.length >= MAX_SAMPLES) {
+        this.samples = this.samples.filter((_, i) => i % 2 === 0);
+        this.every *= 2;
+      }
+    }
+    if (this.stoppedAt === 0 && (this.stopPending || (this.durationMs !== undefined && t >= this.durationMs))) {
+      requestStop(this.m);
+      this.stoppedAt = Math.max(t, 1e-3);
+    }
+  }
+
+  /** Set the stop word now (or as soon as every CPU has started). */
+  stop(): void {
+    this.stopPending = true;
+    requestStop(this.m);
+    this.tick();
+  }
+
+  end(): void {
+    clearInterval(this.timer);
+  }
+
+  /**
+   * Ops/s over the second half of the parallel phase: up to the stop word, else up to
+   * `firstDoneMs` (the first CPU to finish); null if under MIN_STEADY_MS of it was sampled.
+   */
+  steadyRate(firstDoneMs: number): SteadyRate | null {
+    const end = this.stoppedAt || firstDoneMs;
+    const inside = this.samples.filter(([t]) => t >= end / 2 && t <= end);
+    if (inside.length < 2) return null;
+    const [t1, ops1] = inside[0];
+    const [t2, ops2] = inside[inside.length - 1];
+    if (t2 - t1 < MIN_STEADY_MS) return null;
+    return { ops_per_sec: Math.round(((ops2 - ops1) * 1000) / (t2 - t1)), from_ms: Math.round(t1), to_ms: Math.round(t2) };
+  }
 }
 
 function sampleMachine(m: Machine, tMs: number): TimelineSample {
@@ -320,6 +425,8 @@ export function finishRun(prep: Prepared, opts: RunOptions, results: CpuResult[]
     elapsed_ms: round(elapsedMs),
     ops_per_sec: Math.round(ops / (elapsedMs / 1000)),
     wall_ms: round(wallMs),
+    steady_rate: null,
+    interrupted: false,
     per_cpu: results.map((r) => ({
       cpu: r.cpu,
       node: r.node,
@@ -332,6 +439,9 @@ export function finishRun(prep: Prepared, opts: RunOptions, results: CpuResult[]
       shared_lines: r.sharedLines ?? 0,
       cas_retries: r.casFails ?? 0,
       lock_waits: r.lockWaits ?? 0,
+      cas_ops: r.casOps ?? 0,
+      list_locks: r.listLocks ?? 0,
+      barn_locks: r.barnLocks ?? 0,
       elapsed_ms: round(r.elapsedMs),
     })),
     pages: {

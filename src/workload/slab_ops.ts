@@ -6,12 +6,13 @@ import type { Cpu } from '../mm/cpu.js';
 import { slabAllocNode } from '../mm/slub/alloc.js';
 import { kmemCacheFree } from '../mm/slub/free.js';
 import { kfree, kmalloc } from '../mm/slub/kmalloc.js';
-import { cacheById } from '../mm/slub/kmem_cache.js';
+import { cacheById, type KmemCache } from '../mm/slub/kmem_cache.js';
 import type { Rng } from '../rng.js';
 import type { Step } from '../sched/step.js';
 import type { Machine } from '../shm/machine.js';
 import { memGet, memPut } from '../mm/pools/glusterfs.js';
 import { type HaPool, haPoolAt, poolAlloc, poolFree } from '../mm/pools/haproxy.js';
+import { NUMA_NO_NODE } from '../mm/slub/slab.js';
 import type { AllocatorName } from './allocators.js';
 
 export interface ObjectTarget {
@@ -28,43 +29,49 @@ export interface ObjectTarget {
 
 /**
  * A request size: uniform, or with density falling linearly to 0 at maxSize
- * (inverse CDF: max - range * sqrt(1 - u)).
+ * (inverse CDF: max - range * sqrt(1 - u)). A single size takes nothing from `rng`.
  */
 export function drawSize(t: ObjectTarget, rng: Rng): number {
   const range = t.maxSize - t.minSize + 1;
+  if (range === 1) return t.minSize; // one size (a cache's objects): nothing to draw
   if (!t.linear) return t.minSize + rng.below(range);
   return t.minSize + Math.min(range - 1, Math.floor(range * (1 - Math.sqrt(1 - rng.float()))));
 }
 
-export function* objAlloc(cpu: Cpu, t: ObjectTarget, size: number): Step<number> {
-  if (t.allocator === 'slub') {
-    if (t.cacheId < 0) return yield* kmalloc(cpu, size);
-    return yield* slabAllocNode(cacheById(cpu.m, t.cacheId), cpu, -1);
-  }
-  if (t.allocator === 'glusterfs') return yield* memGet(cpu.m, t.pool, cpu.id);
-  return yield* poolAlloc(haPool(cpu.m, t.pool), cpu.id);
+/** A target with this thread's views of its cache or pool resolved once: an operation looks nothing up. */
+export interface BoundTarget extends ObjectTarget {
+  /** the cache of a one-cache SLUB target, else null (kmalloc, or a pool) */
+  readonly cache: KmemCache | null;
+  /** the pool of a HAProxy target, else null */
+  readonly ha: HaPool | null;
 }
 
-export function* objFree(cpu: Cpu, t: ObjectTarget, addr: number): Step {
-  if (t.allocator === 'slub') {
-    if (t.cacheId < 0) yield* kfree(cpu, addr);
-    else yield* kmemCacheFree(cacheById(cpu.m, t.cacheId), cpu, addr);
-  } else if (t.allocator === 'glusterfs') {
-    yield* memPut(cpu.m, addr, cpu.id);
-  } else {
-    yield* poolFree(haPool(cpu.m, t.pool), cpu.id, addr);
-  }
+export function bindTarget(m: Machine, t: ObjectTarget): BoundTarget {
+  // Every field by name, no spread: a spread object gets a map of its own each time.
+  return {
+    allocator: t.allocator,
+    pool: t.pool,
+    cacheId: t.cacheId,
+    minSize: t.minSize,
+    maxSize: t.maxSize,
+    linear: t.linear === true,
+    cache: t.allocator === 'slub' && t.cacheId >= 0 ? cacheById(m, t.cacheId) : null,
+    ha: t.allocator.startsWith('haproxy') ? haPoolAt(m, t.pool) : null,
+  };
 }
 
-/** This thread's view of a HAProxy pool, read from its head once. */
-const haPools = new Map<number, HaPool>();
-function haPool(m: Machine, addr: number): HaPool {
-  let p = haPools.get(addr);
-  if (!p || p.m !== m) {
-    p = haPoolAt(m, addr);
-    haPools.set(addr, p);
-  }
-  return p;
+export function* objAlloc(cpu: Cpu, t: BoundTarget, size: number): Step<number> {
+  if (t.cache !== null) return yield* slabAllocNode(t.cache, cpu, NUMA_NO_NODE);
+  if (t.allocator === 'slub') return yield* kmalloc(cpu, size);
+  if (t.ha !== null) return yield* poolAlloc(t.ha, cpu.id);
+  return yield* memGet(cpu.m, t.pool, cpu.id);
+}
+
+export function* objFree(cpu: Cpu, t: BoundTarget, addr: number): Step {
+  if (t.cache !== null) yield* kmemCacheFree(t.cache, cpu, addr);
+  else if (t.allocator === 'slub') yield* kfree(cpu, addr);
+  else if (t.ha !== null) yield* poolFree(t.ha, cpu.id, addr);
+  else yield* memPut(cpu.m, addr, cpu.id);
 }
 
 /** What interrupts did on one CPU: allocation attempts and frees. */
@@ -74,7 +81,7 @@ export interface IrqCounts {
 }
 
 /** The nested operation an interrupt runs: one allocation and its free, on the same CPU. */
-export function* irqAllocFree(cpu: Cpu, t: ObjectTarget, counts: IrqCounts): Step {
+export function* irqAllocFree(cpu: Cpu, t: BoundTarget, counts: IrqCounts): Step {
   counts.irqAllocs++;
   const obj = yield* objAlloc(cpu, t, t.minSize);
   if (obj === 0) return;

@@ -58,4 +58,8 @@ export interface CpuResult
   /** failed CASes (retried) and lock acquisitions that waited, on this CPU (worker runs) */
   casFails?: number;
   lockWaits?: number;
+  /** every CAS made, and list_lock and barn->lock acquisitions (worker runs) */
+  casOps?: number;
+  listLocks?: number;
+  barnLocks?: number;
 }

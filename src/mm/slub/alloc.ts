@@ -11,6 +11,8 @@ import { nextTid } from './deactivate.js';
 import { getFreepointer } from './freeptr.js';
 import { type KmemCache, stat } from './kmem_cache.js';
 import { mutant } from './mutants.js';
+import { GFP_KERNEL } from './gfp.js';
+import { allocFromPcs } from './pcs.js';
 
 const S_ALLOC = site('slab_alloc_node');
 const S_ALLOC_IRQ = site('slab_alloc_node:irq');
@@ -18,12 +20,30 @@ const S_ALLOC_CAS = site('slab_alloc_node:this_cpu_cmpxchg_double');
 
 /**
  * slab_alloc_node(): an object of `s` on `cpu`, from `node` (NUMA_NO_NODE: any), or 0
- * when memory is exhausted. The tid is read first: if an interrupt on this CPU (or a
- * migration) runs an allocation or free between here and the CAS, the tid differs and
- * the CAS fails instead of installing a stale `next`. `origSize` is what kmalloc() was
- * asked for (0: the object size); only the slow path of a 6.6 debug cache uses it.
+ * when memory is exhausted. A cache with sheaves (6.18 opt-in, 7.0) tries them first
+ * (alloc_from_pcs()); 7.0 then goes to ___slab_alloc(), the others to the cpu slab. Its
+ * tid is read first: if an interrupt on this CPU (or a migration) runs an allocation or
+ * free between here and the CAS, the tid differs and the CAS fails instead of
+ * installing a stale `next`. `origSize` is what kmalloc() was asked for (0: the object
+ * size); only the slow path of a 6.x debug cache uses it.
  */
-export function* slabAllocNode(s: KmemCache, cpu: Cpu, node: number, origSize = 0): Step<number> {
+export function* slabAllocNode(s: KmemCache, cpu: Cpu, node: number, origSize = 0, gfp = GFP_KERNEL): Step<number> {
+  if (!s.cpuSlabFirst) return yield* slabAllocSheaves(s, cpu, node, origSize, gfp);
+  return yield* slabAllocCpuSlab(s, cpu, node, origSize);
+}
+
+/** A cache with sheaves (6.18 with a capacity, 7.0), or 7.0's debug caches: the sheaves, then the slab layer. */
+function* slabAllocSheaves(s: KmemCache, cpu: Cpu, node: number, origSize: number, gfp: number): Step<number> {
+  if (s.sheafCapacity !== 0) {
+    const object = yield* allocFromPcs(s, cpu, gfp, node);
+    if (object !== 0) return object;
+  }
+  if (s.sheafOnly) return yield* slabAllocSlow(s, cpu, node, origSize, gfp);
+  return yield* slabAllocCpuSlab(s, cpu, node, origSize);
+}
+
+/** The cpu slab's fast path (5.4, 6.6, 6.18). */
+function* slabAllocCpuSlab(s: KmemCache, cpu: Cpu, node: number, origSize: number): Step<number> {
   const m = s.m;
   const c = s.cpu0 + cpu.id * CACHE_CPU.STRIDE;
   for (;;) {

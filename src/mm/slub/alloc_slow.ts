@@ -28,6 +28,8 @@ import { checkLive } from './misuse.js';
 import { localLock, localUnlock, putCpuPartial } from './partial.js';
 import { liveReporter } from './report.js';
 import { allocateSlab, cmpxchgDoubleSlab, incSlabsNode, NUMA_NO_NODE, slabNode } from './slab.js';
+import { slabAllocSlow70 } from './alloc_slow70.js';
+import { GFP_KERNEL } from './gfp.js';
 
 const S_SLOW = site('___slab_alloc');
 const S_GET_FREELIST = site('get_freelist');
@@ -46,8 +48,9 @@ export const nodeMatch = (s: KmemCache, pfn: number, node: number): boolean =>
  * asked for (0: s->object_size), which 6.6 debug caches record. A destroyed cache is
  * refused here: it has no cpu slabs, so its allocations never pass the fast path.
  */
-export function* slabAllocSlow(s: KmemCache, cpu: Cpu, node: number, origSize = 0): Step<number> {
+export function* slabAllocSlow(s: KmemCache, cpu: Cpu, node: number, origSize = 0, gfp = GFP_KERNEL): Step<number> {
   checkLive(s, 'kmem_cache_alloc');
+  if (s.sheafOnly) return yield* slabAllocSlow70(s, cpu, node, origSize, gfp);
   if (s.v66) return s.debug ? yield* slabAllocDebug66(s, cpu, node, origSize) : yield* slabAllocSlow66(s, cpu, node);
   return yield* slabAllocSlow54(s, cpu, node);
 }

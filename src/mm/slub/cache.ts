@@ -17,9 +17,7 @@ import {
   NIL,
   PAGE,
   PG,
-  SLAB_COUNTERS,
 } from '../../shm/structs.js';
-import { inuseOf, objectsOf } from '../../shm/word.js';
 import { Rng } from '../../rng.js';
 import { makeCpu } from '../cpu.js';
 import { discardSlabQuiet, nodeLock } from './cache_ops.js';
@@ -29,6 +27,7 @@ import { shutdownReport } from './debug_validate.js';
 import {
   aliasName,
   calculateGeometry,
+  calculateSheafCapacity,
   DEBUG_METADATA_FLAGS,
   getOrder,
   findMergeable,
@@ -44,7 +43,12 @@ import { kmallocName } from './kmalloc_caches.js';
 import { cacheById, forgetCacheViews, type KmemCache, readName, writeName } from './kmem_cache.js';
 import { objectAt } from './objects.js';
 import { kmemCacheFlags, setSlubOptions, type SlubOptions, slubOptions } from './slub_options.js';
-import { listPfns, liveObjects, type SlabRecord, slabRecords } from './walk.js';
+import { listPfns, liveObjects, type SlabRecord, sheafStorage, slabRecords } from './walk.js';
+import { barnShrink } from './barn.fast.js';
+import { kmemCacheDoShrink } from './shrink.fast.js';
+import { GFP_KERNEL } from './gfp.js';
+import { kmallocCacheId } from './kmalloc_caches.js';
+import { allocEmptySheaf, freeEmptySheaf } from './sheaf.fast.js';
 
 /** How kmemCacheCreate() makes a cache, beyond its name and size (kmem_cache_create()'s other arguments). */
 export interface CacheOptions {
@@ -54,6 +58,16 @@ export interface CacheOptions {
   flags?: number | readonly string[];
   /** the name of a constructor from CTORS ('zero', 'cookie') */
   ctor?: string;
+  /** kmem_cache_args.sheaf_capacity (6.18: sheaves of this many objects; 7.0: at least this many) */
+  sheafCapacity?: number;
+  /** kmem_cache_args.freeptr_offset (6.18, 7.0): where the free pointer lives inside a typesafe_by_rcu object */
+  freeptrOffset?: number;
+}
+
+/** What createCache() passes on from kmem_cache_args. */
+interface CacheArgs {
+  sheafCapacity: number;
+  freeptrOffset: number;
 }
 
 /** Names that resolve to a cache: its own and those of caches merged into it. */
@@ -80,10 +94,62 @@ export function slubInit(m: Machine, opts: SlubOptions = {}): void {
   for (const size of KMALLOC_SIZES) {
     // create_kmalloc_cache(): natural alignment for power-of-two sizes, SLAB_KMALLOC (6.x).
     const name = kmallocName(size);
-    const flags = kmemCacheFlags(debug, name, m.cfg.profile === '6.6' ? SLAB_FLAGS.kmalloc : 0);
-    createCache(m, name, size, kmallocAlign(size), flags, 0);
+    const flags = kmemCacheFlags(debug, name, m.cfg.profile !== '5.4' ? SLAB_FLAGS.kmalloc : 0);
+    createCache(m, name, size, kmallocAlign(size), flags, 0, NO_ARGS);
+  }
+  if (m.cfg.profile === '7.0') bootstrapKmallocSheaves(m);
+}
+
+const NO_ARGS: CacheArgs = { sheafCapacity: 0, freeptrOffset: -1 };
+
+/** kmalloc_caches[KMALLOC_NORMAL][] in index order: 96 and 192 come first (indices 1, 2). */
+const KMALLOC_INDEX_ORDER = [96, 192, ...KMALLOC_SIZES.filter((size) => size !== 96 && size !== 192)];
+
+/**
+ * bootstrap_kmalloc_sheaves() (7.0): sheaves are kmalloc'd, so the kmalloc caches get
+ * theirs only once all exist, in index order; each CPU's main sheaf comes from a
+ * kmalloc cache that may have sheaves of its own by then. s->sheaf_capacity is set last.
+ */
+function bootstrapKmallocSheaves(m: Machine): void {
+  for (const size of KMALLOC_INDEX_ORDER) {
+    const id = kmallocCacheId(size);
+    const s = cacheById(m, id);
+    const capacity = calculateSheafCapacity(s.size, s.flags, 0, m.cfg.profile, m.cfg.pageSize);
+    // capacity can be 0 due to debugging
+    if (capacity === 0) continue;
+    initPercpuSheaves(m, s, capacity);
+    m.u32[s.base + KMEM_CACHE.sheafCapacity] = capacity;
+    forgetCacheViews(m);
   }
 }
+
+/**
+ * init_percpu_sheaves(): an empty main sheaf for every CPU, allocated on the creating
+ * CPU (here CPU 0, which the main thread stands for). On failure those allocated are
+ * freed again and the creation fails.
+ */
+function initPercpuSheaves(m: Machine, s: KmemCache, capacity: number): void {
+  if (!kmallocCachesExist(m)) {
+    throw new SlabError('EINVAL', `kmem_cache_create(${s.name}): sheaves are kmalloc'd: call slubInit() on this machine first`);
+  }
+  const cpu0 = makeCpu(m, 0);
+  const mains: number[] = [];
+  for (let cpu = 0; cpu < m.cfg.cpus; cpu++) {
+    const sheaf = allocEmptySheaf(s, cpu0, GFP_KERNEL, capacity);
+    if (sheaf === 0) {
+      for (const main of mains) freeEmptySheaf(s, cpu0, main);
+      throw new SlabError('EINVAL', `kmem_cache_create(${s.name}): no memory for ${m.cfg.cpus} sheaves of ${capacity} objects`);
+    }
+    mains.push(sheaf);
+  }
+  mains.forEach((sheaf, cpu) => {
+    m.u32[cacheCpuOff(m, s.id, cpu) + CACHE_CPU.main] = sheaf;
+  });
+}
+
+/** Whether slubInit() made the kmalloc caches, from which sheaves come. */
+const kmallocCachesExist = (m: Machine): boolean =>
+  m.u32[GLOBAL.nrCaches] >= KMALLOC_SIZES.length && readName(m, cacheOff(m, 0)) === kmallocName(KMALLOC_SIZES[0]);
 
 /**
  * kmem_cache_create(): a cache id, either new or an existing compatible cache that this
@@ -97,6 +163,7 @@ export function kmemCacheCreate(m: Machine, name: string, size: number, opts: Ca
   if (opts.ctor !== undefined && ctor === 0)
     throw new SlabError('EINVAL', `kmem_cache_create(${name}): unknown ctor '${opts.ctor}' (expected zero or cookie)`);
   const align = opts.align ?? 0;
+  const args: CacheArgs = { sheafCapacity: opts.sheafCapacity ?? 0, freeptrOffset: opts.freeptrOffset ?? -1 };
   checkName(m, name);
   if (!(Number.isInteger(size) && size >= 1 && size <= m.cfg.pageSize << 10)) {
     throw new SlabError('EINVAL', `kmem_cache_create(${name}): size ${size} out of range (expected 1..${m.cfg.pageSize << 10})`);
@@ -104,10 +171,13 @@ export function kmemCacheCreate(m: Machine, name: string, size: number, opts: Ca
   if (!(Number.isInteger(align) && align >= 0 && (align & (align - 1)) === 0)) {
     throw new SlabError('EINVAL', `kmem_cache_create(${name}): align ${align} must be 0 or a power of two`);
   }
+  // The geometry's own checks (sheaf capacity and free pointer offset against the
+  // profile) come before any merging, so a bad argument is refused the same either way.
+  geometryOf(m, size, align, flags, ctor, args);
   const live = liveCacheIds(m);
   const hit = findMergeable(
     live.map((id) => mergeCandidate(m, id)),
-    { size, align, flags, ctor: ctor !== 0, profile: m.cfg.profile },
+    { size, align, flags, ctor: ctor !== 0, profile: m.cfg.profile, sheafCapacity: args.sheafCapacity },
   );
   if (hit >= 0) {
     const id = live[hit];
@@ -127,7 +197,7 @@ export function kmemCacheCreate(m: Machine, name: string, size: number, opts: Ca
     forgetCacheViews(m);
     return id;
   }
-  return createCache(m, name, size, align, flags, ctor);
+  return createCache(m, name, size, align, flags, ctor, args);
 }
 
 function checkName(m: Machine, name: string): void {
@@ -151,24 +221,42 @@ function mergeCandidate(m: Machine, id: number): MergeCandidate {
     objectSize: m.u32[b + KMEM_CACHE.objectSize],
     ctor: m.u32[b + KMEM_CACHE.ctor] !== 0,
     refcount: m.u32[b + KMEM_CACHE.refcount],
+    cpuSheaves: m.cfg.profile === '6.18' && m.u32[b + KMEM_CACHE.sheafCapacity] !== 0,
   };
 }
 
-/** create_cache(): a new struct kmem_cache with its per-CPU and per-node parts. */
-function createCache(m: Machine, name: string, size: number, align: number, flags: number, ctor: number): number {
+/** calculateGeometry() for a cache of this machine. */
+const geometryOf = (m: Machine, size: number, align: number, flags: number, ctor: number, args: CacheArgs) =>
+  calculateGeometry({
+    size,
+    align,
+    flags,
+    ctor: ctor !== 0,
+    cpus: m.cfg.cpus,
+    profile: m.cfg.profile,
+    pageSize: m.cfg.pageSize,
+    freeptrOffset: args.freeptrOffset,
+    sheafCapacity: args.sheafCapacity,
+  });
+
+/**
+ * create_cache(): a new struct kmem_cache with its per-CPU and per-node parts, and its
+ * sheaves when it has a sheaf capacity (7.0's kmalloc caches get theirs at the end of
+ * slubInit()).
+ */
+function createCache(
+  m: Machine,
+  name: string,
+  size: number,
+  align: number,
+  flags: number,
+  ctor: number,
+  args: CacheArgs,
+): number {
   const id = m.u32[GLOBAL.nrCaches];
   if (id >= MAX_CACHES)
     throw new SlabError('EINVAL', `kmem_cache_create(${name}): this machine holds at most ${MAX_CACHES} caches`);
-  const geometry = (f: number) =>
-    calculateGeometry({
-      size,
-      align,
-      flags: f,
-      ctor: ctor !== 0,
-      cpus: m.cfg.cpus,
-      profile: m.cfg.profile,
-      pageSize: m.cfg.pageSize,
-    });
+  const geometry = (f: number) => geometryOf(m, size, align, f, ctor, args);
   let g = geometry(flags);
   const opts = slubOptions(m);
   // kmem_cache_open(): s->random (CONFIG_SLAB_FREELIST_HARDENED) and init_cache_random_seq()
@@ -202,6 +290,9 @@ function createCache(m: Machine, name: string, size: number, align: number, flag
   u[b + KMEM_CACHE.slabErrors] = 0;
   u[b + KMEM_CACHE.ctor] = ctor;
   u[b + KMEM_CACHE.remoteNodeDefragRatio] = 1000;
+  // For KMALLOC_NORMAL caches 7.0 enables sheaves later: bootstrap_kmalloc_sheaves().
+  const sheafCapacity = m.cfg.profile === '7.0' && flags & SLAB_FLAGS.kmalloc ? 0 : g.sheafCapacity;
+  u[b + KMEM_CACHE.sheafCapacity] = sheafCapacity;
   writeName(m, b, name);
   for (let cpu = 0; cpu < m.cfg.cpus; cpu++) {
     const c = cacheCpuOff(m, id, cpu);
@@ -217,6 +308,17 @@ function createCache(m: Machine, name: string, size: number, align: number, flag
   }
   u[b + KMEM_CACHE.state] = CACHE_STATE.live;
   u[GLOBAL.nrCaches] = id + 1;
+  if (sheafCapacity !== 0) {
+    try {
+      initPercpuSheaves(m, cacheById(m, id), sheafCapacity);
+    } catch (e) {
+      // The creation failed: the id is free again.
+      u[b + KMEM_CACHE.state] = CACHE_STATE.unused;
+      u[GLOBAL.nrCaches] = id;
+      forgetCacheViews(m);
+      throw e;
+    }
+  }
   aliasesOf(m).set(id, [name]);
   return id;
 }
@@ -239,7 +341,7 @@ export function sysfsName(m: Machine, id: number): string {
   return slabUnmergeable(cand) ? readName(m, b) : aliasName(cand.size, cand.flags);
 }
 
-/** flush_all(): every CPU's cpu slab and partial list back to the nodes, run on its behalf. */
+/** flush_all(): every CPU's sheaves, cpu slab and partial list back to the slabs, run on its behalf. */
 export function flushAll(m: Machine, id: number): void {
   const s = cacheById(m, id);
   for (let cpu = 0; cpu < m.cfg.cpus; cpu++) flushCpuSlab(s, makeCpu(m, cpu));
@@ -272,74 +374,58 @@ export function kmemCacheDestroy(m: Machine, id: number): void {
     if (report.messages.length > shown.length) shown.push(`... ${report.messages.length - shown.length} more lines`);
     throw new SlabError('EBUSY', shown.join('\n'), report);
   }
+  // __kmem_cache_shutdown(): flush, then per node the barn and the empty partial slabs.
   flushAll(m, id);
+  const cpu0 = makeCpu(m, 0);
   for (let node = 0; node < m.cfg.nodes; node++) {
     const n = s.node0 + node * CACHE_NODE.STRIDE;
+    if (s.sheafCapacity !== 0) barnShrink(s, cpu0, n);
     nodeLock(s, n, () => {
       for (const pfn of listPfns(m, m.u32[n + CACHE_NODE.partialHead])) discardSlabQuiet(s, n, pfn);
     });
+  }
+  // pcs_destroy(): the (flushed, empty) main sheaves.
+  for (let cpu = 0; cpu < m.cfg.cpus && s.sheafCapacity !== 0; cpu++) {
+    const c = cacheCpuOff(m, id, cpu);
+    freeEmptySheaf(s, cpu0, m.u32[c + CACHE_CPU.main]);
+    m.u32[c + CACHE_CPU.main] = 0;
   }
   m.u32[b + KMEM_CACHE.state] = CACHE_STATE.destroyed;
   aliasesOf(m).delete(id);
   forgetCacheViews(m);
 }
 
-/** Addresses of the objects of `s` that users still hold. */
-export function leakedObjects(s: KmemCache, records: readonly SlabRecord[] = slabRecords(s)): number[] {
+/**
+ * Addresses of the objects of `s` that users still hold: allocated from their slab's
+ * point of view, and neither held in a sheaf of `s` nor the storage of a sheaf.
+ * `records`: the slabs when the caller has walked them already.
+ */
+export function leakedObjects(
+  s: KmemCache,
+  records: readonly SlabRecord[] = slabRecords(s),
+  storage: ReadonlySet<number> = sheafStorage(s.m),
+): number[] {
   const out: number[] = [];
   for (const r of records) {
     if (liveObjects(r) === 0) continue;
-    const free = new Set(r.freeIdx);
-    for (let i = 0; i < r.objects; i++) if (!free.has(i)) out.push(objectAt(s, r.pfn, i));
+    const notHeld = new Set([...r.freeIdx, ...r.cachedIdx]);
+    for (let i = 0; i < r.objects; i++) {
+      const object = objectAt(s, r.pfn, i);
+      if (!notHeld.has(i) && !storage.has(object)) out.push(object);
+    }
   }
   return out;
 }
 
 /**
- * __kmem_cache_shrink(): flush, then per node discard empty partial slabs and sort the
+ * __kmem_cache_shrink(): flush, then per node empty the barn (6.18, 7.0: its full sheaves
+ * flushed to the slabs, all of them freed), discard empty partial slabs and sort the
  * rest by free objects (fewest first, up to 32; the others after). Returns 1 if any
  * slabs remain.
  */
 export function kmemCacheShrink(m: Machine, id: number): number {
-  const s = cacheById(m, id);
   flushAll(m, id);
-  let remain = 0;
-  const SHRINK_PROMOTE_MAX = 32;
-  for (let node = 0; node < m.cfg.nodes; node++) {
-    const n = s.node0 + node * CACHE_NODE.STRIDE;
-    nodeLock(s, n, () => {
-      const buckets: number[][] = Array.from({ length: SHRINK_PROMOTE_MAX }, () => []);
-      const rest: number[] = [];
-      for (const pfn of listPfns(m, m.u32[n + CACHE_NODE.partialHead])) {
-        const counters = m.u32[pageOff(m, pfn) + SLAB_COUNTERS];
-        const free = objectsOf(counters) - inuseOf(counters);
-        if (free === objectsOf(counters)) discardSlabQuiet(s, n, pfn);
-        // list_move() puts each slab at the head of its bucket: equal counts come out reversed.
-        else if (free <= SHRINK_PROMOTE_MAX) buckets[free - 1].unshift(pfn);
-        else rest.push(pfn);
-      }
-      relinkPartial(s, n, [...buckets.flat(), ...rest]);
-    });
-    if (m.u32[n + CACHE_NODE.nrSlabs] > 0) remain = 1;
-  }
-  return remain;
-}
-
-/** Rebuild a node's partial list in the given order (caller holds list_lock). */
-function relinkPartial(s: KmemCache, n: number, order: number[]): void {
-  const u = s.m.u32;
-  let prev = NIL;
-  for (const pfn of order) {
-    const p = pageOff(s.m, pfn);
-    u[p + PAGE.lruPrev] = prev;
-    u[p + PAGE.lruNext] = NIL;
-    if (prev === NIL) u[n + CACHE_NODE.partialHead] = pfn;
-    else u[pageOff(s.m, prev) + PAGE.lruNext] = pfn;
-    prev = pfn;
-  }
-  if (order.length === 0) u[n + CACHE_NODE.partialHead] = NIL;
-  u[n + CACHE_NODE.partialTail] = prev;
-  u[n + CACHE_NODE.nrPartial] = order.length;
+  return kmemCacheDoShrink(cacheById(m, id), makeCpu(m, 0));
 }
 
 /** Pages held by slabs of every cache: each slab's head page with its real order (racy while CPUs run). */

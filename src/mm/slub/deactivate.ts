@@ -14,6 +14,7 @@ import { cpuSlabOff, type KmemCache, minPartial, stat } from './kmem_cache.js';
 import { addFull, addPartial, listLock, listUnlock, removeFull, removePartial } from './list.js';
 import { localLock, localUnlock, unfreezePartials } from './partial.js';
 import { cmpxchgDoubleSlab, discardSlab, slabNode } from './slab.js';
+import { pcsFlushAll } from './pcs.js';
 
 const S_DRAIN = site('deactivate_slab:drain percpu freelist');
 const S_UNFREEZE = site('deactivate_slab:unfreezing slab');
@@ -207,8 +208,14 @@ export function* flushSlab(s: KmemCache, cpu: Cpu): Step {
   }
 }
 
-/** __flush_cpu_slab(): the cpu slab and the cpu partial list, as flush_all's work item does. */
+/**
+ * flush_all's work item on this CPU (flush_cpu_slab()): the sheaves (pcs_flush_all(),
+ * 6.18 and 7.0), then the cpu slab and the cpu partial list (__flush_cpu_slab(); 7.0
+ * has neither).
+ */
 export function* flushCpuSlab(s: KmemCache, cpu: Cpu): Step {
+  if (s.sheafCapacity !== 0) yield* pcsFlushAll(s, cpu);
+  if (s.sheafOnly) return;
   const c = cpuSlabOff(s, cpu.id);
   if (s.m.u32[c + CACHE_CPU.page] !== NIL) yield* flushSlab(s, cpu);
   yield* unfreezePartials(s, cpu);

@@ -121,7 +121,7 @@ export const sizeFromObject = (s: KmemCache): number => (s.redZone ? s.size - s.
  * get_info_end()): check_pad_bytes() wants 0x5a from here to sizeFromObject().
  */
 export const metadataEnd = (s: KmemCache): number =>
-  s.infoEnd + (s.storeUser ? 2 * s.trackSize + (s.origSizeTracked ? ORIG_SIZE_BYTES : 0) : 0);
+  s.infoEnd + (s.storeUser ? 2 * s.trackSize + (s.origSizeTracked ? ORIG_SIZE_BYTES[s.m.cfg.profile] : 0) : 0);
 
 /** freeptr_outside_object(). */
 const freeptrOutside = (s: KmemCache): boolean => s.offset >= s.inuse;

@@ -1,6 +1,6 @@
 /* @two-way */
 // flush_all() while CPUs run: the kernel queues flush_cpu_slab work on every CPU that
-// has a cpu slab or partials (5.4: an IPI) and waits for it; the work always runs on
+// has a cpu slab or partials, or sheaves in use (5.4: an IPI) and waits for it; the work always runs on
 // the CPU that owns the kmem_cache_cpu. Here a request is a flag in that CPU's
 // kmem_cache_cpu plus a count in its CPU region, carried out by the owner at its next
 // safe point (serviceWork). A CPU that no longer runs cannot carry it out: the
@@ -15,13 +15,16 @@ import { type Cpu, makeCpu } from '../cpu.js';
 import { drainLocalPagesWork } from '../pcp.js';
 import { flushCpuSlab } from './deactivate.js';
 import { cacheById, cpuSlabOff, type KmemCache } from './kmem_cache.js';
+import { hasPcsUsed } from './pcs.js';
 
 const S_FLUSH_ALL = site('flush_all');
 const S_WORK = site('flush_cpu_slab:work');
 
-/** has_cpu_slab(): racy, as on_each_cpu_cond()'s condition is. */
+/** has_cpu_slab() || has_pcs_used(): racy, as flush_all's condition is. */
 const hasCpuSlab = (s: KmemCache, cpu: number): boolean =>
-  s.m.u32[cpuSlabOff(s, cpu) + CACHE_CPU.page] !== NIL || s.m.u32[cpuSlabOff(s, cpu) + CACHE_CPU.partial] !== NIL;
+  s.m.u32[cpuSlabOff(s, cpu) + CACHE_CPU.page] !== NIL ||
+  s.m.u32[cpuSlabOff(s, cpu) + CACHE_CPU.partial] !== NIL ||
+  hasPcsUsed(s, cpu);
 
 /** flush_all(s) from a running CPU: every CPU's cpu slab and partial list back to the nodes. */
 export function* flushAllFrom(s: KmemCache, cpu: Cpu): Step {
@@ -55,10 +58,16 @@ export function* flushAllFrom(s: KmemCache, cpu: Cpu): Step {
   }
 }
 
-/** Carry out the work posted to this CPU (flushes, 5.4 pcp drains). Call at safe points (between operations). */
+/**
+ * Carry out the work posted to this CPU (flushes, 5.4 pcp drains). Call at safe points
+ * (between operations): one plain read when there is none, the work out of line.
+ */
 export function* serviceWork(cpu: Cpu): Step {
+  if (cpu.m.u32[cpu.workWord] !== 0) yield* carryOutWork(cpu);
+}
+
+function* carryOutWork(cpu: Cpu): Step {
   const m = cpu.m;
-  if (m.u32[cpuWorkWord(m, cpu.id)] === 0) return;
   yield* drainLocalPagesWork(m, cpu.id);
   for (let id = 0; id < m.u32[GLOBAL.nrCaches]; id++) {
     const req = cpuSlabOff(cacheById(m, id), cpu.id) + CACHE_CPU.flushReq;

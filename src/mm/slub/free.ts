@@ -12,6 +12,8 @@ import { setFreepointer } from './freeptr.js';
 import { type KmemCache, stat } from './kmem_cache.js';
 import { checkFree, checkNotCpuFreelistHead, doubleFree } from './misuse.js';
 import { liveReporter } from './report.js';
+import { freeToPcs } from './pcs.js';
+import { slabNode } from './slab.js';
 
 const S_FREE = site('do_slab_free');
 const S_FREE_IRQ = site('do_slab_free:irq');
@@ -63,8 +65,29 @@ function freeRetry(s: KmemCache, c: number, tail: number): void {
 export function* kmemCacheFree(s: KmemCache, cpu: Cpu, object: number): Step {
   const pfn = checkFree(s, object);
   const c = s.checks ? cacheFromObjChecked(s, pfn, object) : s;
+  if (!c.cpuSlabFirst) {
+    yield* slabFree(c, cpu, pfn, object);
+    return;
+  }
   checkNotCpuFreelistHead(c, cpu, object);
   yield* doSlabFree(c, cpu, pfn, object, object, 1);
+}
+
+/**
+ * slab_free(): a cache with sheaves pushes an object of this CPU's node onto them
+ * (free_to_pcs(); a remote one would fill them with objects other CPUs' allocations do
+ * not want); otherwise, or when that fails, 7.0 frees to the slab (__slab_free() and
+ * FREE_SLOWPATH), 5.4 to 6.18 go through the cpu slab (do_slab_free()).
+ */
+export function* slabFree(s: KmemCache, cpu: Cpu, pfn: number, object: number): Step {
+  if (s.sheafCapacity !== 0 && slabNode(s.m, pfn) === cpu.node && (yield* freeToPcs(s, cpu, object))) return;
+  if (s.sheafOnly) {
+    yield* slabFreeSlow(s, cpu, pfn, object, object, 1);
+    stat(s, s.cpu0 + cpu.id * CACHE_CPU.STRIDE, ST.free_slowpath);
+    return;
+  }
+  checkNotCpuFreelistHead(s, cpu, object);
+  yield* doSlabFree(s, cpu, pfn, object, object, 1);
 }
 
 /**

@@ -11,11 +11,17 @@
 //   6.6: mm/slub.c of a 6.5/6.6 tree (freelist_aba_t, so >= 6.5; calculate_order()
 //        before the 6.7 rewrite; MAX_ORDER inclusive; track with a stackdepot handle)
 //        and mm/slab_common.c of a later 6.x tree (calculate_alignment, find_mergeable
-//        and slab_unmergeable read the same as 6.6 apart from the flag set).
+//        and slab_unmergeable read the same as 6.6 apart from the flag set);
+//   6.18, 7.0: mm/slub.c of a 7.0-era tree (calculate_order() as rewritten in 6.7,
+//        calculate_sizes() with kmem_cache_args.freeptr_offset, calculate_sheaf_capacity())
+//        and the 6.18 opt-in sheaves series (sheaf_capacity used as given); the 7.0
+//        changes after 6.18 (orig_size an unsigned long, freeptr_offset allowed with a
+//        constructor) from their patches ("mm/slab: use unsigned long for orig_size ...",
+//        "mm/slab: allow specifying free pointer offset when using constructor", Jan 2026).
 // Model: x86_64, sizeof(void *) = 8, cache line 64, ARCH_SLAB_MINALIGN 8, no KASAN,
 // CONFIG_SLUB_DEBUG=y, CONFIG_SLUB_CPU_PARTIAL=y, no slub_min_order/slub_max_order/
 // slub_min_objects/slub_debug boot options, slab merging enabled.
-import type { Profile } from '../../config.js';
+import { hasSheaves, PROFILES, type Profile } from '../../config.js';
 import { SlabError } from '../../errors.js';
 
 // ---------------------------------------------------------------------------------
@@ -30,8 +36,14 @@ export const ARCH_SLAB_MINALIGN = 8;
 /** ARCH_KMALLOC_MINALIGN on x86_64 (= ARCH_DMA_MINALIGN default = 8). */
 export const ARCH_KMALLOC_MINALIGN = 8;
 export const DEFAULT_PAGE_SIZE = 4096;
-/** sizeof(unsigned int): the 6.x kmalloc orig_size word. */
-export const ORIG_SIZE_BYTES = 4;
+/** KMALLOC_MAX_CACHE_SIZE with 4 KiB pages (KMALLOC_SHIFT_HIGH = PAGE_SHIFT + 1). */
+const KMALLOC_MAX_CACHE_SIZE_BYTES = 8192;
+/**
+ * The kmalloc orig_size word of a debug cache: sizeof(unsigned int) through 6.18, an
+ * unsigned long in 7.0 ("use unsigned long for orig_size to ensure proper metadata
+ * align"). 5.4 has none.
+ */
+export const ORIG_SIZE_BYTES: Readonly<Record<Profile, number>> = { '5.4': 0, '6.6': 4, '6.18': 4, '7.0': 8 };
 /** enum track_item: TRACK_ALLOC and TRACK_FREE, stored back to back. */
 const TRACKS_PER_OBJECT = 2;
 
@@ -42,7 +54,7 @@ const TRACKS_PER_OBJECT = 2;
  * - 6.6 (SLUB_DEBUG selects STACKDEPOT): addr 8 + depot_stack_handle_t 4 + cpu 4 + pid 4
  *   + 4 padding before the 8-aligned `when` 8 = 32.
  */
-export const TRACK_SIZE: Readonly<Record<Profile, number>> = { '5.4': 152, '6.6': 32 };
+export const TRACK_SIZE: Readonly<Record<Profile, number>> = { '5.4': 152, '6.6': 32, '6.18': 32, '7.0': 32 };
 
 // slub.c tunables and limits
 /** slub_min_order default. */
@@ -63,20 +75,28 @@ const FRACTION_LAST = 4;
 const ANY_WASTE = 1;
 /**
  * The last-resort order limit. 5.4: MAX_ORDER = 11 is exclusive (`order < MAX_ORDER`);
- * 6.4+ renamed the meaning so MAX_ORDER = 10 is inclusive (`order <= MAX_ORDER`). Both
- * allow orders 0..10; the loop bounds differ, so both are kept as written.
+ * 6.4+ renamed the meaning so MAX_ORDER = 10 is inclusive (`order <= MAX_ORDER`); 6.8+
+ * calls it MAX_PAGE_ORDER. All allow orders 0..10; the loop bounds differ, so they are
+ * kept as written.
  */
 const MAX_ORDER_5_4 = 11;
 const MAX_ORDER_6_6 = 10;
-const LAST_RESORT_ORDER: Readonly<Record<Profile, { loopMax: number; ok: (order: number) => boolean }>> = {
+const LAST_RESORT_ORDER: Readonly<Record<'5.4' | '6.6', { loopMax: number; ok: (order: number) => boolean }>> = {
   '5.4': { loopMax: MAX_ORDER_5_4, ok: (order) => order < MAX_ORDER_5_4 },
   '6.6': { loopMax: MAX_ORDER_6_6, ok: (order) => order <= MAX_ORDER_6_6 },
 };
+/** 6.8+: MAX_PAGE_ORDER, the inclusive limit of calculate_order()'s get_order(size) fallback. */
+const MAX_PAGE_ORDER = 10;
 
-/** set_cpu_partial() thresholds on s->size and the object counts they give. */
+/**
+ * set_cpu_partial() thresholds on s->size and the object counts they give. 7.0 has no
+ * cpu partial lists: sysfs cpu_partial reads 0 and accepts only 0.
+ */
 const CPU_PARTIAL_OBJECTS: Readonly<Record<Profile, { page: number; k1: number; b256: number; small: number }>> = {
   '5.4': { page: 2, k1: 6, b256: 13, small: 30 },
   '6.6': { page: 6, k1: 24, b256: 52, small: 120 },
+  '6.18': { page: 6, k1: 24, b256: 52, small: 120 },
+  '7.0': { page: 0, k1: 0, b256: 0, small: 0 },
 };
 const CPU_PARTIAL_K1 = 1024;
 const CPU_PARTIAL_B256 = 256;
@@ -224,33 +244,58 @@ export interface SlotLayout {
  * requested size. 5.4 has no orig_size.
  */
 export function slubDebugOrigSize(flags: number, profile: Profile): boolean {
-  return profile === '6.6' && (flags & F.store_user) !== 0 && (flags & F.kmalloc) !== 0;
+  return profile !== '5.4' && (flags & F.store_user) !== 0 && (flags & F.kmalloc) !== 0;
 }
 
-/** Whether the free pointer must live after the object instead of overlaying it. */
-function freeptrMustMove(objectSize: number, flags: number, ctor: boolean, profile: Profile): boolean {
-  // 5.4: TYPESAFE_BY_RCU, POISON or a ctor.
-  if (flags & (F.typesafe_by_rcu | F.poison) || ctor) return true;
-  if (profile === '5.4') return false;
-  // 6.6 also moves it for a red-zoned object too small to hold it, and (odd, fixed in
-  // 6.11) for orig_size tracking even without a red zone: the condition tests
-  // slub_debug_orig_size(s) on its own, not under SLAB_RED_ZONE.
-  return slubDebugOrigSize(flags, profile) || ((flags & F.red_zone) !== 0 && objectSize < POINTER_SIZE);
+/**
+ * Whether the free pointer must live after the object instead of overlaying it.
+ * `freeptrOffset` >= 0 is kmem_cache_args.freeptr_offset (use_freeptr_offset).
+ */
+function freeptrMustMove(objectSize: number, flags: number, ctor: boolean, profile: Profile, freeptrOffset: number): boolean {
+  if (profile === '5.4') return (flags & (F.typesafe_by_rcu | F.poison)) !== 0 || ctor;
+  if (profile === '6.6') {
+    if (flags & (F.typesafe_by_rcu | F.poison) || ctor) return true;
+    // 6.6 also moves it for a red-zoned object too small to hold it, and (odd, fixed in
+    // 6.11) for orig_size tracking even without a red zone: the condition tests
+    // slub_debug_orig_size(s) on its own, not under SLAB_RED_ZONE.
+    return slubDebugOrigSize(flags, profile) || ((flags & F.red_zone) !== 0 && objectSize < POINTER_SIZE);
+  }
+  // 6.18, 7.0: a creator-chosen offset keeps it inside a TYPESAFE_BY_RCU object (7.0:
+  // also one with a constructor); the red-zone condition as fixed in 6.11.
+  const useOffset = freeptrOffset >= 0;
+  const ctorMoves = ctor && !(useOffset && profile === '7.0');
+  return (
+    ((flags & F.typesafe_by_rcu) !== 0 && !useOffset) ||
+    (flags & F.poison) !== 0 ||
+    ctorMoves ||
+    ((flags & F.red_zone) !== 0 && (objectSize < POINTER_SIZE || slubDebugOrigSize(flags, profile)))
+  );
 }
 
 /**
  * slub.c: calculate_sizes(), the layout part (the order part is calculateOrder()).
  * `align` is s->align, already through calculateAlignment().
  */
-export function calculateSizes(objectSize: number, align: number, flags: number, ctor: boolean, profile: Profile): SlotLayout {
+export function calculateSizes(
+  objectSize: number,
+  align: number,
+  flags: number,
+  ctor: boolean,
+  profile: Profile,
+  freeptrOffset = -1,
+): SlotLayout {
   let size = alignUp(objectSize, POINTER_SIZE);
   // A red zone needs at least one byte after the object: add a word when none is spare.
   if (flags & F.red_zone && size === objectSize) size += POINTER_SIZE;
   const inuse = size;
   let offset: number;
-  if (freeptrMustMove(objectSize, flags, ctor, profile)) {
+  if (freeptrMustMove(objectSize, flags, ctor, profile, freeptrOffset)) {
     offset = size;
     size += POINTER_SIZE;
+  } else if (freeptrOffset >= 0 && (flags & F.typesafe_by_rcu || ctor)) {
+    // The creator keeps a word of the object for it (vm_area_struct's vm_freeptr):
+    // no word is added after the object.
+    offset = freeptrOffset;
   } else {
     // 5.4 overlays the first word (s->offset stays 0 from kmem_cache_zalloc); 5.7+ puts
     // it mid-object so that small overflows from the previous object miss it.
@@ -260,7 +305,7 @@ export function calculateSizes(objectSize: number, align: number, flags: number,
   }
   if (flags & F.store_user) {
     size += TRACKS_PER_OBJECT * TRACK_SIZE[profile];
-    if (slubDebugOrigSize(flags, profile)) size += ORIG_SIZE_BYTES;
+    if (slubDebugOrigSize(flags, profile)) size += ORIG_SIZE_BYTES[profile];
   }
   let redLeftPad = 0;
   if (flags & F.red_zone) {
@@ -318,9 +363,10 @@ export function defaultMinObjects(cpus: number): number {
  * v6.6 runs the same loop as 5.4 (waste 1/16, 1/8, 1/4 while lowering min_objects,
  * then one object, then any order): the rewrite that starts from
  * get_order(min_objects * size) and tries 1/2 is the slab/for-6.7/orders-cleanup
- * branch, first in 6.7.
+ * branch, first in 6.7, so 6.18 and 7.0 have it (calculateOrder67()).
  */
 export function calculateOrder(size: number, cpus: number, profile: Profile, pageSize = DEFAULT_PAGE_SIZE): number {
+  if (profile === '6.18' || profile === '7.0') return calculateOrder67(size, cpus, pageSize);
   const maxObjects = orderObjects(SLUB_MAX_ORDER, size, pageSize);
   let minObjects = Math.min(defaultMinObjects(cpus), maxObjects);
   for (; minObjects > 1; minObjects--) {
@@ -334,6 +380,25 @@ export function calculateOrder(size: number, cpus: number, profile: Profile, pag
   const last = LAST_RESORT_ORDER[profile];
   const order = calcSlabOrder(size, 1, last.loopMax, ANY_WASTE, pageSize);
   return last.ok(order) ? order : -1;
+}
+
+/** calculate_order() as of 6.7: min_objects fixes the smallest order, waste 1/16 .. 1/2. */
+function calculateOrder67(size: number, cpus: number, pageSize: number): number {
+  // min_objects can't be 0 because get_order(0) is undefined
+  const maxObjects = Math.max(orderObjects(SLUB_MAX_ORDER, size, pageSize), 1);
+  const minObjects = Math.min(defaultMinObjects(cpus), maxObjects);
+  const minOrder = Math.max(SLUB_MIN_ORDER, getOrder(minObjects * size, pageSize));
+  if (orderObjects(minOrder, size, pageSize) > MAX_OBJS_PER_PAGE) return getOrder(size * MAX_OBJS_PER_PAGE, pageSize) - 1;
+  for (let fraction = FRACTION_FIRST; fraction > 1; fraction /= 2) {
+    let order = minOrder;
+    for (; order <= SLUB_MAX_ORDER; order++) {
+      const slabSize = pageSize * 2 ** order;
+      if (slabSize % size <= Math.floor(slabSize / fraction)) break;
+    }
+    if (order <= SLUB_MAX_ORDER) return order;
+  }
+  const order = getOrder(size, pageSize);
+  return order <= MAX_PAGE_ORDER ? order : -1;
 }
 
 // ---------------------------------------------------------------------------------
@@ -365,8 +430,48 @@ export function setCpuPartial(
   else if (size >= CPU_PARTIAL_K1) cpuPartial = t.k1;
   else if (size >= CPU_PARTIAL_B256) cpuPartial = t.b256;
   else cpuPartial = t.small;
-  const cpuPartialSlabs = profile === '5.4' ? 0 : Math.ceil((cpuPartial * HALF_FULL) / objects);
+  const cpuPartialSlabs = profile === '5.4' || profile === '7.0' ? 0 : Math.ceil((cpuPartial * HALF_FULL) / objects);
   return { cpuPartial, cpuPartialSlabs };
+}
+
+// ---------------------------------------------------------------------------------
+// Sheaves (6.18 opt-in, 7.0 almost every cache)
+
+/** sizeof(struct slab_sheaf) without objects: the union (16), cache (8), size (4), node (4). */
+export const SHEAF_HEADER_BYTES = 32;
+/** struct_size(sheaf, objects, capacity): the kzalloc() a sheaf of `capacity` objects takes. */
+export const sheafBytes = (capacity: number): number => SHEAF_HEADER_BYTES + POINTER_SIZE * capacity;
+/**
+ * The largest sheaf the simulator allows (a creator's sheaf_capacity, a prefill request):
+ * one that still fits the largest kmalloc cache, (8192 - 32) / 8. The kernel's bound is
+ * only what kzalloc() can give.
+ */
+export const MAX_SHEAF_CAPACITY = (KMALLOC_MAX_CACHE_SIZE_BYTES - SHEAF_HEADER_BYTES) / POINTER_SIZE;
+
+/** calculate_sheaf_capacity() thresholds on s->size: 4 pages-or-more, 12, 26, 60 objects. */
+const SHEAF_CAPACITY_BY_SIZE = { page: 4, k1: 12, b256: 26, small: 60 } as const;
+
+/**
+ * slub.c: calculate_sheaf_capacity() (7.0): 0 for debug and SLAB_NOLEAKTRACE caches,
+ * else by s->size (half of what the cpu partial lists held, there being two sheaves),
+ * grown until the sheaf fills its kmalloc bucket (4, 12, 28, 60), then at least the
+ * creator's request. 6.18 (do_kmem_cache_create()): the creator's value as given, for
+ * a cache without debug flags; 0 means no sheaves. 5.4 and 6.6 have none.
+ */
+export function calculateSheafCapacity(
+  size: number,
+  flags: number,
+  requested: number,
+  profile: Profile,
+  pageSize = DEFAULT_PAGE_SIZE,
+): number {
+  if (profile === '5.4' || profile === '6.6' || flags & (SLAB_DEBUG_FLAGS | F.noleaktrace)) return 0;
+  if (profile === '6.18') return requested;
+  const t = SHEAF_CAPACITY_BY_SIZE;
+  let capacity = size >= pageSize ? t.page : size >= CPU_PARTIAL_K1 ? t.k1 : size >= CPU_PARTIAL_B256 ? t.b256 : t.small;
+  // Increment capacity to make sheaf exactly a kmalloc size bucket (kmalloc_size_roundup()).
+  capacity = (kmallocCacheSize(sheafBytes(capacity)) - SHEAF_HEADER_BYTES) / POINTER_SIZE;
+  return Math.max(capacity, requested);
 }
 
 // ---------------------------------------------------------------------------------
@@ -386,6 +491,10 @@ export interface GeometryInput {
   profile: Profile;
   /** default 4096 */
   pageSize?: number;
+  /** kmem_cache_args.freeptr_offset (6.18+): the free pointer inside the object, -1 (default) for none */
+  freeptrOffset?: number;
+  /** kmem_cache_args.sheaf_capacity (6.18+): 0 (default) for none requested */
+  sheafCapacity?: number;
 }
 
 export interface Geometry {
@@ -413,8 +522,10 @@ export interface Geometry {
   minPartial: number;
   /** s->cpu_partial, in objects */
   cpuPartial: number;
-  /** s->cpu_partial_slabs (6.x); 0 for 5.4 */
+  /** s->cpu_partial_slabs (6.x); 0 for 5.4 and 7.0 */
   cpuPartialSlabs: number;
+  /** s->sheaf_capacity (6.18, 7.0; 0: no sheaves) */
+  sheafCapacity: number;
 }
 
 const invalid = (msg: string): SlabError => new SlabError('EINVAL', msg);
@@ -430,8 +541,34 @@ function checkInput(input: GeometryInput): void {
     throw invalid(`pageSize = ${String(pageSize)}: expected a power of two >= ${DEFAULT_PAGE_SIZE}`);
   }
   if (!Number.isInteger(flags) || flags < 0) throw invalid(`flags = ${String(flags)}: expected SLAB_FLAGS bits`);
-  if (input.profile !== '5.4' && input.profile !== '6.6') {
-    throw invalid(`profile = ${String(input.profile)}: expected 5.4 or 6.6`);
+  const { profile, freeptrOffset = -1, sheafCapacity = 0 } = input;
+  if (!(PROFILES as readonly string[]).includes(profile)) {
+    throw invalid(`profile = ${String(profile)}: expected one of ${PROFILES.join(', ')}`);
+  }
+  if (sheafCapacity !== 0) {
+    if (!hasSheaves(profile))
+      throw invalid(`sheaf_capacity = ${sheafCapacity}: profile ${profile} has no sheaves (6.18 and 7.0 do)`);
+    if (!Number.isInteger(sheafCapacity) || sheafCapacity < 0 || sheafCapacity > MAX_SHEAF_CAPACITY) {
+      throw invalid(`sheaf_capacity = ${String(sheafCapacity)}: expected an integer in 0..${MAX_SHEAF_CAPACITY}`);
+    }
+  }
+  if (freeptrOffset !== -1) checkFreeptrOffset(freeptrOffset, size, flags, input.ctor ?? false, profile);
+}
+
+/**
+ * slab_common.c: create_cache()'s check of a creator-chosen free pointer: inside the
+ * object, aligned to __alignof__(freeptr_t), and only for SLAB_TYPESAFE_BY_RCU (7.0:
+ * or a constructor). kmem_cache_args.freeptr_offset first appeared in 6.12.
+ */
+function checkFreeptrOffset(offset: number, size: number, flags: number, ctor: boolean, profile: Profile): void {
+  const bad = (why: string) => invalid(`freeptr_offset = ${String(offset)}: ${why}`);
+  if (profile === '5.4' || profile === '6.6')
+    throw bad(`profile ${profile} has no kmem_cache_args.freeptr_offset (6.18 and 7.0 do)`);
+  if (!Number.isInteger(offset) || offset < 0 || offset >= size || offset % POINTER_SIZE !== 0) {
+    throw bad(`expected a multiple of ${POINTER_SIZE} below the object size ${size}`);
+  }
+  if (!(flags & F.typesafe_by_rcu) && !(ctor && profile === '7.0')) {
+    throw bad(`needs typesafe_by_rcu${profile === '7.0' ? ' or a constructor' : ''}`);
   }
 }
 
@@ -444,7 +581,7 @@ export function calculateGeometry(input: GeometryInput): Geometry {
   checkInput(input);
   const { size: objectSize, flags = 0, ctor = false, cpus, profile, pageSize = DEFAULT_PAGE_SIZE } = input;
   const align = calculateAlignment(flags, input.align ?? 0, objectSize);
-  const layout = calculateSizes(objectSize, align, flags, ctor, profile);
+  const layout = calculateSizes(objectSize, align, flags, ctor, profile, input.freeptrOffset ?? -1);
   const order = calculateOrder(layout.size, cpus, profile, pageSize);
   if (order < 0) throw invalid(`size = ${objectSize}: a ${layout.size}-byte slot does not fit any slab order`);
   const objects = orderObjects(order, layout.size, pageSize);
@@ -459,6 +596,7 @@ export function calculateGeometry(input: GeometryInput): Geometry {
     minObjects: orderObjects(minOrder, layout.size, pageSize),
     minPartial: setMinPartial(layout.size),
     ...setCpuPartial(layout.size, flags, objects, profile, pageSize),
+    sheafCapacity: calculateSheafCapacity(layout.size, flags, input.sheafCapacity ?? 0, profile, pageSize),
   };
 }
 
@@ -468,7 +606,7 @@ export function calculateGeometry(input: GeometryInput): Geometry {
 /** The kmalloc cache sizes, ascending. */
 export const KMALLOC_SIZES: readonly number[] = [8, 16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096, 8192];
 /** KMALLOC_MAX_CACHE_SIZE for SLUB: larger requests go to the page allocator. */
-export const KMALLOC_MAX_CACHE_SIZE = 8192;
+export const KMALLOC_MAX_CACHE_SIZE = KMALLOC_MAX_CACHE_SIZE_BYTES;
 /** slab_common.c: size_index_elem() covers sizes up to 192 in steps of 8. */
 const SIZE_INDEX_MAX = 192;
 const SIZE_INDEX_STEP = 8;
@@ -535,6 +673,8 @@ export interface MergeCandidate {
   refcount: number;
   /** s->usersize (CONFIG_HARDENED_USERCOPY); default 0 */
   usersize?: number;
+  /** 6.18: s->cpu_sheaves, set only for a cache created with a sheaf capacity */
+  cpuSheaves?: boolean;
 }
 
 export interface MergeInput {
@@ -545,12 +685,24 @@ export interface MergeInput {
   profile: Profile;
   /** the slab_nomerge boot option */
   slabNomerge?: boolean;
+  /** kmem_cache_args.sheaf_capacity (6.18, 7.0): a cache asking for sheaves is never an alias */
+  sheafCapacity?: number;
 }
 
-/** slab_common.c: slab_unmergeable(). */
+/**
+ * slab_common.c: slab_unmergeable(). 6.18 adds `if (s->cpu_sheaves) return 1`; 7.0,
+ * where every cache has them, dropped it again.
+ */
 export function slabUnmergeable(s: MergeCandidate, slabNomerge = false): boolean {
   // 5.4 also refuses non-root memcg caches; the simulator has only root caches.
-  return slabNomerge || (s.flags & SLAB_NEVER_MERGE) !== 0 || s.ctor || (s.usersize ?? 0) > 0 || s.refcount < 0;
+  return (
+    slabNomerge ||
+    (s.flags & SLAB_NEVER_MERGE) !== 0 ||
+    s.ctor ||
+    (s.usersize ?? 0) > 0 ||
+    s.refcount < 0 ||
+    s.cpuSheaves === true
+  );
 }
 
 /**
@@ -560,7 +712,9 @@ export function slabUnmergeable(s: MergeCandidate, slabNomerge = false): boolean
  */
 export function findMergeable(existing: readonly MergeCandidate[], input: MergeInput): number {
   const flags = input.flags ?? 0;
-  if (input.slabNomerge || input.ctor) return -1;
+  // 6.18: __kmem_cache_create_args() skips the alias when sheaf_capacity is set; 7.0
+  // moved the same test into find_mergeable().
+  if (input.slabNomerge || input.ctor || (input.sheafCapacity ?? 0) > 0) return -1;
   if (flags & SLAB_NEVER_MERGE) return -1;
   let size = alignUp(input.size, POINTER_SIZE);
   const align = calculateAlignment(flags, input.align ?? 0, size);

@@ -8,11 +8,12 @@ import { PAGE, PG } from '../../shm/structs.js';
 import type { Cpu } from '../cpu.js';
 import { allocPages, freePages } from '../page_alloc.js';
 import { slabAllocNode } from './alloc.js';
-import { doSlabFree } from './free.js';
-import { getOrder, KMALLOC_MAX_CACHE_SIZE, kmallocCacheSize } from './geometry.js';
-import { kmallocCacheId } from './kmalloc_caches.js';
+import { slabFree } from './free.js';
+import { GFP_KERNEL } from './gfp.js';
+import { getOrder, KMALLOC_MAX_CACHE_SIZE } from './geometry.js';
+import { kmallocSlab } from './kmalloc_caches.js';
 import { cacheById, type KmemCache } from './kmem_cache.js';
-import { checkFree, checkNotCpuFreelistHead } from './misuse.js';
+import { checkFreeInSlab } from './misuse.js';
 import { virtToHeadPfn } from './objects.js';
 import { NUMA_NO_NODE } from './slab.js';
 
@@ -20,13 +21,12 @@ import { NUMA_NO_NODE } from './slab.js';
 export const ZERO_SIZE_PTR = 16;
 
 /** kmalloc(size): an object of the smallest kmalloc cache that fits, or 0 on failure. */
-export function* kmalloc(cpu: Cpu, size: number): Step<number> {
+export function* kmalloc(cpu: Cpu, size: number, gfp = GFP_KERNEL): Step<number> {
   if (!(Number.isInteger(size) && size >= 0))
     throw new SlabError('EINVAL', `kmalloc(${size}): size must be a non-negative integer`);
   if (size === 0) return ZERO_SIZE_PTR;
   if (size > KMALLOC_MAX_CACHE_SIZE) return yield* kmallocLarge(cpu, size);
-  const s = cacheById(cpu.m, kmallocCacheId(kmallocCacheSize(size)));
-  return yield* slabAllocNode(s, cpu, NUMA_NO_NODE, size);
+  return yield* slabAllocNode(kmallocSlab(cpu.m, size), cpu, NUMA_NO_NODE, size, gfp);
 }
 
 /**
@@ -65,7 +65,6 @@ export function* kfree(cpu: Cpu, addr: number): Step {
     return;
   }
   const s = cacheById(m, m.u32[p + PAGE.slabCache] - 1);
-  checkFree(s, addr);
-  checkNotCpuFreelistHead(s, cpu, addr);
-  yield* doSlabFree(s, cpu, pfn, addr, addr, 1);
+  checkFreeInSlab(s, pfn, addr);
+  yield* slabFree(s, cpu, pfn, addr);
 }

@@ -1,6 +1,7 @@
 // A thread's view of one cache: the constants of struct kmem_cache read once from the
 // buffer, plus the offsets of its per-CPU and per-node regions. Fields that can change
 // after creation (min_partial, cpu_partial, refcount, state) are read live from the buffer.
+import type { Profile } from '../../config.js';
 import { SlabError } from '../../errors.js';
 import { cacheCpuOff, cacheNodeOff, cacheOff, type Machine, onRestore } from '../../shm/machine.js';
 import { CACHE_CPU, CACHE_NAME_BYTES, CACHE_STATE, KMEM_CACHE } from '../../shm/structs.js';
@@ -28,6 +29,8 @@ export interface KmemCache {
   readonly objectSize: number;
   /** s->size: the bytes one object takes in a slab, metadata included */
   readonly size: number;
+  /** s->reciprocal_size: 1 / size, so that __obj_to_index() multiplies instead of dividing */
+  readonly reciprocalSize: number;
   /** s->inuse: the offset of the metadata after the object */
   readonly inuse: number;
   /** s->offset: where the free pointer sits in a free object */
@@ -46,8 +49,19 @@ export interface KmemCache {
   readonly random: number;
   /** the constructor's index in CTORS (0: none) */
   readonly ctor: number;
-  /** profile 6.6 (else 5.4) */
+  /** the machine's kernel profile */
+  readonly profile: Profile;
+  /** a 6.x profile (6.6, 6.18, 7.0: struct slab, local_lock, the 6.x debug paths), else 5.4 */
   readonly v66: boolean;
+  /** profile 7.0: sheaves in front of slabs, no cpu slabs or cpu partial lists */
+  readonly sheafOnly: boolean;
+  /** s->sheaf_capacity: objects per sheaf; 0 when the cache has no sheaves (cache_has_sheaves()) */
+  readonly sheafCapacity: number;
+  /**
+   * The cpu slab's fast path comes first (5.4, 6.6, a 6.18 cache without sheaves): what
+   * slab_alloc_node() and kmem_cache_free() test, once, before anything else.
+   */
+  readonly cpuSlabFirst: boolean;
   /** TID_STEP: how far a CPU's tid moves per operation (the kernel's roundup_pow_of_two(NR_CPUS)) */
   readonly tidStep: number;
   /** kmem_cache_debug(s) */
@@ -77,22 +91,28 @@ export interface KmemCache {
   readonly randomSeq: Uint32Array | null;
 }
 
-const views = new WeakMap<SharedArrayBuffer, Map<number, KmemCache>>();
-onRestore((sab) => views.delete(sab));
+/** This thread's cache views of each buffer, by cache id. */
+const views = new WeakMap<SharedArrayBuffer, KmemCache[]>();
+/** The last buffer looked up and its views: every operation of a run asks for the same one. */
+let lastSab: SharedArrayBuffer | null = null;
+let lastViews: KmemCache[] = [];
+onRestore(forgetViews);
 
 /** The view of cache `id` on this thread (built once per thread and buffer). */
 export function cacheById(m: Machine, id: number): KmemCache {
-  let perMachine = views.get(m.sab);
+  const perMachine = m.sab === lastSab ? lastViews : viewsOf(m.sab);
+  return perMachine[id] ?? (perMachine[id] = readCache(m, id));
+}
+
+function viewsOf(sab: SharedArrayBuffer): KmemCache[] {
+  let perMachine = views.get(sab);
   if (!perMachine) {
-    perMachine = new Map();
-    views.set(m.sab, perMachine);
+    perMachine = [];
+    views.set(sab, perMachine);
   }
-  let s = perMachine.get(id);
-  if (!s) {
-    s = readCache(m, id);
-    perMachine.set(id, s);
-  }
-  return s;
+  lastSab = sab;
+  lastViews = perMachine;
+  return perMachine;
 }
 
 function readCache(m: Machine, id: number): KmemCache {
@@ -114,6 +134,7 @@ function readCache(m: Machine, id: number): KmemCache {
     flags,
     objectSize: u[base + KMEM_CACHE.objectSize],
     size: u[base + KMEM_CACHE.size],
+    reciprocalSize: 1 / u[base + KMEM_CACHE.size],
     inuse: u[base + KMEM_CACHE.inuse],
     offset: u[base + KMEM_CACHE.offset],
     redLeftPad: u[base + KMEM_CACHE.redLeftPad],
@@ -123,10 +144,14 @@ function readCache(m: Machine, id: number): KmemCache {
     minObjects: u[base + KMEM_CACHE.minObjects],
     random: u[base + KMEM_CACHE.random],
     ctor: u[base + KMEM_CACHE.ctor],
-    v66: m.cfg.profile === '6.6',
+    profile,
+    v66: profile !== '5.4',
+    sheafOnly: profile === '7.0',
+    sheafCapacity: u[base + KMEM_CACHE.sheafCapacity],
+    cpuSlabFirst: profile !== '7.0' && u[base + KMEM_CACHE.sheafCapacity] === 0,
     tidStep: tidStep(m.cfg.cpus),
     debug,
-    hasCpuPartial: !debug,
+    hasCpuPartial: !debug && profile !== '7.0',
     checks: (flags & SLAB_FLAGS.consistency_checks) !== 0,
     redZone: (flags & SLAB_FLAGS.red_zone) !== 0,
     poison: (flags & SLAB_FLAGS.poison) !== 0,
@@ -159,7 +184,12 @@ export function buildRandomSeq(seed: number, count: number): Uint32Array | null 
 }
 
 /** Forget this thread's views of a buffer's caches (after a cache was created or re-read). */
-export const forgetCacheViews = (m: Machine): boolean => views.delete(m.sab);
+export const forgetCacheViews = (m: Machine): void => forgetViews(m.sab);
+
+function forgetViews(sab: SharedArrayBuffer): void {
+  views.delete(sab);
+  if (lastSab === sab) lastSab = null;
+}
 
 /** Byte index of the name of the struct kmem_cache at word `base`. */
 const nameStart = (base: number): number => (base + KMEM_CACHE.name) * 4;
@@ -189,4 +219,9 @@ export const remoteNodeDefragRatio = (s: KmemCache): number => s.m.u32[s.base + 
 /** stat(s, item): a per-CPU counter, bumped without atomics (only CPU i writes row i). */
 export function stat(s: KmemCache, c: number, item: number): void {
   s.m.u32[c + CACHE_CPU.stat + item]++;
+}
+
+/** stat_add(s, item, n). */
+export function statAdd(s: KmemCache, c: number, item: number, n: number): void {
+  s.m.u32[c + CACHE_CPU.stat + item] += n;
 }

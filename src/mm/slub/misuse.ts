@@ -44,6 +44,20 @@ export function checkFree(s: KmemCache, object: number, bulk = false): number {
   return badFree(s, object, bulk);
 }
 
+/**
+ * checkFree() for kfree(), which found the cache through the slab page `pfn` itself: what
+ * is left to check is that the cache is live and `object` starts an object.
+ */
+export function checkFreeInSlab(s: KmemCache, pfn: number, object: number): void {
+  const m = s.m;
+  if (
+    m.u32[s.base + KMEM_CACHE.state] !== CACHE_STATE.live ||
+    objectIndex(s, pfn, objectsOf(m.u32[pageOff(m, pfn) + SLAB_COUNTERS]), object) < 0
+  ) {
+    badFree(s, object, false);
+  }
+}
+
 /** checkFree() of an object that failed a check: which one, as a SlabError (or the pfn, for F). */
 function badFree(s: KmemCache, object: number, bulk: boolean): number {
   const m = s.m;

@@ -10,6 +10,9 @@ export const MUTANTS = {
   'ignore-frozen': '__slab_free ignores the frozen bit: a free into a cpu slab or cpu-partial slab does list work',
   'plain-unfreeze': 'unfreeze_partials clears frozen with a plain store instead of a CAS',
   'untagged-stack': 'the Treiber stack of the worked example pops with a CAS on the head pointer alone (ABA)',
+  'unlocked-barn': "a node's barn lists and counts are changed without taking barn->lock",
+  'sheaf-no-trylock':
+    "the sheaf paths take cpu_sheaves->lock without looking: an interrupt's alloc or free gets into the locked sheaf",
 } as const;
 
 export type MutantName = keyof typeof MUTANTS;
@@ -23,6 +26,8 @@ export const mutant = {
   ignoreFrozen: false,
   plainUnfreeze: false,
   untaggedStack: false,
+  unlockedBarn: false,
+  sheafNoTrylock: false,
 };
 
 const FIELD: Record<MutantName, keyof typeof mutant> = {
@@ -32,6 +37,8 @@ const FIELD: Record<MutantName, keyof typeof mutant> = {
   'ignore-frozen': 'ignoreFrozen',
   'plain-unfreeze': 'plainUnfreeze',
   'untagged-stack': 'untaggedStack',
+  'unlocked-barn': 'unlockedBarn',
+  'sheaf-no-trylock': 'sheafNoTrylock',
 };
 
 let on: keyof typeof mutant | null = null;

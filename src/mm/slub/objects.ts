@@ -6,12 +6,16 @@ import type { KmemCache } from './kmem_cache.js';
 /** Object i of the slab at `pfn` (past its left red zone: fixup_red_left()). */
 export const objectAt = (s: KmemCache, pfn: number, i: number): number => pfnToAddr(s.m, pfn) + i * s.size + s.redLeftPad;
 
-/** The index of object `addr` in its slab (__obj_to_index), or -1 if not at an object start. */
+/**
+ * The index of object `addr` in its slab, or -1 if not at an object start. As
+ * __obj_to_index() does, a multiplication by s->reciprocal_size instead of a division:
+ * for offsets below 2^31 the product is within 2^-20 of the exact quotient, so it rounds
+ * to it, and `i * size === rel` holds exactly at object starts.
+ */
 export function objectIndex(s: KmemCache, pfn: number, objects: number, addr: number): number {
   const rel = addr - s.redLeftPad - pfnToAddr(s.m, pfn);
-  if (rel < 0 || rel % s.size !== 0) return -1;
-  const i = rel / s.size;
-  return i < objects ? i : -1;
+  const i = Math.round(rel * s.reciprocalSize);
+  return i >= 0 && i < objects && i * s.size === rel ? i : -1;
 }
 
 /** virt_to_head_page(): the pfn of the head page of the block holding `addr`. */

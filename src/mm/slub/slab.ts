@@ -22,10 +22,12 @@ export const NUMA_NO_NODE = -1;
 
 /**
  * alloc_pages_node() with the zonelist fallback: the preferred node first, then the
- * others in order of distance (all remote nodes are equally far here: by id).
+ * others in order of distance (all remote nodes are equally far here: by id), or only
+ * the preferred one (__GFP_THISNODE).
  */
-function* allocSlabPage(m: Machine, node: number, order: number, cpu: Cpu): Step<number> {
-  for (let i = 0; i < m.cfg.nodes; i++) {
+function* allocSlabPage(m: Machine, node: number, order: number, cpu: Cpu, thisNode: boolean): Step<number> {
+  const tries = thisNode ? 1 : m.cfg.nodes;
+  for (let i = 0; i < tries; i++) {
     const pfn = yield* allocPages(m, (node + i) % m.cfg.nodes, order, cpu.id);
     if (pfn !== 0) return pfn;
   }
@@ -37,17 +39,17 @@ function* allocSlabPage(m: Machine, node: number, order: number, cpu: Cpu): Step
  * with inuse == objects (the caller takes the whole freelist) and counts it on its node
  * here; 6.6 returns it unfrozen with inuse == 0 and the caller counts it.
  */
-export function* allocateSlab(s: KmemCache, cpu: Cpu, node: number): Step<number> {
+export function* allocateSlab(s: KmemCache, cpu: Cpu, node: number, thisNode = false): Step<number> {
   const m = s.m;
   const want = node === NUMA_NO_NODE ? cpu.node : node;
   let order = s.order;
   let objects = s.objects;
   // The kernel first tries s->oo with __GFP_NORETRY; on failure it falls back to s->min.
-  let pfn = yield* allocSlabPage(m, want, order, cpu);
+  let pfn = yield* allocSlabPage(m, want, order, cpu, thisNode);
   if (pfn === 0 && s.minOrder !== s.order) {
     order = s.minOrder;
     objects = s.minObjects;
-    pfn = yield* allocSlabPage(m, want, order, cpu);
+    pfn = yield* allocSlabPage(m, want, order, cpu, thisNode);
     if (pfn !== 0) stat(s, cpuSlabOff(s, cpu.id), ST.order_fallback);
   }
   if (pfn === 0) return 0;

@@ -4,14 +4,15 @@
 // also the red zones, poison and padding of every object, and any error SLUB debugging
 // reported while the cache was used. (The kernel's validation itself, which repairs
 // what it finds and counts as KUnit does, is validateSlabCache() in debug_validate.ts.)
-import { CACHE_NODE } from '../../shm/structs.js';
-import { MAX_OBJS_PER_PAGE } from '../../shm/word.js';
+import { pageOff, validAddr } from '../../shm/machine.js';
+import { CACHE_CPU, CACHE_NODE, PAGE, PG, SLAB_COUNTERS } from '../../shm/structs.js';
+import { MAX_OBJS_PER_PAGE, objectsOf } from '../../shm/word.js';
 import { SLAB_FLAGS } from './geometry.js';
-import type { KmemCache } from './kmem_cache.js';
+import { cacheById, cpuSlabOff, type KmemCache } from './kmem_cache.js';
 import { checkObject, SLUB_RED_ACTIVE, SLUB_RED_INACTIVE, slabPadCheck } from './debug.js';
-import { objectAt } from './objects.js';
+import { objectAt, objectIndex, virtToHeadPfn } from './objects.js';
 import { auditReporter, slabErrorCount } from './report.js';
-import { listPfns, type SlabRecord, slabRecords } from './walk.js';
+import { listPfns, sheafRecords, type SlabRecord, slabRecord, slabRecords } from './walk.js';
 
 /** What validateCache() found. */
 export interface ValidateResult {
@@ -39,6 +40,7 @@ export function auditCache(s: KmemCache): ValidateResult & { records: SlabRecord
   const messages = conflicts.map((c) => `${s.name}: ${c}`);
   for (const r of records) checkSlab(s, r, messages);
   if (s.debug) for (const r of records) if (r.problems.length === 0) auditObjects(s, r, messages);
+  if (s.sheafCapacity !== 0) checkSheaves(s, records, messages);
   const reported = slabErrorCount(s);
   if (reported > 0) messages.push(`${s.name}: SLUB debugging reported ${reported} errors (see slabReports())`);
   for (let node = 0; node < m.cfg.nodes; node++) {
@@ -90,6 +92,9 @@ function checkSlab(s: KmemCache, r: SlabRecord, out: string[]): void {
     out.push(`${at}: inuse ${r.inuse} + |slab freelist| ${r.slabFree} != objects ${r.objects}`);
   }
   if (r.cpuFree > r.inuse) out.push(`${at}: cpu freelist ${r.cpuFree} longer than inuse ${r.inuse}`);
+  if (s.sheafOnly && r.place.kind !== 'node_partial' && r.slPartial) out.push(`${at}: SL_partial but on no partial list`);
+  const both = r.cachedIdx.filter((i) => r.freeIdx.includes(i));
+  if (both.length > 0) out.push(`${at}: objects ${both.join(', ')} are both on a freelist and in a sheaf`);
   switch (r.place.kind) {
     case 'cpu':
     case 'cpu_partial':
@@ -98,6 +103,7 @@ function checkSlab(s: KmemCache, r: SlabRecord, out: string[]): void {
     case 'node_partial':
       if (r.frozen) out.push(`${at}: on the node partial list but frozen`);
       if (r.slabFree === 0) out.push(`${at}: on the node partial list with no free object`);
+      if (s.sheafOnly && !r.slPartial) out.push(`${at}: on the node partial list without SL_partial`);
       break;
     case 'full_list':
       if (r.frozen || r.slabFree !== 0) out.push(`${at}: on the full list but frozen or not full`);
@@ -108,4 +114,77 @@ function checkSlab(s: KmemCache, r: SlabRecord, out: string[]): void {
       else if (s.flags & SLAB_FLAGS.store_user) out.push(`${at}: full but not on the full list`);
       break;
   }
+}
+
+/**
+ * The sheaves of `s` against the invariants written beside CACHE_CPU, CACHE_NODE and
+ * SHEAF: every CPU has a main sheaf and its local lock free; sheaves belong to `s` and
+ * hold at most sheaf_capacity objects (a barn's full ones exactly that many, its empty
+ * ones none) of `s`, each in one sheaf only; the barn counts match its lists; and each
+ * sheaf is an allocated kmalloc object.
+ */
+function checkSheaves(s: KmemCache, records: readonly SlabRecord[], out: string[]): void {
+  const m = s.m;
+  const cap = s.sheafCapacity;
+  const where = new Map<number, string>();
+  const sheaves = sheafRecords(s);
+  for (let cpu = 0; cpu < m.cfg.cpus; cpu++) {
+    const c = cpuSlabOff(s, cpu);
+    if (m.u32[c + CACHE_CPU.main] === 0) out.push(`${s.name}: CPU${cpu} has no main sheaf`);
+    if (m.u32[c + CACHE_CPU.pcsLock] !== 0) out.push(`${s.name}: CPU${cpu}'s cpu_sheaves->lock is held`);
+  }
+  for (const sh of sheaves) {
+    const at = `${s.name}: ${sh.place} sheaf 0x${sh.addr.toString(16)}${sh.cpu !== undefined ? ` of CPU${sh.cpu}` : ` of node ${sh.node}`}`;
+    if (sh.cache !== s.id) out.push(`${at}: belongs to cache id ${sh.cache}`);
+    if (sh.size > cap) out.push(`${at}: holds ${sh.size} objects, more than its capacity ${cap}`);
+    if (sh.place === 'barn_full' && sh.size !== cap) out.push(`${at}: a full sheaf with ${sh.size} of ${cap} objects`);
+    if (sh.place === 'barn_empty' && sh.size !== 0) out.push(`${at}: an empty sheaf with ${sh.size} objects`);
+    for (const o of sh.objects) {
+      const pfn = validAddr(m, o) ? virtToHeadPfn(m, o) : 0;
+      const p = pageOff(m, pfn);
+      if (
+        pfn === 0 ||
+        m.u32[p + PAGE.slabCache] !== s.id + 1 ||
+        objectIndex(s, pfn, objectsOf(m.u32[p + SLAB_COUNTERS]), o) < 0
+      ) {
+        out.push(`${at}: 0x${o.toString(16)} is not an object of ${s.name}`);
+        continue;
+      }
+      const before = where.get(o);
+      if (before !== undefined) out.push(`${at}: object 0x${o.toString(16)} is also in the ${before} sheaf`);
+      where.set(o, sh.place);
+    }
+    checkStorage(s, sh.addr, at, out);
+  }
+  const seen = new Set(records.flatMap((r) => r.cachedIdx.map((i) => objectAt(s, r.pfn, i))));
+  if (seen.size !== where.size) out.push(`${s.name}: ${where.size} objects in sheaves but ${seen.size} found in its slabs`);
+  for (let node = 0; node < m.cfg.nodes; node++) {
+    const n = s.node0 + node * CACHE_NODE.STRIDE;
+    const count = (place: string) => sheaves.filter((sh) => sh.node === node && sh.place === place).length;
+    if (count('barn_full') !== m.u32[n + CACHE_NODE.nrFull])
+      out.push(
+        `${s.name}: node ${node} barn nr_full == ${m.u32[n + CACHE_NODE.nrFull]} but ${count('barn_full')} full sheaves are listed`,
+      );
+    if (count('barn_empty') !== m.u32[n + CACHE_NODE.nrEmpty])
+      out.push(
+        `${s.name}: node ${node} barn nr_empty == ${m.u32[n + CACHE_NODE.nrEmpty]} but ${count('barn_empty')} empty sheaves are listed`,
+      );
+    if (m.u32[n + CACHE_NODE.barnLock] !== 0) out.push(`${s.name}: node ${node} barn->lock is held`);
+  }
+}
+
+/** A sheaf's memory is an allocated object of a kmalloc cache (not on its freelists). */
+function checkStorage(s: KmemCache, addr: number, at: string, out: string[]): void {
+  const m = s.m;
+  const pfn = validAddr(m, addr) ? virtToHeadPfn(m, addr) : 0;
+  const p = pageOff(m, pfn);
+  if (pfn === 0 || !(m.u32[p + PAGE.flags] & PG.slab)) {
+    out.push(`${at}: its memory is not in a slab`);
+    return;
+  }
+  const k = cacheById(m, m.u32[p + PAGE.slabCache] - 1);
+  const index = objectIndex(k, pfn, objectsOf(m.u32[p + SLAB_COUNTERS]), addr);
+  if (index < 0) out.push(`${at}: its memory is not an object of ${k.name}`);
+  else if (slabRecord(k, pfn, { kind: 'none' }, new Set()).freeIdx.includes(index))
+    out.push(`${at}: its memory is free in ${k.name}`);
 }

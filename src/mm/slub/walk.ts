@@ -1,10 +1,23 @@
 // Read-only walks over one cache's slabs, for validate, destroy and reports. Call them
 // only while no CPU runs (after a run, or from the scheduler between steps).
-import { addrWord, type Machine, pageOff, pfnNode } from '../../shm/machine.js';
-import { CACHE_CPU, CACHE_NODE, CPU_FREELIST, NIL, PAGE, PG, SLAB_COUNTERS, SLAB_FREELIST } from '../../shm/structs.js';
+import { addrWord, cacheOff, type Machine, pageOff, pfnNode } from '../../shm/machine.js';
+import {
+  CACHE_CPU,
+  CACHE_NODE,
+  CACHE_STATE,
+  CPU_FREELIST,
+  GLOBAL,
+  KMEM_CACHE,
+  NIL,
+  PAGE,
+  PG,
+  SHEAF,
+  SLAB_COUNTERS,
+  SLAB_FREELIST,
+} from '../../shm/structs.js';
 import { frozenOf, inuseOf, objectsOf } from '../../shm/word.js';
-import { cpuSlabOff, type KmemCache } from './kmem_cache.js';
-import { freelistPtr, objectIndex } from './objects.js';
+import { cacheById, cpuSlabOff, type KmemCache } from './kmem_cache.js';
+import { freelistPtr, objectAt, objectIndex } from './objects.js';
 
 /** Where a slab is, by the lists that reach it. */
 export type SlabPlace =
@@ -28,6 +41,10 @@ export interface SlabRecord {
   place: SlabPlace;
   /** object indices that are free (either freelist), sorted */
   freeIdx: number[];
+  /** object indices held in a sheaf (allocated from the slab's point of view, free to users), sorted */
+  cachedIdx: number[];
+  /** 7.0 SL_partial */
+  slPartial: boolean;
   /** problems met while walking: corrupt or cyclic chains */
   problems: string[];
 }
@@ -122,7 +139,12 @@ export function freelistIndices(s: KmemCache, pfn: number, head: number): number
   return out;
 }
 
-export function slabRecord(s: KmemCache, pfn: number, place: SlabPlace): SlabRecord {
+export function slabRecord(
+  s: KmemCache,
+  pfn: number,
+  place: SlabPlace,
+  cached: ReadonlySet<number> = cachedObjects(s),
+): SlabRecord {
   const m = s.m;
   const pg = pageOff(m, pfn);
   const counters = m.u32[pg + SLAB_COUNTERS];
@@ -136,7 +158,11 @@ export function slabRecord(s: KmemCache, pfn: number, place: SlabPlace): SlabRec
     cpuFree = walkChain(s, pfn, objects, m.u32[c + CPU_FREELIST], seen, `CPU${place.cpu} freelist`, problems);
   }
   const freeIdx: number[] = [];
-  for (let i = 0; i < objects; i++) if (seen[i]) freeIdx.push(i);
+  const cachedIdx: number[] = [];
+  for (let i = 0; i < objects; i++) {
+    if (seen[i]) freeIdx.push(i);
+    if (cached.has(objectAt(s, pfn, i))) cachedIdx.push(i);
+  }
   return {
     pfn,
     node: pfnNode(m, pfn),
@@ -148,6 +174,8 @@ export function slabRecord(s: KmemCache, pfn: number, place: SlabPlace): SlabRec
     cpuFree,
     place,
     freeIdx,
+    cachedIdx,
+    slPartial: (m.u32[pg + PAGE.flags] & PG.partial) !== 0,
     problems,
   };
 }
@@ -155,11 +183,83 @@ export function slabRecord(s: KmemCache, pfn: number, place: SlabPlace): SlabRec
 /** Every slab of `s` with its place and counts; conflicting places go to `conflicts`. */
 export function slabRecords(s: KmemCache, conflicts: string[] = []): SlabRecord[] {
   const places = slabPlaces(s, conflicts);
-  return slabPfns(s).map((pfn) => slabRecord(s, pfn, places.get(pfn) ?? { kind: 'none' }));
+  const cached = cachedObjects(s);
+  return slabPfns(s).map((pfn) => slabRecord(s, pfn, places.get(pfn) ?? { kind: 'none' }, cached));
 }
 
-/** Objects still allocated to users: inuse less the cpu freelist of a cpu slab. */
-export const liveObjects = (r: SlabRecord): number => r.objects - r.freeIdx.length;
+/** Objects still allocated to users: neither on a freelist nor held in a sheaf. */
+export const liveObjects = (r: SlabRecord): number => r.objects - r.freeIdx.length - r.cachedIdx.length;
+
+// ---- sheaves ----
+
+export type SheafPlace = 'main' | 'spare' | 'barn_full' | 'barn_empty';
+
+export interface SheafRecord {
+  /** the sheaf's address (a kmalloc object) */
+  addr: number;
+  place: SheafPlace;
+  /** the CPU of a main or spare sheaf, the node of a barn's */
+  cpu?: number;
+  node?: number;
+  /** sheaf->cache as stored: the owning cache's id (-1 for none) */
+  cache: number;
+  size: number;
+  objects: number[];
+}
+
+/**
+ * Every sheaf of `s` the kernel's structures reach: each CPU's main and spare, each
+ * node's barn lists (bounded against cycles). A prefilled sheaf a user holds is not
+ * among them.
+ */
+export function sheafRecords(s: KmemCache): SheafRecord[] {
+  if (s.m.u32[s.base + KMEM_CACHE.sheafCapacity] === 0) return [];
+  const m = s.m;
+  const out: SheafRecord[] = [];
+  const record = (addr: number, place: SheafPlace, where: { cpu?: number; node?: number }): void => {
+    const w = addrWord(m, addr);
+    const size = m.u32[w + SHEAF.size];
+    const objects: number[] = [];
+    const shown = Math.min(size, 4096);
+    for (let i = 0; i < shown; i++) objects.push(m.u32[w + SHEAF.objects + i * SHEAF.objectStride]);
+    out.push({ addr, place, ...where, cache: m.u32[w + SHEAF.cache] - 1, size, objects });
+  };
+  for (let cpu = 0; cpu < m.cfg.cpus; cpu++) {
+    const c = cpuSlabOff(s, cpu);
+    if (m.u32[c + CACHE_CPU.main] !== 0) record(m.u32[c + CACHE_CPU.main], 'main', { cpu });
+    if (m.u32[c + CACHE_CPU.spare] !== 0) record(m.u32[c + CACHE_CPU.spare], 'spare', { cpu });
+  }
+  for (let node = 0; node < m.cfg.nodes; node++) {
+    const n = s.node0 + node * CACHE_NODE.STRIDE;
+    for (const [head, place] of [
+      [CACHE_NODE.fullSheaves, 'barn_full'],
+      [CACHE_NODE.emptySheaves, 'barn_empty'],
+    ] as const) {
+      let guard = 0;
+      for (let addr = m.u32[n + head]; addr !== 0 && guard++ < m.totalPfns; addr = m.u32[addrWord(m, addr) + SHEAF.barnNext]) {
+        record(addr, place, { node });
+      }
+    }
+  }
+  return out;
+}
+
+/** The objects of `s` held in its sheaves. */
+export function cachedObjects(s: KmemCache): Set<number> {
+  const out = new Set<number>();
+  for (const r of sheafRecords(s)) for (const o of r.objects) out.add(o);
+  return out;
+}
+
+/** The addresses of every live cache's sheaves: kmalloc objects the allocator itself holds. */
+export function sheafStorage(m: Machine): Set<number> {
+  const out = new Set<number>();
+  for (let id = 0; id < m.u32[GLOBAL.nrCaches]; id++) {
+    if (m.u32[cacheOff(m, id) + KMEM_CACHE.state] !== CACHE_STATE.live) continue;
+    for (const r of sheafRecords(cacheById(m, id))) out.add(r.addr);
+  }
+  return out;
+}
 
 /**
  * The cheap check between scheduler steps: inuse <= objects <= what fits, for the slabs whose counters are among `written` (the
