@@ -7,6 +7,8 @@ import { runRace } from '../src/race/run.js';
 import { RandomStrategy } from '../src/sched/strategies/random.js';
 import { create, restore, snapshot, trackPages } from '../src/shm/machine.js';
 import { allocPages } from '../src/mm/page_alloc.fast.js';
+import { kmemCacheCreate } from '../src/mm/slub/cache.js';
+import { cacheById } from '../src/mm/slub/kmem_cache.js';
 
 describe('machine reuse', () => {
   it('every built-in model runs the same on a reused machine as on a fresh one, interleaved with the others', () => {
@@ -40,5 +42,24 @@ describe('machine reuse', () => {
     restore(m, image);
     expect(m.u32).toEqual(image.words);
     expect(m.touched).toEqual(image.touched);
+  });
+
+  it('a cache view outlives a restore to the image it was made in, and no other', () => {
+    const m = create({ cpus: 1, memory: 256 << 10, profile: '6.6' });
+    trackPages(m);
+    const a = kmemCacheCreate(m, 'a', 64);
+    const view = cacheById(m, a);
+    const image = snapshot(m);
+    const b = kmemCacheCreate(m, 'b', 128);
+    expect(cacheById(m, b).name).toBe('b');
+    restore(m, image);
+    expect(cacheById(m, a)).toBe(view); // its fields are constants: kept
+    expect(kmemCacheCreate(m, 'c', 256)).toBe(b); // the id comes back with the image...
+    expect(cacheById(m, b)).toMatchObject({ name: 'c', objectSize: 256 }); // ...and its old view is gone
+    const other = snapshot(create({ cpus: 1, memory: 256 << 10, profile: '6.6' }));
+    restore(m, { ...other, touched: null });
+    restore(m, image); // back from another image: nothing can be assumed
+    expect(cacheById(m, a)).not.toBe(view);
+    expect(cacheById(m, a).name).toBe('a');
   });
 });

@@ -3,7 +3,7 @@
 // of CI jobs. A thread finds built-in models by name and loads a user's models from their
 // files. One thread too: the main thread then stays free to take a Ctrl-C, which stops
 // every worker between two runs through a shared stop word.
-import { MessageChannel } from 'node:worker_threads';
+import type { MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { ExploreResult, ExploreTask, ModelRef } from '../../workers/explore.js';
 import { type ExploreOptions, type ExploreReport, mergeReports } from './explore.js';
@@ -37,7 +37,9 @@ export async function exploreOnWorkers(opts: ExploreOptions, workers: number, si
   if (signal?.aborted) onAbort();
   signal?.addEventListener('abort', onAbort);
   // The DFS estimate is printed before the search: the worker sends it as soon as it has it.
-  const estimates = new MessageChannel();
+  // Node's global MessageChannel is worker_threads' (typed as the DOM's): no node: import
+  // here, so that the explorer bundles for a browser page.
+  const estimates = new MessageChannel() as unknown as { port1: MessagePort; port2: MessagePort };
   estimates.port1.on('message', (e: { model: string; profile: ExploreReport['models'][number]['profile']; n: number }) =>
     opts.onEstimate?.(e.model, e.profile, e.n),
   );

@@ -63,6 +63,8 @@ export interface Machine {
    * null (the default) when nobody restores this machine.
    */
   touched: Uint8Array | null;
+  /** the image this machine was last snapshot() into or restore()d from (null: none yet) */
+  image: MachineImage | null;
 }
 
 function layoutOf(cfg: MachineConfig) {
@@ -153,6 +155,7 @@ function build(sab: SharedArrayBuffer, cfg: MachineConfig, L: ReturnType<typeof 
     cacheNodeBase: L.cacheNodeBase,
     memBase: L.memBase,
     touched: null,
+    image: null,
   };
 }
 
@@ -196,11 +199,19 @@ export function attach(sab: unknown): Machine {
 
 // ---- reuse: back to a saved image instead of a new buffer ----
 
+/**
+ * How a module forgets its per-buffer state when a machine is restored. `keptCaches`:
+ * cache ids below it have the same struct kmem_cache as when the module looked (the
+ * machine went back to the image it was in then), so what it derived from their
+ * creation-time fields still holds; 0 when nothing can be assumed.
+ */
+export type Forget = (sab: SharedArrayBuffer, keptCaches: number) => void;
+
 /** Per-buffer state that modules keep on the side (views, logs), dropped when a machine is restored. */
-const sideState: Array<(sab: SharedArrayBuffer) => void> = [];
+const sideState: Forget[] = [];
 
 /** Register how to forget a module's per-buffer state (call once, at module load). */
-export function onRestore(forget: (sab: SharedArrayBuffer) => void): void {
+export function onRestore(forget: Forget): void {
   sideState.push(forget);
 }
 
@@ -221,7 +232,9 @@ export function trackPages(m: Machine): void {
 }
 
 /** The machine's state now, to go back to with restore(). */
-export const snapshot = (m: Machine): MachineImage => ({ words: m.u32.slice(), touched: m.touched?.slice() ?? null });
+export function snapshot(m: Machine): MachineImage {
+  return (m.image = { words: m.u32.slice(), touched: m.touched?.slice() ?? null });
+}
 
 /**
  * Put the machine back into the state of `image` (its snapshot()), and make every module
@@ -251,7 +264,11 @@ export function restore(m: Machine, image: MachineImage): void {
     }
     touched.set(image.touched);
   }
-  for (const forget of sideState) forget(m.sab);
+  // Back to the image it was already in: the caches it had then are the caches it has
+  // now (a cache's creation-time fields never change, and ids are never reused).
+  const keptCaches = m.image === image ? words[GLOBAL.nrCaches] : 0;
+  m.image = image;
+  for (const forget of sideState) forget(m.sab, keptCaches);
 }
 
 /**

@@ -184,11 +184,12 @@ export function buildRandomSeq(seed: number, count: number): Uint32Array | null 
 }
 
 /** Forget this thread's views of a buffer's caches (after a cache was created or re-read). */
-export const forgetCacheViews = (m: Machine): void => forgetViews(m.sab);
+export const forgetCacheViews = (m: Machine): void => forgetViews(m.sab, 0);
 
-function forgetViews(sab: SharedArrayBuffer): void {
-  views.delete(sab);
-  if (lastSab === sab) lastSab = null;
+/** After a restore: views of the caches the machine still has stay (their fields are constants). */
+function forgetViews(sab: SharedArrayBuffer, keptCaches: number): void {
+  const perMachine = views.get(sab);
+  if (perMachine && perMachine.length > keptCaches) perMachine.length = keptCaches;
 }
 
 /** Byte index of the name of the struct kmem_cache at word `base`. */
