@@ -63,8 +63,6 @@ export interface Machine {
    * null (the default) when nobody restores this machine.
    */
   touched: Uint8Array | null;
-  /** the image this machine was last snapshot() into or restore()d from (null: none yet) */
-  image: MachineImage | null;
 }
 
 function layoutOf(cfg: MachineConfig) {
@@ -155,7 +153,6 @@ function build(sab: SharedArrayBuffer, cfg: MachineConfig, L: ReturnType<typeof 
     cacheNodeBase: L.cacheNodeBase,
     memBase: L.memBase,
     touched: null,
-    image: null,
   };
 }
 
@@ -231,9 +228,14 @@ export function trackPages(m: Machine): void {
   m.touched = new Uint8Array(m.totalPfns);
 }
 
+/** The image each machine was last snapshot() into or restore()d from. */
+const lastImage = new WeakMap<Machine, MachineImage>();
+
 /** The machine's state now, to go back to with restore(). */
 export function snapshot(m: Machine): MachineImage {
-  return (m.image = { words: m.u32.slice(), touched: m.touched?.slice() ?? null });
+  const image = { words: m.u32.slice(), touched: m.touched?.slice() ?? null };
+  lastImage.set(m, image);
+  return image;
 }
 
 /**
@@ -266,8 +268,8 @@ export function restore(m: Machine, image: MachineImage): void {
   }
   // Back to the image it was already in: the caches it had then are the caches it has
   // now (a cache's creation-time fields never change, and ids are never reused).
-  const keptCaches = m.image === image ? words[GLOBAL.nrCaches] : 0;
-  m.image = image;
+  const keptCaches = lastImage.get(m) === image ? words[GLOBAL.nrCaches] : 0;
+  lastImage.set(m, image);
   for (const forget of sideState) forget(m.sab, keptCaches);
 }
 
