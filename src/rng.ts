@@ -11,19 +11,22 @@ export class Rng {
 
   /** `seed` and `stream` together pick the sequence: derive CPU i's stream as (seed, i). */
   constructor(seed: number, stream = 0) {
+    this.reseed(seed, stream);
+  }
+
+  /** Start over: the sequence of `new Rng(seed, stream)` (for a reused object). */
+  reseed(seed: number, stream = 0): void {
     let x = (seed ^ Math.imul(stream + 1, 0x9e3779b9)) >>> 0;
-    const next = (): number => {
+    const s = this.s;
+    for (let i = 0; i < 4; i++) {
+      // splitmix32
       x = (x + 0x9e3779b9) >>> 0;
       let z = x;
       z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
       z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
-      return (z ^ (z >>> 16)) >>> 0;
-    };
-    const s = this.s;
-    s[0] = next();
-    s[1] = next();
-    s[2] = next();
-    s[3] = next() | 1;
+      s[i] = (z ^ (z >>> 16)) >>> 0;
+    }
+    s[3] |= 1;
   }
 
   /** A uniform 32-bit unsigned integer. */

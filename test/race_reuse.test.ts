@@ -9,6 +9,7 @@ import { create, restore, snapshot, trackPages } from '../src/shm/machine.js';
 import { allocPages } from '../src/mm/page_alloc.fast.js';
 import { kmemCacheCreate } from '../src/mm/slub/cache.js';
 import { cacheById } from '../src/mm/slub/kmem_cache.js';
+import { makeCpu, resetCpu } from '../src/mm/cpu.js';
 
 describe('machine reuse', () => {
   it('every built-in model runs the same on a reused machine as on a fresh one, interleaved with the others', () => {
@@ -61,5 +62,17 @@ describe('machine reuse', () => {
     restore(m, image); // back from another image: nothing can be assumed
     expect(cacheById(m, a)).not.toBe(view);
     expect(cacheById(m, a).name).toBe('a');
+  });
+
+  it('a reused CPU is the CPU makeCpu() makes: its random streams start over from the seed', () => {
+    const m = create({ cpus: 2, memory: 256 << 10 });
+    const draws = (c: ReturnType<typeof makeCpu>) => [c.rng.u32(), c.rng.u32(), c.irqRng.u32(), c.irqRng.float()];
+    const used = makeCpu(m, 1, 5, 0.5);
+    draws(used);
+    used.irqDepth = 1;
+    used.irq = () => 0;
+    resetCpu(used, 9, 0.25);
+    const made = makeCpu(m, 1, 9, 0.25);
+    expect({ ...used, draws: draws(used) }).toEqual({ ...made, draws: draws(made) });
   });
 });

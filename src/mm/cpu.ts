@@ -41,6 +41,15 @@ export function makeCpu(m: Machine, id: number, seed = 0, irqRate = 0): Cpu {
   };
 }
 
+/** The CPU as makeCpu() would make it, in place: for a run that reuses its CPUs. */
+export function resetCpu(cpu: Cpu, seed: number, irqRate: number): void {
+  cpu.irqRate = irqRate;
+  cpu.irqDepth = 0;
+  cpu.irq = null;
+  cpu.irqRng.reseed(seed, 0x1000 + cpu.id);
+  cpu.rng.reseed(seed, 0x2000 + cpu.id);
+}
+
 /**
  * Between two operations of a free-running CPU, every few thousand: wait while a
  * controller (the viewer's live mode) has paused the machine, and take up the interrupt

@@ -2,7 +2,7 @@
 // programs under a strategy, check. The schedule string names everything a replay needs.
 import { type Profile, PROFILES } from '../config.js';
 import { isFinding, ModelError, SlabError } from '../errors.js';
-import { type Cpu, makeCpu } from '../mm/cpu.js';
+import { type Cpu, makeCpu, resetCpu } from '../mm/cpu.js';
 import { type MutantName, MUTANT_NAMES, mutantOn, setMutant } from '../mm/slub/mutants.js';
 import { decodeSchedule, encodeSchedule } from '../sched/schedule.js';
 import { type Access, type ScheduleResult, type Strategy, type TraceStep, runScheduled } from '../sched/scheduler.js';
@@ -69,6 +69,8 @@ interface Start {
   m: Machine;
   image: MachineImage | null;
   prepared: unknown;
+  /** the CPUs of the last run on this machine, reset for the next (null: none yet, or a fresh machine) */
+  cpus: Cpu[] | null;
 }
 /**
  * Models without prepare() share machines by shape; a model with prepare() has its own,
@@ -89,7 +91,7 @@ function startingMachine(model: Model, profile: Profile, trusted: boolean, fresh
     const prepared = model.prepare
       ? modelCode(model, trusted, 'prepare()', () => model.prepare?.(m, cpusOf(m, model, 0), profile))
       : undefined;
-    return { m, image: fresh ? null : snapshot(m), prepared };
+    return { m, image: fresh ? null : snapshot(m), prepared, cpus: null };
   };
   if (fresh) return start();
   const shape = `${cfg.cpus}:${cfg.nodes}:${cfg.memory}:${profile}`;
@@ -113,6 +115,17 @@ function startingMachine(model: Model, profile: Profile, trusted: boolean, fresh
 const cpusOf = (m: Machine, model: Model, seed: number): Cpu[] =>
   Array.from({ length: model.cpus }, (_, i) => makeCpu(m, i, seed, model.irqRate ?? 0));
 
+/** The run's CPUs: made once per kept machine, then reset (a run on a fresh machine makes its own). */
+function runCpus(start: Start, model: Model, seed: number): Cpu[] {
+  if (start.image === null || start.cpus === null || start.cpus.length !== model.cpus) {
+    const made = cpusOf(start.m, model, seed);
+    if (start.image !== null) start.cpus = made;
+    return made;
+  }
+  for (const c of start.cpus) resetCpu(c, seed, model.irqRate ?? 0);
+  return start.cpus;
+}
+
 export function runRace(cfg: RaceConfig, strategy: Strategy, opts: RunOptions = {}): RaceRun {
   const { model } = cfg;
   const trusted = builtIn.has(model);
@@ -124,7 +137,7 @@ export function runRace(cfg: RaceConfig, strategy: Strategy, opts: RunOptions = 
   try {
     const start = startingMachine(model, profile, trusted, opts.freshMachine === true);
     m = start.m;
-    cpus = cpusOf(m, model, cfg.seed);
+    cpus = runCpus(start, model, cfg.seed);
     inst = modelCode(model, trusted, 'create()', () => checkInstance(model, model.create(m, cpus, profile, start.prepared)));
   } catch (e) {
     setMutant(null);
