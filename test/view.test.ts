@@ -9,7 +9,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { liveCacheIds } from '../src/mm/slub/cache.js';
 import { cacheById } from '../src/mm/slub/kmem_cache.js';
-import { slabRecords } from '../src/mm/slub/walk.js';
+import { sheafRecords, slabRecords } from '../src/mm/slub/walk.js';
 import { MODELS } from '../src/race/catalogue.js';
 import { parseRaceSchedule, raceScheduleString, runRace } from '../src/race/run.js';
 import { RandomStrategy } from '../src/sched/strategies/random.js';
@@ -24,8 +24,12 @@ import { cli, firstLine } from './helpers.js';
 
 const SCREENSHOT = '/tmp/slabsim-view.png';
 const LIVE_SCREENSHOT = '/tmp/slabsim-view-live.png';
-/** Shrunk failing schedules of two SLUB scenarios (found by `slabsim race --mutant ...`). */
-const SCHEDULES = ['v1:irq-between-tid-and-cas:5.4:no-tid:1:a35', 'v1:concurrent-remote-frees:5.4:split-slab-cas:2:a2b9a14c9'];
+/** Shrunk failing schedules of SLUB scenarios, the last on 7.0's sheaves (found by `slabsim race --mutant ...`). */
+const SCHEDULES = [
+  'v1:irq-between-tid-and-cas:5.4:no-tid:1:a35',
+  'v1:concurrent-remote-frees:5.4:split-slab-cas:2:a2b9a14c9',
+  'v1:barn-exchange-vs-flush:7.0:unlocked-barn:342:a2b8a30b15',
+];
 
 describe('the viewer server refuses', () => {
   const files = new Map([['/index.html', { type: 'text/html', body: 'x' }]]);
@@ -117,24 +121,45 @@ function machineAt(schedule: string, k: number): Machine {
   return runRace(cfg, new ReplayStrategy(choices), { stopAfter: k + 1 }).machine;
 }
 
-/** What the picture must show at that step: per cache its slabs, each CPU's freelist length, each node's nr_partial. */
+/**
+ * What the picture must show at that step: per cache its slabs (with the objects held in
+ * sheaves), each CPU's freelist length and main and spare sheaf sizes (-1: none), each
+ * node's nr_partial and barn counts.
+ */
 function expectedState(m: Machine) {
   return liveCacheIds(m).map((id) => {
     const s = cacheById(m, id);
     const recs = slabRecords(s);
     const nrPartial = Array.from({ length: m.cfg.nodes }, (_, node) => m.u32[cacheNodeOff(m, id, node) + CACHE_NODE.nrPartial]);
     // a cache with no slab at all is drawn as one line
-    if (recs.length === 0 && nrPartial.every((n) => n === 0)) return { slabs: 0, slab: [], freelist: [], nrPartial: [] };
+    if (recs.length === 0 && nrPartial.every((n) => n === 0))
+      return { slabs: 0, slab: [], freelist: [], sheaves: [], nrPartial: [], barns: [] };
+    const sheaves = sheafRecords(s);
+    const sizeOf = (place: string, cpu: number) => sheaves.find((x) => x.place === place && x.cpu === cpu)?.size ?? -1;
     return {
       slabs: recs.length,
       slab: recs
-        .map((r) => ({ pfn: r.pfn, inuse: r.inuse, objects: r.objects, free: r.freeIdx.length, frozen: r.frozen }))
+        .map((r) => ({
+          pfn: r.pfn,
+          inuse: r.inuse,
+          objects: r.objects,
+          free: r.freeIdx.length,
+          cached: r.cachedIdx.length,
+          frozen: r.frozen,
+        }))
         .sort((a, b) => a.pfn - b.pfn),
       freelist: Array.from(
         { length: m.cfg.cpus },
         (_, cpu) => recs.find((r) => r.place.kind === 'cpu' && r.place.cpu === cpu)?.cpuFree ?? 0,
       ),
+      sheaves: Array.from({ length: m.cfg.cpus }, (_, cpu) => [sizeOf('main', cpu), sizeOf('spare', cpu)]),
       nrPartial,
+      barns: s.sheafCapacity
+        ? Array.from({ length: m.cfg.nodes }, (_, node) => {
+            const n = cacheNodeOff(m, id, node);
+            return [m.u32[n + CACHE_NODE.nrFull], m.u32[n + CACHE_NODE.nrEmpty]];
+          })
+        : [],
     };
   });
 }
@@ -152,11 +177,14 @@ const drawnState = (page: Page) =>
             inuse: num(s, 'inuse'),
             objects: num(s, 'objects'),
             free: s.querySelectorAll('.cell.free, .cell.cpufree').length,
+            cached: s.querySelectorAll('.cell.sheaf').length,
             frozen: num(s, 'frozen') === 1,
           }))
           .sort((a, b) => a.pfn - b.pfn),
         freelist: [...c.querySelectorAll('.kcc')].map((e) => num(e, 'freelist')),
+        sheaves: [...c.querySelectorAll('.kcc')].map((e) => [num(e, 'main'), num(e, 'spare')]),
         nrPartial: [...c.querySelectorAll('.box.node')].map((e) => num(e, 'nrPartial')),
+        barns: [...c.querySelectorAll('.box.node .barn')].map((e) => [num(e, 'barnFull'), num(e, 'barnEmpty')]),
       };
     }),
   );

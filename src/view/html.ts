@@ -96,7 +96,7 @@ export function pageHtml(): string {
 
 export const PAGE_CSS = `
 :root { --fg: #1c2330; --muted: #5b6576; --line: #dde2ea; --bg: #f6f7f9; --used: #2f67b1; --free: #cfdcf0;
-  --cpufree: #8fd19e; --hl: #f5b400; --bad: #c0262d; --ok: #2a9d4b; }
+  --cpufree: #8fd19e; --sheaf: #b48ae0; --hl: #f5b400; --bad: #c0262d; --ok: #2a9d4b; }
 * { box-sizing: border-box; }
 body { margin: 0; font: 14px/1.4 system-ui, sans-serif; color: var(--fg); background: var(--bg); }
 header { display: flex; gap: 16px; align-items: center; padding: 8px 16px; background: #fff; border-bottom: 1px solid var(--line); }
@@ -144,6 +144,8 @@ tr.hl td, .hl { outline: 2px solid var(--hl); background: #fff6d6; }
 .cell { width: 12px; height: 12px; background: var(--used); border-radius: 2px; }
 .cell.free { background: var(--free); }
 .cell.cpufree { background: var(--cpufree); }
+.cell.sheaf { background: var(--sheaf); }
+.kv meter { width: 80px; height: 12px; }
 .cell.hl { outline: 2px solid var(--hl); background: var(--hl); }
 .frozen { color: #0b6fb8; font-weight: 600; }
 .over { color: var(--bad); }

@@ -1,5 +1,6 @@
-// The picture of the machine, as HTML: per cache each CPU's kmem_cache_cpu, each node's
-// lists, every slab as a row of object cells; the buddy free areas per node. The words
+// The picture of the machine, as HTML: per cache each CPU's kmem_cache_cpu (and its
+// sheaves), each node's lists (and its barn), every slab as a row of object cells; the
+// buddy free areas per node. The words
 // a step touched are marked where they live (wordPlace()). Numbers the tests compare
 // with the simulator's state are data-* attributes.
 import { type Machine, wordPlace } from '../shm/machine.js';
@@ -47,18 +48,25 @@ function slabRow(m: Machine, c: CacheView, s: SlabView, k: Marks): string {
   );
   const slabFree = new Set(s.slabFree);
   const cpuFree = new Set(s.cpuFree);
+  const cached = new Set(s.cached);
   let cells = '';
   for (let i = 0; i < s.objects; i++) {
-    const cls = cpuFree.has(i) ? 'cell cpufree' : slabFree.has(i) ? 'cell free' : 'cell';
-    const what = cpuFree.has(i) ? 'on the cpu freelist' : slabFree.has(i) ? 'on the slab freelist' : 'in use';
+    const [cls, what] = cpuFree.has(i)
+      ? ['cell cpufree', 'on the cpu freelist']
+      : slabFree.has(i)
+        ? ['cell free', 'on the slab freelist']
+        : cached.has(i)
+          ? ['cell sheaf', 'in a sheaf']
+          : ['cell', 'in use'];
     cells += `<span class="${cls}${touched.has(i) ? ' hl' : ''}" data-obj="${i}" title="object ${i} at ${hex(base + i * c.size)}: ${what}"></span>`;
   }
   const place = 'cpu' in s.place ? `${s.place.kind}:${s.place.cpu}` : s.place.kind;
-  return `<div class="slab${k.pages.has(s.pfn) ? ' hl' : ''}" data-pfn="${s.pfn}" data-objects="${s.objects}" data-inuse="${s.inuse}" data-frozen="${s.frozen ? 1 : 0}" data-free="${s.slabFree.length + s.cpuFree.length}" data-slab-free="${s.slabFree.length}" data-place="${place}">
+  return `<div class="slab${k.pages.has(s.pfn) ? ' hl' : ''}" data-pfn="${s.pfn}" data-objects="${s.objects}" data-inuse="${s.inuse}" data-frozen="${s.frozen ? 1 : 0}" data-free="${s.slabFree.length + s.cpuFree.length}" data-slab-free="${s.slabFree.length}" data-cached="${s.cached.length}" data-place="${place}">
 <span class="lbl">pfn ${s.pfn}${s.frozen ? ' <span class="frozen" title="frozen: owned by a CPU">&#x2744; frozen</span>' : ''}</span><span class="cells">${cells}</span><span class="counts" title="page->inuse / page->objects">${s.inuse}/${s.objects}</span></div>`;
 }
 
 function cacheHtml(m: Machine, c: CacheView, k: Marks, maxSlabs: number): string {
+  // (a cache without slabs has only empty sheaves: their objects come from slabs)
   if (c.slabs.length === 0 && c.nodes.every((n) => n.nrPartial === 0))
     return `<div class="cache idle" data-cache="${c.id}" data-slabs="0"><h3>${esc(c.name)} <span class="more">${c.size}-byte slots, no slabs</span></h3></div>`;
   const boxes: string[] = [];
@@ -68,12 +76,23 @@ function cacheHtml(m: Machine, c: CacheView, k: Marks, maxSlabs: number): string
       cpu.partial.length === 0
         ? ''
         : ` <span class="more" title="the head's page->pages / slab->slabs${m.cfg.profile === '5.4' ? ' and page->pobjects' : ''}">(${cpu.partialCount} slabs${m.cfg.profile === '5.4' ? `, ${cpu.partialObjects} objects` : ''})</span>`;
-    boxes.push(`<div class="box kcc${hl}" data-cpu="${cpu.cpu}" data-tid="${cpu.tid}" data-freelist="${cpu.freelist.length}" data-cpu-slab="${cpu.cpuSlab}" data-partial="${cpu.partial.length}" data-partial-count="${cpu.partialCount}">
-<h4>CPU ${cpu.cpu}: kmem_cache_cpu</h4>
-<div class="kv"><span>tid</span><b>${cpu.tid}</b></div>
+    // 7.0 has no cpu slab: its kmem_cache_cpu is the sheaves (slub_percpu_sheaves)
+    const cpuSlabLines =
+      m.cfg.profile === '7.0'
+        ? ''
+        : `<div class="kv"><span>tid</span><b>${cpu.tid}</b></div>
 <div class="kv"><span>freelist (${cpu.freelist.length})</span><span class="chain">${chain(cpu.freelist, (i) => `#${i}`)}</span></div>
 <div class="kv"><span>cpu slab</span><b>${cpu.cpuSlab ? `pfn ${cpu.cpuSlab}` : 'none'}</b></div>
-<div class="kv"><span>cpu partial (${cpu.partial.length})</span><span class="chain">${chain(cpu.partial, (p) => `pfn ${p}`)}${count}</span></div>
+<div class="kv"><span>cpu partial (${cpu.partial.length})</span><span class="chain">${chain(cpu.partial, (p) => `pfn ${p}`)}${count}</span></div>`;
+    const main = c.sheaves.find((x) => x.place === 'main' && x.cpu === cpu.cpu);
+    const spare = c.sheaves.find((x) => x.place === 'spare' && x.cpu === cpu.cpu);
+    const sheafLines = c.sheafCapacity
+      ? `<div class="kv"><span>main sheaf</span>${sheafBar(main, c.sheafCapacity)}</div>
+<div class="kv"><span>spare sheaf</span>${sheafBar(spare, c.sheafCapacity)}</div>`
+      : '';
+    boxes.push(`<div class="box kcc${hl}" data-cpu="${cpu.cpu}" data-tid="${cpu.tid}" data-freelist="${cpu.freelist.length}" data-cpu-slab="${cpu.cpuSlab}" data-partial="${cpu.partial.length}" data-partial-count="${cpu.partialCount}" data-main="${main?.size ?? -1}" data-spare="${spare?.size ?? -1}">
+<h4>CPU ${cpu.cpu}: ${m.cfg.profile === '7.0' ? 'slub_percpu_sheaves' : 'kmem_cache_cpu'}</h4>
+${cpuSlabLines}${sheafLines}
 </div>`);
   }
   for (const n of c.nodes) {
@@ -83,6 +102,7 @@ function cacheHtml(m: Machine, c: CacheView, k: Marks, maxSlabs: number): string
 <div class="kv"><span>nr_partial</span><b class="${n.nrPartial > n.minPartial ? 'over' : ''}">${n.nrPartial}</b>&nbsp;<span class="more">min_partial ${n.minPartial}</span></div>
 <div class="kv"><span>partial</span><span class="chain">${chain(n.partial, (p) => `pfn ${p}`)}</span></div>
 ${n.full.length ? `<div class="kv"><span>full</span><span class="chain">${chain(n.full, (p) => `pfn ${p}`)}</span></div>` : ''}
+${c.sheafCapacity ? `<div class="kv barn" data-barn-full="${n.barnFull}" data-barn-empty="${n.barnEmpty}"><span>barn</span><b>${n.barnFull}</b>&nbsp;full,&nbsp;<b>${n.barnEmpty}</b>&nbsp;empty</div>` : ''}
 </div>`);
   }
   const groups: Array<[string, SlabView[]]> = [];
@@ -123,7 +143,13 @@ function buddyHtml(view: MachineView, k: Marks): string {
   return `<h3>Buddy free areas (nr_free per order)</h3><table class="num buddy"><thead><tr><th></th>${head}</tr></thead><tbody>${rows}</tbody></table>`;
 }
 
-const LEGEND = `<div class="legend">objects:<span class="cell"></span>in use<span class="cell free"></span>on the slab's freelist<span class="cell cpufree"></span>on the cpu freelist<span class="cell hl"></span>touched by this step</div>`;
+const LEGEND = `<div class="legend">objects:<span class="cell"></span>in use<span class="cell free"></span>on the slab's freelist<span class="cell cpufree"></span>on the cpu freelist<span class="cell sheaf"></span>in a sheaf<span class="cell hl"></span>touched by this step</div>`;
+
+/** A sheaf's fill: `size` of `capacity` objects, or none. */
+const sheafBar = (sheaf: { size: number } | undefined, capacity: number): string =>
+  sheaf
+    ? `<b title="sheaf->size of sheaf_capacity">${sheaf.size}/${capacity}</b><meter min="0" max="${capacity}" value="${sheaf.size}"></meter>`
+    : '<b>none</b>';
 
 /** Draw `view` of machine `m` into `host`, marking the words in `touched`; at most `maxSlabs` slabs per list. */
 export function drawPicture(

@@ -1,13 +1,23 @@
 // What the viewer draws, read straight from a machine's buffer: per cache the
-// kmem_cache_cpu of each CPU, the node lists and every slab with its free objects; the
-// buddy free areas per node. Read-only. On a machine whose CPUs are running (live mode)
+// kmem_cache_cpu of each CPU, the node lists and every slab with its free objects, and
+// for a cache with sheaves (6.18, 7.0) each CPU's main and spare sheaf and each node's
+// barn; the buddy free areas per node. Read-only. On a machine whose CPUs are running (live mode)
 // the reads are racy, as a /proc reader's are: every walk is bounded and a torn chain
 // only ends early.
 import { liveCacheIds } from '../mm/slub/cache.js';
 import { cacheById, cpuSlabOff, type KmemCache, minPartial } from '../mm/slub/kmem_cache.js';
-import { freelistIndices, listPfns, slabPfns, slabPlaces, type SlabPlace } from '../mm/slub/walk.js';
+import { objectIndex, virtToHeadPfn } from '../mm/slub/objects.js';
+import {
+  freelistIndices,
+  listPfns,
+  type SheafPlace,
+  sheafRecords,
+  slabPfns,
+  slabPlaces,
+  type SlabPlace,
+} from '../mm/slub/walk.js';
 import { nrFree } from '../report/buddyinfo.js';
-import { type Machine, pageOff, pfnNode } from '../shm/machine.js';
+import { type Machine, pageOff, pfnNode, validAddr } from '../shm/machine.js';
 import { CACHE_CPU, CACHE_NODE, CPU_FREELIST, CPU_TID, NIL, PAGE, SLAB_COUNTERS, SLAB_FREELIST } from '../shm/structs.js';
 import { frozenOf, inuseOf, objectsOf } from '../shm/word.js';
 
@@ -33,6 +43,19 @@ export interface NodeView {
   partial: number[];
   /** n->full (SLAB_STORE_USER caches only) */
   full: number[];
+  /** the barn's nr_full and nr_empty (0 for a cache without sheaves) */
+  barnFull: number;
+  barnEmpty: number;
+}
+
+/** One sheaf the cache's structures reach (walk.ts sheafRecords()). */
+export interface SheafView {
+  place: SheafPlace;
+  /** the CPU of a main or spare sheaf, the node of a barn's */
+  cpu?: number;
+  node?: number;
+  /** objects held, of the cache's sheaf_capacity */
+  size: number;
 }
 
 export interface SlabView {
@@ -45,6 +68,8 @@ export interface SlabView {
   /** object indices on slab->freelist, and on the owning CPU's freelist (cpu slab) */
   slabFree: number[];
   cpuFree: number[];
+  /** object indices held in a sheaf: allocated as the slab counts, free to users */
+  cached: number[];
 }
 
 export interface CacheView {
@@ -57,6 +82,9 @@ export interface CacheView {
   nodes: NodeView[];
   /** every slab of the cache, by pfn */
   slabs: SlabView[];
+  /** s->sheaf_capacity (0: no sheaves) and the sheaves, CPUs' first, then the barns' */
+  sheafCapacity: number;
+  sheaves: SheafView[];
 }
 
 export interface MachineView {
@@ -91,7 +119,13 @@ function cpuView(s: KmemCache, cpu: number): CpuView {
   };
 }
 
-function slabView(s: KmemCache, pfn: number, place: SlabPlace, cpus: readonly CpuView[]): SlabView {
+function slabView(
+  s: KmemCache,
+  pfn: number,
+  place: SlabPlace,
+  cpus: readonly CpuView[],
+  cached: ReadonlyMap<number, number[]>,
+): SlabView {
   const m = s.m;
   const p = pageOff(m, pfn);
   const counters = m.u32[p + SLAB_COUNTERS];
@@ -104,6 +138,7 @@ function slabView(s: KmemCache, pfn: number, place: SlabPlace, cpus: readonly Cp
     place,
     slabFree: freelistIndices(s, pfn, m.u32[p + SLAB_FREELIST]),
     cpuFree: place.kind === 'cpu' ? cpus[place.cpu].freelist : [],
+    cached: cached.get(pfn) ?? [],
   };
 }
 
@@ -118,9 +153,12 @@ export function cacheView(s: KmemCache): CacheView {
       minPartial: minPartial(s),
       partial: listPfns(m, m.u32[n + CACHE_NODE.partialHead]),
       full: listPfns(m, m.u32[n + CACHE_NODE.fullHead]),
+      barnFull: s.sheafCapacity ? m.u32[n + CACHE_NODE.nrFull] : 0,
+      barnEmpty: s.sheafCapacity ? m.u32[n + CACHE_NODE.nrEmpty] : 0,
     };
   });
   const places = slabPlaces(s);
+  const sheaves = sheafRecords(s);
   return {
     id: s.id,
     name: s.name,
@@ -128,8 +166,27 @@ export function cacheView(s: KmemCache): CacheView {
     redLeftPad: s.redLeftPad,
     cpus,
     nodes,
-    slabs: slabPfns(s).map((pfn) => slabView(s, pfn, places.get(pfn) ?? { kind: 'none' }, cpus)),
+    slabs: slabPfns(s).map((pfn) => slabView(s, pfn, places.get(pfn) ?? { kind: 'none' }, cpus, cachedBySlab(s, sheaves))),
+    sheafCapacity: s.sheafCapacity,
+    sheaves: sheaves.map(({ place, cpu, node, size }) => ({ place, cpu, node, size })),
   };
+}
+
+/** The objects held in sheaves, as object indices per slab pfn. */
+function cachedBySlab(s: KmemCache, sheaves: ReturnType<typeof sheafRecords>): Map<number, number[]> {
+  const m = s.m;
+  const out = new Map<number, number[]>();
+  for (const sheaf of sheaves)
+    for (const addr of sheaf.objects) {
+      if (!validAddr(m, addr)) continue; // a torn read on a running machine
+      const pfn = virtToHeadPfn(m, addr);
+      const idx = objectIndex(s, pfn, objectsOf(m.u32[pageOff(m, pfn) + SLAB_COUNTERS]), addr);
+      if (idx < 0) continue;
+      const list = out.get(pfn);
+      if (list) list.push(idx);
+      else out.set(pfn, [idx]);
+    }
+  return out;
 }
 
 export function machineView(m: Machine): MachineView {
