@@ -419,6 +419,31 @@ describe('the viewer in headless Chromium', () => {
     expect(Number(await page.getAttribute('#live-checks', 'data-irq-allocs'))).toBeGreaterThan(0);
   });
 
+  it('live mode on 7.0: the CPUs run on sheaves (each CPU's main sheaf and the barns drawn), and the run ends clean', async () => {
+    await page.goto(`${url}?n=${++navigations}`);
+    await page.waitForSelector('body[data-ready]');
+    await page.click('#tab-live');
+    await page.fill('#cpus', '2');
+    await page.selectOption('#workload', 'threadtest');
+    await page.selectOption('#live-profile', '7.0');
+    await page.click('#live-start');
+    await page.waitForFunction(
+      () => {
+        const ops = [...document.querySelectorAll('#live-counters .ops')].map((e) => Number((e as HTMLElement).dataset.ops));
+        return ops.length === 2 && ops.every((o) => o > 0);
+      },
+      null,
+      { timeout: 30_000 },
+    );
+    // every CPU of a cache in use has a main sheaf, and 7.0 draws no cpu slab
+    await page.waitForSelector('#live-picture .kcc[data-main]:not([data-main="-1"])', { timeout: 30_000 });
+    expect(await page.locator('#live-picture .kcc h4').first().innerText()).toMatch(/slub_percpu_sheaves/);
+    expect(await page.$$('#live-picture .barn')).not.toHaveLength(0);
+    await page.click('#live-stop');
+    await page.waitForSelector('#live-checks[data-ok]', { timeout: 30_000 });
+    expect(await page.locator('#live-checks').innerText()).toMatch(/ledger and validate ok/);
+  });
+
   it('made no console error and no request to anything but the server', () => {
     expect(errors).toEqual([]);
     expect(requests.length).toBeGreaterThan(0);

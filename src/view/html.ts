@@ -70,7 +70,7 @@ export function pageHtml(): string {
 <div class="bar">
 <label>workload <select id="workload"><option>threadtest</option><option>xmalloc</option><option>larson</option></select></label>
 <label>CPUs <input id="cpus" type="number" min="1" max="16" value="2"></label>
-<label>profile <select id="live-profile"><option>6.6</option><option>5.4</option></select></label>
+<label>profile <select id="live-profile"><option>6.6</option><option>5.4</option><option>6.18</option><option>7.0</option></select></label>
 <label>interrupt rate <input id="irq" type="number" min="0" max="1" step="0.001" value="0"></label>
 <button id="live-start">Start</button>
 <button id="live-pause" disabled>Pause</button>
