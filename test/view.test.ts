@@ -419,7 +419,7 @@ describe('the viewer in headless Chromium', () => {
     expect(Number(await page.getAttribute('#live-checks', 'data-irq-allocs'))).toBeGreaterThan(0);
   });
 
-  it('live mode on 7.0: the CPUs run on sheaves (each CPU's main sheaf and the barns drawn), and the run ends clean', async () => {
+  it("live mode on 7.0: the CPUs run on sheaves (each CPU's main sheaf and the barns drawn), and the run ends clean", async () => {
     await page.goto(`${url}?n=${++navigations}`);
     await page.waitForSelector('body[data-ready]');
     await page.click('#tab-live');
