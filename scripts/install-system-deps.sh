@@ -2,7 +2,7 @@
 # Debian packages the tests need, installed by the project itself (never by hand).
 # procps: slabtop, which test/report_procfs.test.ts runs on the written /proc/slabinfo
 # (priority "important": Debian machines have it, so this is normally a no-op).
-# The browser of the browser tests is not here: it comes from npm (@sparticuz/chromium,
+# The browser of the browser tests is not here: it comes from npm (the @sparticuz package,
 # see test/browser.ts), so `npm install && npm test` is enough.
 set -eu
 needed=(procps)
