@@ -6,7 +6,7 @@
 // only ends early.
 import { liveCacheIds } from '../mm/slub/cache.js';
 import { cacheById, cpuSlabOff, type KmemCache, minPartial } from '../mm/slub/kmem_cache.js';
-import { objectIndex, virtToHeadPfn } from '../mm/slub/objects.js';
+import { objectAt } from '../mm/slub/objects.js';
 import {
   freelistIndices,
   listPfns,
@@ -17,7 +17,7 @@ import {
   type SlabPlace,
 } from '../mm/slub/walk.js';
 import { nrFree } from '../report/buddyinfo.js';
-import { type Machine, pageOff, pfnNode, validAddr } from '../shm/machine.js';
+import { type Machine, pageOff, pfnNode } from '../shm/machine.js';
 import { CACHE_CPU, CACHE_NODE, CPU_FREELIST, CPU_TID, NIL, PAGE, SLAB_COUNTERS, SLAB_FREELIST } from '../shm/structs.js';
 import { frozenOf, inuseOf, objectsOf } from '../shm/word.js';
 
@@ -119,26 +119,23 @@ function cpuView(s: KmemCache, cpu: number): CpuView {
   };
 }
 
-function slabView(
-  s: KmemCache,
-  pfn: number,
-  place: SlabPlace,
-  cpus: readonly CpuView[],
-  cached: ReadonlyMap<number, number[]>,
-): SlabView {
+function slabView(s: KmemCache, pfn: number, place: SlabPlace, cpus: readonly CpuView[], cached: ReadonlySet<number>): SlabView {
   const m = s.m;
   const p = pageOff(m, pfn);
   const counters = m.u32[p + SLAB_COUNTERS];
+  const objects = objectsOf(counters);
+  const inSheaves: number[] = [];
+  if (cached.size) for (let i = 0; i < objects; i++) if (cached.has(objectAt(s, pfn, i))) inSheaves.push(i);
   return {
     pfn,
     node: pfnNode(m, pfn),
-    objects: objectsOf(counters),
+    objects,
     inuse: inuseOf(counters),
     frozen: frozenOf(counters) === 1,
     place,
     slabFree: freelistIndices(s, pfn, m.u32[p + SLAB_FREELIST]),
     cpuFree: place.kind === 'cpu' ? cpus[place.cpu].freelist : [],
-    cached: cached.get(pfn) ?? [],
+    cached: inSheaves,
   };
 }
 
@@ -159,6 +156,7 @@ export function cacheView(s: KmemCache): CacheView {
   });
   const places = slabPlaces(s);
   const sheaves = sheafRecords(s);
+  const cached = new Set(sheaves.flatMap((x) => x.objects)); // as walk.ts cachedObjects()
   return {
     id: s.id,
     name: s.name,
@@ -166,27 +164,10 @@ export function cacheView(s: KmemCache): CacheView {
     redLeftPad: s.redLeftPad,
     cpus,
     nodes,
-    slabs: slabPfns(s).map((pfn) => slabView(s, pfn, places.get(pfn) ?? { kind: 'none' }, cpus, cachedBySlab(s, sheaves))),
+    slabs: slabPfns(s).map((pfn) => slabView(s, pfn, places.get(pfn) ?? { kind: 'none' }, cpus, cached)),
     sheafCapacity: s.sheafCapacity,
     sheaves: sheaves.map(({ place, cpu, node, size }) => ({ place, cpu, node, size })),
   };
-}
-
-/** The objects held in sheaves, as object indices per slab pfn. */
-function cachedBySlab(s: KmemCache, sheaves: ReturnType<typeof sheafRecords>): Map<number, number[]> {
-  const m = s.m;
-  const out = new Map<number, number[]>();
-  for (const sheaf of sheaves)
-    for (const addr of sheaf.objects) {
-      if (!validAddr(m, addr)) continue; // a torn read on a running machine
-      const pfn = virtToHeadPfn(m, addr);
-      const idx = objectIndex(s, pfn, objectsOf(m.u32[pageOff(m, pfn) + SLAB_COUNTERS]), addr);
-      if (idx < 0) continue;
-      const list = out.get(pfn);
-      if (list) list.push(idx);
-      else out.set(pfn, [idx]);
-    }
-  return out;
 }
 
 export function machineView(m: Machine): MachineView {
