@@ -32,5 +32,5 @@ export default async function runStressTask(task: StressTask): Promise<StressWor
   }
   Atomics.add(ctl, CTL.READY, 1);
   Atomics.notify(ctl, CTL.READY);
-  return stressRounds(attach(task.sab), { words: new Uint32Array(task.image), touched: null }, ctl, model, task);
+  return stressRounds(attach(task.sab), { words: new Uint32Array(task.image), touched: null, side: [] }, ctl, model, task);
 }

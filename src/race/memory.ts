@@ -8,12 +8,11 @@
 // replays only if every run starts from the same state.
 import { SlabError } from '../errors.js';
 import { allocPages } from '../mm/page_alloc.fast.js';
-import { addrByte, addrWord, type Machine, onRestore, pfnToAddr, validAddr } from '../shm/machine.js';
+import { addrByte, addrWord, type Machine, perBufferState, pfnToAddr, validAddr } from '../shm/machine.js';
 import { MAX_ORDER, NIL } from '../shm/structs.js';
 
 /** Where the next block of a machine's model memory starts: [address, end of its page run). */
-const brk = new WeakMap<SharedArrayBuffer, { next: number; end: number }>();
-onRestore((sab) => brk.delete(sab));
+const brk = perBufferState<{ next: number; end: number }>((b) => ({ ...b }));
 
 /**
  * `bytes` of zeroed simulated memory, aligned to `align` bytes (a power of two up to the

@@ -197,19 +197,40 @@ export function attach(sab: unknown): Machine {
 // ---- reuse: back to a saved image instead of a new buffer ----
 
 /**
- * How a module forgets its per-buffer state when a machine is restored. `keptCaches`:
- * cache ids below it have the same struct kmem_cache as when the module looked (the
- * machine went back to the image it was in then), so what it derived from their
- * creation-time fields still holds; 0 when nothing can be assumed.
+ * What a module keeps beside a buffer (cache views, SLUB's log, boot options, alias
+ * names, model memory's break): saved by snapshot() with the image and put back by
+ * restore(), so that a restored machine is, to every module, the machine of its image.
  */
-export type Forget = (sab: SharedArrayBuffer, keptCaches: number) => void;
+export interface SideState<T> {
+  save(sab: SharedArrayBuffer): T | undefined;
+  restore(sab: SharedArrayBuffer, saved: T | undefined): void;
+}
 
-/** Per-buffer state that modules keep on the side (views, logs), dropped when a machine is restored. */
-const sideState: Forget[] = [];
+const sideStates: Array<SideState<unknown>> = [];
 
-/** Register how to forget a module's per-buffer state (call once, at module load). */
-export function onRestore(forget: Forget): void {
-  sideState.push(forget);
+/** Register a module's per-buffer state with the images (call once, at module load). */
+export function keepWithImage<T>(state: SideState<T>): void {
+  sideStates.push(state as SideState<unknown>);
+}
+
+/**
+ * The usual side state: one value per buffer, in a WeakMap that snapshot() and restore()
+ * keep in step with the images. `copy` makes a value a run can change independent of
+ * the saved one.
+ */
+export function perBufferState<T>(copy: (value: T) => T): WeakMap<SharedArrayBuffer, T> {
+  const map = new WeakMap<SharedArrayBuffer, T>();
+  keepWithImage<T>({
+    save: (sab) => {
+      const v = map.get(sab);
+      return v === undefined ? undefined : copy(v);
+    },
+    restore: (sab, saved) => {
+      if (saved === undefined) map.delete(sab);
+      else map.set(sab, copy(saved));
+    },
+  });
+  return map;
 }
 
 /** A saved state of a machine, for restore(). */
@@ -218,6 +239,8 @@ export interface MachineImage {
   readonly words: Uint32Array;
   /** the pages handed out by then (when the machine noted them: trackPages()) */
   readonly touched: Uint8Array | null;
+  /** what each module kept beside the buffer then (keepWithImage()) */
+  readonly side: readonly unknown[];
 }
 
 /**
@@ -228,19 +251,14 @@ export function trackPages(m: Machine): void {
   m.touched = new Uint8Array(m.totalPfns);
 }
 
-/** The image each machine was last snapshot() into or restore()d from. */
-const lastImage = new WeakMap<Machine, MachineImage>();
-
-/** The machine's state now, to go back to with restore(). */
+/** The machine's state now, with what the modules keep beside it, to go back to with restore(). */
 export function snapshot(m: Machine): MachineImage {
-  const image = { words: m.u32.slice(), touched: m.touched?.slice() ?? null };
-  lastImage.set(m, image);
-  return image;
+  return { words: m.u32.slice(), touched: m.touched?.slice() ?? null, side: sideStates.map((s) => s.save(m.sab)) };
 }
 
 /**
- * Put the machine back into the state of `image` (its snapshot()), and make every module
- * forget what it derived from the buffer since. Nothing may run on it meanwhile.
+ * Put the machine back into the state of `image` (its snapshot()), and every module's
+ * state beside it. Nothing may run on it meanwhile.
  *
  * Everything before simulated memory is copied; of simulated memory, when the machine
  * tracks its pages, only the pages handed out since trackPages() (a page nobody was
@@ -266,11 +284,7 @@ export function restore(m: Machine, image: MachineImage): void {
     }
     touched.set(image.touched);
   }
-  // Back to the image it was already in: the caches it had then are the caches it has
-  // now (a cache's creation-time fields never change, and ids are never reused).
-  const keptCaches = lastImage.get(m) === image ? words[GLOBAL.nrCaches] : 0;
-  lastImage.set(m, image);
-  for (const forget of sideState) forget(m.sab, keptCaches);
+  sideStates.forEach((s, i) => s.restore(m.sab, image.side[i]));
 }
 
 /**

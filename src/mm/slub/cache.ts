@@ -3,7 +3,7 @@
 // idle CPU's behalf (the kernel's work item runs on that CPU; an idle CPU runs it at once).
 // slab_common.c / slub.c.
 import { SlabError } from '../../errors.js';
-import { cacheCpuOff, cacheNodeOff, cacheOff, type Machine, onRestore, pageOff } from '../../shm/machine.js';
+import { cacheCpuOff, cacheNodeOff, cacheOff, type Machine, perBufferState, pageOff } from '../../shm/machine.js';
 import {
   CACHE_CPU,
   CACHE_NAME_BYTES,
@@ -71,8 +71,7 @@ interface CacheArgs {
 }
 
 /** Names that resolve to a cache: its own and those of caches merged into it. */
-const aliasNames = new WeakMap<SharedArrayBuffer, Map<number, string[]>>();
-onRestore((sab) => aliasNames.delete(sab));
+const aliasNames = perBufferState<Map<number, string[]>>((a) => new Map([...a].map(([id, names]) => [id, names.slice()])));
 
 function aliasesOf(m: Machine): Map<number, string[]> {
   let a = aliasNames.get(m.sab);

@@ -3,7 +3,7 @@
 // after creation (min_partial, cpu_partial, refcount, state) are read live from the buffer.
 import type { Profile } from '../../config.js';
 import { SlabError } from '../../errors.js';
-import { cacheCpuOff, cacheNodeOff, cacheOff, type Machine, onRestore } from '../../shm/machine.js';
+import { cacheCpuOff, cacheNodeOff, cacheOff, keepWithImage, type Machine } from '../../shm/machine.js';
 import { CACHE_CPU, CACHE_NAME_BYTES, CACHE_STATE, KMEM_CACHE } from '../../shm/structs.js';
 import { tidStep } from '../../shm/word.js';
 import { Rng } from '../../rng.js';
@@ -96,7 +96,15 @@ const views = new WeakMap<SharedArrayBuffer, KmemCache[]>();
 /** The last buffer looked up and its views: every operation of a run asks for the same one. */
 let lastSab: SharedArrayBuffer | null = null;
 let lastViews: KmemCache[] = [];
-onRestore(forgetViews);
+// A restored machine has the caches of its image, so the views of its image.
+keepWithImage<KmemCache[]>({
+  save: (sab) => views.get(sab)?.slice(),
+  restore: (sab, saved) => {
+    const perMachine = saved?.slice() ?? [];
+    views.set(sab, perMachine);
+    if (lastSab === sab) lastViews = perMachine;
+  },
+});
 
 /** The view of cache `id` on this thread (built once per thread and buffer). */
 export function cacheById(m: Machine, id: number): KmemCache {
@@ -184,12 +192,9 @@ export function buildRandomSeq(seed: number, count: number): Uint32Array | null 
 }
 
 /** Forget this thread's views of a buffer's caches (after a cache was created or re-read). */
-export const forgetCacheViews = (m: Machine): void => forgetViews(m.sab, 0);
-
-/** After a restore: views of the caches the machine still has stay (their fields are constants). */
-function forgetViews(sab: SharedArrayBuffer, keptCaches: number): void {
-  const perMachine = views.get(sab);
-  if (perMachine && perMachine.length > keptCaches) perMachine.length = keptCaches;
+export function forgetCacheViews(m: Machine): void {
+  views.delete(m.sab);
+  if (lastSab === m.sab) lastSab = null;
 }
 
 /** Byte index of the name of the struct kmem_cache at word `base`. */

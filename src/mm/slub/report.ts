@@ -8,7 +8,7 @@
 // struct kmem_cache's slabErrors word (shared, so a report made on a worker thread is
 // seen by whoever validates), and keeps the printed lines in a log of the thread that
 // made them (the machine's dmesg as this thread saw it).
-import { type Machine, onRestore, pfnToAddr, pageOff } from '../../shm/machine.js';
+import { type Machine, perBufferState, pfnToAddr, pageOff } from '../../shm/machine.js';
 import { KMEM_CACHE, PAGE, SLAB_COUNTERS, SLAB_FREELIST } from '../../shm/structs.js';
 import { inuseOf, objectsOf } from '../../shm/word.js';
 import type { KmemCache } from './kmem_cache.js';
@@ -41,8 +41,7 @@ interface Log {
   lines: SlabReport[];
   dropped: number;
 }
-const logs = new WeakMap<SharedArrayBuffer, Log>();
-onRestore((sab) => logs.delete(sab));
+const logs = perBufferState<Log>((l) => ({ lines: l.lines.slice(), dropped: l.dropped }));
 
 function logOf(m: Machine): Log {
   let log = logs.get(m.sab);

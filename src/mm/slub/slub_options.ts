@@ -6,7 +6,7 @@
 // into struct kmem_cache (flags, random, randomSeq), which is all the CPUs read.
 import type { Profile } from '../../config.js';
 import { SlabError } from '../../errors.js';
-import { type Machine, onRestore } from '../../shm/machine.js';
+import { type Machine, perBufferState } from '../../shm/machine.js';
 import { DEBUG_DEFAULT_FLAGS, SLAB_FLAGS } from './geometry.js';
 
 /** A machine's SLUB boot options (the kernel command line and config), given to slubInit(). */
@@ -157,8 +157,7 @@ export interface ResolvedSlubOptions {
 }
 
 const NO_OPTIONS: ResolvedSlubOptions = { debug: null, hardened: false, randomFreelist: false, seed: 1 };
-const byMachine = new WeakMap<SharedArrayBuffer, ResolvedSlubOptions>();
-onRestore((sab) => byMachine.delete(sab));
+const byMachine = perBufferState<ResolvedSlubOptions>((o) => o); // never changed once set
 
 /** Check and remember a machine's boot options (slubInit() calls this). */
 export function setSlubOptions(m: Machine, opts: SlubOptions = {}): ResolvedSlubOptions {
