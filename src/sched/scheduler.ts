@@ -7,10 +7,13 @@
 // move. So a spin-wait never starves the CPU it waits for, under any strategy: a PCT
 // run whose highest CPU spins ends, and switching away from a spinner is not a
 // preemption, so DFS's non-preemptive continuation ends too and its bound stays what
-// it was. A CPU is spinning from its cpu_relax() (a RELAX point), or from its third
-// read of a word that nobody changed since its first (and that it did not change
-// itself in between), until some CPU changes a word it has read. Nothing is blocked
-// for good by this: a wrongly suspected CPU only waits its turn.
+// it was. A CPU waits only while no word its loop read has changed since it read it:
+// it is spinning from its cpu_relax() (a RELAX point) after a whole iteration whose
+// reads are all logged, or from its third read of a word, and any change of a word it
+// read starts its log over (its next read of that word may let it out). When only
+// spinners can move they take turns, fewest steps first, so that one whose loop ends by
+// itself (a bounded retry) is never starved by another that waits for it. Nothing is
+// blocked for good by this: a wrongly suspected CPU only waits its turn.
 import { schedBus } from '../shm/atomic.js';
 import { BLOCK, RELAX, type Step, siteName } from './step.js';
 import { thisCpu } from './this_cpu.js';
@@ -93,6 +96,9 @@ const LOG_AFTER = 4;
 export const SPIN_LIVELOCK_STEPS = 10_000;
 /** Words a CPU remembers having read since its last change; a longer loop is not suspected. */
 const READ_LOG = 32;
+/** RunState.cover */
+const PARTIAL = 1;
+const ITERATION = 2;
 
 /**
  * What each CPU has read since it last changed a word: words and read counts, oldest
@@ -160,6 +166,14 @@ class RunState {
   /** 1: busy-waiting, run only when nobody else can move */
   readonly spinning: Uint8Array;
   readonly logs: ReadLogs;
+  /**
+   * What each CPU's read log covers: PARTIAL, some read since it started is not in it
+   * (read before logging starts, LOG_AFTER); ITERATION, it started at a cpu_relax() and
+   * holds every read since, so the next cpu_relax() closes a whole iteration.
+   */
+  readonly cover: Uint8Array;
+  /** steps each CPU made while only spinners could move (their turns) */
+  readonly spinSteps: Int32Array;
   /** steps in a row in which each CPU changed no word */
   readonly quiet: Int32Array;
   inUse = false;
@@ -169,6 +183,8 @@ class RunState {
     this.alsoWake = new Int32Array(n);
     this.spinning = new Uint8Array(n);
     this.logs = new ReadLogs(n);
+    this.cover = new Uint8Array(n);
+    this.spinSteps = new Int32Array(n);
     this.quiet = new Int32Array(n);
   }
   reset(): this {
@@ -177,6 +193,8 @@ class RunState {
     this.alsoWake.fill(-1);
     this.spinning.fill(0);
     this.logs.clearAll();
+    this.cover.fill(0);
+    this.spinSteps.fill(0);
     this.quiet.fill(0);
     return this;
   }
@@ -201,7 +219,7 @@ function schedule(programs: Step<unknown>[], strategy: Strategy, opts: ScheduleO
   const maxSteps = opts.maxSteps ?? 10_000_000;
   const livelockSteps = opts.livelockSteps ?? SPIN_LIVELOCK_STEPS;
   const afterStep = opts.afterStep;
-  const { done, blocked, alsoWake, spinning, logs, quiet } = state;
+  const { done, blocked, alsoWake, spinning, logs, cover, spinSteps, quiet } = state;
   const results = new Array<unknown>(n);
   const choices: number[] = [];
   const trace = opts.trace ? ([] as TraceStep[]) : undefined;
@@ -239,8 +257,14 @@ function schedule(programs: Step<unknown>[], strategy: Strategy, opts: ScheduleO
         return finish('deadlock', { message: `deadlock: every live CPU is blocked (${who.join(', ')})` });
       }
       if (++idleSpin > livelockSteps) return finish('livelock', { message: livelockMessage(spinning, done, livelockSteps) });
-      for (let c = 0; c < n; c++) if (!done[c] && blocked[c] < 0) runnable[k++] = c;
-    } else idleSpin = 0;
+      // Their turns: the spinners that have moved least since only spinners could move.
+      let least = Infinity;
+      for (let c = 0; c < n; c++) if (!done[c] && blocked[c] < 0 && spinSteps[c] < least) least = spinSteps[c];
+      for (let c = 0; c < n; c++) if (!done[c] && blocked[c] < 0 && spinSteps[c] === least) runnable[k++] = c;
+    } else if (idleSpin !== 0) {
+      idleSpin = 0;
+      spinSteps.fill(0);
+    }
     if (runnable.length !== k) runnable.length = k;
     if (steps >= maxSteps)
       return finish('budget', { message: `possible livelock: the run exceeded its step limit (max-steps ${maxSteps})` });
@@ -253,6 +277,7 @@ function schedule(programs: Step<unknown>[], strategy: Strategy, opts: ScheduleO
     schedBus.read = -1;
     schedBus.blockedOn = -1;
     schedBus.alsoWakeOn = -1;
+    if (idleSpin !== 0) spinSteps[cpu]++;
     let r: IteratorResult<number, unknown>;
     thisCpu.id = cpu;
     try {
@@ -267,14 +292,23 @@ function schedule(programs: Step<unknown>[], strategy: Strategy, opts: ScheduleO
     const written = schedBus.written;
     if (written.length > 0) {
       // Progress: this CPU's reads start over, and whoever read a changed word may move.
-      idleSpin = 0;
-      logs.clear(cpu);
+      if (idleSpin !== 0) {
+        idleSpin = 0;
+        spinSteps.fill(0);
+      }
+      forget(cpu);
       quiet[cpu] = 0;
       spinning[cpu] = 0;
       wake(written);
-    } else if (++quiet[cpu] > LOG_AFTER && schedBus.read >= 0 && logs.read(cpu, schedBus.read)) {
-      spinning[cpu] = 1;
-    }
+    } else if (schedBus.read >= 0) {
+      if (++quiet[cpu] <= LOG_AFTER) cover[cpu] = PARTIAL;
+      else if (logs.read(cpu, schedBus.read)) {
+        // A log that misses some reads cannot vouch that nothing the loop reads has
+        // changed: start it over, complete this time (every later read is logged).
+        if (cover[cpu] === PARTIAL) forget(cpu);
+        else spinning[cpu] = 1;
+      }
+    } else quiet[cpu]++;
     if (r.done) {
       done[cpu] = 1;
       results[cpu] = r.value;
@@ -284,7 +318,7 @@ function schedule(programs: Step<unknown>[], strategy: Strategy, opts: ScheduleO
       alsoWake[cpu] = schedBus.alsoWakeOn;
       trace?.push({ cpu, site: siteName(r.value), blocked: true });
     } else {
-      if (r.value & RELAX) spinning[cpu] = 1;
+      if (r.value & RELAX) relax(cpu);
       if (trace) trace.push(spinning[cpu] ? { cpu, site: siteName(r.value), spinning: true } : { cpu, site: siteName(r.value) });
     }
     if (afterStep) {
@@ -296,7 +330,31 @@ function schedule(programs: Step<unknown>[], strategy: Strategy, opts: ScheduleO
     }
   }
 
-  /** A change of a word wakes the CPUs blocked on it and the spinners that read it (or read nothing). */
+  /** Start `cpu`'s read log over. */
+  function forget(cpu: number): void {
+    logs.clear(cpu);
+    cover[cpu] = 0;
+  }
+
+  /**
+   * cpu_relax(): the end of an iteration of a busy-wait. The CPU waits if its log holds
+   * every read of the iteration and none of those words has changed since (a change
+   * would have started the log over); otherwise its next iteration is the one judged.
+   */
+  function relax(cpu: number): void {
+    if (cover[cpu] === ITERATION) spinning[cpu] = 1;
+    else {
+      forget(cpu);
+      cover[cpu] = ITERATION;
+    }
+  }
+
+  /**
+   * A change of a word wakes the CPUs blocked on it, and starts over the read log of
+   * every CPU that read it: a CPU waits only while *no* word its loop read has changed
+   * since it read it (its next read of the changed word may let it out). A spinner that
+   * read nothing, or whose log misses reads, is woken by any change.
+   */
   function wake(words: readonly number[]): void {
     for (const w of words) {
       for (let c = 0; c < n; c++) {
@@ -304,10 +362,9 @@ function schedule(programs: Step<unknown>[], strategy: Strategy, opts: ScheduleO
           blocked[c] = -1;
           alsoWake[c] = -1;
         }
-        const hadRead = logs.drop(c, w);
-        if (spinning[c] && (hadRead || logs.isEmpty(c))) {
+        if (logs.drop(c, w) || (spinning[c] && (cover[c] === PARTIAL || logs.isEmpty(c)))) {
           spinning[c] = 0;
-          logs.clear(c); // a fresh start: its next loop is judged on its own reads
+          forget(c);
         }
       }
     }
