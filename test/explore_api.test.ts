@@ -39,13 +39,13 @@ describe('explore()', () => {
 
 describe('replay()', () => {
   it('gives every step with its accesses, and refuses a schedule of another model', () => {
-    const r = replay(publishEarly, 'v1:vyukov-ring-publish-early:-:none:1:b23a');
+    const r = replay(publishEarly, 'v1:vyukov-ring-publish-early:-:none:1:a10b13');
     expect(r).toMatchObject({ model: 'vyukov-ring-publish-early', profile: null, seed: 1, failed: true, finished: true });
     expect(r.trace.length).toBe(r.steps);
     const cas = r.trace.flatMap((t) => t.accesses ?? []).filter((a) => a.kind === 'cas');
     expect(cas.length).toBeGreaterThan(0);
     expect(cas.every((a) => typeof a.ok === 'boolean')).toBe(true);
-    expect(() => replay(ring, 'v1:vyukov-ring-publish-early:-:none:1:b23a')).toThrow(
+    expect(() => replay(ring, 'v1:vyukov-ring-publish-early:-:none:1:a10b13')).toThrow(
       "schedule is for model 'vyukov-ring-publish-early', which is not the model given ('vyukov-ring')",
     );
   });

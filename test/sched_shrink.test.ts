@@ -4,6 +4,8 @@ import { LenientReplayStrategy, shrinkSchedule } from '../src/sched/shrink.js';
 import { RandomStrategy } from '../src/sched/strategies/random.js';
 import { countPreemptions, recordReplay } from '../src/sched/strategies/record.js';
 import { ReplayStrategy } from '../src/sched/strategies/replay.js';
+import { explore, replay } from '../src/index.js';
+import { chaseLev } from './models/deque.js';
 
 // CPUs add 1 to one shared word `times` times each: the racy version (load, then store)
 // loses an update when another CPU stores between a load and its store.
@@ -67,5 +69,35 @@ describe('schedule shrinking', () => {
     const r = trial(new LenientReplayStrategy([0, 1, 5]));
     expect(r.result.choices).toEqual([0, 1, 1, 1]);
     expect(r.failed).toBe(false);
+  });
+});
+
+describe('shrinking to the fewest preemptions', () => {
+  // A Chase-Lev deque whose owner takes the last task without the CAS on `top`: a thief
+  // must read `top` and `bottom` before the owner's decrement, and CAS between the
+  // owner's read of `top` and its store. That takes three preemptions, and edits of a
+  // random schedule with thirteen get stuck far above that.
+  const model = chaseLev({ noLastCas: true, tasks: 3 });
+
+  it('needs three preemptions: a bounded search at two finds nothing', async () => {
+    const r = await explore(model, { strategy: 'dfs', preemptionBound: 2, runs: 100_000 });
+    expect(r.models[0]).toMatchObject({ exhausted: true });
+    expect(r.models[0].failure).toBeUndefined();
+  });
+
+  it('a random run with many more preemptions shrinks to three, and replays', async () => {
+    const r = await explore(model, { strategy: 'random', runs: 1000, seed: 1 });
+    const f = r.models[0].failure;
+    expect(f?.preemptions.before).toBeGreaterThan(6);
+    expect(f?.preemptions.after).toBe(3);
+    const again = replay(model, f?.shrunk ?? '');
+    expect(again.failed).toBe(true);
+    expect(again.messages[0]).toMatch(/^CPU\d: task \d taken twice$/);
+  });
+
+  it('the correct deque holds', async () => {
+    const r = await explore(chaseLev({ tasks: 3 }), { strategy: 'dfs', preemptionBound: 2, runs: 100_000 });
+    expect(r.models[0]).toMatchObject({ exhausted: true });
+    expect(r.models[0].failure).toBeUndefined();
   });
 });

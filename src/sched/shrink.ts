@@ -9,8 +9,16 @@
 // choice that cannot move, and every decision past the list, falls back to the choice
 // that adds no preemption. What a candidate is worth is the run it actually made: its
 // recorded choices (which replay exactly) and preemptions.
+//
+// Edits of one schedule can get stuck above the fewest preemptions the failure needs (a
+// race that needs three well-placed preemptions is rarely reached by removing one at a
+// time from thirty). So the last pass is a search: a preemption-bounded DFS at bounds
+// 0, 1, 2, ... below the preemptions of the best schedule so far, within what is left of
+// the budget. The first bound with a failing run gives the fewest preemptions (every
+// smaller bound was searched whole), and the edits then shorten that run.
 import { SlabError } from '../errors.js';
 import type { ScheduleResult, Strategy } from './scheduler.js';
+import { exploreDfs } from './strategies/dfs.js';
 import {
   countPreemptions,
   countSwitches,
@@ -33,9 +41,11 @@ export class LenientReplayStrategy implements Strategy {
 }
 
 export interface ShrinkOptions {
-  /** give up improving after this many runs of the trial */
+  /** give up improving after this many runs of the trial (default DEFAULT_SHRINK_TRIALS) */
   maxTrials?: number;
 }
+
+export const DEFAULT_SHRINK_TRIALS = 5000;
 
 export interface ShrinkResult {
   /** the choices the last failing run made: replay exactly with ReplayStrategy */
@@ -57,16 +67,17 @@ interface Candidate {
 }
 
 /**
- * Shrink a failing schedule of `trial`. The result is never longer and never has more
- * preemptions than the input's run, and it still fails (as `trial` judges it). `choices`
- * should be a whole recorded schedule; the input's run is the baseline.
+ * Shrink a failing schedule of `trial`. The result never has more preemptions than the
+ * input's run, is never longer unless it has fewer, and still fails (as `trial` judges
+ * it). `choices` should be a whole recorded schedule; the input's run is the baseline.
  */
 export function shrinkSchedule(choices: readonly number[], trial: Trial, opts: ShrinkOptions = {}): ShrinkResult {
-  const s = new Shrinker(trial, opts.maxTrials ?? 2000);
+  const s = new Shrinker(trial, opts.maxTrials ?? DEFAULT_SHRINK_TRIALS);
   const first = s.run(choices);
   if (first === undefined) throw new SlabError('EINVAL', 'shrink: the schedule given does not fail');
   s.best = first;
   while (s.round());
+  if (s.searchFewerPreemptions()) while (s.round());
   const best = s.best;
   return {
     choices: best.choices,
@@ -138,6 +149,28 @@ class Shrinker {
       const deferred = choices.slice();
       deferred[i] = d.last;
       if (this.try(merged) || this.try(dropped) || this.try(deferred)) return true;
+    }
+    return false;
+  }
+
+  /**
+   * A bounded DFS at each bound below the best schedule's preemptions, smallest first,
+   * until one fails (take its run) or the budget ends a search before it is whole.
+   */
+  searchFewerPreemptions(): boolean {
+    for (let bound = 0; bound < this.best.preemptions; bound++) {
+      const left = this.maxTrials - this.trials;
+      if (left <= 0) return false;
+      const dfs = exploreDfs(this.trial, { preemptionBound: bound, maxExecutions: left });
+      this.trials += dfs.executions;
+      if (dfs.failure) {
+        // Fewer preemptions win even over a shorter schedule.
+        const found = this.run(dfs.failure.choices);
+        if (found === undefined || found.preemptions >= this.best.preemptions) return false;
+        this.best = found;
+        return true;
+      }
+      if (!dfs.exhausted) return false;
     }
     return false;
   }
