@@ -67,9 +67,14 @@ export const cli = Object.assign((...args: string[]) => cli.withEnv({})(...args)
       spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
         encoding: 'utf8',
         timeout: 120_000,
-        env: { ...withoutShardVariables(process.env), ...env },
+        // not run by npx, whatever ran the tests: the commands it prints name bin/slabsim.mjs
+        env: { ...withoutShardVariables(process.env), npm_command: '', ...env },
       }),
 });
+
+/** A command line as a person pastes it into a shell, run in the repository's root. */
+export const shell = (command: string) =>
+  spawnSync('sh', ['-c', command], { encoding: 'utf8', timeout: 120_000, env: withoutShardVariables(process.env) });
 
 /** A CI job running these tests must not hand its own shard to the CLI under test. */
 function withoutShardVariables(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {

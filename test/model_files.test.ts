@@ -2,19 +2,37 @@
 // with --model (a Vyukov ring with a planted bug, test/fixtures/ring.model.ts), a
 // schedule refused by another model, and each kind of broken model file refused in one
 // line that names the file, with exit 2 and no output files.
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cli } from './helpers.js';
+import { cli, shell } from './helpers.js';
 
 const RING = 'test/fixtures/ring.model.ts';
+
+/** A model in plain JavaScript, as an ES module: CPU0 raises a flag, CPU1 reads it. */
+const JS_MODEL = `import { alloc, defineModel, load32, site, store32, word } from 'slabsim';
+const S = site('js-flag');
+export default defineModel({
+  name: 'js-flag',
+  cpus: 2,
+  create(m) {
+    const flag = word(m, alloc(m, 8));
+    return {
+      *thread(cpu) {
+        if (cpu.id === 0) yield* store32(m, flag, 1, S);
+        else yield* load32(m, flag, S);
+      },
+    };
+  },
+});
+`;
 
 describe('slabsim race --model', () => {
   it('explores the correct ring with every strategy: exit 0, the model explored once', () => {
     for (const strategy of ['random', 'pct', 'dfs']) {
       const dir = mkdtempSync(join(tmpdir(), 'model-'));
-      const r = cli('race', '--model', RING, '--strategy', strategy, '--runs', '400', '--json', join(dir, 'r.json'));
+      const r = cli('race', '--model', RING, '--strategy', strategy, '--runs', '600', '--json', join(dir, 'r.json'));
       expect(r.stderr).toBe('');
       expect(r.status).toBe(0);
       const j = JSON.parse(readFileSync(join(dir, 'r.json'), 'utf8'));
@@ -25,33 +43,66 @@ describe('slabsim race --model', () => {
     }
   });
 
-  it('finds the planted bug, shrinks it, and the printed command replays it with exit 1', () => {
+  it('finds the planted bug, shrinks it, and the printed command, run as printed, replays it with exit 1', () => {
     const r = cli('race', '--model', RING, '--export', 'publishEarly', '--runs', '2000', '--strategy', 'pct');
     expect(r.status).toBe(1);
     expect(r.stdout).toContain('violated: a consumer took 0, which no producer sent');
-    const replay = /replay: slabsim (replay '(\S+)' --model (\S+) --export publishEarly --trace)/.exec(r.stdout);
-    expect(replay, r.stdout).not.toBeNull();
-    const [, , schedule, file] = replay as RegExpExecArray;
-    expect(file).toBe(RING);
-    const again = cli('replay', schedule, '--model', RING, '--export', 'publishEarly', '--trace');
+    const command = /replay: (node bin\/slabsim\.mjs replay '\S+' --model (\S+) --export publishEarly --trace)$/m.exec(r.stdout);
+    expect(command, r.stdout).not.toBeNull();
+    expect(command?.[2]).toBe(RING);
+    const again = shell(command?.[1] ?? '');
     expect(again.status).toBe(1);
     expect(again.stdout).toMatch(/CPU\d {2}(load|store|cas) \[\d+\]/);
     expect(again.stdout).toContain('a consumer took 0, which no producer sent');
   });
 
-  it('a schedule of one model is refused by another model file, in one line (exit 2)', () => {
+  it('replay --model FILE takes the export whose model the schedule names, without --export', () => {
     const found = cli('race', '--model', RING, '--export', 'publishEarly', '--runs', '2000', '--strategy', 'pct');
     const schedule = /shrunk \(.*\): (\S+)/.exec(found.stdout)?.[1] ?? '';
     expect(schedule).toMatch(/^v1:vyukov-ring-publish-early:-:none:/);
     const r = cli('replay', schedule, '--model', RING);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(1);
+    expect(r.stdout).toContain('a consumer took 0, which no producer sent');
+  });
+
+  it('a schedule of one model is refused by a file or an export without it, in one line (exit 2)', () => {
+    const found = cli('race', '--model', RING, '--export', 'publishEarly', '--runs', '2000', '--strategy', 'pct');
+    const schedule = /shrunk \(.*\): (\S+)/.exec(found.stdout)?.[1] ?? '';
+    const r = cli('replay', schedule, '--model', RING, '--export', 'default');
     expect(r.status).toBe(2);
     expect(r.stdout).toBe('');
     expect(r.stderr).toBe(
       "slabsim: schedule is for model 'vyukov-ring-publish-early', which is not the model given ('vyukov-ring')\n",
     );
+    const other = cli('replay', schedule, '--model', 'test/fixtures/stress_cases.model.ts');
+    expect(other.status).toBe(2);
+    expect(other.stderr).toMatch(/^slabsim: schedule is for model 'vyukov-ring-publish-early', which is /);
     const builtIn = cli('replay', schedule);
     expect(builtIn.status).toBe(2);
     expect(builtIn.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('--export NAME that the file lacks lists every export, the default one too', () => {
+    const r = cli('race', '--model', RING, '--export', 'nope');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe(`slabsim: ${RING}: no export named 'nope' (its exports: default, publishEarly)\n`);
+  });
+
+  it('model files written as ES modules (.ts, .js) load in a CommonJS project (npm init -y)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cjs-project-'));
+    writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', type: 'commonjs' }));
+    copyFileSync(RING, join(dir, 'ring.model.ts'));
+    writeFileSync(join(dir, 'flag.model.js'), JS_MODEL);
+    for (const [file, model] of [
+      ['ring.model.ts', 'vyukov-ring'],
+      ['flag.model.js', 'js-flag'],
+    ]) {
+      // through the bin, as a person runs it (the test's own `--import tsx` would hide the problem)
+      const r = shell(`node bin/slabsim.mjs race --model ${join(dir, file)} --runs 50`);
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toMatch(new RegExp(`${model}: 50 runs, \\d+ steps, no failure`));
+    }
   });
 
   it('list --model shows the models of a file', () => {

@@ -4,7 +4,8 @@
 import { describe, expect, it } from 'vitest';
 import { assertNoRace, assertRace, expectRace, raceTest } from 'slabsim/vitest';
 import ring, { publishEarly } from './fixtures/ring.model.js';
-import { cli } from './helpers.js';
+import { shell } from './helpers.js';
+import { npxReplayCommand } from '../src/race/api.js';
 
 raceTest('raceTest: the Vyukov ring holds', ring, { runs: 300, strategy: 'pct' });
 expectRace('expectRace: publishing a cell before its value is found', publishEarly, { runs: 2000, strategy: 'pct' });
@@ -20,9 +21,20 @@ describe('what a failing race test says', () => {
     expect(schedule).toMatch(/^v1:vyukov-ring-publish-early:-:none:\d+:\w+$/);
     const command = /^ {2}replay: (.*)$/m.exec(msg)?.[1];
     expect(command).toBe(`npx slabsim replay '${schedule}' --model ./test/fixtures/ring.model.ts --export publishEarly --trace`);
-    // the command replays it: exit 1 with the same violation
-    const args = (command as string).match(/'[^']*'|\S+/g)?.map((a) => a.replace(/^'|'$/g, '')) ?? [];
-    const r = cli(...args.slice(2));
+    // the command, run as printed, replays it: exit 1 with the same violation
+    const r = shell(command as string);
+    expect(r.status).toBe(1);
+    expect(r.stdout).toContain('a consumer took 0, which no producer sent');
+  });
+
+  it('a model whose export the helper cannot name still replays by the printed command: replay finds the export', async () => {
+    const err = await assertNoRace(publishEarly, { runs: 2000, strategy: 'pct', replayCommand: npxReplayCommand }).catch(
+      (e: Error) => e,
+    );
+    const command = /^ {2}replay: (.*)$/m.exec((err as Error).message)?.[1];
+    expect(command).toMatch(/^npx slabsim replay '\S+' --model \.\/test\/fixtures\/ring\.model\.ts --trace$/);
+    const r = shell(command as string);
+    expect(r.stderr).toBe('');
     expect(r.status).toBe(1);
     expect(r.stdout).toContain('a consumer took 0, which no producer sent');
   });

@@ -6,6 +6,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ModelError } from '../errors.js';
 import { checkModel, type Model } from '../race/model.js';
+import { invocation } from './invocation.js';
 import { fastUrl, registerModelLoader } from './loader.js';
 
 /** A model and where it came from, for replay commands. */
@@ -27,8 +28,8 @@ export async function loadModelFile(file: string, exportName?: string, fast = fa
   const { path, mod } = await importModelModule(file, fast);
   const name = exportName ?? 'default';
   if (!Object.hasOwn(mod, name)) {
-    const names = Object.keys(mod).filter((k) => k !== 'default');
-    const have = names.length ? `its exports: ${names.join(', ')}` : 'it has no named exports';
+    const names = Object.keys(mod);
+    const have = names.length ? `its exports: ${names.join(', ')}` : 'it has no exports';
     throw new ModelError(
       exportName
         ? `${file}: no export named '${exportName}' (${have})`
@@ -48,15 +49,46 @@ export async function loadModelFile(file: string, exportName?: string, fast = fa
 /** The model called `name` among all the exports of a file (a worker thread looking up its task's model). */
 export async function findModelInFile(file: string, name: string, fast = false): Promise<Model | undefined> {
   const { path, mod } = await importModelModule(file, fast);
-  for (const value of Object.values(mod)) {
-    for (const x of Array.isArray(value) ? value : [value]) {
-      if (typeof x === 'object' && x !== null && (x as Model).name === name) {
-        const model = checkModel(x, `${file}: model '${name}'`);
-        return { ...model, source: model.source ?? path };
-      }
+  const found = namedModel(mod, name);
+  if (!found) return undefined;
+  const model = checkModel(found.value, `${file}: model '${name}'`);
+  return { ...model, source: model.source ?? path };
+}
+
+/** Every export (the default export first) that is, or lists, something named like a model. */
+function namedValues(mod: Record<string, unknown>): Array<{ exportName: string; value: unknown; name: string }> {
+  const keys = Object.keys(mod).sort((a, b) => Number(b === 'default') - Number(a === 'default'));
+  return keys.flatMap((exportName) => {
+    const value = mod[exportName];
+    return (Array.isArray(value) ? value : [value]).flatMap((x) =>
+      typeof x === 'object' && x !== null && typeof (x as Model).name === 'string'
+        ? [{ exportName, value: x, name: (x as Model).name }]
+        : [],
+    );
+  });
+}
+
+const namedModel = (mod: Record<string, unknown>, name: string) => namedValues(mod).find((v) => v.name === name);
+
+/**
+ * The models a schedule string can replay, from model files given without --export: the
+ * export whose model has the name the schedule names (so that a printed `replay --model
+ * FILE` needs no --export); when no file has it, every model of the files (and the
+ * schedule is then refused as naming none of them).
+ */
+export async function loadModelFilesFor(files: readonly string[], modelName: string): Promise<FileModel[]> {
+  const all: FileModel[] = [];
+  for (const file of files) {
+    const { path, mod } = await importModelModule(file, false);
+    for (const { exportName, value, name } of namedValues(mod)) {
+      if (all.some((x) => x.model.name === name)) continue;
+      const model = checkModel(value, `${file}: export '${exportName}'`);
+      const fm = { model: { ...model, source: model.source ?? path }, file, exportName };
+      if (name === modelName) return [fm];
+      all.push(fm);
     }
   }
-  return undefined;
+  return all;
 }
 
 async function importModelModule(file: string, fast: boolean): Promise<{ path: string; mod: Record<string, unknown> }> {
@@ -100,7 +132,7 @@ export function inFile(e: unknown, models: readonly FileModel[]): unknown {
 /** The command that replays a schedule of a model from a file. */
 export function fileReplayCommand(fm: FileModel, schedule: string): string {
   const exp = fm.exportName === 'default' ? '' : ` --export ${fm.exportName}`;
-  return `slabsim replay '${schedule}' --model ${fm.file}${exp} --trace`;
+  return `${invocation()} replay '${schedule}' --model ${fm.file}${exp} --trace`;
 }
 
 /** One line of an error, without the stack (tsx and esbuild errors span several). */

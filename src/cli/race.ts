@@ -13,11 +13,12 @@ import {
   RACE_SCHEMAS,
 } from '../race/explore.js';
 import type { Model } from '../race/model.js';
-import { DEFAULT_MAX_STEPS, parseRaceSchedule, runRace, traceLines } from '../race/run.js';
+import { DEFAULT_MAX_STEPS, parseRaceSchedule, parseScheduleString, runRace, traceLines } from '../race/run.js';
 import { parseShard, type Shard, shardFromEnv } from '../race/shard.js';
 import { exploreOnWorkers } from '../race/workers.js';
 import { ReplayStrategy } from '../sched/strategies/replay.js';
-import { type FileModel, fileReplayCommand, inFile, loadModelFiles } from './model_files.js';
+import { type FileModel, fileReplayCommand, inFile, loadModelFiles, loadModelFilesFor } from './model_files.js';
+import { invocation } from './invocation.js';
 import { durationArg, intIn, oneOf, seedArg } from './options.js';
 import { checkWritable, OutputError, writeOutput } from './output.js';
 import { junitXml } from '../report/junit.js';
@@ -62,12 +63,19 @@ const collect = (value: string, previous: string[] | undefined): string[] => [..
 export function addModelOptions(cmd: Command): Command {
   return cmd
     .option('--model <file>', 'a model file of your own (.ts, .js, .mjs; default export or --export); repeatable', collect)
-    .option('--export <name>', 'with --model: the export that holds the model (default: the default export)');
+    .option(
+      '--export <name>',
+      "with --model: the export that holds the model (default: the default export; replay and view --schedule: the export of the schedule's model)",
+    );
 }
 
-export async function fileModels(f: ModelFlags): Promise<FileModel[]> {
+/** The models of --model files; with a schedule and no --export, the export that holds its model. */
+export async function fileModels(f: ModelFlags, schedule?: string): Promise<FileModel[]> {
   if (f.export !== undefined && !f.model) throw new OutputError('--export needs --model FILE');
-  return f.model ? loadModelFiles(f.model, f.export) : [];
+  if (!f.model) return [];
+  if (schedule !== undefined && f.export === undefined)
+    return loadModelFilesFor(f.model, parseScheduleString(schedule).modelName);
+  return loadModelFiles(f.model, f.export);
 }
 
 export function addRaceCommands(program: Command): void {
@@ -136,7 +144,7 @@ export function addRaceCommands(program: Command): void {
     .option('--trace', 'print the interleaving: per step the CPU, what it read or wrote, where it stopped')
     .addOption(new Option('--max-steps <n>', 'the step limit the run was explored with').argParser(intIn(1, 1e9)));
   addModelOptions(replayCmd).action(async (schedule: string, f: ModelFlags & { trace?: boolean; maxSteps?: number }) => {
-    const fromFiles = await fileModels(f);
+    const fromFiles = await fileModels(f, schedule);
     const { cfg, choices } = parseRaceSchedule(schedule, fromFiles.length ? fromFiles.map((x) => x.model) : MODELS);
     const replay = new ReplayStrategy(choices);
     const r = runRace(cfg, replay, { trace: f.trace, maxSteps: f.maxSteps });
@@ -225,7 +233,7 @@ async function runExploration(f: RaceFlags, signal: AbortSignal): Promise<Explor
     replayCommand: (schedule, model) => {
       const fm = fromFiles.find((x) => x.model.name === model.name);
       const steps = f.maxSteps === undefined ? '' : ` --max-steps ${f.maxSteps}`;
-      return fm ? `${fileReplayCommand(fm, schedule)}${steps}` : `slabsim replay '${schedule}' --trace${steps}`;
+      return fm ? `${fileReplayCommand(fm, schedule)}${steps}` : `${invocation()} replay '${schedule}' --trace${steps}`;
     },
   };
   try {

@@ -30,7 +30,7 @@ export function addViewCommand(program: Command): void {
     .option('--schedule <schedule>', 'open at this run (a schedule string printed by slabsim race)');
   addModelOptions(cmd).action(async (f: ViewFlags) => {
     const host = checkHost(f.host, cmd.getOptionValueSource('host') === 'cli');
-    const fromFiles = await fileModels(f);
+    const fromFiles = await fileModels(f, f.schedule);
     if (f.schedule !== undefined) parseRaceSchedule(f.schedule, [...fromFiles.map((x) => x.model), ...MODELS]);
     const t0 = performance.now();
     const files = await buildViewer(
