@@ -11,6 +11,12 @@
 //    entry there. Modules without the marker load as they are. Twins made in advance
 //    (src/cli/fast_sources.ts, handed over in `data.fast`) are taken as they are.
 //
+// 3. ES modules, whatever the project's `type`: a model file (or a file it imports) of
+//    the user's own, outside node_modules, written with import/export, loads as an ES
+//    module even in a CommonJS project (`npm init -y` writes `"type": "commonjs"`).
+//    Compiled to CommonJS, its `import ... from 'slabsim'` would become a require() of
+//    an ES module (refused in a cycle on Node 20) or of our file URL (not found on 24).
+//
 // The same hooks serve both of Node's hook APIs: module.registerHooks() (in-thread,
 // synchronous: where tsx uses it, Node >= 22.15, only hooks of that kind run before
 // tsx's) and module.register() (a hooks thread, asynchronous: Node 20). `next` returns
@@ -48,9 +54,18 @@ export function makeHooks(data) {
         // On through the chain, so that tsx marks a .ts target as TypeScript.
         if (url) return next(url, context);
       }
-      return after(next(specifier, context), (r) =>
-        fast && r.url.startsWith('file:') && !isFast(r.url) && isTwoWayFile(r.url) ? { ...r, url: `${r.url}?${FAST}` } : r,
-      );
+      // A module asked for in its free-running form: resolve the module, then mark it
+      // (asked for the URL with its query, tsx looks for a file of that name in a
+      // CommonJS project on Node 24).
+      if (isFast(specifier))
+        return after(next(withoutQuery(specifier), context), (r) => {
+          const marked = { ...r, url: `${withoutQuery(r.url)}?${FAST}` };
+          return isUsersEsmInCommonJs(marked) ? { ...marked, format: 'module' } : marked;
+        });
+      return after(next(specifier, context), (r) => {
+        if (fast && r.url.startsWith('file:') && !isFast(r.url) && isTwoWayFile(r.url)) return { ...r, url: `${r.url}?${FAST}` };
+        return isUsersEsmInCommonJs(r) ? { ...r, format: 'module' } : r;
+      });
     },
     load(url, context, next) {
       if (!isFast(url) || !isTwoWayFile(url)) return next(url, context);
@@ -58,6 +73,24 @@ export function makeHooks(data) {
       return { format: 'module', source: ready ?? compileFast(fileURLToPath(withoutQuery(url))), shortCircuit: true };
     },
   };
+}
+
+const COMMONJS = new Set(['commonjs', 'commonjs-typescript']);
+const ESM_SYNTAX = /^\s*(import\s*[\w{*'"]|export\s)/m;
+
+/**
+ * A file of the user's (not in node_modules, not .cjs/.cts) that the project's `type`
+ * makes CommonJS but that is written as an ES module.
+ */
+function isUsersEsmInCommonJs(r) {
+  if (!COMMONJS.has(r.format) || !r.url.startsWith('file:') || r.url.includes('/node_modules/')) return false;
+  const path = fileURLToPath(withoutQuery(r.url));
+  if (!/\.(ts|js)$/.test(path)) return false;
+  try {
+    return ESM_SYNTAX.test(readFileSync(path, 'utf8'));
+  } catch {
+    return false;
+  }
 }
 
 /** A two-way module's fast twin, compiled here (when it was not made in advance). */

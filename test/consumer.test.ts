@@ -63,7 +63,7 @@ function pack(work: string): string {
  * dependencies and vitest reach, at the versions this project installed (so `npm ci
  * --offline` finds them all in the cache).
  */
-function consumerLock(tgz: string, deps: Record<string, string>): object {
+function consumerLock(name: string, tgz: string, deps: Record<string, string>): object {
   const ours = JSON.parse(readFileSync(join(repo, 'package-lock.json'), 'utf8')) as { packages: Record<string, LockEntry> };
   const pkg = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8'));
   const slabsim: LockEntry = {
@@ -78,7 +78,7 @@ function consumerLock(tgz: string, deps: Record<string, string>): object {
     peerDependenciesMeta: pkg.peerDependenciesMeta,
   };
   const packages: Record<string, LockEntry> = {
-    '': { name: 'consumer-app', dependencies: deps },
+    '': { name, dependencies: deps },
     'node_modules/slabsim': slabsim,
   };
   // Node's lookup: the package's own node_modules, then each one above it.
@@ -100,7 +100,7 @@ function consumerLock(tgz: string, deps: Record<string, string>): object {
     }
   };
   visit('', { dependencies: { ...pkg.dependencies, vitest: deps.vitest } });
-  return { name: 'consumer-app', lockfileVersion: 3, requires: true, packages };
+  return { name, lockfileVersion: 3, requires: true, packages };
 }
 
 const MODEL = readFileSync(join(repo, 'test/fixtures/ring.model.ts'), 'utf8');
@@ -123,11 +123,14 @@ describe('a project of its own that installs slabsim', () => {
     mkdirSync(app);
     const vitest = JSON.parse(readFileSync(join(repo, 'node_modules/vitest/package.json'), 'utf8')).version as string;
     const deps = { slabsim: `file:${tgz}`, vitest };
-    writeFileSync(
-      join(app, 'package.json'),
-      `${JSON.stringify({ name: 'consumer-app', private: true, type: 'module', dependencies: deps }, null, 2)}\n`,
-    );
-    writeFileSync(join(app, 'package-lock.json'), `${JSON.stringify(consumerLock(tgz, deps), null, 2)}\n`);
+    // A project as `npm init -y` makes it: `"type": "commonjs"`, which model files
+    // written as ES modules (ring.model.ts) must not mind.
+    const init = run(app, 'npm', ['init', '-y']);
+    if (init.status !== 0) throw new Error(`npm init -y failed:\n${init.out}`);
+    const manifest = JSON.parse(readFileSync(join(app, 'package.json'), 'utf8'));
+    expect(manifest.type).toBe('commonjs');
+    writeFileSync(join(app, 'package.json'), `${JSON.stringify({ ...manifest, dependencies: deps }, null, 2)}\n`);
+    writeFileSync(join(app, 'package-lock.json'), `${JSON.stringify(consumerLock(manifest.name, tgz, deps), null, 2)}\n`);
     const install = run(app, 'npm', ['ci', '--offline', '--no-audit', '--no-fund']);
     if (install.status !== 0) throw new Error(`npm ci --offline failed:\n${install.out}`);
     writeFileSync(join(app, 'ring.model.ts'), MODEL);
@@ -136,8 +139,10 @@ describe('a project of its own that installs slabsim', () => {
       join(app, 'tsconfig.json'),
       JSON.stringify({
         compilerOptions: {
-          module: 'NodeNext',
-          moduleResolution: 'NodeNext',
+          // A CommonJS project (npm init -y) that imports the ES module slabsim the way
+          // a bundler or tsx does: NodeNext would have the model file require() it.
+          module: 'Preserve',
+          moduleResolution: 'Bundler',
           target: 'ES2022',
           strict: true,
           noEmit: true,
@@ -186,12 +191,12 @@ describe('a project of its own that installs slabsim', () => {
     ]);
     expect(bad.status).toBe(1);
     expect(bad.out).toContain('violated: a consumer took 0, which no producer sent');
-    const command = /replay: (slabsim replay .*)$/m.exec(bad.out)?.[1];
+    const command = /replay: (npx slabsim replay .*)$/m.exec(bad.out)?.[1];
     expect(command).toMatch(
-      /^slabsim replay 'v1:vyukov-ring-publish-early:-:none:\d+:\w+' --model \.\/ring\.model\.ts --export publishEarly --trace$/,
+      /^npx slabsim replay 'v1:vyukov-ring-publish-early:-:none:\d+:\w+' --model \.\/ring\.model\.ts --export publishEarly --trace$/,
     );
-    const args = (command as string).match(/'[^']*'|\S+/g)?.map((a) => a.replace(/^'|'$/g, '')) ?? [];
-    const replay = run(app, 'npx', args);
+    // as printed, pasted into a shell
+    const replay = run(app, 'sh', ['-c', command as string]);
     expect(replay.status).toBe(1);
     expect(replay.out).toContain('a consumer took 0, which no producer sent');
   });
