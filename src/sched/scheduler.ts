@@ -15,6 +15,7 @@
 // itself (a bounded retry) is never starved by another that waits for it. Nothing is
 // blocked for good by this: a wrongly suspected CPU only waits its turn.
 import { schedBus } from '../shm/atomic.js';
+import { EV, OP, PendingAccesses } from './event.js';
 import { BLOCK, RELAX, type Step, siteName } from './step.js';
 import { thisCpu } from './this_cpu.js';
 
@@ -27,6 +28,37 @@ export interface Strategy {
    * is a preemption. `step` is the number of steps made so far.
    */
   pick(runnable: readonly number[], last: number, step: number): number;
+  /** Called once before the first step, with the run's view of its CPUs. */
+  begin?(run: RunView): void;
+  /**
+   * Called after every step, forced ones included: `step.cpu` moved and made `step`'s
+   * event; its next access is already in `run.pending`. `step` is reused: copy it.
+   */
+  onStep?(step: StepEvent): void;
+}
+
+/** The access a step made (src/sched/event.ts): the CPU's pending access before it moved, and what it did. */
+export interface StepEvent {
+  cpu: number;
+  /** OP code of the access (OP.NONE: the step made none) */
+  op: number;
+  /** its word (CAS2: the low word of the pair), or -1 */
+  word: number;
+  /** EV.READ, EV.WRITE, or EV.NONE (no access, or a blocked attempt) */
+  ev: number;
+  /** a write's overwritten value */
+  old: number;
+}
+
+/** What a strategy may look at during a run (read-only; valid until the run ends). */
+export interface RunView {
+  readonly cpus: number;
+  /** each CPU's next access (src/sched/event.ts) */
+  readonly pending: PendingAccesses;
+  /** 1: the CPU's program has finished */
+  readonly done: Uint8Array;
+  /** the word a CPU is blocked on, or -1 */
+  readonly blocked: Int32Array;
 }
 
 export interface ScheduleOptions {
@@ -41,6 +73,12 @@ export interface ScheduleOptions {
   afterStep?: (cpu: number, written: readonly number[]) => void;
   /** Record (cpu, site) of every step. */
   trace?: boolean;
+  /**
+   * Offer spinning CPUs like any other (default: false, spinners wait their turn). An
+   * exhaustive search that decides for itself which runs are equivalent (DPOR) must see
+   * every CPU that can move.
+   */
+  unfair?: boolean;
 }
 
 export type Outcome = 'ok' | 'deadlock' | 'livelock' | 'budget' | 'error';
@@ -176,6 +214,7 @@ class RunState {
   readonly spinSteps: Int32Array;
   /** steps in a row in which each CPU changed no word */
   readonly quiet: Int32Array;
+  readonly pending: PendingAccesses;
   inUse = false;
   constructor(n: number) {
     this.done = new Uint8Array(n);
@@ -186,6 +225,7 @@ class RunState {
     this.cover = new Uint8Array(n);
     this.spinSteps = new Int32Array(n);
     this.quiet = new Int32Array(n);
+    this.pending = new PendingAccesses(n);
   }
   reset(): this {
     this.done.fill(0);
@@ -196,6 +236,7 @@ class RunState {
     this.cover.fill(0);
     this.spinSteps.fill(0);
     this.quiet.fill(0);
+    this.pending.reset();
     return this;
   }
 }
@@ -219,7 +260,11 @@ function schedule(programs: Step<unknown>[], strategy: Strategy, opts: ScheduleO
   const maxSteps = opts.maxSteps ?? 10_000_000;
   const livelockSteps = opts.livelockSteps ?? SPIN_LIVELOCK_STEPS;
   const afterStep = opts.afterStep;
-  const { done, blocked, alsoWake, spinning, logs, cover, spinSteps, quiet } = state;
+  const { done, blocked, alsoWake, spinning, logs, cover, spinSteps, quiet, pending } = state;
+  const unfair = opts.unfair === true;
+  const onStep = strategy.onStep?.bind(strategy);
+  const event: StepEvent = { cpu: -1, op: OP.NONE, word: -1, ev: EV.NONE, old: 0 };
+  strategy.begin?.({ cpus: n, pending, done, blocked });
   const results = new Array<unknown>(n);
   const choices: number[] = [];
   const trace = opts.trace ? ([] as TraceStep[]) : undefined;
@@ -247,7 +292,7 @@ function schedule(programs: Step<unknown>[], strategy: Strategy, opts: ScheduleO
       if (done[c]) continue;
       live++;
       if (blocked[c] >= 0) continue;
-      if (spinning[c]) spinners++;
+      if (spinning[c] && !unfair) spinners++;
       else runnable[k++] = c;
     }
     if (live === 0) return finish('ok');
@@ -277,6 +322,8 @@ function schedule(programs: Step<unknown>[], strategy: Strategy, opts: ScheduleO
     schedBus.read = -1;
     schedBus.blockedOn = -1;
     schedBus.alsoWakeOn = -1;
+    schedBus.op = OP.NONE;
+    schedBus.ev = EV.NONE;
     if (idleSpin !== 0) spinSteps[cpu]++;
     let r: IteratorResult<number, unknown>;
     thisCpu.id = cpu;
@@ -289,6 +336,18 @@ function schedule(programs: Step<unknown>[], strategy: Strategy, opts: ScheduleO
     }
     steps++;
     last = cpu;
+    if (onStep) {
+      event.cpu = cpu;
+      event.op = pending.op[cpu];
+      event.word = pending.word[cpu];
+      event.ev = schedBus.ev;
+      event.old = schedBus.old;
+    }
+    pending.op[cpu] = schedBus.op;
+    pending.word[cpu] = schedBus.word;
+    pending.arg[cpu] = schedBus.arg;
+    pending.arg2[cpu] = schedBus.arg2;
+    onStep?.(event);
     const written = schedBus.written;
     if (written.length > 0) {
       // Progress: this CPU's reads start over, and whoever read a changed word may move.
