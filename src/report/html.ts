@@ -79,7 +79,7 @@ export function htmlReport(report: RunReport): string {
 <meta name="generator" content="slabsim">
 <link rel="icon" href="data:,">
 <title>${esc(title)}</title>
-<style>${CSS}${uplotCss()}</style>
+<style>${REPORT_CSS}${uplotCss()}</style>
 </head>
 <body>
 <header>
@@ -398,7 +398,8 @@ ${rest}
 
 // ---- the page's style and script ----
 
-const CSS = `
+/** The reports' stylesheet (the run report's, and `slabsim trace --report`'s). */
+export const REPORT_CSS = `
 :root { --fg: #1d2430; --muted: #5b6474; --line: #d9dee7; --bg: #f6f7fa; --card: #fff; --used: #2f67b1; --free: #cfdcf0; --cpu: #e07b00; }
 * { box-sizing: border-box; }
 body { margin: 0; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif; color: var(--fg); background: var(--bg); }
