@@ -45,7 +45,7 @@ function cards(r: TraceReport): string {
   const items: Array<[string, string, string, string?]> = [
     ['events', num(r.events), `${num(r.lines)} lines, ${r.format}`],
     ['CPUs', String(r.cpus.replay), r.cpus.folded ? `the trace's ${r.cpus.trace} folded` : `as the trace names them`],
-    ['live at the end', num(leaked), first ? `${num(first.leaks.length)} call sites` : ''],
+    ['live at the end', num(leaked), first ? `${num(first.leaks.length)} call site${first.leaks.length === 1 ? '' : 's'}` : ''],
     ['trace problems', num(problems), 'left out of the replay'],
     ['checks', ok ? 'ok' : 'FAILED', 'ledger and validate on every profile', ok ? ' ok' : ' bad'],
   ];
@@ -70,7 +70,7 @@ function profileTable(r: TraceReport): string {
     )
     .join('\n');
   return `<section id="profiles"><h2>Profiles side by side</h2>
-<p class="hint">Fast: a cpu-slab or sheaf hit (alloc_fastpath + alloc_cpu_sheaf over all allocations; the same for frees). Cross-CPU: frees on another CPU than the allocation. Locks and CAS per replayed allocation or free.</p>
+<p class="hint">Alloc fast, free fast: the share of the trace's allocations and frees served by what the CPU had at hand (its cpu freelist or its sheaves), with no slow path, sheaf refill or flush, or barn. Cross-CPU: frees on another CPU than the allocation. Locks and CAS per replayed allocation or free.</p>
 <div class="scroll"><table class="num"><thead><tr><th>profile</th><th>events</th><th>events/s</th><th>allocs</th><th>frees</th><th>cross-CPU</th><th>alloc fast</th><th>free fast</th><th>free_slowpath</th><th>free_frozen</th><th>barn_get</th><th>barn_put</th><th>list_lock/op</th><th>barn_lock/op</th><th>CAS/op</th><th>slab pages peak</th><th>end</th><th>live peak</th><th>checks</th></tr></thead>
 <tbody>${rows}</tbody></table></div></section>`;
 }

@@ -274,7 +274,7 @@ export async function scanTrace(src: TraceSource, opts: ScanOptions = {}): Promi
 
 function notATrace(name: string, lines: number): TraceError {
   return new TraceError(
-    `'${name}' is not a kmem trace: no kmalloc, kmem_cache_alloc, kfree or kmem_cache_free event in its first ${lines.toLocaleString('en-US')} lines (expected ftrace, trace-cmd report or perf script text; docs/traces.md)`,
+    `'${name}' is not a kmem trace: no kmalloc, kmem_cache_alloc, kfree or kmem_cache_free event in its ${lines < SNIFF_LINES ? '' : 'first '}${lines.toLocaleString('en-US')} line${lines === 1 ? '' : 's'} (expected ftrace, trace-cmd report or perf script text; docs/traces.md)`,
   );
 }
 

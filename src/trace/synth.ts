@@ -8,8 +8,8 @@
 // `crossCpu` a free runs on another CPU than the object's allocation. Pointers are reused
 // after their free, as an allocator reuses addresses, so a long trace names a bounded set
 // of pointers. A leak is a call site that allocates `leak.count` objects spread over the
-// trace and never frees them. The trace ends by freeing everything else: the objects live
-// at the end are exactly the leak's.
+// trace and never frees them. The trace ends by freeing everything else (unless `drain`
+// is false): the objects live at the end are then exactly the leak's.
 import { Rng } from '../rng.js';
 import { generatedSource, type TraceSource } from './source.js';
 
@@ -21,8 +21,15 @@ export interface SynthOptions {
   live?: number;
   /** the chance that a free runs on another CPU than the allocation */
   crossCpu?: number;
+  /**
+   * producer and consumer (xmalloc's pattern): even CPUs only allocate, each odd CPU frees
+   * what the CPU before it allocated; every free is a remote free (crossCpu is ignored)
+   */
+  handoff?: boolean;
   /** a call site that allocates and never frees */
   leak?: { count: number; callSite?: string; bytesReq?: number; bytesAlloc?: number };
+  /** end by freeing every object but the leak's (default); false: the live set stays live */
+  drain?: boolean;
   /** the ftrace header (as the trace file has it) before the events */
   header?: boolean;
   seed?: number;
@@ -111,6 +118,8 @@ function hashedPtr(id: number): string {
   return `00000000${x.toString(16).padStart(8, '0')}`;
 }
 
+/** Below the live target an event frees with this chance (else allocates): the live set climbs to the target, then holds. */
+const UNDER_TARGET_FREE = 0.25;
 /** Lines per chunk yielded. */
 const CHUNK_LINES = 512;
 
@@ -133,7 +142,7 @@ export function* synthTrace(o: SynthOptions): Generator<string> {
   const leakEvery = leak && leak.count > 0 ? Math.max(1, Math.floor(o.events / (leak.count + 1))) : 0;
   let lines: string[] = o.header ? [HEADER.trimEnd()] : [];
   const ts = (): string => {
-    tUs += 1 + rng.below(3);
+    tUs += 20 + rng.below(80); // some 20,000 kmem events a second, as a busy machine makes
     return `${Math.floor(tUs / 1e6)}.${String(tUs % 1e6).padStart(6, '0')}`;
   };
   const takeId = (): number => freeIds.pop() ?? nextId++;
@@ -168,19 +177,27 @@ export function* synthTrace(o: SynthOptions): Generator<string> {
     const cpu = rng.below(cpus);
     let line: string;
     const leakLeft = leak ? leak.count - leaked : 0;
-    if (leak && leakLeft > 0 && (o.events - emitted <= live + leakLeft || (emitted > 0 && emitted % leakEvery === 0))) {
+    const drain = o.drain !== false;
+    const endsAt = drain ? live + leakLeft : leakLeft;
+    if (leak && leakLeft > 0 && (o.events - emitted <= endsAt || (emitted > 0 && emitted % leakEvery === 0))) {
       leaked++;
       line = allocLine(cpu, KINDS[2], leak.callSite, takeId(), leak.bytesReq, leak.bytesAlloc);
-    } else if (o.events - emitted <= live) {
-      // The end: every object left but the leak's, freed by the CPU that allocated it.
+    } else if (drain && o.events - emitted <= live) {
+      // The end: every object left but the leak's, freed by the CPU that allocated it (the next with handoff).
       let from = cpu;
       while (held[from].length === 0) from = (from + 1) % cpus;
-      line = freeOne(from, from);
+      line = freeOne(o.handoff ? (from + 1) % cpus : from, from);
+    } else if (o.handoff) {
+      const free = live > 0 && (live >= target || rng.float() < UNDER_TARGET_FREE);
+      const pair = 2 * rng.below(Math.max(1, cpus >> 1));
+      let from = pair;
+      while (free && held[from].length === 0) from = (from + 2) % (cpus & ~1 || 1);
+      line = free ? freeOne((from + 1) % cpus, from) : allocNew(pair);
     } else {
-      // A free when over the target (else by chance), of another CPU's object with chance `cross`.
+      // A free when at the target (else by chance), of another CPU's object with chance `cross`.
       let from = cpu;
       if (cpus > 1 && rng.float() < cross) from = (cpu + 1 + rng.below(cpus - 1)) % cpus;
-      const free = held[from].length > 0 && (live >= target || rng.float() < 0.5);
+      const free = held[from].length > 0 && (live >= target || rng.float() < UNDER_TARGET_FREE);
       line = free ? freeOne(cpu, from) : allocNew(cpu);
     }
     lines.push(line);
