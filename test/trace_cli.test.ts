@@ -26,11 +26,13 @@ describe('slabsim trace', () => {
     expect(r.stdout).toMatch(
       /^trace .*issue_example_header\.trace \(ftrace \(with header\), 16 lines\): 4 kmem events replayed on 4 CPUs/,
     );
-    expect(r.stdout).toMatch(/profile +events +events\/s .* list_lock\/op +barn_lock\/op +CAS\/op +slab pages peak/);
+    expect(r.stdout).toMatch(/profile +events +allocs .* list_lock\/op +barn_lock\/op +CAS\/op +slab pages peak/);
+    expect(r.stdout).toMatch(/read twice in [\d.]+ s \(scan [\d.]+ s, replay on 4 profiles at once [\d.]+ s\): [\d,]+ events\/s/);
     for (const p of ['5.4', '6.6', '6.18', '7.0']) expect(r.stdout).toMatch(new RegExp(`^${p.replace('.', '\\.')} +4 `, 'm'));
     expect(r.stdout).toContain('checks: ledger and validate ok on 5.4, 6.6, 6.18, 7.0');
     const j = JSON.parse(readFileSync(at('t.json'), 'utf8'));
     expect([j.schema, j.events, j.profiles.length, j.caches[0].name]).toEqual(['slabsim-trace/1', 4, 4, 'filp']);
+    expect(j.timing.events_per_sec).toBeGreaterThan(0);
     const html = readFileSync(at('t.html'), 'utf8');
     for (const id of ['pages-chart', 'live-chart', 'leaks', 'problems', 'counters']) expect(html).toContain(`id="${id}"`);
     expect(html).toContain('slabsim trace:');

@@ -20,8 +20,8 @@ async function replayMeasured(events: number) {
   const src = stream(events);
   const scan = await scanTrace(src);
   const heap: number[] = [];
-  const r = await replayTrace(src, scan, {
-    profile: '6.6',
+  const { profiles } = await replayTrace(src, scan, {
+    profiles: ['6.6'],
     cpus: 2,
     memory: 64 << 20,
     sheafCapacity: 32,
@@ -30,7 +30,7 @@ async function replayMeasured(events: number) {
       heap.push(process.memoryUsage().heapUsed);
     },
   });
-  return { scan, r, heap };
+  return { scan, r: profiles[0], heap };
 }
 
 describe('a long trace in bounded memory', () => {

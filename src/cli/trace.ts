@@ -94,7 +94,7 @@ export function addTraceCommand(program: Command): void {
           sheafCapacity: f.sheafCapacity,
           window,
           signal: interrupt.signal,
-          onReplay: (profile, events) => progressBar(events, talk, undefined, `events (${profile})`),
+          onReplay: (events) => progressBar(events, talk, undefined, `events (${f.profiles.join(', ')})`),
         });
         // One output at a time, each whole or not at all: a second Ctrl-C lands between two.
         await yieldToSignals();

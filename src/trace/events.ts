@@ -94,7 +94,8 @@ function hexVal(c: number): number {
   return -1;
 }
 
-const bytesOf = (text: string): Uint8Array => Uint8Array.from(text, (c) => c.charCodeAt(0));
+/** A keyword's bytes, as a Buffer like the chunks read: element loads stay monomorphic. */
+const bytesOf = (text: string): Buffer => Buffer.from(text, 'latin1');
 /** Whether u[a, a + w.length) is w. */
 function startsWith(u: Uint8Array, a: number, w: Uint8Array): boolean {
   for (let i = 0; i < w.length; i++) if (u[a + i] !== w[i]) return false;

@@ -49,7 +49,12 @@ function cards(r: TraceReport): string {
     ['trace problems', num(problems), 'left out of the replay'],
     ['checks', ok ? 'ok' : 'FAILED', 'ledger and validate on every profile', ok ? ' ok' : ' bad'],
   ];
-  if (r.interrupted) items.push(['interrupted', 'Ctrl-C', 'profiles not reached are missing', ' bad']);
+  items.push([
+    'rate',
+    `${num(r.timing.events_per_sec)} events/s`,
+    `scan ${r.timing.scan_ms} ms, replay on every profile ${r.timing.replay_ms} ms`,
+  ]);
+  if (r.interrupted) items.push(['interrupted', 'Ctrl-C', 'the replay covers the events before it', ' bad']);
   return `<section id="summary"><div class="cards">${items
     .map(
       ([k, v, s, cls]) =>
@@ -66,12 +71,12 @@ function profileTable(r: TraceReport): string {
   const rows = r.profiles
     .map(
       (p) =>
-        `<tr><td>${esc(p.profile)}</td><td>${num(p.events)}</td><td>${num(p.events_per_sec)}</td><td>${num(p.allocs)}</td><td>${num(p.frees)}</td><td>${num(p.cross_cpu_frees)}</td><td>${pct(p.alloc_fast)}</td><td>${pct(p.free_fast)}</td><td>${stat(p, 'free_slowpath')}</td><td>${stat(p, 'free_frozen')}</td><td>${stat(p, 'barn_get')}</td><td>${stat(p, 'barn_put')}</td><td>${p.list_locks_per_op.toFixed(4)}</td><td>${p.barn_locks_per_op.toFixed(4)}</td><td>${p.cas_per_op.toFixed(4)}</td><td>${num(p.slab_pages_peak)}</td><td>${num(p.slab_pages_end)}</td><td>${num(p.live_peak)}</td><td>${p.checks.ok ? 'ok' : '<b>FAILED</b>'}</td></tr>`,
+        `<tr><td>${esc(p.profile)}</td><td>${num(p.events)}</td><td>${num(p.allocs)}</td><td>${num(p.frees)}</td><td>${num(p.cross_cpu_frees)}</td><td>${pct(p.alloc_fast)}</td><td>${pct(p.free_fast)}</td><td>${stat(p, 'free_slowpath')}</td><td>${stat(p, 'free_frozen')}</td><td>${stat(p, 'barn_get')}</td><td>${stat(p, 'barn_put')}</td><td>${p.list_locks_per_op.toFixed(4)}</td><td>${p.barn_locks_per_op.toFixed(4)}</td><td>${p.cas_per_op.toFixed(4)}</td><td>${num(p.slab_pages_peak)}</td><td>${num(p.slab_pages_end)}</td><td>${num(p.live_peak)}</td><td>${p.checks.ok ? 'ok' : '<b>FAILED</b>'}</td></tr>`,
     )
     .join('\n');
   return `<section id="profiles"><h2>Profiles side by side</h2>
 <p class="hint">Alloc fast, free fast: the share of the trace's allocations and frees served by what the CPU had at hand (its cpu freelist or its sheaves), with no slow path, sheaf refill or flush, or barn. Cross-CPU: frees on another CPU than the allocation. Locks and CAS per replayed allocation or free.</p>
-<div class="scroll"><table class="num"><thead><tr><th>profile</th><th>events</th><th>events/s</th><th>allocs</th><th>frees</th><th>cross-CPU</th><th>alloc fast</th><th>free fast</th><th>free_slowpath</th><th>free_frozen</th><th>barn_get</th><th>barn_put</th><th>list_lock/op</th><th>barn_lock/op</th><th>CAS/op</th><th>slab pages peak</th><th>end</th><th>live peak</th><th>checks</th></tr></thead>
+<div class="scroll"><table class="num"><thead><tr><th>profile</th><th>events</th><th>allocs</th><th>frees</th><th>cross-CPU</th><th>alloc fast</th><th>free fast</th><th>free_slowpath</th><th>free_frozen</th><th>barn_get</th><th>barn_put</th><th>list_lock/op</th><th>barn_lock/op</th><th>CAS/op</th><th>slab pages peak</th><th>end</th><th>live peak</th><th>checks</th></tr></thead>
 <tbody>${rows}</tbody></table></div></section>`;
 }
 

@@ -52,7 +52,8 @@ export const MAX_REORDER = 1 << 20;
 const TIMELINE_POINTS = 1000;
 
 export interface ReplayOptions {
-  profile: Profile;
+  /** one machine per profile, all fed by one reading of the trace */
+  profiles: readonly Profile[];
   /** simulated CPUs: a trace CPU k runs as k mod cpus */
   cpus: number;
   /** bytes of simulated memory */
@@ -142,8 +143,6 @@ export interface ProfileReplay {
   cross_cpu_frees: number;
   /** left out: allocations the kernel failed (ptr NULL), kfree(NULL), and the trace's problems */
   left_out: number;
-  elapsed_ms: number;
-  events_per_sec: number;
   /**
    * the share of the trace's allocations (frees) in slab caches that took the fast path:
    * served by the CPU's cpu freelist or sheaves, no slow path, refill, flush or barn
@@ -167,8 +166,18 @@ export interface ProfileReplay {
   /** what the replay held in memory at most: it must not grow with the trace */
   memory: { live_table: number; freed_memory: number; reorder: number; call_sites: number };
   timeline: TimelinePoint[];
-  interrupted: boolean;
   checks: ReplayChecks;
+}
+
+/** A reading of the trace replayed on every profile asked for. */
+export interface Replays {
+  profiles: ProfileReplay[];
+  /** kmem events replayed (in the window) */
+  events: number;
+  /** the reading and the replays on every machine, ms */
+  elapsed_ms: number;
+  /** stopped by the signal before the end */
+  interrupted: boolean;
 }
 
 /** One cache of the replay: a machine cache, or the page allocator for kmalloc_large(). */
@@ -241,15 +250,22 @@ class Replayer {
   private pagesPeak = 0;
   private readonly nodeStride = CACHE_NODE.STRIDE;
 
+  /** this machine's share of the thread's CAS and lock counts (one thread drives every machine) */
+  private casOps = 0;
+  private listLocks = 0;
+  private barnLocks = 0;
+  readonly timeline: TimelinePoint[] = [];
+
   constructor(
     private readonly scan: TraceScan,
-    private readonly opts: ReplayOptions,
+    opts: ReplayOptions,
+    profile: Profile,
   ) {
-    const m = create({ cpus: opts.cpus, memory: opts.memory, profile: opts.profile });
+    const m = create({ cpus: opts.cpus, memory: opts.memory, profile });
     this.m = m;
     slubInit(m);
     for (const size of KMALLOC_SIZES) this.addTarget(kmallocName(size), 'kmalloc', cacheById(m, kmallocCacheId(size)));
-    const sheaves = hasSheaves(opts.profile) && opts.sheafCapacity > 0 ? { sheafCapacity: opts.sheafCapacity } : {};
+    const sheaves = hasSheaves(profile) && opts.sheafCapacity > 0 ? { sheafCapacity: opts.sheafCapacity } : {};
     for (const c of scan.caches) {
       // SLAB_NO_MERGE: each cache of the trace keeps its own slabs and counts (the
       // trace does not say which of them the kernel merged).
@@ -297,10 +313,16 @@ class Replayer {
 
   apply(ev: TraceEvent): void {
     const cpu = this.cpus[ev.cpu % this.cpus.length];
+    const cas = contention.casOps;
+    const list = lockCounts.listLock;
+    const barn = lockCounts.barnLock;
     thisCpu.id = cpu.id;
     if (isAlloc(ev.kind)) this.alloc(ev, ev.site, cpu);
     else this.free(ev, ev.site, cpu);
     thisCpu.id = -1;
+    this.casOps += contention.casOps - cas;
+    this.listLocks += lockCounts.listLock - list;
+    this.barnLocks += lockCounts.barnLock - barn;
     this.notePages();
   }
 
@@ -425,15 +447,15 @@ class Replayer {
     if (total > this.pagesPeak) this.pagesPeak = total;
   }
 
-  /** For the timeline: objects live and pages held now. */
-  point(tMs: number): TimelinePoint {
+  /** A point of the timeline: objects live and pages held now. */
+  sample(tMs: number): void {
     let pages = 0;
     for (const t of this.targets) pages += t.pages;
-    return { t_ms: Math.round(tMs * 1000) / 1000, live: this.liveNow, slab_pages: pages };
+    this.timeline.push({ t_ms: Math.round(tMs * 1000) / 1000, live: this.liveNow, slab_pages: pages });
   }
 
   /** The end: leaks, statistics, and the checks every run ends with. */
-  finish(events: number, elapsedMs: number, reorderPeak: number, interrupted: boolean, timeline: TimelinePoint[]): ProfileReplay {
+  finish(events: number, reorderPeak: number): ProfileReplay {
     const m = this.m;
     const sites = this.scan.sites.list;
     const ops = this.allocs + this.frees;
@@ -490,8 +512,6 @@ class Replayer {
       failed: this.failed,
       cross_cpu_frees: this.crossCpu,
       left_out: this.leftOut,
-      elapsed_ms: Math.round(elapsedMs * 100) / 100,
-      events_per_sec: Math.round(events / Math.max(elapsedMs / 1000, 1e-6)),
       alloc_fast: share(
         slab.reduce((n, t) => n + t.allocated - t.slowAllocs, 0),
         slab.reduce((n, t) => n + t.allocated, 0),
@@ -500,9 +520,9 @@ class Replayer {
         slab.reduce((n, t) => n + t.freed - t.slowFrees, 0),
         slab.reduce((n, t) => n + t.freed, 0),
       ),
-      list_locks_per_op: round4(lockCounts.listLock / Math.max(ops, 1)),
-      barn_locks_per_op: round4(lockCounts.barnLock / Math.max(ops, 1)),
-      cas_per_op: round4(contention.casOps / Math.max(ops, 1)),
+      list_locks_per_op: round4(this.listLocks / Math.max(ops, 1)),
+      barn_locks_per_op: round4(this.barnLocks / Math.max(ops, 1)),
+      cas_per_op: round4(this.casOps / Math.max(ops, 1)),
       slab_pages_peak: this.pagesPeak,
       slab_pages_end: this.targets.reduce((s, t) => s + t.pages, 0),
       live_peak: this.livePeak,
@@ -517,8 +537,7 @@ class Replayer {
         reorder: reorderPeak,
         call_sites: sites.length,
       },
-      timeline,
-      interrupted,
+      timeline: this.timeline,
       checks: this.checks(),
     };
   }
@@ -644,13 +663,14 @@ class EventHeap {
 }
 
 /**
- * Replay the trace on one profile. The machine gets the trace's caches (scan.caches), then
- * every event of the window in timestamp order: a sorted trace (scan.disorder 0) as it is
- * read; otherwise each event is held until no later line can come before it (its
+ * Replay the trace on every profile in one reading: one machine per profile, each given
+ * the trace's caches (scan.caches), then every event of the window in timestamp order,
+ * each event on every machine in turn. A sorted trace (scan.disorder 0) is replayed as
+ * it is read; otherwise each event is held until no later line can come before it (its
  * timestamp is scan.disorder behind the latest read), at most MAX_REORDER events.
  */
-export async function replayTrace(src: TraceSource, scan: TraceScan, opts: ReplayOptions): Promise<ProfileReplay> {
-  const r = new Replayer(scan, opts);
+export async function replayTrace(src: TraceSource, scan: TraceScan, opts: ReplayOptions): Promise<Replays> {
+  const machines = opts.profiles.map((profile) => new Replayer(scan, opts, profile));
   const p = new LineParser(scan.sites, scan.names);
   const ev = p.ev;
   const cut = new WindowCut(opts.window ?? {});
@@ -661,19 +681,13 @@ export async function replayTrace(src: TraceSource, scan: TraceScan, opts: Repla
   let maxTs = -Infinity;
   const t0Trace = scan.firstTs;
   const every = Math.max(1, Math.ceil(scan.events / TIMELINE_POINTS));
-  const timeline: TimelinePoint[] = [];
   let applied = 0;
   let lastTs = t0Trace;
   const step = (e: TraceEvent): void => {
-    r.apply(e);
+    for (let i = 0; i < machines.length; i++) machines[i].apply(e);
     lastTs = e.ts;
-    if (++applied % every === 0) timeline.push(r.point((e.ts - t0Trace) * 1000));
+    if (++applied % every === 0) for (const r of machines) r.sample((e.ts - t0Trace) * 1000);
   };
-  contention.casOps = 0;
-  contention.casFails = 0;
-  contention.lockWaits = 0;
-  lockCounts.listLock = 0;
-  lockCounts.barnLock = 0;
   let interrupted = false;
   const start = performance.now();
   read: for await (const piece of lineChunks(src)) {
@@ -705,6 +719,12 @@ export async function replayTrace(src: TraceSource, scan: TraceScan, opts: Repla
   }
   while (heap !== null && heap.size > 0) step(heap.pop().ev);
   opts.onProgress?.(cut.taken);
-  if (applied % every !== 0) timeline.push(r.point((lastTs - t0Trace) * 1000));
-  return r.finish(cut.taken, performance.now() - start, reorderPeak, interrupted, timeline);
+  if (applied % every !== 0) for (const r of machines) r.sample((lastTs - t0Trace) * 1000);
+  const elapsed = performance.now() - start;
+  return {
+    profiles: machines.map((r) => r.finish(cut.taken, reorderPeak)),
+    events: cut.taken,
+    elapsed_ms: Math.round(elapsed * 100) / 100,
+    interrupted,
+  };
 }

@@ -97,6 +97,8 @@ export interface TraceScan {
   names: Names;
   /** stopped by the signal before the end */
   interrupted: boolean;
+  /** how long the reading took, ms */
+  elapsedMs: number;
 }
 
 /** The object size an allocation asks of its cache: s->object_size for kmem_cache_alloc. */
@@ -165,7 +167,9 @@ export async function scanTrace(src: TraceSource, opts: ScanOptions = {}): Promi
     sites,
     names,
     interrupted: false,
+    elapsedMs: 0,
   };
+  const start = performance.now();
   let header = false;
   let traceCmd = false;
   let perf = false;
@@ -269,6 +273,7 @@ export async function scanTrace(src: TraceSource, opts: ScanOptions = {}): Promi
   }
   r.format = perf ? 'perf script' : traceCmd ? 'trace-cmd report' : header ? 'ftrace (with header)' : 'ftrace';
   planCaches(r, keys, names, kmallocNames, opts.maxCaches ?? Infinity);
+  r.elapsedMs = performance.now() - start;
   return r;
 }
 

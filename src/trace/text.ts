@@ -51,6 +51,10 @@ function headLines(r: TraceReport): string[] {
   );
   const skipped = skippedLine(r);
   if (skipped) lines.push(skipped);
+  if (r.profiles.length)
+    lines.push(
+      `  read twice in ${((r.timing.scan_ms + r.timing.replay_ms) / 1000).toFixed(1)} s (scan ${(r.timing.scan_ms / 1000).toFixed(1)} s, replay on ${plural(r.profiles.length, 'profile')} at once ${(r.timing.replay_ms / 1000).toFixed(1)} s): ${num(r.timing.events_per_sec)} events/s`,
+    );
   if (r.disorder > 0)
     lines.push(`  lines out of timestamp order by up to ${(r.disorder * 1000).toFixed(3)} ms: replayed in timestamp order`);
   return lines;
@@ -62,7 +66,6 @@ function profileTable(r: TraceReport): string[] {
     [
       'profile',
       'events',
-      'events/s',
       'allocs',
       'frees',
       'cross-CPU',
@@ -84,7 +87,6 @@ function profileTable(r: TraceReport): string[] {
     r.profiles.map((p) => [
       p.profile,
       num(p.events),
-      num(p.events_per_sec),
       num(p.allocs),
       num(p.frees),
       num(p.cross_cpu_frees),
@@ -101,7 +103,7 @@ function profileTable(r: TraceReport): string[] {
       num(p.slab_pages_end),
       num(p.live_peak),
       num(p.live_end),
-      `${p.checks.ok ? 'ok' : 'FAILED'}${p.interrupted ? ' (interrupted)' : ''}`,
+      p.checks.ok ? 'ok' : 'FAILED',
     ]),
   );
 }
@@ -189,7 +191,12 @@ function checkLines(r: TraceReport): string[] {
   }
   if (r.profiles.length && r.profiles.every((p) => p.checks.ok))
     out.push(`checks: ledger and validate ok on ${r.profiles.map((p) => p.profile).join(', ')}: nothing lost in the simulator`);
-  if (r.interrupted) out.push('interrupted (Ctrl-C): profiles not reached are missing, the last one stopped early');
+  if (r.interrupted)
+    out.push(
+      r.profiles.length
+        ? `interrupted (Ctrl-C): replayed the first ${plural(r.profiles[0].events, 'event')}`
+        : 'interrupted (Ctrl-C) while reading the trace: nothing replayed',
+    );
   return out;
 }
 

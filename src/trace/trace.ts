@@ -26,8 +26,8 @@ export interface TraceOptions {
   signal?: AbortSignal;
   /** the scan's progress: bytes read of the source's size */
   onScanBytes?: (bytes: number) => void;
-  /** before each profile's replay: returns its progress callback and an end */
-  onReplay?: (profile: Profile, events: number) => { update: (events: number) => void; stop: () => void };
+  /** before the replay: returns its progress callback (events read) and an end */
+  onReplay?: (events: number) => { update: (events: number) => void; stop: () => void };
 }
 
 export interface TraceReport {
@@ -64,8 +64,14 @@ export interface TraceReport {
   folded_caches: string[];
   /** what the trace gets wrong, left out of the replay (the same on every profile) */
   problems: TraceProblems | null;
+  /** one per profile: all replayed in one reading of the trace, each event on every machine in turn */
   profiles: ProfileReplay[];
-  /** stopped by Ctrl-C: profiles not reached are missing, the last may be cut short */
+  /**
+   * the two readings (the scan; the replay on every machine) and the end-to-end rate:
+   * events over both, per second
+   */
+  timing: { scan_ms: number; replay_ms: number; events_per_sec: number };
+  /** stopped by Ctrl-C: the replay covers the events before it (no profile when it came during the scan) */
   interrupted: boolean;
 }
 
@@ -95,26 +101,29 @@ export async function replayScanned(src: TraceSource, scan: TraceScan, opts: Tra
   const cpus = replayCpus(scan, opts.cpus);
   const memory = opts.memory ?? autoMemory(scan);
   const sheafCapacity = opts.sheafCapacity ?? DEFAULT_TRACE_SHEAF_CAPACITY;
-  const profiles: ProfileReplay[] = [];
-  for (const profile of opts.profiles) {
-    if (scan.interrupted || opts.signal?.aborted) break;
-    const progress = opts.onReplay?.(profile, scan.events);
+  let profiles: ProfileReplay[] = [];
+  let replayMs = 0;
+  let interrupted = scan.interrupted;
+  if (!interrupted && opts.profiles.length > 0) {
+    const progress = opts.onReplay?.(scan.events);
     try {
-      profiles.push(
-        await replayTrace(src, scan, {
-          profile,
-          cpus: cpus.replay,
-          memory,
-          sheafCapacity,
-          window,
-          signal: opts.signal,
-          onProgress: progress?.update,
-        }),
-      );
+      const r = await replayTrace(src, scan, {
+        profiles: opts.profiles,
+        cpus: cpus.replay,
+        memory,
+        sheafCapacity,
+        window,
+        signal: opts.signal,
+        onProgress: progress?.update,
+      });
+      profiles = r.profiles;
+      replayMs = r.elapsed_ms;
+      interrupted = r.interrupted;
     } finally {
       progress?.stop();
     }
   }
+  const totalMs = scan.elapsedMs + replayMs;
   return {
     schema: TRACE_SCHEMA,
     file: src.name,
@@ -142,6 +151,11 @@ export async function replayScanned(src: TraceSource, scan: TraceScan, opts: Tra
     folded_caches: scan.foldedCaches,
     problems: profiles[0]?.problems ?? null,
     profiles,
-    interrupted: scan.interrupted || opts.signal?.aborted === true,
+    timing: {
+      scan_ms: Math.round(scan.elapsedMs),
+      replay_ms: Math.round(replayMs),
+      events_per_sec: profiles.length ? Math.round(scan.events / Math.max(totalMs / 1000, 1e-6)) : 0,
+    },
+    interrupted,
   };
 }
