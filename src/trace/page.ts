@@ -2,28 +2,10 @@
 // (slab pages per profile, live objects), drawn by the project's charts (uPlot), bundled
 // and inlined by reportScript('../trace/page').
 import { cpuColor, timeChart } from '../view/charts.js';
+import { guard, note } from '../report/page_parts.js';
 import type { TraceHtmlData } from './html.js';
 
 const D = JSON.parse(document.getElementById('slabsim-data')?.textContent ?? '{}') as TraceHtmlData;
-
-function guard(id: string, draw: (host: HTMLElement) => void): void {
-  const host = document.getElementById(id);
-  if (!host) return;
-  try {
-    draw(host);
-  } catch (e) {
-    host.textContent = `This chart could not be drawn: ${e}`;
-    host.className = 'note';
-    console.error(e);
-  }
-}
-
-function note(host: HTMLElement, text: string): void {
-  const d = document.createElement('div');
-  d.className = 'note';
-  d.textContent = text;
-  host.appendChild(d);
-}
 
 guard('pages-chart', (host) => {
   if (D.t.length < 2) return note(host, 'Too few events for a chart over time.');

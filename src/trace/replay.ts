@@ -37,6 +37,7 @@ import { contention } from '../shm/atomic.fast.js';
 import { create, type Machine } from '../shm/machine.js';
 import { CACHE_CPU, CACHE_NODE, MAX_CACHES, PROFILE_STAT_ITEMS, ST, type StatItem } from '../shm/structs.js';
 import { createLedger, heldCount, stamp, unstamp } from '../workload/ledger.js';
+import type { RunReport } from '../workload/run.js';
 import { EV, isAlloc, isKmalloc, LINE, LineParser, type TraceEvent } from './events.js';
 import { PtrTable, Slots } from './ptr_table.js';
 import { isNullPtr, siteKey, type TraceScan, type TraceWindow, WindowCut } from './scan.js';
@@ -119,15 +120,8 @@ export interface TimelinePoint {
   slab_pages: number;
 }
 
-export interface ReplayChecks {
-  ok: boolean;
-  double_issue: number;
-  bad_free: number;
-  lost: number;
-  live: number;
-  validate_errors: number;
-  messages: string[];
-}
+/** The checks every run ends with, as `slabsim run` reports them. */
+export type ReplayChecks = RunReport['checks'];
 
 export interface ProfileReplay {
   profile: Profile;
