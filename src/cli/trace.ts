@@ -5,8 +5,8 @@ import { traceHtml } from '../trace/html.js';
 import { TRACE_CACHE_ROOM } from '../trace/replay.js';
 import { scanTrace, type TraceScan } from '../trace/scan.js';
 import { fileSource, TraceError } from '../trace/source.js';
-import { traceText } from '../trace/text.js';
-import { DEFAULT_TRACE_SHEAF_CAPACITY, replayCpus, replayScanned } from '../trace/trace.js';
+import { headLine, traceText } from '../trace/text.js';
+import { autoMemory, DEFAULT_TRACE_SHEAF_CAPACITY, replayCpus, replayScanned } from '../trace/trace.js';
 import { tuneV8ForWorkloads } from '../workload/v8_flags.js';
 import { EXIT_INTERRUPTED, onInterrupt, yieldToSignals } from './interrupt.js';
 import { intIn, listOf, machineInt, profileArg, sizeArg } from './options.js';
@@ -87,6 +87,8 @@ export function addTraceCommand(program: Command): void {
           onBytes: reading.update,
         }).finally(reading.stop);
         if (!f.quiet) process.stderr.write(scanNotes(scan, f.cpus));
+        // Off a terminal the first line comes when the replay starts (a sign for scripts that it does), the rest at the end.
+        let head = '';
         const report = await replayScanned(src, scan, {
           profiles: f.profiles,
           cpus: f.cpus,
@@ -94,14 +96,20 @@ export function addTraceCommand(program: Command): void {
           sheafCapacity: f.sheafCapacity,
           window,
           signal: interrupt.signal,
-          onReplay: (events) => progressBar(events, talk, undefined, `events (${f.profiles.join(', ')})`),
+          onReplay: (events) => {
+            if (talk && !process.stderr.isTTY) {
+              head = `${headLine({ file: src.name, format: scan.format, lines: scan.lines, events, cpus: replayCpus(scan, f.cpus), memory: f.memory ?? autoMemory(scan), window: { limit: f.limit ?? null } })}\n`;
+              process.stdout.write(head);
+            }
+            return progressBar(events, talk, undefined, `events (${f.profiles.join(', ')})`);
+          },
         });
         // One output at a time, each whole or not at all: a second Ctrl-C lands between two.
         await yieldToSignals();
         if (f.json) writeOutput(f.json, `${JSON.stringify(report, null, 2)}\n`);
         await yieldToSignals();
         if (f.report) writeOutput(f.report, traceHtml(report));
-        if (talk) process.stdout.write(traceText(report));
+        if (talk) process.stdout.write(traceText(report).slice(head.length));
         process.exitCode = report.profiles.some((p) => !p.checks.ok) ? 1 : report.interrupted ? EXIT_INTERRUPTED : 0;
       } finally {
         interrupt.dispose();

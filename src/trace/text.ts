@@ -40,11 +40,18 @@ function skippedLine(r: TraceReport): string | null {
   return parts.length ? `  skipped: ${parts.join(', ')}` : null;
 }
 
+/**
+ * The first line of the text: what is replayed, known once the scan is done (the CLI
+ * prints it when the replay starts, off a terminal, as a sign that it does).
+ */
+export function headLine(
+  r: Pick<TraceReport, 'file' | 'format' | 'lines' | 'events' | 'cpus' | 'memory'> & { window: { limit: number | null } },
+): string {
+  return `trace ${r.file} (${r.format}, ${plural(r.lines, 'line')}): ${plural(r.events, 'kmem event')} replayed on ${plural(r.cpus.replay, 'CPU')}, ${r.memory / (1 << 20)} MiB${r.window.limit !== null ? ` (--limit ${num(r.window.limit)})` : ''}`;
+}
+
 function headLines(r: TraceReport): string[] {
-  const mib = r.memory / (1 << 20);
-  const lines = [
-    `trace ${r.file} (${r.format}, ${plural(r.lines, 'line')}): ${plural(r.events, 'kmem event')} replayed on ${plural(r.cpus.replay, 'CPU')}, ${mib} MiB${r.window.limit !== null ? ` (--limit ${num(r.window.limit)})` : ''}`,
-  ];
+  const lines = [headLine(r)];
   const caches = r.caches.map((c) => `${c.name} (${c.objectSize} B)`);
   lines.push(
     `  caches: ${caches.length ? `${caches.slice(0, 8).join(', ')}${caches.length > 8 ? `, ${caches.length - 8} more` : ''}, and ` : ''}kmalloc by bytes_alloc${r.folded_caches.length ? `; ${plural(r.folded_caches.length, 'named cache')} folded into kmalloc (no room)` : ''}`,
