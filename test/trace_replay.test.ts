@@ -152,6 +152,41 @@ describe('cutting and folding', () => {
     expect(r.profiles[0].checks.ok).toBe(true);
   });
 
+  it("caches beyond the machine's room, or with a name too long for it, go to kmalloc by size", async () => {
+    const long = `a_cache_name_longer_than_the_machine_keeps_${'x'.repeat(10)}`;
+    const names = [...Array.from({ length: 60 }, (_, i) => `cache_${String(i).padStart(2, '0')}`), long];
+    const lines = names.flatMap((name, i) => {
+      const ptr = (0x2000 + i).toString(16).padStart(16, '0');
+      // cache_00 gets the most allocations, cache_59 the fewest
+      return [
+        ...Array.from({ length: 100 - i }, (_, k) =>
+          line(
+            0,
+            `5.${String(i * 1000 + k).padStart(6, '0')}`,
+            `kmem_cache_alloc: call_site=site_${i}+0x1/0x2 ptr=${(0x100000 * (i + 1) + k).toString(16).padStart(16, '0')} bytes_req=96 bytes_alloc=96 gfp_flags=GFP_KERNEL`,
+          ),
+        ),
+        line(
+          1,
+          `6.${String(i).padStart(6, '0')}`,
+          `kmem_cache_alloc: call_site=site_${i}+0x1/0x2 ptr=${ptr} bytes_req=96 bytes_alloc=96 gfp_flags=GFP_KERNEL`,
+        ),
+        line(0, `7.${String(i).padStart(6, '0')}`, `kmem_cache_free: call_site=free_${i}+0x1/0x2 ptr=${ptr} name=${name}`),
+      ];
+    });
+    const r = await traceReplay(textSource('many caches', lines.join('\n')), { profiles: ['6.6'] });
+    expect(r.caches).toHaveLength(51);
+    expect(r.caches[0].name).toBe('cache_00');
+    expect(r.folded_caches.sort()).toEqual(names.slice(51).sort()); // the last 9 by allocations, and the long name
+    const p = r.profiles[0];
+    expect(p.checks.ok).toBe(true);
+    expect(p.caches.find((c) => c.name === 'cache_00')?.allocated).toBe(101);
+    // Cache i had 101 - i allocations; those of the folded ones went to kmalloc-96.
+    expect(p.caches.find((c) => c.name === 'kmalloc-96')?.allocated).toBe(
+      names.slice(51).reduce((n, _, k) => n + 101 - (51 + k), 0),
+    );
+  });
+
   it('a machine too small for the trace: allocations fail and are counted, their frees skipped, the checks still hold', async () => {
     const big = Array.from({ length: 300 }, (_, i) =>
       alloc(i % 2, `3.${String(i).padStart(6, '0')}`, 'big+0x1/0x2', (0x1000 + i).toString(16).padStart(16, '0'), 4096),

@@ -1,6 +1,7 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { PROFILES, type Profile } from '../config.js';
 import { MAX_SHEAF_CAPACITY } from '../mm/slub/geometry.js';
+import { CACHE_NAME_BYTES } from '../shm/structs.js';
 import { traceHtml } from '../trace/html.js';
 import { TRACE_CACHE_ROOM } from '../trace/replay.js';
 import { scanTrace, type TraceScan } from '../trace/scan.js';
@@ -133,7 +134,7 @@ function scanNotes(scan: TraceScan, cpus?: number): string {
     );
   if (scan.foldedCaches.length)
     out.push(
-      `slabsim: ${scan.foldedCaches.length} of the trace's caches do not fit the machine's ${TRACE_CACHE_ROOM}: their objects go to kmalloc by size (${scan.foldedCaches.slice(0, 5).join(', ')}${scan.foldedCaches.length > 5 ? ', ...' : ''})`,
+      `slabsim: ${scan.foldedCaches.length} of the trace's caches get no cache of their own (the machine has room for ${TRACE_CACHE_ROOM}, names under ${CACHE_NAME_BYTES} bytes, objects up to 4 MiB): their objects go to kmalloc by size (${scan.foldedCaches.slice(0, 5).join(', ')}${scan.foldedCaches.length > 5 ? ', ...' : ''})`,
     );
   return out.length ? `${out.join('\n')}\n` : '';
 }

@@ -7,6 +7,7 @@
 // lines malformed. Memory: the objects live at once, one entry per call site and cache,
 // the first malformed lines; never the events.
 import { KMALLOC_SIZES } from '../mm/slub/geometry.js';
+import { CACHE_NAME_BYTES } from '../shm/structs.js';
 import { kmallocName } from '../mm/slub/kmalloc_caches.js';
 import { EV, isAlloc, isKmalloc, LINE, LineParser, type TraceEvent } from './events.js';
 import { Names } from './names.js';
@@ -31,6 +32,8 @@ export const MAX_MALFORMED = 0.01;
 const KEEP_MALFORMED = 20;
 /** Other event names counted one by one; beyond that they share one count. */
 const MAX_OTHER_NAMES = 200;
+/** The largest object kmem_cache_create() takes with 4 KiB pages (1024 pages). */
+const MAX_OBJECT_SIZE = 4 << 20;
 /** bytes_alloc is at most this in a site key (kmalloc_large's largest order fits). */
 const BYTES_KEY = 1 << 23;
 
@@ -318,8 +321,14 @@ function planCaches(
     caches.set(name, c);
   }
   const ranked = [...caches.values()].sort((x, y) => y.allocs - x.allocs || (x.name < y.name ? -1 : 1));
-  r.caches = ranked.slice(0, maxCaches);
-  r.foldedCaches = ranked.slice(maxCaches).map((c) => c.name);
+  // A name kmem_cache_create() would refuse here (too long for the machine's table) or a
+  // size it cannot make a cache of goes to kmalloc by size too.
+  const creatable = ranked.filter(
+    (c) => Buffer.byteLength(c.name) < CACHE_NAME_BYTES && c.objectSize >= 1 && c.objectSize <= MAX_OBJECT_SIZE,
+  );
+  r.caches = creatable.slice(0, maxCaches);
+  const made = new Set(r.caches.map((c) => c.name));
+  r.foldedCaches = ranked.filter((c) => !made.has(c.name)).map((c) => c.name);
   const kept = new Set([...kmallocNames, ...r.caches.map((c) => c.name)]);
   for (const [key, name] of chosen) if (kept.has(name)) r.plan.set(key, name);
 }

@@ -54,7 +54,7 @@ function headLines(r: TraceReport): string[] {
   const lines = [headLine(r)];
   const caches = r.caches.map((c) => `${c.name} (${c.objectSize} B)`);
   lines.push(
-    `  caches: ${caches.length ? `${caches.slice(0, 8).join(', ')}${caches.length > 8 ? `, ${caches.length - 8} more` : ''}, and ` : ''}kmalloc by bytes_alloc${r.folded_caches.length ? `; ${plural(r.folded_caches.length, 'named cache')} folded into kmalloc (no room)` : ''}`,
+    `  caches: ${caches.length ? `${caches.slice(0, 8).join(', ')}${caches.length > 8 ? `, ${caches.length - 8} more` : ''}, and ` : ''}kmalloc by bytes_alloc${r.folded_caches.length ? `; ${plural(r.folded_caches.length, 'named cache')} folded into kmalloc (no room, or a name or size the machine takes no cache of)` : ''}`,
   );
   const skipped = skippedLine(r);
   if (skipped) lines.push(skipped);
