@@ -102,7 +102,7 @@ export function addTraceCommand(program: Command): void {
               head = `${headLine({ file: src.name, format: scan.format, lines: scan.lines, events, cpus: replayCpus(scan, f.cpus), memory: f.memory ?? autoMemory(scan), window: { limit: f.limit ?? null } })}\n`;
               process.stdout.write(head);
             }
-            return progressBar(events, talk, undefined, `events (${f.profiles.join(', ')})`);
+            return progressBar(events, talk, undefined, 'events');
           },
         });
         // One output at a time, each whole or not at all: a second Ctrl-C lands between two.

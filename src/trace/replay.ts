@@ -231,18 +231,17 @@ class Replayer {
   private freedBefore = new PtrTable();
   private freedPeak = 0;
   private readonly problems = { free_unknown: problem(), double_free: problem(), alloc_live: problem() };
-  allocs = 0;
-  frees = 0;
-  failed = 0;
-  crossCpu = 0;
-  leftOut = 0;
+  private allocs = 0;
+  private frees = 0;
+  private failed = 0;
+  private crossCpu = 0;
+  private leftOut = 0;
   private doubleIssue = 0;
   private badFree = 0;
   private largePages = 0;
   private livePeak = 0;
   private liveNow = 0;
   private pagesPeak = 0;
-  private readonly nodeStride = CACHE_NODE.STRIDE;
 
   /** this machine's share of the thread's CAS and lock counts (one thread drives every machine) */
   private casOps = 0;
@@ -432,7 +431,7 @@ class Replayer {
       const t = this.targets[i];
       const s = t.s;
       let slabs = 0;
-      if (s !== null) for (let n = 0; n < nodes; n++) slabs += u[s.node0 + n * this.nodeStride + CACHE_NODE.nrSlabs];
+      if (s !== null) for (let n = 0; n < nodes; n++) slabs += u[s.node0 + n * CACHE_NODE.STRIDE + CACHE_NODE.nrSlabs];
       const pages = s === null ? this.largePages : slabs * t.pagesPerSlab;
       t.pages = pages;
       if (pages > t.pagesPeak) t.pagesPeak = pages;
