@@ -12,6 +12,7 @@ import { tuneV8ForWorkloads, WORKLOAD_V8_FLAGS } from '../src/workload/v8_flags.
 import { type BenchCase, pairedRatio, printRows, runBench, saveResults } from './harness.js';
 import { againstPools, scaling, slubCases } from './slub.js';
 import { raceSpeed } from './race.js';
+import { traceReplaySpeed } from './trace.js';
 import { THREADTEST_CACHE, THREADTEST_KMALLOC, THREADTEST_KMALLOC_128, threadtestCases } from './workload.js';
 
 const BATCH = 1000;
@@ -118,6 +119,7 @@ const overFastPathOp = (name: string): number | null => {
 };
 const scale = await scaling();
 const pools = await againstPools();
+const trace = await traceReplaySpeed();
 const pcpRatio = (profile: string) =>
   rows.find((r) => r.name.startsWith(`page alloc+free, order 0, pcp lists (${profile}`))?.ratio_to_calibration ?? null;
 const summary = {
@@ -140,6 +142,8 @@ const summary = {
   race_all_scheduler_steps_per_sec: race.schedStepsPerSec,
   race_all_steps_per_cpu_sec: race.stepsPerCpuSec,
   threadtest_2cpu_ops_per_sec: pools,
+  // slabsim trace on a 10M-event generated trace, against run on the same profile (bench/trace.ts)
+  trace_replay: trace,
 };
 console.log(summary);
 saveResults('latest.json', {
