@@ -512,6 +512,25 @@ describe('the mode of a model, of a race test, and lenient replay', () => {
   });
 });
 
+describe('the free-running twins (slabsim stress)', () => {
+  it('each ordered primitive does its access on real threads, at least as strongly as asked', async () => {
+    const fast = await import('../src/shm/atomic.fast.js');
+    const { create } = await import('../src/shm/machine.js');
+    const m = create({ cpus: 1, memory: 1 << 20 });
+    const w = m.cpuBase;
+    fast.storeRelease32(m, w, 5, 0);
+    fast.fence(m, 'mb', 0);
+    fast.fence(m, 'wmb', 0);
+    expect(fast.loadAcquire32(m, w, 0) + fast.loadDep32(m, w, 0) + fast.atomicLoad32(m, w, 0)).toBe(15);
+    fast.atomicStore32(m, w, 6, 0);
+    expect(fast.cas32Relaxed(m, w, 6, 7, 0) && fast.cas32Acquire(m, w, 7, 8, 0) && fast.cas32Release(m, w, 8, 9, 0)).toBe(true);
+    expect(fast.xchg32Relaxed(m, w, 1, 0) + fast.add32Release(m, w, 2, 0)).toBe(10);
+    expect(fast.cas64Acquire(m, w, 3, 0, 4, 4, 0)).toBe(true);
+    expect([m.u32[w], m.u32[w + 1]]).toEqual([4, 4]);
+    expect(() => fast.fence(m, 'lfence' as 'mb', 0)).toThrow(/fence: kind must be 'mb', 'wmb' or 'rmb', got 'lfence'/);
+  });
+});
+
 describe('the debug check of plain accesses', () => {
   it('fails a run whose CPU reads plainly a word it has a store pending to', async () => {
     const plainRead = shape('plain-read', 2, function* ({ m, x, r }, c) {

@@ -103,8 +103,12 @@ export const cas64Acquire = cas64;
 /** cmpxchg_double release: the fully ordered CAS (stronger). */
 export const cas64Release = cas64;
 
-/** This thread's own word for fences: an RMW nobody else touches costs no cache-line traffic. */
-const fenceWord = new Int32Array(new SharedArrayBuffer(4));
+/**
+ * This thread's own word for fences: an RMW nobody else touches costs no cache-line
+ * traffic. Made on the first fence (a page that is not cross-origin isolated has no
+ * SharedArrayBuffer, and may load this module all the same).
+ */
+let fenceWord: Int32Array | null = null;
 
 /** The kinds of fence. */
 export type FenceKind = 'mb' | 'wmb' | 'rmb';
@@ -113,6 +117,7 @@ export type FenceKind = 'mb' | 'wmb' | 'rmb';
 export function fence(_m: Machine, kind: FenceKind, _site: number): void {
   if (kind !== 'mb' && kind !== 'wmb' && kind !== 'rmb')
     throw new TypeError(`fence: kind must be 'mb', 'wmb' or 'rmb', got '${String(kind)}'`);
+  fenceWord ??= new Int32Array(new SharedArrayBuffer(4));
   Atomics.add(fenceWord, 0, 0);
 }
 
