@@ -11,6 +11,8 @@ import {
   cas32Acquire,
   cas32Relaxed,
   cas64,
+  cmpxchg32,
+  cmpxchg32Release,
   explore,
   fence,
   load32,
@@ -269,6 +271,13 @@ describe('store buffers and the primitives', () => {
       }
     });
     expect(has(await outcomes(acquire, 'arm'), '1,0')).toBe(false);
+  });
+
+  it('cmpxchg32 returns the value it found: of two CPUs, one takes the word, the other sees it taken', async () => {
+    const race = shape('cmpxchg-race', 2, function* ({ m, x, r }, c) {
+      r[c] = yield* (c === 0 ? cmpxchg32 : cmpxchg32Release)(m, x, 0, c + 5, S);
+    });
+    for (const mode of ['sc', 'tso', 'arm'] as const) expect(await outcomes(race, mode), mode).toEqual(new Set(['0,5', '6,0']));
   });
 
   it('a CAS that fails is a plain load under arm (no barrier), LOCK-ed under tso; one that takes is a full barrier', async () => {

@@ -352,20 +352,21 @@ export class WeakMemory {
     );
   }
 
-  /** cas32 and its ordered forms; true when it took. */
-  cas(word: number, expect: number, value: number, order: number, site: number): boolean {
+  /** cas32, cmpxchg32 and their ordered forms (`name`: the primitive): the value found (expect when it took). */
+  cas(word: number, expect: number, value: number, order: number, site: number, name: string): number {
     const c = thisCpu.id;
-    if (this.js && order !== ORDER.FULL) refuse(`cas32${RMW_SUFFIX[order]}`, this.mode);
-    if (this.current(c, word) !== expect >>> 0) {
+    if (this.js && order !== ORDER.FULL) refuse(`${name}${RMW_SUFFIX[order]}`, this.mode);
+    const cur = this.current(c, word);
+    if (cur !== expect >>> 0) {
       this.failedRmw(c, word, site);
       schedBus.ev = EV.READ;
       schedBus.read = word;
       schedBus.trace?.('cas', site, word, value >>> 0, false, this.rmwNote(order));
-      return false;
+      return cur;
     }
     this.report(word, this.rmw(c, word, value >>> 0, order, site));
     schedBus.trace?.('cas', site, word, value >>> 0, true, this.rmwNote(order));
-    return true;
+    return cur;
   }
 
   /** cas64 (cmpxchg_double) on the pair at even `word`, and its ordered forms. */

@@ -51,6 +51,20 @@ export function cas32(m: Machine, word: number, expect: number, value: number, _
   return false;
 }
 
+/** cmpxchg returning the value found: Atomics.compareExchange. */
+export function cmpxchg32(m: Machine, word: number, expect: number, value: number, _site: number): number {
+  contention.casOps++;
+  const old = Atomics.compareExchange(m.u32, word, expect >>> 0, value >>> 0);
+  if (old !== expect >>> 0) contention.casFails++;
+  return old;
+}
+/** cmpxchg_relaxed returning the value found: Atomics.compareExchange (stronger). */
+export const cmpxchg32Relaxed = cmpxchg32;
+/** cmpxchg_acquire returning the value found: Atomics.compareExchange (stronger). */
+export const cmpxchg32Acquire = cmpxchg32;
+/** cmpxchg_release returning the value found: Atomics.compareExchange (stronger). */
+export const cmpxchg32Release = cmpxchg32;
+
 /** cmpxchg_relaxed: Atomics.compareExchange (stronger). */
 export const cas32Relaxed = cas32;
 /** cmpxchg_acquire: Atomics.compareExchange (stronger). */
