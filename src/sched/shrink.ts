@@ -164,7 +164,7 @@ class Shrinker {
     const { choices, decisions } = this.best;
     for (let i = 0; i < decisions.length; i++) {
       const d = decisions[i];
-      if (!isPreemption(d.runnable, d.last, d.choice, d.cpus)) continue;
+      if (!isPreemption(d.runnable, d.last, d.choice)) continue;
       let j = i + 1;
       while (j < choices.length && choices[j] === d.choice) j++;
       const merged = [...choices.slice(0, i), ...new Array<number>(j - i).fill(d.last), ...choices.slice(j)];

@@ -7,8 +7,9 @@
 // not runnable, and the bound limits every other retry loop.
 //
 // In the weaker memory modes a decision is a token (record.ts): its alternatives are the
-// other actions (flushes are no preemptions) and, for a load with k readable values, the
-// k read choices of the chosen step. With no bound (Infinity) the search runs every
+// other actions (a flush while the last CPU could go on is a preemption) and, for a load
+// with k readable values, the k read choices of the chosen step (reading an older value
+// than the newest is a preemption too). With no bound (Infinity) the search runs every
 // execution of the program: every interleaving, every order of flushes, every value a
 // load may read.
 //
@@ -25,7 +26,16 @@ import { OP } from '../event.js';
 import type { RunView, ScheduleResult, StepEvent, Strategy } from '../scheduler.js';
 import type { WeakMemory } from '../weak.js';
 import { commute, type Footprint, stepFootprint, TOUCH } from './sleep.js';
-import { countPreemptions, type Decision, isPreemption, judge, RecordingStrategy, stayOrLowest, type Trial } from './record.js';
+import {
+  countPreemptions,
+  type Decision,
+  isPreemption,
+  judge,
+  preemptionsOf,
+  RecordingStrategy,
+  stayOrLowest,
+  type Trial,
+} from './record.js';
 
 export interface DfsOptions {
   /** most preemptions per execution (Infinity: every interleaving) */
@@ -244,7 +254,7 @@ function extend(stack: Frame[], decisions: readonly Decision[], forced: number, 
   for (let i = forced; i < decisions.length; i++) {
     const d = decisions[i];
     const before = i > 0 ? stack[i - 1].preemptions : 0;
-    const preemptions = before + (isPreemption(d.runnable, d.last, d.choice, d.cpus) ? 1 : 0);
+    const preemptions = before + preemptionsOf(d);
     stack.push({ ...d, read: d.read ?? 0, reads: d.reads ?? 0, tried: [d.choice], preemptions, ...asleep[i] });
   }
 }
@@ -263,14 +273,16 @@ function backtrack(stack: Frame[], bound: number, sleepSets: boolean): Next | un
   for (let i = stack.length - 1; i >= 0; i--) {
     const f = stack[i];
     const before = i > 0 ? stack[i - 1].preemptions : 0;
-    if (f.read + 1 < f.reads) {
+    const switched = before + (isPreemption(f.runnable, f.last, f.choice) ? 1 : 0);
+    if (f.read + 1 < f.reads && switched + 1 <= bound) {
       f.read++;
+      f.preemptions = switched + 1;
       stack.length = i + 1;
       return next(stack, sleepSets);
     }
     for (const alt of f.runnable) {
       if (f.tried.includes(alt) || f.sleep?.some((s) => s.action === alt)) continue;
-      const preemptions = before + (isPreemption(f.runnable, f.last, alt, f.cpus) ? 1 : 0);
+      const preemptions = before + (isPreemption(f.runnable, f.last, alt) ? 1 : 0);
       if (preemptions > bound) continue;
       f.tried.push(alt);
       f.choice = alt;

@@ -6,8 +6,12 @@
 // In the weaker memory modes a decision may also carry a read choice (the chosen step's
 // load had several readable values), and a step nobody chose (the only action) whose load
 // had several makes a decision of its own: one decision per token of the schedule
-// (src/sched/schedule.ts), so decisions[i] is the decision of choices[i]. A flush is
-// never a preemption: it is no CPU's step (the CPU that moved last may still go on).
+// (src/sched/schedule.ts), so decisions[i] is the decision of choices[i]. A flush chosen
+// while the CPU that moved last could go on is a preemption, as a switch to another CPU
+// is (the store buffer is one more thread, as in Nidhugg), and so is a load reading an
+// older value than the newest: a bounded search then delays flushes and stale reads as
+// it delays switches (each a step away from the run that would go on by itself), and
+// shrinking keeps stores in their buffers longest and reads stale values least.
 import type { RunView, ScheduleResult, StepEvent, Strategy } from '../scheduler.js';
 import { ReplayStrategy } from './replay.js';
 
@@ -21,21 +25,21 @@ export interface Decision {
   readonly reads?: number;
   /** which of them it read (0: the newest) */
   readonly read?: number;
-  /** the run's CPU count when it has flush actions (actions >= cpus are flushes) */
-  readonly cpus?: number;
 }
 
-/** Moving another CPU while the one that just moved could go on (a flush is no CPU's move). */
-export const isPreemption = (runnable: readonly number[], last: number, choice: number, cpus = Infinity): boolean =>
-  last >= 0 && choice !== last && choice < cpus && runnable.includes(last);
+/** Moving another CPU, or flushing a store buffer, while the CPU that just moved could go on. */
+export const isPreemption = (runnable: readonly number[], last: number, choice: number): boolean =>
+  last >= 0 && choice !== last && runnable.includes(last);
 
-const preempts = (d: Decision): boolean => isPreemption(d.runnable, d.last, d.choice, d.cpus);
+/** What decision `d` adds to the preemptions: a switch or flush while `last` could go on, a stale read. */
+export const preemptionsOf = (d: Decision): number =>
+  (isPreemption(d.runnable, d.last, d.choice) ? 1 : 0) + ((d.read ?? 0) > 0 ? 1 : 0);
 
-export const countPreemptions = (decisions: readonly Decision[]): number => decisions.filter(preempts).length;
+export const countPreemptions = (decisions: readonly Decision[]): number => decisions.reduce((n, d) => n + preemptionsOf(d), 0);
 
-/** Context switches of any kind, also the free ones after `last` blocked or finished (flushes are none). */
+/** Context switches of any kind, also the free ones after `last` blocked or finished. */
 export const countSwitches = (decisions: readonly Decision[]): number =>
-  decisions.filter((d) => d.last >= 0 && d.choice !== d.last && d.choice < (d.cpus ?? Infinity)).length;
+  decisions.filter((d) => d.last >= 0 && d.choice !== d.last).length;
 
 /** The choice that never adds a preemption: stay on `last` if it can move, else the lowest runnable CPU. */
 export const stayOrLowest = (runnable: readonly number[], last: number): number => (runnable.includes(last) ? last : runnable[0]);
@@ -43,8 +47,6 @@ export const stayOrLowest = (runnable: readonly number[], last: number): number 
 /** Passes every pick to `inner` and records the decision (the scheduler reuses its runnable array: copy). */
 export class RecordingStrategy implements Strategy {
   readonly decisions: Decision[] = [];
-  /** set when the run has flush actions */
-  private cpus = Infinity;
   onStep?: (step: StepEvent) => void;
   constructor(private readonly inner: Strategy) {
     if (inner.onStep) this.onStep = (e) => inner.onStep?.(e);
@@ -53,16 +55,11 @@ export class RecordingStrategy implements Strategy {
     return this.inner.name;
   }
   begin(run: RunView): void {
-    this.cpus = run.cpus;
     this.inner.begin?.(run);
   }
   pick(runnable: readonly number[], last: number, step: number): number {
     const choice = this.inner.pick(runnable, last, step);
-    this.decisions.push(
-      runnable[runnable.length - 1] >= this.cpus
-        ? { runnable: runnable.slice(), last, choice, cpus: this.cpus }
-        : { runnable: runnable.slice(), last, choice },
-    );
+    this.decisions.push({ runnable: runnable.slice(), last, choice });
     return choice;
   }
   pickRead(cpu: number, k: number, picked: boolean): number {
