@@ -65,6 +65,13 @@ const RMW_ORDER = ['', 'relaxed', 'acquire', 'release'];
 const RMW_SUFFIX = ['', 'Relaxed', 'Acquire', 'Release'];
 const FENCE_NAME = ['mb', 'wmb', 'rmb'];
 
+/** `a` copied into a new array of `size` elements. */
+function grown<A extends Int32Array | Uint32Array | Uint8Array>(a: A, size: number): A {
+  const b = new (a.constructor as new (n: number) => A)(size);
+  b.set(a);
+  return b;
+}
+
 /** One CPU's store buffer, oldest first (parallel arrays, grown on demand). */
 class StoreBuffer {
   word = new Int32Array(8);
@@ -75,15 +82,11 @@ class StoreBuffer {
 
   push(word: number, val: number, epoch: number, flags: number): void {
     if (this.len === this.word.length) {
-      const grow = <A extends Int32Array | Uint32Array | Uint8Array>(a: A): A => {
-        const b = new (a.constructor as new (n: number) => A)(a.length * 2);
-        b.set(a);
-        return b;
-      };
-      this.word = grow(this.word);
-      this.val = grow(this.val);
-      this.epoch = grow(this.epoch);
-      this.flags = grow(this.flags);
+      const size = 2 * this.len;
+      this.word = grown(this.word, size);
+      this.val = grown(this.val, size);
+      this.epoch = grown(this.epoch, size);
+      this.flags = grown(this.flags, size);
     }
     const i = this.len++;
     this.word[i] = word;
@@ -586,7 +589,7 @@ export class WeakMemory {
     if (this.js) this.mb(c, site);
   }
 
-  /** A write that reaches memory at once (RMW, Atomics.store): the old value. */
+  /** A write that reaches memory now (a flush, an RMW, an Atomics store): the old value. */
   private writeNow(c: number, word: number, value: number): number {
     const old = this.u32[word];
     const ts = ++this.T;
@@ -609,18 +612,7 @@ export class WeakMemory {
     b.removeAt(i);
     this.buffered--;
     this.dirty[c] = 1;
-    const old = this.u32[word];
-    const ts = ++this.T;
-    if (this.views) {
-      const s = this.slotFor(word);
-      this.sync(s, word);
-      this.pushMsg(s, ts, value);
-      const k = s * this.n + c;
-      if (this.coh[k] < ts) this.coh[k] = ts;
-      this.vwo[c] = ts;
-    }
-    this.u32[word] = value;
-    if (old !== value) schedBus.written.push(word);
+    if (this.writeNow(c, word, value) !== value) schedBus.written.push(word);
     schedBus.trace?.('flush', site, word, value);
   }
 
@@ -695,16 +687,11 @@ export class WeakMemory {
 
   private growSlots(): void {
     const cap = this.histLen.length * 2;
-    const grow = <A extends Int32Array | Uint32Array | Uint8Array>(a: A, size: number): A => {
-      const b = new (a.constructor as new (n: number) => A)(size);
-      b.set(a);
-      return b;
-    };
-    this.slotWord = grow(this.slotWord, cap);
-    this.histLen = grow(this.histLen, cap);
-    this.histTs = grow(this.histTs, cap * HISTORY);
-    this.histVal = grow(this.histVal, cap * HISTORY);
-    this.coh = grow(this.coh, cap * this.n);
+    this.slotWord = grown(this.slotWord, cap);
+    this.histLen = grown(this.histLen, cap);
+    this.histTs = grown(this.histTs, cap * HISTORY);
+    this.histVal = grown(this.histVal, cap * HISTORY);
+    this.coh = grown(this.coh, cap * this.n);
   }
 
   private pushMsg(s: number, ts: number, value: number): void {
