@@ -13,6 +13,7 @@ import { type BenchCase, pairedRatio, printRows, runBench, saveResults } from '.
 import { againstPools, scaling, slubCases } from './slub.js';
 import { raceSpeed } from './race.js';
 import { traceReplaySpeed } from './trace.js';
+import { weakRaceSpeed } from './weak.js';
 import { THREADTEST_CACHE, THREADTEST_KMALLOC, THREADTEST_KMALLOC_128, threadtestCases } from './workload.js';
 
 const BATCH = 1000;
@@ -94,6 +95,7 @@ const scheduledRows = await runBench(
   cases.filter((c) => c.form === 'scheduled'),
 );
 const race = raceSpeed();
+const weak = weakRaceSpeed();
 tuneV8ForWorkloads();
 const freeTitle = `${title}: free-running, ${WORKLOAD_V8_FLAGS}`;
 const freeRows = await runBench(
@@ -141,6 +143,10 @@ const summary = {
   race_all_steps_per_sec_with_setup: race.stepsPerSec,
   race_all_scheduler_steps_per_sec: race.schedStepsPerSec,
   race_all_steps_per_cpu_sec: race.stepsPerCpuSec,
+  // race --scenario all under arm over sc, same process and rounds (#18: >= 0.5)
+  race_all_arm_over_sc_steps_per_sec: weak.armOverScStepsPerSec,
+  race_all_arm_over_sc_scheduler_steps_per_sec: weak.armOverScSchedStepsPerSec,
+  race_all_arm_over_sc_runs_per_sec: weak.armOverScRunsPerSec,
   threadtest_2cpu_ops_per_sec: pools,
   // slabsim trace on a 10M-event generated trace, against run on the same profile (bench/trace.ts)
   trace_replay: trace,
