@@ -18,15 +18,15 @@ export const LOCAL_BOUND = 100_000;
 
 /** What one execution left behind: enough to tell executions apart and to print its final state. */
 export interface ExecutionRecord {
-  /** per thread, every value its shared reads returned, in program order (its reads-from) */
-  reads: number[][];
+  /** per thread, every value its shared reads returned, in program order (its reads-from), each followed by `,` */
+  reads: string[];
   /**
    * per location, the values it took in memory, in order (its coherence order: stores of
    * the value a location already holds are not told apart)
    */
-  writes: number[][];
-  /** the CPUs that took a lock, in order, as `location:cpu` */
-  locks: string[];
+  writes: string[];
+  /** the CPUs that took a lock, in order, as `location:cpu,` */
+  locks: string;
   /** per thread, its registers when it finished */
   regs: Map<string, number>[];
   /** per location, its value at the end (after every buffer drained) */
@@ -77,7 +77,7 @@ export function litmusModel(test: LitmusTest): LitmusModel {
         stepCheck(written) {
           for (const w of written) {
             const i = locOf.get(w);
-            if (i !== undefined) r.writes[i].push(m.u32[w] | 0);
+            if (i !== undefined) r.writes[i] += `${m.u32[w] | 0},`;
           }
           return null;
         },
@@ -102,9 +102,9 @@ export function litmusModel(test: LitmusTest): LitmusModel {
 
 function emptyRecord(test: LitmusTest): ExecutionRecord {
   return {
-    reads: test.threads.map(() => []),
-    writes: test.locations.map(() => []),
-    locks: [],
+    reads: test.threads.map(() => ''),
+    writes: test.locations.map(() => ''),
+    locks: '',
     regs: test.threads.map(() => new Map()),
     final: [],
     at: test.threads.map(() => null),
@@ -239,7 +239,7 @@ function* access(cx: Ctx, node: Expr | Stmt, p: PrimOp, loc: string, args: numbe
   const w = loc ? cx.words[cx.locIndex.get(loc) ?? -1] : -1;
   const s = cx.siteOf(node, name);
   const read = (v: number): number => {
-    cx.rec.reads[cx.tid].push(v);
+    cx.rec.reads[cx.tid] += `${v},`;
     return v;
   };
   switch (p.op) {
@@ -273,14 +273,14 @@ function* access(cx: Ctx, node: Expr | Stmt, p: PrimOp, loc: string, args: numbe
     }
     case 'lock':
       yield* spinLock(m, w, s);
-      cx.rec.locks.push(`${loc}:${cx.tid}`);
+      cx.rec.locks += `${loc}:${cx.tid},`;
       return 0;
     case 'unlock':
       yield* spinUnlock(m, w, s);
       return 0;
     case 'trylock': {
       const ok = yield* spinTrylock(m, w, s);
-      if (ok) cx.rec.locks.push(`${loc}:${cx.tid}`);
+      if (ok) cx.rec.locks += `${loc}:${cx.tid},`;
       return read(Number(ok));
     }
   }

@@ -62,7 +62,7 @@ export function runLitmus(test: LitmusTest, opts: LitmusOptions = {}): LitmusRes
   const trial: Trial = (strategy) => {
     const pruning = new PruneVisited(strategy, visited, () => {
       const rec = lm.last();
-      return JSON.stringify([rec.reads, rec.writes, rec.locks]);
+      return historyOf(rec);
     });
     let r: ReturnType<typeof runRace>;
     try {
@@ -84,7 +84,7 @@ export function runLitmus(test: LitmusTest, opts: LitmusOptions = {}): LitmusRes
     if (r.failed) throw new ModelError(`${test.file}: ${r.messages[0]}`);
     const rec = lm.last();
     if (test.filter && !holds(test, test.filter, rec)) return { failed: false, result: r.result };
-    const key = JSON.stringify([rec.reads, rec.writes, rec.locks]);
+    const key = historyOf(rec);
     if (!seen.has(key)) seen.set(key, { state: shown.map((s) => valueOf(test, s, rec)), holds: holds(test, test.cond, rec) });
     return { failed: false, result: r.result };
   };
@@ -121,6 +121,9 @@ export function runLitmus(test: LitmusTest, opts: LitmusOptions = {}): LitmusRes
   };
 }
 
+/** What tells executions apart: the values read per thread, the values taken per location, the lock order. */
+const historyOf = (rec: ExecutionRecord): string => `${rec.reads.join('|')}#${rec.writes.join('|')}#${rec.locks}`;
+
 /** Thrown from a decision whose state was already reached by another schedule: the run stops there. */
 const CUT = { cut: true };
 
@@ -137,6 +140,7 @@ class PruneVisited implements Strategy {
   readonly name = 'dfs';
   /** the choices made so far this run */
   readonly choices: number[] = [];
+  private path = '';
   private readonly steps: number[] = [];
   constructor(
     private readonly inner: Strategy,
@@ -154,13 +158,13 @@ class PruneVisited implements Strategy {
     this.inner.onStep?.(step);
   }
   pick(runnable: readonly number[], last: number, step: number): number {
-    const state = `${this.steps.join()}|${runnable.join()}|${this.history()}`;
-    const path = this.choices.join();
+    const state = `${this.steps.join()}/${runnable.join()}/${this.history()}`;
     const first = this.visited.get(state);
-    if (first === undefined) this.visited.set(state, path);
-    else if (first !== path) throw CUT;
+    if (first === undefined) this.visited.set(state, this.path);
+    else if (first !== this.path) throw CUT;
     const choice = this.inner.pick(runnable, last, step);
     this.choices.push(choice);
+    this.path += `${choice},`;
     return choice;
   }
 }
