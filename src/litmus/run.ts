@@ -59,20 +59,28 @@ export function runLitmus(test: LitmusTest, opts: LitmusOptions = {}): LitmusRes
   let blocked = 0;
   const cfg = { model: lm.model, profile: null, mutant: null, seed: 0 };
   const visited = new Map<string, string>();
+  const previous: string[] = [];
   const trial: Trial = (strategy) => {
-    const pruning = new PruneVisited(strategy, visited, () => {
-      const rec = lm.last();
-      return historyOf(rec);
-    });
+    const pruning = new PruneVisited(
+      strategy,
+      visited,
+      () => {
+        const rec = lm.last();
+        return historyOf(rec);
+      },
+      previous,
+    );
     let r: ReturnType<typeof runRace>;
     try {
       r = runRace(cfg, pruning);
     } catch (e) {
+      pruning.end();
       if (e !== CUT) throw e;
       schedules++;
       // Every run from this state was explored from where it was first reached.
       return { failed: false, result: { outcome: 'ok', steps: 0, choices: pruning.choices, results: [] } };
     }
+    pruning.end();
     schedules++;
     const { outcome } = r.result;
     if (outcome === 'budget' || outcome === 'livelock') throw neverEnds(test, lm.last());
@@ -133,20 +141,25 @@ const CUT = { cut: true };
  * states few). A state is what decides everything after it: each CPU's steps so far,
  * the history the run has made (`history()`: the values read, the values each location
  * took, who took the locks; the same history means the same registers, memory and
- * execution so far), and which CPUs can move. A decision of the forced prefix that
- * DFS replays is recognised as the same path and let through.
+ * execution so far), and which CPUs can move. The decisions DFS replays from the
+ * previous run are not looked at: their states were recorded by the run that made them.
  */
 class PruneVisited implements Strategy {
   readonly name = 'dfs';
   /** the choices made so far this run */
   readonly choices: number[] = [];
-  private path = '';
+  /** this run's decisions so far, as tokens */
+  private readonly path: string[] = [];
   private readonly steps: number[] = [];
+  /** still on the previous run's path: DFS replays a prefix of it, whose states are known */
+  private replaying = true;
   constructor(
     private readonly inner: Strategy,
-    /** state -> the choices that first reached it */
+    /** state -> the decisions that first reached it */
     private readonly visited: Map<string, string>,
     private readonly history: () => string,
+    /** the previous run's decisions (this run's, once it ends) */
+    private readonly previous: string[],
   ) {}
   begin(run: RunView): void {
     this.steps.length = run.cpus;
@@ -158,14 +171,27 @@ class PruneVisited implements Strategy {
     this.inner.onStep?.(step);
   }
   pick(runnable: readonly number[], last: number, step: number): number {
-    const state = `${this.steps.join()}/${runnable.join()}/${this.history()}`;
-    const first = this.visited.get(state);
-    if (first === undefined) this.visited.set(state, this.path);
-    else if (first !== this.path) throw CUT;
+    if (!this.replaying) {
+      const state = `${this.steps.join()}/${runnable.join()}/${this.history()}`;
+      const path = this.path.join();
+      const first = this.visited.get(state);
+      if (first === undefined) this.visited.set(state, path);
+      else if (first !== path) throw CUT;
+    }
     const choice = this.inner.pick(runnable, last, step);
     this.choices.push(choice);
-    this.path += `${choice},`;
+    this.token(String(choice));
     return choice;
+  }
+  private token(t: string): void {
+    const d = this.path.length;
+    this.path.push(t);
+    if (this.replaying && this.previous[d] !== t) this.replaying = false;
+  }
+  /** Keep this run's decisions for the next run. */
+  end(): void {
+    this.previous.length = 0;
+    this.previous.push(...this.path);
   }
 }
 
