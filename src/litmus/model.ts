@@ -235,6 +235,17 @@ function binary(cx: Ctx, e: Expr & { k: 'bin' }, a: number, b: number): number {
  * that models it (docs/litmus.md has the table). Returns its value (0 for a statement).
  */
 function* access(cx: Ctx, node: Expr | Stmt, p: PrimOp, loc: string, args: number[], name: string): Step<number> {
+  try {
+    return yield* primitive(cx, node, p, loc, args, name);
+  } catch (e) {
+    // A primitive the memory mode lacks: named with the line that calls it.
+    if (e instanceof ModelError)
+      fail(cx, node.at, `${name === '*load' || name === '*store' ? 'a plain access' : `${name}()`}: ${e.message}`);
+    throw e;
+  }
+}
+
+function* primitive(cx: Ctx, node: Expr | Stmt, p: PrimOp, loc: string, args: number[], name: string): Step<number> {
   const { m } = cx;
   const w = loc ? cx.words[cx.locIndex.get(loc) ?? -1] : -1;
   const s = cx.siteOf(node, name);
