@@ -6,12 +6,11 @@ import { SlabError } from '../errors.js';
 import { herdText, litmusJson } from '../litmus/format.js';
 import { parseLitmus } from '../litmus/parse.js';
 import { runLitmus } from '../litmus/run.js';
+import { MEMORY_MODELS, type MemoryModel } from '../sched/memory_model.js';
 import { oneOf } from './options.js';
 
-const LITMUS_MODES = ['sc'] as const;
-
 interface LitmusFlags {
-  memoryModel: string;
+  memoryModel: MemoryModel;
   json?: boolean;
 }
 
@@ -21,8 +20,8 @@ export function addLitmusCommand(program: Command): void {
     .description("run C litmus tests (the kernel's tools/memory-model format): every execution, herd7's output")
     .argument('<files...>', 'litmus files (.litmus)')
     .addOption(
-      new Option('--memory-model <mode>', `the memory mode: ${LITMUS_MODES.join(', ')}`)
-        .argParser(oneOf(LITMUS_MODES))
+      new Option('--memory-model <m>', `${MEMORY_MODELS.join(', ')} (docs/memory-models.md)`)
+        .argParser(oneOf(MEMORY_MODELS))
         .default('sc'),
     )
     .option('--json', 'print the results as JSON')

@@ -1,5 +1,6 @@
 // A litmus result in herd7's output shape (herd/top_herd.ml), so that the two can be
 // diffed line by line, and the same as data.
+import type { MemoryModel } from '../sched/memory_model.js';
 import type { LitmusResult } from './run.js';
 
 /** herd7's lines for one test, ending with a blank line (no Hash or Time: they are herd's own). */
@@ -22,7 +23,7 @@ export function herdText(r: LitmusResult): string {
 export const LITMUS_SCHEMA = 'slabsim-litmus/1';
 
 /** The results as data: `slabsim litmus --json`. */
-export function litmusJson(memoryModel: string, results: readonly LitmusResult[]): object {
+export function litmusJson(memoryModel: MemoryModel, results: readonly LitmusResult[]): object {
   return {
     schema: LITMUS_SCHEMA,
     memory_model: memoryModel,

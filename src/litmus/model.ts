@@ -7,7 +7,29 @@ import { type Model } from '../race/model.js';
 import { alloc, word } from '../race/memory.js';
 import { MAX_SCHEDULED_CPUS } from '../sched/schedule.js';
 import { site, type Step } from '../sched/step.js';
-import { add32, cas32, load32, spinLock, spinTrylock, spinUnlock, store32, xchg32 } from '../shm/atomic.js';
+import {
+  add32,
+  add32Acquire,
+  add32Relaxed,
+  add32Release,
+  cas32,
+  cas32Acquire,
+  cas32Relaxed,
+  cas32Release,
+  fence,
+  load32,
+  loadAcquire32,
+  schedBus,
+  spinLock,
+  spinTrylock,
+  spinUnlock,
+  store32,
+  storeRelease32,
+  xchg32,
+  xchg32Acquire,
+  xchg32Relaxed,
+  xchg32Release,
+} from '../shm/atomic.js';
 import type { Machine } from '../shm/machine.js';
 import type { At, Expr, LitmusTest, PrimOp, Stmt } from './ast.js';
 
@@ -90,7 +112,7 @@ export function litmusModel(test: LitmusTest): LitmusModel {
       function* run(mm: Machine, tid: number): Step<void> {
         const th = test.threads[tid];
         const regs = new Map<string, number>(th.regs.map((name) => [name, test.regInit.get(`${tid}:${name}`) ?? 0]));
-        const cx: Ctx = { m: mm, tid, regs, budget: LOCAL_BOUND, words, locIndex, rec: r, siteOf, test };
+        const cx: Ctx = { m: mm, tid, regs, budget: LOCAL_BOUND, words, locIndex, rec: r, siteOf, test, model: model.name };
         yield* exec(cx, th.body);
         r.regs[tid] = regs;
         r.done[tid] = true;
@@ -124,10 +146,13 @@ interface Ctx {
   rec: ExecutionRecord;
   siteOf: (node: Expr | Stmt, name: string) => number;
   test: LitmusTest;
+  /** the model's name */
+  model: string;
 }
 
+/** A bad test, found while running it: one line with where (named for its model, so passed on as it is). */
 function fail(cx: Ctx, at: At, msg: string): never {
-  throw new ModelError(`${cx.test.file}:${at.line}:${at.col}: ${msg}`);
+  throw new ModelError(`${cx.test.file}:${at.line}:${at.col}: ${msg}`, cx.model);
 }
 
 function* exec(cx: Ctx, stmts: readonly Stmt[]): Step<void> {
@@ -230,6 +255,11 @@ function binary(cx: Ctx, e: Expr & { k: 'bin' }, a: number, b: number): number {
   return fail(cx, e.at, `operator ${e.op} is outside the subset`);
 }
 
+/** The kernel's four orderings of an RMW (linux-kernel.def: mb, once, acquire, release), as the engine's primitives. */
+const XCHG = { mb: xchg32, once: xchg32Relaxed, acquire: xchg32Acquire, release: xchg32Release };
+const CAS = { mb: cas32, once: cas32Relaxed, acquire: cas32Acquire, release: cas32Release };
+const ADD = { mb: add32, once: add32Relaxed, acquire: add32Acquire, release: add32Release };
+
 /**
  * One kernel primitive on shared location `loc`, carried out by the engine's primitive
  * that models it (docs/litmus.md has the table). Returns its value (0 for a statement).
@@ -255,22 +285,24 @@ function* primitive(cx: Ctx, node: Expr | Stmt, p: PrimOp, loc: string, args: nu
   };
   switch (p.op) {
     case 'load':
-      return read((yield* load32(m, w, s)) | 0);
+      return read((yield* (p.order === 'acquire' ? loadAcquire32 : load32)(m, w, s)) | 0);
     case 'store':
-      yield* store32(m, w, args[0], s);
+      yield* (p.order === 'release' ? storeRelease32 : store32)(m, w, args[0], s);
+      if (p.mbAfter) yield* fence(m, 'mb', s);
       return 0;
     case 'fence':
+      if (p.kind !== 'compiler') yield* fence(m, p.kind, s);
       return 0;
     case 'xchg':
-      return read((yield* xchg32(m, w, args[0], s)) | 0);
+      return read((yield* XCHG[p.order](m, w, args[0], s)) | 0);
     case 'cmpxchg': {
-      const ok = yield* cas32(m, w, args[0], args[1], s);
-      // The value the CAS compared: sequentially consistent, nothing ran since its access.
-      return read(ok ? args[0] : m.u32[w] | 0);
+      const ok = yield* CAS[p.order](m, w, args[0], args[1], s);
+      // cmpxchg returns what it found: the expected value, or what the failed CAS read
+      return read(ok ? args[0] : schedBus.old | 0);
     }
     case 'add': {
       const delta = p.sign * (args.length ? args[0] : 1); // atomic_inc/dec: 1
-      const old = read((yield* add32(m, w, delta, s)) | 0);
+      const old = read((yield* ADD[p.order](m, w, delta, s)) | 0);
       const now = (old + delta) | 0;
       return p.ret === 'old'
         ? old

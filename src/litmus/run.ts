@@ -7,6 +7,8 @@
 // acquisitions); many interleavings give the same execution and are counted once.
 import { ModelError } from '../errors.js';
 import { runRace } from '../race/run.js';
+import type { MemoryModel } from '../sched/memory_model.js';
+import { schedBus } from '../shm/atomic.js';
 import { exploreDfs } from '../sched/strategies/dfs.js';
 import type { RunView, StepEvent, Strategy } from '../sched/scheduler.js';
 import type { Trial } from '../sched/strategies/record.js';
@@ -23,7 +25,7 @@ export type Observation = 'Never' | 'Sometimes' | 'Always';
 export interface LitmusResult {
   name: string;
   file: string;
-  memoryModel: string;
+  memoryModel: MemoryModel;
   /** herd's kind of the condition: exists Allowed, ~exists Forbidden, forall Required */
   kind: Kind;
   /** the registers and locations each state shows, as herd names them (`0:r0`, `[x]`) */
@@ -47,7 +49,8 @@ export interface LitmusResult {
 }
 
 export interface LitmusOptions {
-  memoryModel?: string;
+  /** the memory mode the test runs in (default sc) */
+  memoryModel?: MemoryModel;
 }
 
 export function runLitmus(test: LitmusTest, opts: LitmusOptions = {}): LitmusResult {
@@ -57,7 +60,7 @@ export function runLitmus(test: LitmusTest, opts: LitmusOptions = {}): LitmusRes
   const seen = new Map<string, { state: number[]; holds: boolean }>();
   let schedules = 0;
   let blocked = 0;
-  const cfg = { model: lm.model, profile: null, mutant: null, seed: 0 };
+  const cfg = { model: lm.model, profile: null, mutant: null, seed: 0, memoryModel };
   const visited = new Map<string, string>();
   const previous: string[] = [];
   const trial: Trial = (strategy) => {
@@ -65,8 +68,8 @@ export function runLitmus(test: LitmusTest, opts: LitmusOptions = {}): LitmusRes
       strategy,
       visited,
       () => {
-        const rec = lm.last();
-        return historyOf(rec);
+        const weak = schedBus.weak;
+        return weak ? `${historyOf(lm.last())}#${weak.stateKey()}` : historyOf(lm.last());
       },
       previous,
     );
@@ -141,7 +144,9 @@ const CUT = { cut: true };
  * states few). A state is what decides everything after it: each CPU's steps so far,
  * the history the run has made (`history()`: the values read, the values each location
  * took, who took the locks; the same history means the same registers, memory and
- * execution so far), and which CPUs can move. The decisions DFS replays from the
+ * execution so far; in a weaker mode also the store buffers, views and histories of
+ * WeakMemory.stateKey()), and which CPUs can move (flushes included). The choice of a
+ * load's value is a decision too (pickRead). The decisions DFS replays from the
  * previous run are not looked at: their states were recorded by the run that made them.
  */
 class PruneVisited implements Strategy {
@@ -169,6 +174,11 @@ class PruneVisited implements Strategy {
   onStep(step: StepEvent): void {
     this.steps[step.cpu]++;
     this.inner.onStep?.(step);
+  }
+  pickRead(cpu: number, k: number, picked: boolean): number {
+    const read = this.inner.pickRead?.(cpu, k, picked) ?? 0;
+    this.token(`~${read}`);
+    return read;
   }
   pick(runnable: readonly number[], last: number, step: number): number {
     if (!this.replaying) {
