@@ -153,8 +153,9 @@ class PruneVisited implements Strategy {
   readonly name = 'dfs';
   /** the choices made so far this run */
   readonly choices: number[] = [];
-  /** this run's decisions so far, as tokens */
+  /** this run's decisions so far, as tokens, and as one string */
   private readonly path: string[] = [];
+  private pathText = '';
   private readonly steps: number[] = [];
   /** still on the previous run's path: DFS replays a prefix of it, whose states are known */
   private replaying = true;
@@ -183,10 +184,9 @@ class PruneVisited implements Strategy {
   pick(runnable: readonly number[], last: number, step: number): number {
     if (!this.replaying) {
       const state = `${this.steps.join()}/${runnable.join()}/${this.history()}`;
-      const path = this.path.join();
       const first = this.visited.get(state);
-      if (first === undefined) this.visited.set(state, path);
-      else if (first !== path) throw CUT;
+      if (first === undefined) this.visited.set(state, this.pathText);
+      else if (first !== this.pathText) throw CUT;
     }
     const choice = this.inner.pick(runnable, last, step);
     this.choices.push(choice);
@@ -196,6 +196,7 @@ class PruneVisited implements Strategy {
   private token(t: string): void {
     const d = this.path.length;
     this.path.push(t);
+    this.pathText += `${t},`;
     if (this.replaying && this.previous[d] !== t) this.replaying = false;
   }
   /** Keep this run's decisions for the next run. */
