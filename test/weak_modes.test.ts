@@ -29,7 +29,9 @@ import {
   xchg32Relaxed,
   xchg32Release,
 } from '../src/index.js';
-import { traceLines } from '../src/race/run.js';
+import { runRace, traceLines } from '../src/race/run.js';
+import { LenientReplayStrategy } from '../src/sched/shrink.js';
+import { assertNoRace, assertRace } from '../src/vitest.js';
 import { decodeTokens, encodeTokens, readToken } from '../src/sched/schedule.js';
 import { site } from '../src/sched/step.js';
 import { shape } from './models/shapes.js';
@@ -463,6 +465,50 @@ describe('schedule strings, replay and shrinking', () => {
       { word: 9, value: 2, epoch: 1, release: true as const },
     ];
     expect(traceLines([{ cpu: 0, site: 'x', buffers: [pending, []] }])[1]).toBe('         buffers: CPU0 [7]=0x1 | [9]=0x2 rel');
+  });
+});
+
+describe('the mode of a model, of a race test, and lenient replay', () => {
+  it("a model's own memoryModel is its default; explore's memoryModel overrides it", async () => {
+    const tsoByDefault: Model = { ...sbChecked, name: 'SB-tso-default', memoryModel: 'tso' };
+    const r = await explore(tsoByDefault, { runs: 500 });
+    expect(r.models[0].memory_model).toBe('tso');
+    expect(r.models[0].failure?.shrunk).toMatch(/^v2:SB-tso-default:-:none:\d+:tso:/);
+    const sc = await explore(tsoByDefault, { runs: 200, memoryModel: 'sc' });
+    expect(sc.models[0].failure).toBeUndefined();
+  });
+
+  it('raceTest and expectRace take memoryModel (assertRace, assertNoRace)', async () => {
+    const found = await assertRace(sbChecked, { runs: 500, memoryModel: 'arm' });
+    expect(found.failure?.shrunk).toMatch(/:arm:/);
+    const none = await assertNoRace(sbChecked, { runs: 200 });
+    expect(none.failures).toBe(0);
+    await expect(assertNoRace(sbChecked, { runs: 500, memoryModel: 'tso' })).rejects.toThrow(
+      /race found in model 'SB-checked'.*both CPUs read 0/,
+    );
+  });
+
+  it('lenient replay: an impossible flush falls back, a read choice out of range reads the oldest readable value', () => {
+    // MP under arm: CPU0 runs first (a flush of CPU1's empty buffer in between falls back to
+    // CPU0's step), its stores flushed, then CPU1 (alone: no decisions but its reads) reads
+    // y and x asking each time for the 6th newest value, of two
+    const n = 2;
+    const tokens = [0, 0, 0, n + 0, 2 * n + 1, n + 0, readToken(1, 5, n), readToken(1, 5, n)];
+    const r = runRace(
+      { model: mpChecked, profile: null, mutant: null, seed: 1, memoryModel: 'arm' },
+      new LenientReplayStrategy(tokens),
+    );
+    expect(r.result.outcome).toBe('ok');
+    // what it made replays exactly, and its reads were clamped to the values there were
+    expect(r.choices.every((t) => t >= 0 || t === readToken(1, 1, n))).toBe(true);
+    expect(r.choices.filter((t) => t === readToken(1, 1, n))).toHaveLength(2);
+    expect(r.outcome).toBe('0,0');
+    const again = runRace(
+      { model: mpChecked, profile: null, mutant: null, seed: 1, memoryModel: 'arm' },
+      new LenientReplayStrategy(r.choices),
+    );
+    expect(again.choices).toEqual(r.choices);
+    expect(again.outcome).toBe(r.outcome);
   });
 });
 

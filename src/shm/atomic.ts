@@ -313,9 +313,9 @@ export const cas64Release = (
   site: number,
 ): Step<boolean> => cas64As(m, word, expLo, expHi, newLo, newHi, ORDER.RELEASE, site);
 
-const FENCES = { mb: FENCE.MB, wmb: FENCE.WMB, rmb: FENCE.RMB } as const;
-/** The kinds of {@link fence}. */
-export type FenceKind = keyof typeof FENCES;
+/** The kinds of {@link fence}: `'mb'` (smp_mb), `'wmb'` (smp_wmb), `'rmb'` (smp_rmb). */
+export type FenceKind = 'mb' | 'wmb' | 'rmb';
+const FENCES: Record<FenceKind, number> = { mb: FENCE.MB, wmb: FENCE.WMB, rmb: FENCE.RMB };
 
 /**
  * A memory barrier. `'mb'`: every earlier load and store of this CPU before every later
