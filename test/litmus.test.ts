@@ -11,8 +11,17 @@ import { type LitmusResult, runLitmus } from '../src/litmus/run.js';
 import { cli } from './helpers.js';
 
 const DIR = 'test/litmus';
-const run = (name: string, memoryModel: MemoryModel = 'sc'): LitmusResult =>
-  runLitmus(parseLitmus(readFileSync(`${DIR}/${name}.litmus`, 'utf8'), `${DIR}/${name}.litmus`), { memoryModel });
+/** Each file's result in each mode, run once for all the tests that look at it. */
+const results = new Map<string, LitmusResult>();
+function run(name: string, memoryModel: MemoryModel = 'sc'): LitmusResult {
+  const key = `${name} ${memoryModel}`;
+  let r = results.get(key);
+  if (!r) {
+    r = runLitmus(parseLitmus(readFileSync(`${DIR}/${name}.litmus`, 'utf8'), `${DIR}/${name}.litmus`), { memoryModel });
+    results.set(key, r);
+  }
+  return r;
+}
 const text = (src: string, memoryModel: MemoryModel = 'sc'): LitmusResult =>
   runLitmus(parseLitmus(src, 't.litmus'), { memoryModel });
 
