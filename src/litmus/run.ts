@@ -7,6 +7,7 @@
 // acquisitions); many interleavings give the same execution and are counted once.
 import { ModelError } from '../errors.js';
 import { runRace } from '../race/run.js';
+import { OP } from '../sched/event.js';
 import type { MemoryModel } from '../sched/memory_model.js';
 import { schedBus } from '../shm/atomic.js';
 import { exploreDfs } from '../sched/strategies/dfs.js';
@@ -173,7 +174,7 @@ class PruneVisited implements Strategy {
     this.inner.begin?.(run);
   }
   onStep(step: StepEvent): void {
-    this.steps[step.cpu]++;
+    if (step.op !== OP.FLUSH) this.steps[step.cpu]++; // a flush is no step of the program (the buffers are in stateKey)
     this.inner.onStep?.(step);
   }
   pickRead(cpu: number, k: number, picked: boolean): number {
