@@ -6,6 +6,7 @@ import { EXIT_INTERRUPTED, takeEarlySigints } from './interrupt.js';
 import { OutputError } from './output.js';
 import { addCompareCommand } from './compare.js';
 import { addGeometryCommand } from './geometry.js';
+import { addLitmusCommand } from './litmus.js';
 import { addRaceCommands } from './race.js';
 import { addRunCommand } from './run.js';
 import { addSlabinfoCommand } from './slabinfo.js';
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
   addStressCommand(program);
   addViewCommand(program);
   addTraceCommand(program);
+  addLitmusCommand(program);
   for (const c of program.commands) c.exitOverride();
   return program;
 }

@@ -261,6 +261,26 @@ export class WeakMemory {
     return this.bufs[c].word[this.views ? this.flushable[c][((action / n) | 0) - 1] : 0];
   }
 
+  /**
+   * Everything of this run's weak state that decides what can happen next, as text: the
+   * buffers, the clock, each CPU's epoch and views, each written word's history and the
+   * CPUs' coherence views of it. Two states with the same key (and the same memory and
+   * programs) have the same futures: a stateful search (src/litmus/run.ts) merges them.
+   */
+  stateKey(): string {
+    let key = `${this.T}|${this.epoch}|${this.vrn}|${this.vro}|${this.vwo}|${this.vul}|${this.lastPost}|`;
+    for (const b of this.bufs) {
+      for (let i = 0; i < b.len; i++) key += `${b.word[i]}:${b.val[i]}:${b.epoch[i]}:${b.flags[i]},`;
+      key += '/';
+    }
+    for (let s = 1; s <= this.slots; s++) {
+      key += `|${this.slotWord[s]}=`;
+      for (let i = 0; i < this.histLen[s]; i++) key += `${this.histTs[s * HISTORY + i]}.${this.histVal[s * HISTORY + i]},`;
+      for (let c = 0; c < this.n; c++) key += `${this.coh[s * this.n + c]},`;
+    }
+    return key;
+  }
+
   /** Every CPU's buffer, oldest store first (for traces). */
   snapshotBuffers(): BufferedStore[][] {
     return this.bufs.map((b) => {
@@ -359,17 +379,18 @@ export class WeakMemory {
   cas(word: number, expect: number, value: number, order: number, site: number, name: string): number {
     const c = thisCpu.id;
     if (this.js && order !== ORDER.FULL) refuse(`${name}${RMW_SUFFIX[order]}`, this.mode);
-    const cur = this.current(c, word);
-    if (cur !== expect >>> 0) {
+    const found = this.current(c, word);
+    if (found !== expect >>> 0) {
       this.failedRmw(c, word, site);
       schedBus.ev = EV.READ;
+      schedBus.old = found;
       schedBus.read = word;
       schedBus.trace?.('cas', site, word, value >>> 0, false, this.rmwNote(order));
-      return cur;
+      return found;
     }
     this.report(word, this.rmw(c, word, value >>> 0, order, site));
     schedBus.trace?.('cas', site, word, value >>> 0, true, this.rmwNote(order));
-    return cur;
+    return found;
   }
 
   /** cas64 (cmpxchg_double) on the pair at even `word`, and its ordered forms. */

@@ -29,7 +29,7 @@ export const schedBus = {
   arg2: 0,
   /** the event the step made (EV.READ or EV.WRITE of `word`), reset by the scheduler */
   ev: EV.NONE as number,
-  /** a write's overwritten value (CAS2: the low half) */
+  /** a write's overwritten value (CAS2: the low half); a failed cas32: the value it found (cmpxchg's return) */
   old: 0,
   /** word a CPU blocked on (set just before it yields BLOCK) */
   blockedOn: -1,
@@ -149,9 +149,13 @@ function* casAs(m: Machine, word: number, expect: number, value: number, order: 
   yield site;
   const wm = schedBus.weak;
   if (wm !== null) return wm.cas(word, expect, value, order, site, 'cas32') === expect >>> 0;
-  const ok = Atomics.compareExchange(m.i32, word, expect | 0, value | 0) === (expect | 0);
+  const found = Atomics.compareExchange(m.i32, word, expect | 0, value | 0);
+  const ok = found === (expect | 0);
   if (ok) wrote(expect >>> 0);
-  else schedBus.ev = EV.READ;
+  else {
+    schedBus.ev = EV.READ;
+    schedBus.old = found >>> 0;
+  }
   accessed(word, ok && (expect | 0) !== (value | 0));
   schedBus.trace?.('cas', site, word, value >>> 0, ok);
   return ok;
