@@ -574,7 +574,15 @@ export class WeakMemory {
     if (!this.views || order === ORDER.FULL || order === ORDER.RELEASE) {
       while (b.len > 0) this.flushEntry(c, 0, site);
     } else {
-      const last = Math.max(b.newest(w0), w1 === w0 ? -1 : b.newest(w1));
+      let last = Math.max(b.newest(w0), w1 === w0 ? -1 : b.newest(w1));
+      // The RMW's write comes after the CPU's last smp_wmb: every store before that wmb
+      // reaches memory first (epochs only grow along the buffer).
+      for (let i = b.len - 1; i > last; i--) {
+        if (b.epoch[i] < this.epoch[c]) {
+          last = i;
+          break;
+        }
+      }
       for (let i = 0; i <= last; i++) this.flushEntry(c, 0, site);
     }
     if (this.views && order === ORDER.FULL) this.vrn[c] = Math.max(this.vrn[c], this.vro[c], this.vwo[c]);
