@@ -41,6 +41,10 @@ export {
   cas64Acquire,
   cas64Relaxed,
   cas64Release,
+  cmpxchg32,
+  cmpxchg32Acquire,
+  cmpxchg32Relaxed,
+  cmpxchg32Release,
   cpuRelax,
   fence,
   load32,
@@ -63,8 +67,9 @@ export type { FenceKind } from './shm/atomic.js';
 // Memory modes
 export { MEMORY_MODELS } from './sched/memory_model.js';
 export type { MemoryModel } from './sched/memory_model.js';
-export { setPlainAccessCheck } from './sched/weak.js';
-export type { BufferedStore, PlainAccessCheck } from './sched/weak.js';
+export { setPlainAccessCheck } from './sched/plain_check.js';
+export type { PlainAccessCheck } from './sched/plain_check.js';
+export type { BufferedStore } from './sched/weak.js';
 
 // Exploring and replaying
 export { explore, replay } from './race/api.js';

@@ -18,12 +18,13 @@
 //   read, vro is the newest message earlier loads read, vwo the newest own write that
 //   reached memory, vul vro when the CPU last queued a spin_unlock, lastPost the view of
 //   its last load (for loadDep32); coh[slot][cpu] the newest message of the word it has
-//   seen. All only grow within a run.
-import { InvariantError, ModelError } from '../errors.js';
+//   seen. All but lastPost only grow within a run.
+import { ModelError } from '../errors.js';
 import { schedBus } from '../shm/atomic.js';
 import type { Machine } from '../shm/machine.js';
-import { EV, FENCE, LOAD, OP, ORDER } from './event.js';
+import { EV, FENCE, LOAD, ORDER } from './event.js';
 import type { MemoryModel } from './memory_model.js';
+import { watchPlainAccesses } from './plain_check.js';
 import { thisCpu } from './this_cpu.js';
 
 /** Messages kept per word (loom keeps 7): an older one is no longer readable. */
@@ -112,46 +113,6 @@ class StoreBuffer {
   }
 }
 
-/** How runs check for plain accesses (`m.u32[w]`) to a word pending in the CPU's own buffer. */
-export type PlainAccessCheck = 'off' | 'throw' | 'collect';
-
-/** A plain access of a word pending in the accessing CPU's own store buffer. */
-export interface PlainAccess {
-  cpu: number;
-  word: number;
-  kind: 'read' | 'write';
-  /** the source line that made it (first stack frame outside the simulator's scheduler) */
-  where: string;
-}
-
-const envOf = (): Record<string, string | undefined> =>
-  (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env ?? {};
-
-function defaultPlainCheck(): PlainAccessCheck {
-  const env = envOf();
-  const v = env.SLABSIM_PLAIN_ACCESS_CHECK;
-  if (v === 'off' || v === 'throw' || v === 'collect') return v;
-  return env.VITEST ? 'throw' : 'off';
-}
-
-let plainCheck: PlainAccessCheck = defaultPlainCheck();
-/** Plain accesses found while the check is 'collect' (cleared by the caller). */
-export const plainAccesses: PlainAccess[] = [];
-
-/**
- * The debug check of weak-mode runs (default: `throw` under vitest, else `off`;
- * environment SLABSIM_PLAIN_ACCESS_CHECK=off|throw|collect): a CPU that reads or writes
- * with plain `m.u32[w]` a word its own store buffer holds a store to would miss its own
- * store (or have it overwrite its later write), which no machine does. `throw` fails
- * the run with an InvariantError, `collect` records each in plainAccesses.
- */
-export function setPlainAccessCheck(mode: PlainAccessCheck): PlainAccessCheck {
-  const was = plainCheck;
-  plainCheck = mode;
-  return was;
-}
-export const plainAccessCheck = (): PlainAccessCheck => plainCheck;
-
 /** The store buffers, histories and views of one machine's runs in a weaker mode. */
 export class WeakMemory {
   mode: WeakMode = 'tso';
@@ -159,9 +120,10 @@ export class WeakMemory {
   private views = false;
   private js = false;
   readonly n: number;
-  /** the machine's own words (never the debug check's proxy) */
+  /** the machine, and its own words (never the debug check's proxy) */
+  private readonly m: Machine;
   private readonly u32: Uint32Array;
-  readonly bufs: StoreBuffer[];
+  private readonly bufs: StoreBuffer[];
   /** stores in all buffers */
   buffered = 0;
   /** writes that reached memory in this run */
@@ -186,12 +148,11 @@ export class WeakMemory {
   private coh: Int32Array;
   /** the read choice of the load the CPU about to move makes (set by the scheduler, 0: newest) */
   nextRead = 0;
-  /** the debug check of plain accesses */
-  private readonly watch: PlainWatch;
 
   constructor(m: Machine) {
     const n = m.cfg.cpus;
     this.n = n;
+    this.m = m;
     this.u32 = m.u32;
     this.bufs = Array.from({ length: n }, () => new StoreBuffer());
     this.epoch = new Int32Array(n);
@@ -205,7 +166,6 @@ export class WeakMemory {
     this.dirty = new Uint8Array(n);
     this.slotOf = new Int32Array(this.u32.length);
     this.coh = new Int32Array(64 * n);
-    this.watch = new PlainWatch(m, this);
   }
 
   /** Start a run in `mode`: empty buffers, no histories, views at 0. */
@@ -230,9 +190,19 @@ export class WeakMemory {
     return this;
   }
 
-  /** Install the debug check of plain accesses for a run (a no-op when it is off); returns its undo. */
+  /** Install the debug check of plain accesses for a run (src/sched/plain_check.ts); returns its undo. */
   watchPlainAccesses(): () => void {
-    return plainCheck === 'off' ? noop : this.watch.install();
+    return watchPlainAccesses(this.m, this);
+  }
+
+  /** CPU c's buffer holds a store to `word`. */
+  pending(c: number, word: number): boolean {
+    return this.bufs[c].newest(word) >= 0;
+  }
+
+  /** CPU c's buffer holds a store. */
+  anyPending(c: number): boolean {
+    return this.bufs[c].len > 0;
   }
 
   // ---- the scheduler's side ----
@@ -382,20 +352,21 @@ export class WeakMemory {
     );
   }
 
-  /** cas32 and its ordered forms; true when it took. */
-  cas(word: number, expect: number, value: number, order: number, site: number): boolean {
+  /** cas32, cmpxchg32 and their ordered forms (`name`: the primitive): the value found (expect when it took). */
+  cas(word: number, expect: number, value: number, order: number, site: number, name: string): number {
     const c = thisCpu.id;
-    if (this.js && order !== ORDER.FULL) refuse(`cas32${RMW_SUFFIX[order]}`, this.mode);
-    if (this.current(c, word) !== expect >>> 0) {
+    if (this.js && order !== ORDER.FULL) refuse(`${name}${RMW_SUFFIX[order]}`, this.mode);
+    const cur = this.current(c, word);
+    if (cur !== expect >>> 0) {
       this.failedRmw(c, word, site);
       schedBus.ev = EV.READ;
       schedBus.read = word;
       schedBus.trace?.('cas', site, word, value >>> 0, false, this.rmwNote(order));
-      return false;
+      return cur;
     }
     this.report(word, this.rmw(c, word, value >>> 0, order, site));
     schedBus.trace?.('cas', site, word, value >>> 0, true, this.rmwNote(order));
-    return true;
+    return cur;
   }
 
   /** cas64 (cmpxchg_double) on the pair at even `word`, and its ordered forms. */
@@ -777,17 +748,7 @@ export class WeakMemory {
     this.flushableCount[c] = k;
     this.dirty[c] = 0;
   }
-
-  /** The debug check found a plain access of a word pending in CPU c's own buffer. */
-  plainAccess(c: number, word: number, kind: 'read' | 'write'): void {
-    const where = callerOutside();
-    const what = `CPU${c} ${kind === 'read' ? 'read' : 'wrote'} word ${word} with a plain m.u32 access while its own store buffer holds a store to it (${this.mode}), at ${where}`;
-    if (plainCheck === 'collect') plainAccesses.push({ cpu: c, word, kind, where });
-    else throw new InvariantError('a CPU never accesses plainly a word pending in its own store buffer', what);
-  }
 }
-
-const noop = (): void => {};
 
 /** A primitive the mode does not have: one line naming it (the CLI exits 2). */
 function refuse(name: string, mode: WeakMode): never {
@@ -796,87 +757,6 @@ function refuse(name: string, mode: WeakMode): never {
       ? 'JavaScript has plain accesses and Atomics only: use load32/store32, atomicLoad32/atomicStore32 or the fully ordered read-modify-writes'
       : 'use a primitive of this mode';
   throw new ModelError(`${name} does not exist under memory model ${mode} (${instead})`);
-}
-
-/** The first stack frame outside this file and the debug proxy: where a plain access was made. */
-function callerOutside(): string {
-  const lines = (new Error().stack ?? '').split('\n').slice(1);
-  const at = lines.find((l) => !l.includes('/sched/weak.') && !l.includes('Proxy') && !l.includes('<anonymous>'));
-  return at?.trim().replace(/^at /, '') ?? '(unknown)';
-}
-
-/** The debug check's proxy of `m.u32`, installed for the length of one run. */
-class PlainWatch {
-  private proxy: Uint32Array | null = null;
-  constructor(
-    private readonly m: Machine,
-    private readonly wm: WeakMemory,
-  ) {}
-
-  install(): () => void {
-    const m = this.m as { u32: Uint32Array };
-    const real = m.u32;
-    this.proxy ??= new Proxy(real, {
-      get: (t, p) => {
-        if (typeof p === 'string') this.check(p, 'read');
-        const v = Reflect.get(t, p) as unknown;
-        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
-      },
-      set: (t, p, v) => {
-        if (typeof p === 'string') this.check(p, 'write');
-        return Reflect.set(t, p, v);
-      },
-    });
-    Object.defineProperty(m, 'u32', { value: this.proxy, configurable: true, writable: true, enumerable: true });
-    return () => Object.defineProperty(m, 'u32', { value: real, configurable: true, writable: true, enumerable: true });
-  }
-
-  private check(p: string, kind: 'read' | 'write'): void {
-    const c = thisCpu.id;
-    if (c < 0 || c >= this.wm.n || this.wm.bufs[c].len === 0) return;
-    const w = Number(p);
-    if (Number.isInteger(w) && w >= 0 && this.wm.bufs[c].newest(w) >= 0) this.wm.plainAccess(c, w, kind);
-  }
-}
-
-/**
- * What an action touches, for a search that skips orders of actions that commute (sleep
- * sets, strategies/dfs.ts): LOCAL changes only its CPU's own state (a buffered store, a
- * wmb or rmb, a step without an access), READ reads `word`, WRITE (a flush) writes `word`
- * to memory, GLOBAL may write memory anywhere (an RMW, a lock, an smp_mb that drains the
- * buffer, an Atomics access). Every write that reaches memory takes the next timestamp,
- * and the order of timestamps is seen by views: two writes never commute.
- */
-export const TOUCH = { LOCAL: 0, READ: 1, WRITE: 2, GLOBAL: 3 } as const;
-
-/** One action's CPU (a flush: the buffer's) and what it touches (TOUCH). */
-export interface Footprint {
-  action: number;
-  cpu: number;
-  touch: number;
-  word: number;
-}
-
-/** The footprint of CPU `cpu`'s next step, from its pending access (src/sched/event.ts). */
-export function stepFootprint(cpu: number, op: number, word: number, arg: number, mode: WeakMode): Footprint {
-  let touch: number = TOUCH.GLOBAL;
-  if (op === OP.NONE || (op === OP.FENCE && arg !== FENCE.MB)) touch = TOUCH.LOCAL;
-  else if (op === OP.STORE) touch = arg === ORDER.FULL ? TOUCH.GLOBAL : TOUCH.LOCAL;
-  else if (op === OP.UNLOCK) touch = mode === 'js' ? TOUCH.GLOBAL : TOUCH.LOCAL;
-  else if (op === OP.LOAD) touch = arg === LOAD.SC ? TOUCH.GLOBAL : TOUCH.READ;
-  else if (op === OP.WAIT) touch = TOUCH.READ;
-  else if (op === OP.FLUSH) touch = TOUCH.WRITE;
-  return { action: cpu, cpu, touch, word };
-}
-
-/** Whether two actions of one state may be run in either order with the same result. */
-export function commute(a: Footprint, b: Footprint): boolean {
-  if (a.cpu === b.cpu) return false;
-  if (a.touch === TOUCH.LOCAL || b.touch === TOUCH.LOCAL) return true;
-  if (a.touch === TOUCH.GLOBAL || b.touch === TOUCH.GLOBAL) return false;
-  if (a.touch === TOUCH.READ && b.touch === TOUCH.READ) return true;
-  if (a.touch === TOUCH.WRITE && b.touch === TOUCH.WRITE) return false;
-  return a.word !== b.word;
 }
 
 const byMachine = new WeakMap<Machine, WeakMemory>();

@@ -54,6 +54,20 @@ export function cas32(m: Machine, word: number, expect: number, value: number, _
   return false;
 }
 
+/** cmpxchg returning the value found: Atomics.compareExchange. */
+export function cmpxchg32(m: Machine, word: number, expect: number, value: number, _site: number): number {
+  contention.casOps++;
+  const old = Atomics.compareExchange(m.u32, word, expect >>> 0, value >>> 0);
+  if (old !== expect >>> 0) contention.casFails++;
+  return old;
+}
+/** cmpxchg_relaxed returning the value found: Atomics.compareExchange (stronger). */
+export const cmpxchg32Relaxed = cmpxchg32;
+/** cmpxchg_acquire returning the value found: Atomics.compareExchange (stronger). */
+export const cmpxchg32Acquire = cmpxchg32;
+/** cmpxchg_release returning the value found: Atomics.compareExchange (stronger). */
+export const cmpxchg32Release = cmpxchg32;
+
 /** cmpxchg_relaxed: Atomics.compareExchange (stronger). */
 export const cas32Relaxed = cas32;
 /** cmpxchg_acquire: Atomics.compareExchange (stronger). */
@@ -106,8 +120,12 @@ export const cas64Acquire = cas64;
 /** cmpxchg_double release: the fully ordered CAS (stronger). */
 export const cas64Release = cas64;
 
-/** This thread's own word for fences: an RMW nobody else touches costs no cache-line traffic. */
-const fenceWord = new Int32Array(new SharedArrayBuffer(4));
+/**
+ * This thread's own word for fences: an RMW nobody else touches costs no cache-line
+ * traffic. Made on the first fence (a page that is not cross-origin isolated has no
+ * SharedArrayBuffer, and may load this module all the same).
+ */
+let fenceWord: Int32Array | null = null;
 
 /** The kinds of fence. */
 export type FenceKind = 'mb' | 'wmb' | 'rmb';
@@ -116,6 +134,7 @@ export type FenceKind = 'mb' | 'wmb' | 'rmb';
 export function fence(_m: Machine, kind: FenceKind, _site: number): void {
   if (kind !== 'mb' && kind !== 'wmb' && kind !== 'rmb')
     throw new TypeError(`fence: kind must be 'mb', 'wmb' or 'rmb', got '${String(kind)}'`);
+  fenceWord ??= new Int32Array(new SharedArrayBuffer(4));
   Atomics.add(fenceWord, 0, 0);
 }
 

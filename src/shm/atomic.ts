@@ -149,7 +149,7 @@ function* casAs(m: Machine, word: number, expect: number, value: number, order: 
   schedBus.arg = expect | 0;
   yield site;
   const wm = schedBus.weak;
-  if (wm !== null) return wm.cas(word, expect, value, order, site);
+  if (wm !== null) return wm.cas(word, expect, value, order, site, 'cas32') === expect >>> 0;
   const ok = Atomics.compareExchange(m.i32, word, expect | 0, value | 0) === (expect | 0);
   if (ok) wrote(expect >>> 0);
   else schedBus.ev = EV.READ;
@@ -174,6 +174,40 @@ export const cas32Acquire = (m: Machine, word: number, expect: number, value: nu
 /** cas32 with release ordering when it takes. Kernel: `cmpxchg_release()`; JavaScript has none (refused under js). */
 export const cas32Release = (m: Machine, word: number, expect: number, value: number, site: number): Step<boolean> =>
   casAs(m, word, expect, value, ORDER.RELEASE, site);
+
+/** cmpxchg on one 32-bit word with the given ORDER: the value found. */
+function* cmpxchgAs(m: Machine, word: number, expect: number, value: number, order: number, site: number): Step<number> {
+  schedBus.op = OP.CAS;
+  schedBus.word = word;
+  schedBus.arg = expect | 0;
+  yield site;
+  const wm = schedBus.weak;
+  if (wm !== null) return wm.cas(word, expect, value, order, site, 'cmpxchg32');
+  const old = Atomics.compareExchange(m.u32, word, expect >>> 0, value >>> 0);
+  const ok = old === expect >>> 0;
+  if (ok) wrote(old);
+  else schedBus.ev = EV.READ;
+  accessed(word, ok && old !== value >>> 0);
+  schedBus.trace?.('cas', site, word, value >>> 0, ok);
+  return old;
+}
+
+/**
+ * cmpxchg on one 32-bit word returning the value it found (`expect` when it took), as
+ * the kernel's does. Fully ordered when it takes, a plain load when it fails. Kernel:
+ * `cmpxchg()`, `atomic_cmpxchg()`; JavaScript: `Atomics.compareExchange()`.
+ */
+export const cmpxchg32 = (m: Machine, word: number, expect: number, value: number, site: number): Step<number> =>
+  cmpxchgAs(m, word, expect, value, ORDER.FULL, site);
+/** cmpxchg32 without ordering. Kernel: `cmpxchg_relaxed()`, `atomic_cmpxchg_relaxed()`; JavaScript has none (refused under js). */
+export const cmpxchg32Relaxed = (m: Machine, word: number, expect: number, value: number, site: number): Step<number> =>
+  cmpxchgAs(m, word, expect, value, ORDER.RELAXED, site);
+/** cmpxchg32 with acquire ordering when it takes. Kernel: `cmpxchg_acquire()`; JavaScript has none (refused under js). */
+export const cmpxchg32Acquire = (m: Machine, word: number, expect: number, value: number, site: number): Step<number> =>
+  cmpxchgAs(m, word, expect, value, ORDER.ACQUIRE, site);
+/** cmpxchg32 with release ordering when it takes. Kernel: `cmpxchg_release()`; JavaScript has none (refused under js). */
+export const cmpxchg32Release = (m: Machine, word: number, expect: number, value: number, site: number): Step<number> =>
+  cmpxchgAs(m, word, expect, value, ORDER.RELEASE, site);
 
 /** atomic add with the given ORDER. */
 function* addAs(m: Machine, word: number, delta: number, order: number, site: number): Step<number> {
@@ -310,9 +344,9 @@ export const cas64Release = (
   site: number,
 ): Step<boolean> => cas64As(m, word, expLo, expHi, newLo, newHi, ORDER.RELEASE, site);
 
-const FENCES = { mb: FENCE.MB, wmb: FENCE.WMB, rmb: FENCE.RMB } as const;
-/** The kinds of {@link fence}. */
-export type FenceKind = keyof typeof FENCES;
+/** The kinds of {@link fence}: `'mb'` (smp_mb), `'wmb'` (smp_wmb), `'rmb'` (smp_rmb). */
+export type FenceKind = 'mb' | 'wmb' | 'rmb';
+const FENCES: Record<FenceKind, number> = { mb: FENCE.MB, wmb: FENCE.WMB, rmb: FENCE.RMB };
 
 /**
  * A memory barrier. `'mb'`: every earlier load and store of this CPU before every later

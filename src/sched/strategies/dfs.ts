@@ -15,7 +15,7 @@
 // Sleep sets (Godefroid, "Partial-Order Methods for the Verification of Concurrent
 // Systems", LNCS 1032, 1996) make that affordable: after the subtree of an action a has
 // been searched, a sibling's subtree never takes a again while only actions that commute
-// with a have run since (src/sched/weak.ts, commute()): that order was in a's subtree.
+// with a have run since (sleep.ts, commute()): that order was in a's subtree.
 // Every reachable state, hence every final state, is still reached; an execution that
 // finds every action asleep is cut short (it would repeat one already run). Used only
 // without a bound (with one, sleep sets would lose executions within the bound).
@@ -23,7 +23,8 @@ import { SlabError } from '../../errors.js';
 import { schedBus } from '../../shm/atomic.js';
 import { OP } from '../event.js';
 import type { RunView, ScheduleResult, StepEvent, Strategy } from '../scheduler.js';
-import { commute, type Footprint, stepFootprint, TOUCH, type WeakMemory } from '../weak.js';
+import type { WeakMemory } from '../weak.js';
+import { commute, type Footprint, stepFootprint, TOUCH } from './sleep.js';
 import { countPreemptions, type Decision, isPreemption, judge, RecordingStrategy, stayOrLowest, type Trial } from './record.js';
 
 export interface DfsOptions {
