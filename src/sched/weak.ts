@@ -503,8 +503,11 @@ export class WeakMemory {
 
   // ---- the rules ----
 
-  /** The value `cpu` would read with no choice: its own newest buffered store, else memory. */
-  private current(c: number, word: number): number {
+  /**
+   * The value `cpu` would read with no choice: its own newest buffered store, else memory
+   * (also peek32()'s, src/shm/atomic.ts).
+   */
+  current(c: number, word: number): number {
     const b = this.bufs[c];
     const f = b.newest(word);
     return f >= 0 ? b.val[f] : this.u32[word];

@@ -469,12 +469,7 @@ function* waitAs(m: Machine, word: number, seen: number, site: number, wakeWord:
  */
 export function peek32(m: Machine, word: number): number {
   const wm = schedBus.weak;
-  if (wm !== null) {
-    const b = wm.bufs[thisCpu.id];
-    const i = b.newest(word);
-    if (i >= 0) return b.val[i];
-  }
-  return m.u32[word];
+  return wm === null ? m.u32[word] : wm.current(thisCpu.id, word);
 }
 
 const S_CPU_RELAX = siteId('cpu_relax');
