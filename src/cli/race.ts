@@ -2,7 +2,7 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { PROFILES, type Profile } from '../config.js';
-import { MUTANTS, MUTANT_NAMES, type MutantName } from '../mm/slub/mutants.js';
+import { MUTANT_MODES, MUTANTS, MUTANT_NAMES, type MutantName } from '../mm/slub/mutants.js';
 import { MODELS, modelByName, modelsForMutant } from '../race/catalogue.js';
 import {
   type ExploreOptions,
@@ -220,6 +220,7 @@ export function addRaceCommands(program: Command): void {
     const mutants = MUTANT_NAMES.map((name) => ({
       name,
       doc: MUTANTS[name],
+      mode: MUTANT_MODES[name],
       scenarios: modelsForMutant(name).map((m) => m.name),
     }));
     if (f.json) {
@@ -231,8 +232,10 @@ export function addRaceCommands(program: Command): void {
       process.stdout.write(
         `  ${s.name.padEnd(32)} ${s.cpus} CPUs  ${s.doc}${s.profiles.length ? ` [${s.profiles.join(' ')}]` : ''}${s.broken ? ' [broken by design: not in all]' : ''}\n`,
       );
-    process.stdout.write('mutants:\n');
-    for (const m of mutants) process.stdout.write(`  ${m.name.padEnd(32)} ${m.doc}\n`);
+    process.stdout.write(
+      'mutants (with the memory mode that finds each; race --mutant uses it unless --memory-model says otherwise):\n',
+    );
+    for (const m of mutants) process.stdout.write(`  ${m.name.padEnd(32)} ${m.mode.padEnd(4)} ${m.doc}\n`);
   });
 }
 
@@ -258,7 +261,8 @@ async function runExploration(f: RaceFlags, signal: AbortSignal): Promise<Explor
     strategy: f.strategy,
     depth: f.depth,
     preemptionBound: f.preemptionBound,
-    memoryModel: f.memoryModel,
+    // A mutant that drops an ordering hides under sc: hunt it in the mode that finds it.
+    memoryModel: f.memoryModel ?? (f.mutant ? mutantMode(f.mutant) : undefined),
     runs: f.runs ?? 1e9,
     budgetMs,
     seed: f.seed,
@@ -283,6 +287,10 @@ async function runExploration(f: RaceFlags, signal: AbortSignal): Promise<Explor
     throw inFile(e, fromFiles);
   }
 }
+
+/** The mode `race --mutant` hunts in by default: the mutant's own, unless that is sc (then each model's own). */
+const mutantMode = (mutant: MutantName): MemoryModel | undefined =>
+  MUTANT_MODES[mutant] === 'sc' ? undefined : MUTANT_MODES[mutant];
 
 /** The built-in models --scenario names: one, 'all' (but the broken-by-design ones), or none. */
 function builtInSelection(scenario: string | undefined): Model[] {

@@ -527,8 +527,11 @@ export class WeakMemory {
 
   // ---- the rules ----
 
-  /** The value `cpu` would read with no choice: its own newest buffered store, else memory. */
-  private current(c: number, word: number): number {
+  /**
+   * The value `cpu` would read with no choice: its own newest buffered store, else memory
+   * (also peek32()'s, src/shm/atomic.ts).
+   */
+  current(c: number, word: number): number {
     const b = this.bufs[c];
     const f = b.newest(word);
     return f >= 0 ? b.val[f] : this.u32[word];
@@ -569,7 +572,15 @@ export class WeakMemory {
     if (!this.views || order === ORDER.FULL || order === ORDER.RELEASE) {
       while (b.len > 0) this.flushEntry(c, 0, site);
     } else {
-      const last = Math.max(b.newest(w0), w1 === w0 ? -1 : b.newest(w1));
+      let last = Math.max(b.newest(w0), w1 === w0 ? -1 : b.newest(w1));
+      // The RMW's write comes after the CPU's last smp_wmb: every store before that wmb
+      // reaches memory first (epochs only grow along the buffer).
+      for (let i = b.len - 1; i > last; i--) {
+        if (b.epoch[i] < this.epoch[c]) {
+          last = i;
+          break;
+        }
+      }
       for (let i = 0; i <= last; i++) this.flushEntry(c, 0, site);
     }
     if (this.views && order === ORDER.FULL) this.vrn[c] = Math.max(this.vrn[c], this.vro[c], this.vwo[c]);

@@ -17,6 +17,9 @@ import type { Machine } from './machine.js';
  */
 export const contention = { casFails: 0, lockWaits: 0, casOps: 0 };
 
+/** A racy look at a word between schedule points: a plain read. */
+export const peek32 = (m: Machine, word: number): number => m.u32[word];
+
 /** READ_ONCE: a plain read. */
 export const load32 = (m: Machine, word: number, _site: number): number => m.u32[word];
 

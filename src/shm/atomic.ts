@@ -13,6 +13,7 @@
 
 import { EV, FENCE, LOAD, OP, ORDER } from '../sched/event.js';
 import { BLOCK, RELAX, type Step, site as siteId } from '../sched/step.js';
+import { thisCpu } from '../sched/this_cpu.js';
 import type { WeakMemory, WeakNote } from '../sched/weak.js';
 import type { Machine } from './machine.js';
 
@@ -460,6 +461,19 @@ function* waitAs(m: Machine, word: number, seen: number, site: number, wakeWord:
   schedBus.blockedOn = word;
   schedBus.alsoWakeOn = wakeWord;
   yield site | BLOCK;
+}
+
+/**
+ * A racy look at `word` between schedule points: no schedule point, no event. Under tso,
+ * arm and js it is what this CPU's next load would read when it picks no older value:
+ * its own newest buffered store to the word, else memory (a plain `m.u32[word]` would
+ * miss the CPU's own buffered store). For pre-checks that a later primitive repeats or
+ * that only refuse misuse (the double-free check of the free fast path, "is there work
+ * for me?"); a value the code goes on to act on takes load32. Free-running: a plain read.
+ */
+export function peek32(m: Machine, word: number): number {
+  const wm = schedBus.weak;
+  return wm === null ? m.u32[word] : wm.current(thisCpu.id, word);
 }
 
 const S_CPU_RELAX = siteId('cpu_relax');
