@@ -26,14 +26,15 @@ describe('slabsim race --model', () => {
   });
 
   it('finds the planted bug, shrinks it, and the printed command replays it with exit 1', () => {
-    const r = cli('race', '--model', RING, '--export', 'publishEarly', '--runs', '2000', '--strategy', 'pct');
+    // From source, where the model's `slabsim` is src/index.ts (the other tests run the compiled CLI).
+    const r = cli.fromSource('race', '--model', RING, '--export', 'publishEarly', '--runs', '2000', '--strategy', 'pct');
     expect(r.status).toBe(1);
     expect(r.stdout).toContain('violated: a consumer took 0, which no producer sent');
     const replay = /replay: slabsim (replay '(\S+)' --model (\S+) --export publishEarly --trace)/.exec(r.stdout);
     expect(replay, r.stdout).not.toBeNull();
     const [, , schedule, file] = replay as RegExpExecArray;
     expect(file).toBe(RING);
-    const again = cli('replay', schedule, '--model', RING, '--export', 'publishEarly', '--trace');
+    const again = cli.fromSource('replay', schedule, '--model', RING, '--export', 'publishEarly', '--trace');
     expect(again.status).toBe(1);
     expect(again.stdout).toMatch(/CPU\d {2}(load|store|cas) \[\d+\]/);
     expect(again.stdout).toContain('a consumer took 0, which no producer sent');
