@@ -25,7 +25,7 @@ export default defineConfig({
     // A test file spends much of its time waiting: on a CLI child, the browser, worker
     // threads, npm. vitest's default (one file fewer than CPUs: one file at a time on 2
     // vCPUs) leaves a CPU idle in those waits; one file per CPU, and never fewer than two,
-    // keeps both busy (measured: docs/testing.md).
+    // keeps both busy (docs/architecture.md, "The test suite's time").
     maxWorkers: Math.max(2, availableParallelism()),
   },
 });

@@ -4,7 +4,7 @@ import { type ChildProcess, spawnSync } from 'node:child_process';
 import { CI_SHARD_SOURCES } from '../src/race/shard.js';
 import { createHash } from 'node:crypto';
 import { afterAll, expect, inject } from 'vitest';
-import { builtCli, importBuilt } from './built.js';
+import { builtCli, builtDir, importBuilt } from './built.js';
 import { SlabError } from '../src/errors.js';
 import type { Strategy } from '../src/sched/scheduler.js';
 import { allocPages } from '../src/mm/page_alloc.fast.js';
@@ -63,15 +63,14 @@ export function takeAllPages(m: Machine): number[] {
  * `slabsim ...args` in a child process: the CLI compiled from the sources when vitest
  * started (test/built.ts: a child starts in a third of the time tsx takes), with the CI's
  * own shard variables cleared. `cli.fromSource` runs src/cli/main.ts through tsx instead,
- * for what only a run from source does (bin/slabsim.mjs's tsx, model files resolving
- * `slabsim` to src/).
+ * for what only a run from source does (a model file's `slabsim` resolved to src/).
  */
 export const cli = Object.assign((...args: string[]) => cli.withEnv({})(...args), {
   /** The CLI with these environment variables set (on top of a cleared CI environment). */
   withEnv:
     (env: Record<string, string>) =>
     (...args: string[]) =>
-      spawnCli([builtCli(inject('built')), ...args], env),
+      spawnCli([builtCli(builtDir(inject('built'))), ...args], env),
   fromSource: (...args: string[]) => spawnCli(['--import', 'tsx', 'src/cli/main.ts', ...args], {}),
 });
 
@@ -159,7 +158,9 @@ export function keptPools(): (cpus: number) => Promise<CpuPool> {
   return (cpus) => {
     let pool = pools.get(cpus);
     if (!pool) {
-      const built = importBuilt(inject('built'), 'workload/workers.js') as Promise<typeof import('../src/workload/workers.js')>;
+      const built = importBuilt(builtDir(inject('built')), 'workload/workers.js') as Promise<
+        typeof import('../src/workload/workers.js')
+      >;
       pools.set(cpus, (pool = built.then(({ CpuPool }) => new CpuPool(cpus))));
     }
     return pool;
