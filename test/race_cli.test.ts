@@ -56,12 +56,12 @@ describe('slabsim race', () => {
       const original = /schedule \(\d+ chars\): (\S+)/.exec(r.stdout)?.[1] ?? '';
       expect(schedule.length).toBeLessThanOrEqual(original.length + 0);
       const violated = /violated: (.*)/.exec(r.stdout)?.[1];
-      for (const s of [original, schedule]) {
+      const [again] = [original, schedule].map((s) => {
         const replay = cli('replay', s);
         expect(replay.status).toBe(1);
         expect(replay.stdout).toMatch(/FAILED/);
-      }
-      const again = cli('replay', original);
+        return replay;
+      });
       expect(again.stdout).toContain((violated ?? '').slice(0, 30));
     },
   );
