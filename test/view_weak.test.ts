@@ -59,7 +59,15 @@ const drawn = (page: Page) =>
       stale: [...document.querySelectorAll('#step-accesses li[data-stale]')].map(
         (e) => `load [${data(e, 'word')}] ${hex(data(e, 'value'))} (stale: memory ${hex(data(e, 'stale'))})`,
       ),
-      past: [...document.querySelectorAll('#step-accesses li[data-past]')].map((e) => `${data(e, 'word')}<${data(e, 'past')}`),
+      past: [...document.querySelectorAll('#step-accesses li[data-past]')].flatMap((e) =>
+        data(e, 'past')
+          .split(' ')
+          .map((p) => `${data(e, 'word')}<${p}`),
+      ),
+      // the buffered stores drawn as read past
+      passed: [...document.querySelectorAll('#buffers .sb')].flatMap((sb) =>
+        [...sb.querySelectorAll('.sb-entry.passed')].map((e) => `${data(e, 'word')}<${data(sb, 'cpu')}:${data(e, 'value')}`),
+      ),
       words: [...document.querySelectorAll('#words tbody tr')].map((r) => [
         Number(data(r, 'word')),
         r.querySelector('td.v')?.textContent ?? '',
@@ -67,15 +75,18 @@ const drawn = (page: Page) =>
     };
   });
 
-/** The loads of a step that read past another CPU's buffered store to their word (`word<cpu:value`), from the simulator's trace. */
+/**
+ * The buffered stores of other CPUs that a load of the step read past (`word<cpu:value`:
+ * the CPU's newest store to the word differs from what the load returned), from the
+ * simulator's trace.
+ */
 function readPast(t: TraceStep): string[] {
   return (t.accesses ?? []).flatMap((a) => {
     if (a.kind !== 'load' || a.forwarded) return [];
-    const past = (t.buffers ?? []).flatMap((b, cpu) => {
+    return (t.buffers ?? []).flatMap((b, cpu) => {
       const newest = b.filter((e) => e.word === a.word).pop();
-      return cpu !== t.cpu && newest && newest.value !== a.value ? [`${cpu}:${newest.value}`] : [];
+      return cpu !== t.cpu && newest && newest.value !== a.value ? [`${a.word}<${cpu}:${newest.value}`] : [];
     });
-    return past.length ? [`${a.word}<${past.join(' ')}`] : [];
   });
 }
 
@@ -150,6 +161,12 @@ describe('the viewer in the weaker memory modes, in headless Chromium', () => {
     await page.selectOption('#model', 'treiber-stack');
     await page.selectOption('#mutant', 'relaxed-treiber-push');
     expect(await page.inputValue('#memory-model')).toBe('arm');
+    // and the hunt explores in that mode
+    await page.click('#hunt');
+    await page.waitForFunction(() => document.getElementById('status')?.textContent?.startsWith('found and shrunk'), null, {
+      timeout: 60_000,
+    });
+    expect(await page.inputValue('#schedule')).toMatch(/^v2:treiber-stack:-:relaxed-treiber-push:\d+:arm:/);
   });
 
   /**
@@ -185,6 +202,7 @@ describe('the viewer in the weaker memory modes, in headless Chromium', () => {
       expect(d.flushed, at).toEqual([...line.matchAll(/flush \[\d+\] 0x[0-9a-f]+/g)].map((x) => x[0]));
       expect(d.stale, at).toEqual([...line.matchAll(/load \[\d+\] 0x[0-9a-f]+ \(stale: memory 0x[0-9a-f]+\)/g)].map((x) => x[0]));
       expect(d.past, at).toEqual(readPast(t));
+      expect(d.passed.sort(), at).toEqual(readPast(t).sort());
       seen.push(...d.past);
       const { cfg, choices } = parseRaceSchedule(schedule, [model]);
       const m = runRace(cfg, new ReplayStrategy(choices), { stopAfter: k + 1 }).machine;
@@ -207,10 +225,16 @@ describe('the viewer in the weaker memory modes, in headless Chromium', () => {
     expect(schedule).toMatch(/^v2:peterson-relax:-:none:\d+:tso:/);
     const past = await stepThrough(petersonModel, PETERSON, schedule);
     // a CPU read the other's flag as 0 while the other's store of 1 sat in its buffer
-    const flags = replay(petersonModel, schedule).trace.flatMap((t) =>
+    const trace = replay(petersonModel, schedule).trace;
+    const flags = trace.flatMap((t) =>
       (t.accesses ?? []).filter((a) => a.kind === 'store' && a.value === 1 && a.buffered).map((a) => `${a.word}<${t.cpu}:1`),
     );
     expect(past.some((p) => flags.includes(p))).toBe(true);
+    // that step, drawn for a person to read
+    const k = trace.findIndex((t) => readPast(t).some((p) => flags.includes(p)));
+    await page.fill('#slider', String(k));
+    await page.waitForSelector(`#step[data-step="${k}"]`);
+    expect(await page.locator('#step-accesses li.past').innerText()).toMatch(/read past CPU\d's buffered 0x1/);
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
   });
 
@@ -231,6 +255,31 @@ describe('the viewer in the weaker memory modes, in headless Chromium', () => {
     await page.fill('#slider', String(stale));
     await page.waitForSelector(`#step[data-step="${stale}"]`);
     expect(await page.locator('#step-accesses li.stale').innerText()).toMatch(/stale: memory holds 0x1/);
+  });
+
+  it('view --schedule with a v2 string opens that run in the mode it names', async () => {
+    const r = await explore(mp, { runs: 2000, memoryModel: 'arm' });
+    const schedule = r.models[0].failure?.shrunk ?? '';
+    const other = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli/main.ts', 'view', '--port', '0', '--model', MP, '--schedule', schedule],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    try {
+      const at = /(http:\/\/127\.0\.0\.1:\d+\/\S*)/.exec(await firstLine(other))?.[1] ?? '';
+      expect(at).toContain(`#schedule=${encodeURIComponent(schedule)}`);
+      await page.goto(at);
+      await page.waitForSelector('body[data-ready]', { timeout: 30_000 });
+      expect(await page.inputValue('#schedule')).toBe(schedule);
+      expect(await page.inputValue('#memory-model')).toBe('arm');
+      await page.click('#to-failure');
+      const last = replay(mp, schedule).trace.length - 1;
+      await page.waitForSelector(`#step[data-step="${last}"]`);
+      expect(await page.$$('#buffers .sb')).toHaveLength(2);
+      expect(await page.$$('#step-accesses li.stale')).toHaveLength(1);
+    } finally {
+      other.kill('SIGTERM');
+    }
   });
 
   it('made no console error', () => {

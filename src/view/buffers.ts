@@ -65,18 +65,26 @@ export function accessNote(row: TraceRow, a: Access): { html: string; attrs: str
 }
 
 /** One CPU's buffer, oldest first, with its smp_wmb boundaries; first the stores this step sent to memory. */
-function bufferBox(cpu: number, b: readonly BufferedStore[], label: (w: number) => string, flushed: readonly Access[]): string {
+function bufferBox(
+  cpu: number,
+  b: readonly BufferedStore[],
+  label: (w: number) => string,
+  flushed: readonly Access[],
+  readPast: ReadonlySet<number>,
+): string {
   let items = flushed
     .map(
       (f) =>
         `<li class="sb-flushed" data-word="${f.word}" data-value="${f.value}" title="reached memory in this step">&rarr; memory: [${f.word}] ${esc(label(f.word))} = ${hex(f.value)}</li>`,
     )
     .join('');
+  const passed = new Set([...readPast].map((w) => b.map((e) => e.word).lastIndexOf(w)));
   b.forEach((e, i) => {
     if (i > 0 && e.epoch !== b[i - 1].epoch)
       items += '<li class="wmb" title="smp_wmb: no store below reaches memory before every store above">wmb</li>';
     const flags = `${e.release ? ' <b>release</b>' : ''}${e.unlock ? ' <b>unlock</b>' : ''}`;
-    items += `<li class="sb-entry" data-word="${e.word}" data-value="${e.value}" data-epoch="${e.epoch}"${e.release ? ' data-release="1"' : ''}>[${e.word}] ${esc(label(e.word))} = ${hex(e.value)}${flags}</li>`;
+    const cls = passed.has(i) ? 'sb-entry passed" title="a load of this step read past it' : 'sb-entry';
+    items += `<li class="${cls}" data-word="${e.word}" data-value="${e.value}" data-epoch="${e.epoch}"${e.release ? ' data-release="1"' : ''}>[${e.word}] ${esc(label(e.word))} = ${hex(e.value)}${flags}</li>`;
   });
   const empty = b.length === 0 && !flushed.length ? '<li class="more">empty</li>' : '';
   return `<div class="sb${flushed.length ? ' flushed' : ''}" data-cpu="${cpu}" data-len="${b.length}"><h4>CPU${cpu} store buffer <span class="more">oldest first</span></h4><ol>${items}${empty}</ol></div>`;
@@ -92,7 +100,10 @@ export function buffersHtml(mode: MemoryModel, cpus: number, row: TraceRow | und
     return '<p class="more">Memory model sc: every store reaches memory when its CPU moves; there are no store buffers.</p>';
   const bufs = row?.buffers ?? Array.from({ length: cpus }, (): BufferedStore[] => []);
   const flushed = row?.accesses.filter((a) => a.kind === 'flush') ?? [];
-  return bufs.map((b, cpu) => bufferBox(cpu, b, label, row?.cpu === cpu ? flushed : [])).join('');
+  // per CPU the words whose buffered store a load of this step read past
+  const readPast = bufs.map(() => new Set<number>());
+  for (const a of row?.accesses ?? []) for (const p of row ? pastStores(row, a) : []) readPast[p.cpu].add(a.word);
+  return bufs.map((b, cpu) => bufferBox(cpu, b, label, row?.cpu === cpu ? flushed : [], readPast[cpu])).join('');
 }
 
 /** The newest store each CPU holds for `word` after step `row`, as `CPU0 0x1` (for the words table). */

@@ -164,10 +164,11 @@ table.buddy td { text-align: right; }
 #live-counters { font-family: ui-monospace, monospace; font-size: 13px; }
 #live-checks.ok { color: var(--ok); } #live-checks.bad { color: var(--bad); }
 #buffers { display: flex; flex-wrap: wrap; gap: 8px; }
-.sb { border: 1px solid var(--line); border-radius: 4px; padding: 4px 6px; background: #fff; min-width: 180px; }
+.sb { border: 1px solid var(--line); border-radius: 4px; padding: 4px 6px; background: #fff; min-width: 160px; }
 .sb h4 { margin: 0 0 2px; font-size: 13px; }
 .sb ol { margin: 0; padding-left: 18px; font-family: ui-monospace, monospace; font-size: 12px; }
 .sb .sb-entry { background: #eef3fb; margin: 1px 0; }
+.sb .sb-entry.passed { outline: 2px solid var(--bad); background: #fde2e3; }
 .sb .wmb { list-style: none; margin-left: -18px; border-top: 2px dashed var(--fg); font-size: 11px; color: var(--muted); }
 .sb .sb-flushed { list-style: none; margin-left: -18px; color: var(--ok); }
 .sb.flushed { outline: 2px solid var(--hl); }
