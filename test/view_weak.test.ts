@@ -23,6 +23,15 @@ const MP = 'test/fixtures/message_passing.model.ts';
 const SCREENSHOT = '/tmp/slabsim-view-weak.png';
 const petersonModel = peterson({ relax: true });
 
+/** `slabsim view --port 0 ...args` from source (the page bundles src/); its child and the URL it printed. */
+async function startView(...args: string[]): Promise<{ child: ChildProcess; startLine: string; url: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'view', '--port', '0', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const startLine = await firstLine(child);
+  return { child, startLine, url: /(http:\/\/127\.0\.0\.1:\d+\/\S*)/.exec(startLine)?.[1] ?? '' };
+}
+
 /** `slabsim replay --trace` of a schedule: per step its line and its `buffers:` line ('' when none). */
 function cliTrace(schedule: string, file: string): Array<{ line: string; buffers: string }> {
   // from source: the Peterson file imports test/models/locks.ts, which imports src/ itself
@@ -102,26 +111,7 @@ describe('the viewer in the weaker memory modes, in headless Chromium', () => {
   beforeAll(async () => {
     try {
       browser = await launchBrowser(inject('browser'));
-      server = spawn(
-        process.execPath,
-        [
-          '--import',
-          'tsx',
-          'src/cli/main.ts',
-          'view',
-          '--port',
-          '0',
-          '--model',
-          PETERSON,
-          '--model',
-          MP,
-          '--memory-model',
-          'tso',
-        ],
-        { stdio: ['ignore', 'pipe', 'pipe'] },
-      );
-      startLine = await firstLine(server);
-      url = /(http:\/\/127\.0\.0\.1:\d+\/\S*)/.exec(startLine)?.[1] ?? '';
+      ({ child: server, startLine, url } = await startView('--model', PETERSON, '--model', MP, '--memory-model', 'tso'));
       page = await (await browser.newContext({ viewport: { width: 1400, height: 1000 } })).newPage();
       page.on('console', (msg) => {
         if (msg.type() === 'error') errors.push(msg.text());
@@ -260,15 +250,10 @@ describe('the viewer in the weaker memory modes, in headless Chromium', () => {
   it('view --schedule with a v2 string opens that run in the mode it names', async () => {
     const r = await explore(mp, { runs: 2000, memoryModel: 'arm' });
     const schedule = r.models[0].failure?.shrunk ?? '';
-    const other = spawn(
-      process.execPath,
-      ['--import', 'tsx', 'src/cli/main.ts', 'view', '--port', '0', '--model', MP, '--schedule', schedule],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    const other = await startView('--model', MP, '--schedule', schedule);
     try {
-      const at = /(http:\/\/127\.0\.0\.1:\d+\/\S*)/.exec(await firstLine(other))?.[1] ?? '';
-      expect(at).toContain(`#schedule=${encodeURIComponent(schedule)}`);
-      await page.goto(at);
+      expect(other.url).toContain(`#schedule=${encodeURIComponent(schedule)}`);
+      await page.goto(other.url);
       await page.waitForSelector('body[data-ready]', { timeout: 30_000 });
       expect(await page.inputValue('#schedule')).toBe(schedule);
       expect(await page.inputValue('#memory-model')).toBe('arm');
@@ -278,7 +263,7 @@ describe('the viewer in the weaker memory modes, in headless Chromium', () => {
       expect(await page.$$('#buffers .sb')).toHaveLength(2);
       expect(await page.$$('#step-accesses li.stale')).toHaveLength(1);
     } finally {
-      other.kill('SIGTERM');
+      other.child.kill('SIGTERM');
     }
   });
 
