@@ -12,7 +12,7 @@ import type { TraceRow } from './protocol.js';
 const esc = (s: string): string => s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
 const hex = (v: number): string => `0x${(v >>> 0).toString(16)}`;
 
-/** A store another CPU holds in its buffer that a load read past (it read an older value). */
+/** A store another CPU holds in its buffer that a load read past (the load did not see it). */
 export interface PastStore {
   cpu: number;
   value: number;

@@ -59,7 +59,7 @@ export function pageHtml(): string {
 <div id="threads"></div>
 <section id="buffers-section" hidden>
 <h2>Store buffers</h2>
-<p class="hint">Each CPU's stores not yet in memory, oldest first; <b>wmb</b>: an smp_wmb between them. A load marked <b>read past</b> returned an older value while another CPU's store to that word waited in its buffer; <b>stale</b>: it returned an older value than memory held.</p>
+<p class="hint">Each CPU's stores not yet in memory, oldest first; <b>wmb</b>: an smp_wmb between them. A load marked <b>read past</b> did not see another CPU's store to that word, still waiting in its buffer (outlined there); <b>stale</b>: it returned an older value than memory held.</p>
 <div id="buffers"></div>
 </section>
 <h2>Memory words the run touches</h2>

@@ -121,7 +121,7 @@ function drawStep(k: number): void {
   if (!run) return;
   const { loaded, m, words } = run;
   const row = k >= 0 ? loaded.trace[k] : undefined;
-  const touched = row?.accesses.map((a) => a.word) ?? [];
+  const touched = row?.accesses.map((a) => a.word).filter((w) => w >= 0) ?? [];
   const label = (w: number): string => (w < 0 ? '' : wordPlace(m, w).label);
   $('step-cpu').textContent = row ? `CPU${row.cpu}` : '-';
   $('step-site').textContent = !row
