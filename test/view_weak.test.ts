@@ -56,7 +56,11 @@ const drawn = (page: Page) =>
       // each CPU's buffer drawn as the trace writes it: [w]=0xv, '|' for a wmb boundary
       buffers: [...document.querySelectorAll('#buffers .sb')].map((sb) =>
         [...sb.querySelectorAll('.sb-entry, .wmb')]
-          .map((e) => (e.classList.contains('wmb') ? '|' : `[${data(e, 'word')}]=${hex(data(e, 'value'))}`))
+          .map((e) =>
+            e.classList.contains('wmb')
+              ? '|'
+              : `[${data(e, 'word')}]=${hex(data(e, 'value'))}${data(e, 'release') ? ' rel' : ''}`,
+          )
           .join(' '),
       ),
       epochs: [...document.querySelectorAll('#buffers .sb')].map((sb) =>

@@ -87,7 +87,7 @@ function bufferBox(
     items += `<li class="${cls}" data-word="${e.word}" data-value="${e.value}" data-epoch="${e.epoch}"${e.release ? ' data-release="1"' : ''}>[${e.word}] ${esc(label(e.word))} = ${hex(e.value)}${flags}</li>`;
   });
   const empty = b.length === 0 && !flushed.length ? '<li class="more">empty</li>' : '';
-  return `<div class="sb${flushed.length ? ' flushed' : ''}" data-cpu="${cpu}" data-len="${b.length}"><h4>CPU${cpu} store buffer <span class="more">oldest first</span></h4><ol>${items}${empty}</ol></div>`;
+  return `<div class="sb${flushed.length ? ' flushed' : ''}" data-cpu="${cpu}" data-len="${b.length}"><h4>CPU${cpu} store buffer</h4><ol>${items}${empty}</ol></div>`;
 }
 
 /**
