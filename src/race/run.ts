@@ -315,15 +315,18 @@ function bufferText(b: readonly BufferedStore[]): string {
  * line lists the store buffers that are not empty after the step.
  */
 export function traceLines(steps: readonly TraceStep[]): string[] {
-  return steps.flatMap((t, i) => {
-    const did = t.accesses?.length ? `${t.accesses.map(accessText).join(', ')} ` : '';
-    const state = t.blocked ? ' (blocked)' : t.spinning ? ' (spinning)' : '';
-    const line = t.flush
-      ? `${String(i).padStart(5)}  CPU${t.cpu}  ${did}(its store buffer to memory)`
-      : `${String(i).padStart(5)}  CPU${t.cpu}  ${did}-> ${t.site}${state}`;
-    const full = t.buffers?.flatMap((b, c) => (b.length ? [`CPU${c} ${bufferText(b)}`] : [])) ?? [];
-    return full.length ? [line, `         buffers: ${full.join('; ')}`] : [line];
-  });
+  return steps.flatMap(traceStepLines);
+}
+
+/** The lines of step `i` in traceLines(): the step's, then its buffers' when one is not empty. */
+export function traceStepLines(t: TraceStep, i: number): string[] {
+  const did = t.accesses?.length ? `${t.accesses.map(accessText).join(', ')} ` : '';
+  const state = t.blocked ? ' (blocked)' : t.spinning ? ' (spinning)' : '';
+  const line = t.flush
+    ? `${String(i).padStart(5)}  CPU${t.cpu}  ${did}(its store buffer to memory)`
+    : `${String(i).padStart(5)}  CPU${t.cpu}  ${did}-> ${t.site}${state}`;
+  const full = t.buffers?.flatMap((b, c) => (b.length ? [`CPU${c} ${bufferText(b)}`] : [])) ?? [];
+  return full.length ? [line, `         buffers: ${full.join('; ')}`] : [line];
 }
 
 // ---- schedule strings: everything a replay needs, on one line ----

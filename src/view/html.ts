@@ -26,11 +26,12 @@ export function pageHtml(): string {
 <label>profile <select id="profile"></select></label>
 <label>mutant <select id="mutant"></select></label>
 <label>seed <input id="seed" type="number" min="0" value="1"></label>
+<label title="the memory mode of a new run or a hunt (docs/memory-models.md); a loaded schedule names its own">memory model <select id="memory-model"><option>sc</option><option>tso</option><option>arm</option><option>js</option></select></label>
 <button id="generate" title="a run under a random schedule of this seed">New run</button>
 <button id="hunt" title="explore schedules from this seed until one fails; show it shrunk">Find a failure</button>
 </div>
 <div class="bar">
-<label class="grow">schedule <input id="schedule" spellcheck="false" placeholder="v1:model:profile:mutant:seed:choices"></label>
+<label class="grow">schedule <input id="schedule" spellcheck="false" placeholder="v1:model:profile:mutant:seed:choices, or v2:model:profile:mutant:seed:mode:choices"></label>
 <button id="load">Load</button>
 </div>
 <p id="doc" class="hint"></p>
@@ -56,9 +57,14 @@ export function pageHtml(): string {
 </div>
 <h2>Threads</h2>
 <div id="threads"></div>
+<section id="buffers-section" hidden>
+<h2>Store buffers</h2>
+<p class="hint">Each CPU's stores not yet in memory, oldest first; <b>wmb</b>: an smp_wmb between them. A load marked <b>read past</b> did not see another CPU's store to that word, still waiting in its buffer (outlined there); <b>stale</b>: it returned an older value than memory held.</p>
+<div id="buffers"></div>
+</section>
 <h2>Memory words the run touches</h2>
 <p class="hint">Every word any step reads or writes, with its value at this step; the words of this step are marked.</p>
-<table id="words" class="num"><thead><tr><th>word</th><th>what</th><th>value</th></tr></thead><tbody></tbody></table>
+<table id="words" class="num"><thead><tr><th>word</th><th>what</th><th>value</th><th>buffered</th></tr></thead><tbody></tbody></table>
 </div>
 <div class="col wide">
 <h2>The machine</h2>
@@ -157,4 +163,16 @@ table.buddy td { text-align: right; }
 .chart { background: #fff; border: 1px solid var(--line); min-height: 220px; }
 #live-counters { font-family: ui-monospace, monospace; font-size: 13px; }
 #live-checks.ok { color: var(--ok); } #live-checks.bad { color: var(--bad); }
+#buffers { display: flex; flex-wrap: wrap; gap: 8px; }
+.sb { border: 1px solid var(--line); border-radius: 4px; padding: 4px 6px; background: #fff; min-width: 160px; }
+.sb h4 { margin: 0 0 2px; font-size: 13px; }
+.sb ol { margin: 0; padding-left: 18px; font-family: ui-monospace, monospace; font-size: 12px; }
+.sb .sb-entry { background: #eef3fb; margin: 1px 0; }
+.sb .sb-entry.passed { outline: 2px solid var(--bad); background: #fde2e3; }
+.sb .wmb { list-style: none; margin-left: -18px; border-top: 2px dashed var(--fg); font-size: 11px; color: var(--muted); }
+.sb .sb-flushed { list-style: none; margin-left: -18px; color: var(--ok); }
+.sb.flushed { outline: 2px solid var(--hl); }
+#step-accesses .note { font-size: 11px; padding: 0 3px; border-radius: 3px; background: #eef3fb; }
+#step-accesses .note.stale, #step-accesses .note.past { background: #fde2e3; color: var(--bad); font-weight: 600; }
+table.num td.b { font-family: ui-monospace, monospace; color: var(--used); }
 `;

@@ -1,10 +1,13 @@
 // The viewer's page: step mode drives the explorer worker through comlink and draws the
-// machine from the display buffer each animation frame; live mode (live.ts) runs a
-// workload on CPU workers. The address bar keeps the schedule and the step
-// (`#schedule=...&step=k`), so a schedule from a failing CI run is a link.
+// machine from the display buffer each animation frame (in a weaker memory mode also each
+// CPU's store buffer, buffers.ts); live mode (live.ts) runs a workload on CPU workers.
+// The address bar keeps the schedule and the step (`#schedule=...&step=k`), so a schedule
+// from a failing CI run is a link; `#memory-model=m` picks the mode of runs made here.
 import { type Remote, wrap } from 'comlink';
 import { attach, type Machine, wordPlace } from '../shm/machine.js';
 import type { Profile } from '../config.js';
+import { isMemoryModel, type MemoryModel } from '../sched/memory_model.js';
+import { accessNote, bufferedValues, buffersHtml } from './buffers.js';
 import { LiveRun, type LiveSettings } from './live.js';
 import { drawPicture } from './picture.js';
 import { CTL, type Loaded, type ModelInfo, type RunRequest, type StepApi } from './protocol.js';
@@ -50,6 +53,15 @@ function fillModel(name: string): void {
   $('profile').innerHTML = info.profiles.length ? info.profiles.map((p) => opt(p)).join('') : opt('', '- (no kernel)');
   $('mutant').innerHTML = opt('', 'none') + info.mutants.map((x) => opt(x)).join('');
   $('doc').textContent = info.doc;
+  if (info.memoryModel) $<HTMLSelectElement>('memory-model').value = info.memoryModel;
+}
+
+/** A mutant is explored in the mode that finds it, as `slabsim race --mutant` does. */
+function mutantChosen(): void {
+  const info = models.find((m) => m.name === $<HTMLSelectElement>('model').value);
+  const i = info?.mutants.indexOf($<HTMLSelectElement>('mutant').value) ?? -1;
+  const mode = info && i >= 0 ? info.mutantModes[i] : null;
+  if (mode) $<HTMLSelectElement>('memory-model').value = mode;
 }
 
 function request(): RunRequest {
@@ -58,11 +70,15 @@ function request(): RunRequest {
     profile: $<HTMLSelectElement>('profile').value || null,
     mutant: $<HTMLSelectElement>('mutant').value || null,
     seed: Number($<HTMLInputElement>('seed').value) >>> 0,
+    memoryModel: $<HTMLSelectElement>('memory-model').value as MemoryModel,
   };
 }
 
 function show(loaded: Loaded, step = -1): Promise<void> {
-  const words = [...new Set(loaded.trace.flatMap((t) => t.accesses.map((a) => a.word)))].sort((a, b) => a - b);
+  // every word a step accessed (a fence's is -1: none)
+  const words = [...new Set(loaded.trace.flatMap((t) => t.accesses.map((a) => a.word)))]
+    .filter((w) => w >= 0)
+    .sort((a, b) => a - b);
   run = { loaded, m: attach(loaded.display), ctl: new Int32Array(loaded.ctl), words };
   drawnSeq = -1;
   $<HTMLInputElement>('schedule').value = loaded.schedule;
@@ -71,6 +87,8 @@ function show(loaded: Loaded, step = -1): Promise<void> {
   $<HTMLSelectElement>('profile').value = loaded.profile ?? '';
   $<HTMLSelectElement>('mutant').value = loaded.mutant ?? '';
   $<HTMLInputElement>('seed').value = String(loaded.seed);
+  $<HTMLSelectElement>('memory-model').value = loaded.memoryModel;
+  $('buffers-section').hidden = loaded.memoryModel === 'sc';
   const slider = $<HTMLInputElement>('slider');
   slider.max = String(loaded.trace.length - 1);
   const out = $('outcome');
@@ -103,23 +121,30 @@ function drawStep(k: number): void {
   if (!run) return;
   const { loaded, m, words } = run;
   const row = k >= 0 ? loaded.trace[k] : undefined;
-  const touched = row?.accesses.map((a) => a.word) ?? [];
+  const touched = row?.accesses.map((a) => a.word).filter((w) => w >= 0) ?? [];
+  const label = (w: number): string => (w < 0 ? '' : wordPlace(m, w).label);
   $('step-cpu').textContent = row ? `CPU${row.cpu}` : '-';
-  $('step-site').textContent = row
-    ? `${row.site}${row.state === 'blocked' || row.state === 'spinning' ? ` (${row.state})` : ''}`
-    : '-';
+  $('step-site').textContent = !row
+    ? '-'
+    : row.flush
+      ? 'flush: a store of its buffer reached memory (its program did not move)'
+      : `${row.site}${row.state === 'blocked' || row.state === 'spinning' ? ` (${row.state})` : ''}`;
   $('step-accesses').innerHTML = row
     ? row.accesses
         .map((a) => {
           const result = a.ok === undefined ? '' : a.ok ? 'ok' : 'failed';
-          return `<li class="${result}" data-kind="${a.kind}" data-word="${a.word}" data-ok="${result}">${a.kind} [${a.word}] ${hex(a.value)}${result ? ` <b>${result}</b>` : ''} <span class="more">${esc(wordPlace(m, a.word).label)}</span></li>`;
+          const what =
+            a.kind === 'fence' ? `fence ${a.order}` : `${a.kind}${a.order ? `.${a.order}` : ''} [${a.word}] ${hex(a.value)}`;
+          const note = accessNote(row, a);
+          return `<li class="${result}${note.cls}" data-kind="${a.kind}" data-word="${a.word}" data-value="${a.value}" data-ok="${result}"${note.attrs}>${what}${result ? ` <b>${result}</b>` : ''} ${note.html} <span class="more">${esc(label(a.word))}</span></li>`;
         })
         .join('') || '<li class="more">no shared access</li>'
     : '';
-  $('step-line').textContent = row?.line ?? 'before the first step';
-  // Each CPU: the site it stopped at in its latest step so far.
+  $('step-line').textContent = row ? [row.line, row.buffersLine].filter(Boolean).join('\n') : 'before the first step';
+  $('buffers').innerHTML = buffersHtml(loaded.memoryModel, loaded.cpus, row, label);
+  // Each CPU: the site it stopped at in its latest step of its program so far (a flush is none).
   const latest = new Map<number, (typeof loaded.trace)[number]>();
-  for (let i = 0; i <= k; i++) latest.set(loaded.trace[i].cpu, loaded.trace[i]);
+  for (let i = 0; i <= k; i++) if (!loaded.trace[i].flush) latest.set(loaded.trace[i].cpu, loaded.trace[i]);
   $('threads').innerHTML = Array.from({ length: loaded.cpus }, (_, cpu) => {
     const r = latest.get(cpu);
     return `<div class="thread${row?.cpu === cpu ? ' moved' : ''}" data-cpu="${cpu}"><b>CPU${cpu}</b> <span>${esc(r?.site ?? '(not started)')}</span> <span class="st">${r && r.state !== 'running' ? r.state : ''}</span></div>`;
@@ -127,30 +152,37 @@ function drawStep(k: number): void {
   $('words').querySelector('tbody')!.innerHTML = words
     .map(
       (w) =>
-        `<tr${touched.includes(w) ? ' class="hl"' : ''} data-word="${w}"><td>${w}</td><td>${esc(wordPlace(m, w).label)}</td><td class="v">${hex(m.u32[w])}</td></tr>`,
+        `<tr${touched.includes(w) ? ' class="hl"' : ''} data-word="${w}"><td>${w}</td><td>${esc(wordPlace(m, w).label)}</td><td class="v">${hex(m.u32[w])}</td><td class="b">${bufferedValues(row, w)}</td></tr>`,
     )
     .join('');
   drawPicture($('picture'), m, machineView(m), touched, 64);
   $<HTMLInputElement>('slider').value = String(k);
   $('position').textContent = `step ${k} of ${loaded.trace.length - 1}`;
   history.replaceState(null, '', `#schedule=${encodeURIComponent(loaded.schedule)}&step=${k}`);
+  $('step').dataset.flush = row?.flush ? '1' : '';
   $('step').dataset.step = String(k);
 }
 
-function fromHash(): { schedule: string | null; step: number } {
+function fromHash(): { schedule: string | null; step: number; memoryModel: MemoryModel | null } {
   const h = new URLSearchParams(location.hash.slice(1));
   const step = Number(h.get('step') ?? -1);
-  return { schedule: h.get('schedule'), step: Number.isInteger(step) ? step : -1 };
+  const mode = h.get('memory-model');
+  return {
+    schedule: h.get('schedule'),
+    step: Number.isInteger(step) ? step : -1,
+    memoryModel: isMemoryModel(mode) ? mode : null,
+  };
 }
 
 function wireStepMode(): void {
   $<HTMLSelectElement>('model').addEventListener('change', (e) => fillModel((e.target as HTMLSelectElement).value));
+  $<HTMLSelectElement>('mutant').addEventListener('change', mutantChosen);
   $('generate').addEventListener('click', () => act('new run', async () => show(await api.generate(request()))));
   $('hunt').addEventListener('click', () =>
     act('find a failure', async () => {
       status('exploring up to 2000 schedules...');
       const found = await api.hunt(request(), 2000);
-      if (!found) return status(`no failure in 2000 runs of ${request().model}`);
+      if (!found) return status(`no failure in 2000 runs of ${request().model} under memory model ${request().memoryModel}`);
       await show(found);
       status(`found and shrunk: ${found.schedule}`);
     }),
@@ -276,6 +308,7 @@ async function start(): Promise<void> {
   fillModel(models[0].name);
   requestAnimationFrame(frame);
   const h = fromHash();
+  if (h.memoryModel) $<HTMLSelectElement>('memory-model').value = h.memoryModel;
   await act('load', async () => show(h.schedule ? await api.load(h.schedule) : await api.generate(request()), h.step));
   const ms = Math.round(performance.now() - t0);
   document.body.dataset.ready = String(ms);

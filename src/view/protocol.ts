@@ -1,7 +1,9 @@
 // What the viewer's page and its workers say to each other (through comlink), and the
 // control words they share. Drawing never goes through messages: the page reads the
 // machine's buffer each frame.
+import type { MemoryModel } from '../sched/memory_model.js';
 import type { Access } from '../sched/scheduler.js';
+import type { BufferedStore } from '../sched/weak.js';
 
 /** A model the step worker can load. */
 export interface ModelInfo {
@@ -11,6 +13,10 @@ export interface ModelInfo {
   /** kernel profiles it runs on; empty for a model that runs no kernel code */
   profiles: string[];
   mutants: string[];
+  /** the memory mode that finds each mutant (MUTANT_MODES), null for a user model's */
+  mutantModes: Array<MemoryModel | null>;
+  /** the model's own memory mode, when it names one */
+  memoryModel: MemoryModel | null;
   /** from a --model file (shown first) */
   user: boolean;
 }
@@ -24,6 +30,12 @@ export interface TraceRow {
   accesses: Access[];
   /** the line of `slabsim replay --trace` */
   line: string;
+  /** weaker memory modes: the step was a flush (a store of this CPU's buffer reached memory) */
+  flush: boolean;
+  /** weaker memory modes: every CPU's store buffer after the step, oldest first; null under sc */
+  buffers: BufferedStore[][] | null;
+  /** the `buffers:` line replay --trace prints under the step's line ('' when every buffer is empty) */
+  buffersLine: string;
 }
 
 /** A loaded run: its schedule, every step, how it ended, and the buffers the page reads. */
@@ -35,6 +47,7 @@ export interface Loaded {
   profile: string | null;
   mutant: string | null;
   seed: number;
+  memoryModel: MemoryModel;
   trace: TraceRow[];
   failed: boolean;
   messages: string[];
@@ -63,6 +76,7 @@ export interface RunRequest {
   profile: string | null;
   mutant: string | null;
   seed: number;
+  memoryModel: MemoryModel;
 }
 
 /** The step worker's API (src/view/step_worker.ts). Steps are trace line numbers: -1 is before the first. */

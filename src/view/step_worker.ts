@@ -6,11 +6,12 @@ import { expose } from 'comlink';
 import { explore } from '../race/api.js';
 import { builtInModels } from '../race/catalogue.js';
 import { checkModel, type Model } from '../race/model.js';
-import { parseRaceSchedule, type RaceConfig, raceScheduleString, runRace, traceLines } from '../race/run.js';
+import { memoryModelOf, parseRaceSchedule, type RaceConfig, raceScheduleString, runRace, traceStepLines } from '../race/run.js';
 import { RandomStrategy } from '../sched/strategies/random.js';
 import { ReplayStrategy } from '../sched/strategies/replay.js';
 import { SlabError } from '../errors.js';
-import type { MutantName } from '../mm/slub/mutants.js';
+import { MUTANT_MODES, type MutantName } from '../mm/slub/mutants.js';
+import { memoryModelOf as checkedMode } from '../sched/memory_model.js';
 import type { Profile } from '../config.js';
 import { CTL, type Loaded, type ModelInfo, type RunRequest, type StepApi, type TraceRow } from './protocol.js';
 
@@ -53,7 +54,13 @@ export function startStepWorker(modules: readonly UserModule[]): void {
   const configOf = (req: RunRequest): RaceConfig => {
     const model = modelNamed(req.model);
     const profile = model.profiles === undefined ? null : ((req.profile ?? model.profiles[0]) as Profile);
-    return { model, profile, mutant: (req.mutant || null) as MutantName | null, seed: req.seed >>> 0 };
+    return {
+      model,
+      profile,
+      mutant: (req.mutant || null) as MutantName | null,
+      seed: req.seed >>> 0,
+      memoryModel: checkedMode(req.memoryModel, 'memory model'),
+    };
   };
 
   /** Replay the loaded schedule cut after `k + 1` steps and publish the machine as step k. */
@@ -78,15 +85,19 @@ export function startStepWorker(modules: readonly UserModule[]): void {
     stop();
     const { cfg, choices } = parseRaceSchedule(schedule, models);
     const r = runRace(cfg, new ReplayStrategy(choices), { trace: true });
-    const trace = r.trace ?? [];
-    const lines = traceLines(trace);
-    const rows: TraceRow[] = trace.map((t, i) => ({
-      cpu: t.cpu,
-      site: t.site,
-      state: t.site === '(finished)' ? 'finished' : t.blocked ? 'blocked' : t.spinning ? 'spinning' : 'running',
-      accesses: t.accesses ?? [],
-      line: lines[i],
-    }));
+    const rows: TraceRow[] = (r.trace ?? []).map((t, i) => {
+      const [line, buffersLine = ''] = traceStepLines(t, i);
+      return {
+        cpu: t.cpu,
+        site: t.site,
+        state: t.site === '(finished)' ? 'finished' : t.blocked ? 'blocked' : t.spinning ? 'spinning' : 'running',
+        accesses: t.accesses ?? [],
+        line,
+        flush: t.flush === true,
+        buffers: t.buffers ?? null,
+        buffersLine,
+      };
+    });
     const display = new SharedArrayBuffer(r.machine.sab.byteLength);
     cur = { cfg, choices, steps: rows.length, display: new Uint32Array(display) };
     const generation = Atomics.add(ctl, CTL.LOAD, 1) + 1;
@@ -99,6 +110,7 @@ export function startStepWorker(modules: readonly UserModule[]): void {
       profile: cfg.profile,
       mutant: cfg.mutant,
       seed: cfg.seed,
+      memoryModel: memoryModelOf(cfg),
       trace: rows,
       failed: r.failed,
       messages: r.messages,
@@ -116,6 +128,8 @@ export function startStepWorker(modules: readonly UserModule[]): void {
         cpus: m.cpus,
         profiles: [...(m.profiles ?? [])],
         mutants: [...(m.mutants ?? [])],
+        mutantModes: (m.mutants ?? []).map((x) => (x in MUTANT_MODES ? MUTANT_MODES[x as MutantName] : null)),
+        memoryModel: m.memoryModel ?? null,
         user: user.includes(m),
       })),
     load,
@@ -131,6 +145,7 @@ export function startStepWorker(modules: readonly UserModule[]): void {
         seed: cfg.seed,
         mutant: cfg.mutant ?? undefined,
         profiles: cfg.profile ? [cfg.profile] : undefined,
+        memoryModel: cfg.memoryModel,
         replayCommand: (schedule) => `slabsim view --schedule '${schedule}'`,
       });
       const failure = report.models[0]?.failure;
