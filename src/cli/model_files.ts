@@ -42,7 +42,7 @@ export async function loadModelFile(file: string, exportName?: string, fast = fa
   return list.map((x, i) => {
     const where = `${file}: export '${name}'${Array.isArray(value) ? `[${i}]` : ''}`;
     const model = checkModel(x, where);
-    return { model: { ...model, source: model.source ?? path }, file, exportName: name };
+    return { model: loadedFrom(model, path), file, exportName: name };
   });
 }
 
@@ -52,8 +52,15 @@ export async function findModelInFile(file: string, name: string, fast = false):
   const found = namedModel(mod, name);
   if (!found) return undefined;
   const model = checkModel(found.value, `${file}: model '${name}'`);
-  return { ...model, source: model.source ?? path };
+  return loadedFrom(model, path);
 }
+
+/**
+ * The model with the file it was loaded from as its source: that file exports it, where the
+ * file defineModel() was called in need not (a model built by a helper in another module
+ * and exported from the model file). Worker threads and printed replay commands use it.
+ */
+const loadedFrom = (model: Model, path: string): Model => ({ ...model, source: path });
 
 /** Every export (the default export first) that is, or lists, something named like a model. */
 function namedValues(mod: Record<string, unknown>): Array<{ exportName: string; value: unknown; name: string }> {
@@ -83,7 +90,7 @@ export async function loadModelFilesFor(files: readonly string[], modelName: str
     for (const { exportName, value, name } of namedValues(mod)) {
       if (all.some((x) => x.model.name === name)) continue;
       const model = checkModel(value, `${file}: export '${exportName}'`);
-      const fm = { model: { ...model, source: model.source ?? path }, file, exportName };
+      const fm = { model: loadedFrom(model, path), file, exportName };
       if (name === modelName) return [fm];
       all.push(fm);
     }
