@@ -1,5 +1,5 @@
 // npm run bench: every measurement as a ratio to the calibration loop of the same run.
-import { allocPages as allocPagesSched, freePages as freePagesSched } from '../src/mm/page_alloc.js';
+import { allocPages as allocPagesSched, freePages as freePagesSched } from '../src/mm/page_alloc.sched.js';
 import { allocPages, freePages } from '../src/mm/page_alloc.fast.js';
 import { Rng } from '../src/rng.js';
 import { runScheduled } from '../src/sched/scheduler.js';
@@ -7,7 +7,7 @@ import { thisCpu } from '../src/sched/this_cpu.js';
 import type { Step } from '../src/sched/step.js';
 import { RandomStrategy } from '../src/sched/strategies/random.js';
 import { create } from '../src/shm/machine.js';
-import { pagesWorkload } from '../src/workload/pages.js';
+import { pagesWorkload } from '../src/workload/pages.sched.js';
 import { tuneV8ForWorkloads, WORKLOAD_V8_FLAGS } from '../src/workload/v8_flags.js';
 import { type BenchCase, pairedRatio, printRows, runBench, saveResults } from './harness.js';
 import { againstPools, scaling, slubCases } from './slub.js';

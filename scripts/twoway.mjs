@@ -14,6 +14,17 @@
 //     redirected to the `.fast.js` twin.
 // Any other use of `yield` is an error: the free form would have no meaning for it.
 //
+// It also writes `X.sched.ts`, the scheduled form with the schedule points compiled
+// inline (docs/architecture.md, "Schedule points compiled inline"): every
+// `yield* prim(args)` of a primitive of src/shm/atomic.ts becomes its pending access
+// published, a bare `yield` of its site and its access as a plain call
+//   (pendLoad(word, LOAD), yield site, loadAccess(m, word, LOAD, site))
+// so that the primitive's generator frame disappears and the scheduler sees exactly
+// what the primitive shows it. An argument that is not a name, a literal or (the
+// machine) a chain of property names is evaluated once, before the yield, into a
+// temporary of the enclosing generator, as the call evaluated it. Relative imports of
+// two-way modules are redirected to their `.sched.js` twins; everything else is kept.
+//
 // Usage: node scripts/twoway.mjs [--check]   (--check: fail if a twin is stale)
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -35,7 +46,7 @@ function walk(dir, out = []) {
   for (const name of readdirSync(dir)) {
     const p = join(dir, name);
     if (statSync(p).isDirectory()) walk(p, out);
-    else if (p.endsWith('.ts') && !p.endsWith('.fast.ts') && !p.endsWith('.d.ts')) out.push(p);
+    else if (p.endsWith('.ts') && !/\.(fast|sched|d)\.ts$/.test(p)) out.push(p);
   }
   return out;
 }
@@ -46,6 +57,14 @@ const isTwoWay = (file) => isTwoWayText(readFileSync(file, 'utf8'));
 function sourceOf(fromFile, spec) {
   if (!spec.startsWith('.') || !spec.endsWith('.js')) return null;
   return resolve(dirname(fromFile), `${spec.slice(0, -3)}.ts`);
+}
+
+function transformSched(file, twoWaySet) {
+  const out = schedText(readFileSync(file, 'utf8'), file, (spec) => {
+    const src = sourceOf(file, spec);
+    return src !== null && twoWaySet.has(src) ? `${spec.slice(0, -3)}.sched.js` : null;
+  });
+  return HEADER.replace('%s', relative(dirname(file), file)) + out;
 }
 
 function transform(file, twoWaySet) {
@@ -150,6 +169,332 @@ export function transformText(text, file, redirect = () => null) {
   return out.startsWith(MARKER) ? out.slice(MARKER.length).trimStart() : out;
 }
 
+// ---- the scheduled twin: schedule points compiled inline ----
+
+// LOAD and ORDER codes of src/sched/event.ts, as the inline forms pass them.
+const LOAD = { PLAIN: 0, ACQUIRE: 1, DEP: 2, SC: 3 };
+const ORDER = { FULL: 0, RELAXED: 1, ACQUIRE: 2, RELEASE: 3 };
+
+/**
+ * How each primitive of src/shm/atomic.ts is written inline: its parameters, the call
+ * that publishes its pending access (before the yield) and the call that makes the
+ * access (after it), over the parameters' names and constants; `shape` says what
+ * follows: 'lock' (a held lock: block, try again), 'wait' (block once), 'fence' (no
+ * schedule point when the fence has no effect), 'relax' (a RELAX point, no access).
+ */
+const prim = (params, pend, access, shape = 'value') => ({ params, pend, access, shape });
+const loadP = (kind) => prim(['m', 'word', 'site'], ['pendLoad', 'word', kind], ['loadAccess', 'm', 'word', kind, 'site']);
+const storeP = (order) =>
+  prim(['m', 'word', 'value', 'site'], ['pendStore', 'word', order], ['storeAccess', 'm', 'word', 'value', order, 'site']);
+const casP = (fn, order) =>
+  prim(
+    ['m', 'word', 'expect', 'value', 'site'],
+    ['pendCas', 'word', 'expect'],
+    [fn, 'm', 'word', 'expect', 'value', order, 'site'],
+  );
+const addP = (order) =>
+  prim(['m', 'word', 'delta', 'site'], ['pendAdd', 'word'], ['addAccess', 'm', 'word', 'delta', order, 'site']);
+const xchgP = (order) =>
+  prim(['m', 'word', 'value', 'site'], ['pendXchg', 'word'], ['xchgAccess', 'm', 'word', 'value', order, 'site']);
+const cas64P = (order) =>
+  prim(
+    ['m', 'word', 'expLo', 'expHi', 'newLo', 'newHi', 'site'],
+    ['pendCas2', 'word', 'expLo', 'expHi'],
+    ['cas64Access', 'm', 'word', 'expLo', 'expHi', 'newLo', 'newHi', order, 'site'],
+  );
+const waitP = (acquire) =>
+  prim(
+    ['m', 'word', 'seen', 'site', 'wakeWord'],
+    ['pendWait', 'word', 'seen'],
+    ['waitAccess', 'm', 'word', 'seen', 'wakeWord', acquire],
+    'wait',
+  );
+export const INLINE = {
+  load32: loadP(LOAD.PLAIN),
+  loadAcquire32: loadP(LOAD.ACQUIRE),
+  loadDep32: loadP(LOAD.DEP),
+  atomicLoad32: loadP(LOAD.SC),
+  store32: storeP(ORDER.RELAXED),
+  storeRelease32: storeP(ORDER.RELEASE),
+  atomicStore32: storeP(ORDER.FULL),
+  cas32: casP('casAccess', ORDER.FULL),
+  cas32Relaxed: casP('casAccess', ORDER.RELAXED),
+  cas32Acquire: casP('casAccess', ORDER.ACQUIRE),
+  cas32Release: casP('casAccess', ORDER.RELEASE),
+  cmpxchg32: casP('cmpxchgAccess', ORDER.FULL),
+  cmpxchg32Relaxed: casP('cmpxchgAccess', ORDER.RELAXED),
+  cmpxchg32Acquire: casP('cmpxchgAccess', ORDER.ACQUIRE),
+  cmpxchg32Release: casP('cmpxchgAccess', ORDER.RELEASE),
+  add32: addP(ORDER.FULL),
+  add32Relaxed: addP(ORDER.RELAXED),
+  add32Acquire: addP(ORDER.ACQUIRE),
+  add32Release: addP(ORDER.RELEASE),
+  xchg32: xchgP(ORDER.FULL),
+  xchg32Relaxed: xchgP(ORDER.RELAXED),
+  xchg32Acquire: xchgP(ORDER.ACQUIRE),
+  xchg32Release: xchgP(ORDER.RELEASE),
+  cas64: cas64P(ORDER.FULL),
+  cas64Relaxed: cas64P(ORDER.RELAXED),
+  cas64Acquire: cas64P(ORDER.ACQUIRE),
+  cas64Release: cas64P(ORDER.RELEASE),
+  spinLock: prim(['m', 'word', 'site'], ['pendLock', 'word'], ['lockAccess', 'm', 'word', 'site'], 'lock'),
+  spinTrylock: prim(['m', 'word', 'site'], ['pendTrylock', 'word'], ['trylockAccess', 'm', 'word', 'site']),
+  spinUnlock: prim(['m', 'word', 'site'], ['pendUnlock', 'word'], ['unlockAccess', 'm', 'word', 'site']),
+  waitWhile: waitP(false),
+  waitWhileAcquire: waitP(true),
+  fence: prim(['m', 'kind', 'site'], ['pendFence', 'kind'], ['fenceAccess', 'kind', 'site'], 'fence'),
+  cpuRelax: prim(['site'], null, null, 'relax'),
+};
+/** src/sched/irq.ts: an interruption point, its yield, then maybe a nested interrupt. */
+const IRQ_INLINE = { irqPoint: prim(['cpu', 'site'], null, null, 'irq') };
+/** The modules whose generators are written inline, by the file their import names. */
+const INLINE_MODULES = [
+  { file: /(^|\/)shm\/atomic\.js$/, table: INLINE },
+  { file: /(^|\/)sched\/irq\.js$/, table: IRQ_INLINE },
+];
+/** Parameters with a default, when the call leaves them out. */
+const DEFAULTS = { wakeWord: -1 };
+
+/**
+ * The scheduled form of a two-way module's text, schedule points inline (see the top of
+ * this file). `redirect(specifier)` as for transformText; imports from src/shm/atomic.ts
+ * are found by their specifier's file name.
+ */
+export function schedText(text, file, redirect = () => null) {
+  const ts = typescript();
+  const f = ts.factory;
+  const sf = ts.createSourceFile(file, text, ts.ScriptTarget.ES2022, true, ts.ScriptKind.TS);
+  const errors = [];
+  const where = (node) => {
+    const { line, character } = sf.getLineAndCharacterOfPosition(node.getStart(sf));
+    return `${relative(root, file)}:${line + 1}:${character + 1}`;
+  };
+
+  // local name -> { name, spec }: the generators of INLINE_MODULES this module imports
+  const prims = new Map();
+  for (const st of sf.statements) {
+    if (!ts.isImportDeclaration(st) || !ts.isStringLiteral(st.moduleSpecifier) || st.importClause?.isTypeOnly) continue;
+    const spec = st.moduleSpecifier.text;
+    const mod = INLINE_MODULES.find((x) => x.file.test(resolve(dirname(file), spec)));
+    const named = st.importClause?.namedBindings;
+    if (!mod || !named || !ts.isNamedImports(named)) continue;
+    for (const el of named.elements) {
+      const name = (el.propertyName ?? el.name).text;
+      if (Object.hasOwn(mod.table, name) && !el.isTypeOnly) prims.set(el.name.text, { name, table: mod.table, spec });
+    }
+  }
+  const num = (x) =>
+    x < 0 ? f.createPrefixUnaryExpression(ts.SyntaxKind.MinusToken, f.createNumericLiteral(-x)) : f.createNumericLiteral(x);
+  /** spec -> the names the inline forms call from it */
+  const helpers = new Map();
+  let spec = null; // the module of the primitive being written inline
+  const helper = (name) => {
+    if (!helpers.has(spec)) helpers.set(spec, new Set());
+    helpers.get(spec).add(name);
+    return f.createIdentifier(`$${name}`);
+  };
+
+  /** Temporaries of the generator being visited. */
+  let temps = null;
+  /** An argument that reads the same before and after a yield, and costs nothing to read again. */
+  const stable = (e, chain) =>
+    ts.isIdentifier(e) ||
+    ts.isNumericLiteral(e) ||
+    ts.isStringLiteral(e) ||
+    (ts.isPrefixUnaryExpression(e) && ts.isNumericLiteral(e.operand)) ||
+    (chain && ts.isPropertyAccessExpression(e) && !e.questionDotToken && stable(e.expression, true));
+
+  const inline = (node, { name, table, spec: from }, args) => {
+    spec = from;
+    const p = table[name];
+    if (args.some((a) => ts.isSpreadElement(a))) {
+      errors.push(`${where(node)}: a spread argument to ${name} cannot be written inline`);
+      return null;
+    }
+    const pre = [];
+    const vals = {};
+    p.params.forEach((param, i) => {
+      const a = args[i];
+      if (a === undefined) {
+        if (Object.hasOwn(DEFAULTS, param)) vals[param] = num(DEFAULTS[param]);
+        return;
+      }
+      // the machine is reached through objects that never change it: read it again
+      if (stable(a, param === 'm')) {
+        vals[param] = a;
+        return;
+      }
+      if (temps === null) throw new Error(`${where(node)}: yield* outside a generator`);
+      const t = f.createIdentifier(`$${temps.length}`);
+      temps.push(t);
+      pre.push(f.createAssignment(t, a));
+      vals[param] = t;
+    });
+    const arg = (x) =>
+      typeof x === 'number' ? num(x) : typeof x === 'boolean' ? (x ? f.createTrue() : f.createFalse()) : vals[x];
+    const call = ([fn, ...xs]) =>
+      f.createCallExpression(
+        helper(fn),
+        undefined,
+        xs.map(arg).filter((x) => x !== undefined),
+      );
+    const site = vals.site;
+    let list;
+    if (p.shape === 'relax') {
+      list = [f.createYieldExpression(undefined, call(['relaxPoint', ...(site ? ['site'] : [])]))];
+    } else if (p.shape === 'irq') {
+      const run = f.createYieldExpression(f.createToken(ts.SyntaxKind.AsteriskToken), call(['irqRun', 'cpu']));
+      list = [
+        f.createYieldExpression(undefined, site),
+        f.createLogicalAnd(call(['irqDue', 'cpu']), f.createParenthesizedExpression(run)),
+      ];
+    } else if (p.shape === 'fence') {
+      list = [
+        f.createConditionalExpression(
+          call(p.pend),
+          undefined,
+          f.createParenthesizedExpression(
+            f.createCommaListExpression([f.createYieldExpression(undefined, site), call(p.access)]),
+          ),
+          undefined,
+          f.createVoidZero(),
+        ),
+      ];
+    } else {
+      const access = call(p.access);
+      const after =
+        p.shape === 'lock'
+          ? f.createLogicalOr(
+              access,
+              f.createParenthesizedExpression(
+                f.createYieldExpression(f.createToken(ts.SyntaxKind.AsteriskToken), call(['lockWait', 'm', 'word', 'site'])),
+              ),
+            )
+          : p.shape === 'wait'
+            ? f.createLogicalOr(
+                access,
+                f.createParenthesizedExpression(f.createYieldExpression(undefined, call(['blockPoint', 'site']))),
+              )
+            : access;
+      list = [call(p.pend), f.createYieldExpression(undefined, site), after];
+    }
+    const expr = f.createParenthesizedExpression(f.createCommaListExpression([...pre, ...list]));
+    // a primitive without a value is a statement: its inline form's value is no value either
+    return p.shape === 'value' ? expr : f.createVoidExpression(expr);
+  };
+
+  const withTemps = (body, visit) => {
+    const outer = temps;
+    temps = [];
+    let b = ts.visitNode(body, visit);
+    if (temps.length && b && ts.isBlock(b)) {
+      const decl = f.createVariableStatement(
+        undefined,
+        f.createVariableDeclarationList(
+          temps.map((t) => f.createVariableDeclaration(t, undefined, undefined, f.createNumericLiteral(0))),
+          ts.NodeFlags.Let,
+        ),
+      );
+      b = f.updateBlock(b, [decl, ...b.statements]);
+    }
+    temps = outer;
+    return b;
+  };
+
+  const visitor = (ctx) => {
+    const visit = (node) => {
+      if (ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) {
+        const spec = node.moduleSpecifier;
+        const to = spec && ts.isStringLiteral(spec) ? redirect(spec.text) : null;
+        if (to !== null) {
+          const lit = f.createStringLiteral(to, true);
+          return ts.isImportDeclaration(node)
+            ? f.updateImportDeclaration(node, node.modifiers, node.importClause, lit, node.attributes)
+            : f.updateExportDeclaration(node, node.modifiers, node.isTypeOnly, node.exportClause, lit, node.attributes);
+        }
+        return node;
+      }
+      if (ts.isYieldExpression(node) && node.asteriskToken && node.expression && ts.isCallExpression(node.expression)) {
+        const callee = node.expression.expression;
+        if (ts.isIdentifier(callee) && prims.has(callee.text)) {
+          const args = node.expression.arguments.map((a) => ts.visitNode(a, visit));
+          return inline(node, prims.get(callee.text), args) ?? node;
+        }
+      }
+      if (
+        (ts.isFunctionDeclaration(node) || ts.isFunctionExpression(node) || ts.isMethodDeclaration(node)) &&
+        node.asteriskToken
+      ) {
+        const body = withTemps(node.body, visit);
+        const params = ts.visitNodes(node.parameters, visit);
+        if (ts.isFunctionDeclaration(node))
+          return f.updateFunctionDeclaration(
+            node,
+            node.modifiers,
+            node.asteriskToken,
+            node.name,
+            node.typeParameters,
+            params,
+            node.type,
+            body,
+          );
+        if (ts.isFunctionExpression(node))
+          return f.updateFunctionExpression(
+            node,
+            node.modifiers,
+            node.asteriskToken,
+            node.name,
+            node.typeParameters,
+            params,
+            node.type,
+            body,
+          );
+        return f.updateMethodDeclaration(
+          node,
+          node.modifiers,
+          node.asteriskToken,
+          node.name,
+          node.questionToken,
+          node.typeParameters,
+          params,
+          node.type,
+          body,
+        );
+      }
+      if (ts.isFunctionLike(node)) {
+        const outer = temps;
+        temps = null; // a plain function has no yield
+        const r = ts.visitEachChild(node, visit, ctx);
+        temps = outer;
+        return r;
+      }
+      return ts.visitEachChild(node, visit, ctx);
+    };
+    return (n) => ts.visitNode(n, visit);
+  };
+
+  const result = ts.transform(sf, [visitor]);
+  let out = result.transformed[0];
+  const imports = [...helpers].map(([from, names]) =>
+    f.createImportDeclaration(
+      undefined,
+      f.createImportClause(
+        false,
+        undefined,
+        f.createNamedImports(
+          [...names].sort().map((h) => f.createImportSpecifier(false, f.createIdentifier(h), f.createIdentifier(`$${h}`))),
+        ),
+      ),
+      f.createStringLiteral(from, true),
+    ),
+  );
+  if (imports.length) out = f.updateSourceFile(out, [...imports, ...out.statements]);
+  const printed = ts.createPrinter({ newLine: ts.NewLineKind.LineFeed }).printFile(out);
+  result.dispose();
+  if (errors.length) throw new Error(errors.join('\n'));
+  return printed.startsWith(MARKER) ? printed.slice(MARKER.length).trimStart() : printed;
+}
+
 /** Does this module's text start with the two-way marker? */
 export const isTwoWayText = (text) => text.startsWith(MARKER);
 
@@ -162,12 +507,17 @@ export function generate({ check = false } = {}) {
   const set = new Set(twoWay);
   const stale = [];
   for (const file of twoWay) {
-    const target = `${file.slice(0, -3)}.fast.ts`;
-    const text = transform(file, set);
-    const old = existsSync(target) ? readFileSync(target, 'utf8') : null;
-    if (old === text) continue;
-    if (check) stale.push(relative(root, target));
-    else writeFileSync(target, text);
+    for (const [suffix, make] of [
+      ['.fast.ts', transform],
+      ['.sched.ts', transformSched],
+    ]) {
+      const target = `${file.slice(0, -3)}${suffix}`;
+      const text = make(file, set);
+      const old = existsSync(target) ? readFileSync(target, 'utf8') : null;
+      if (old === text) continue;
+      if (check) stale.push(relative(root, target));
+      else writeFileSync(target, text);
+    }
   }
   return { modules: twoWay.map((f) => relative(root, f)), stale };
 }
@@ -176,7 +526,7 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   try {
     const { modules, stale } = generate({ check: process.argv.includes('--check') });
     if (stale.length) {
-      console.error(`twoway: stale fast twins: ${stale.join(', ')}`);
+      console.error(`twoway: stale twins: ${stale.join(', ')}`);
       process.exit(1);
     }
     if (process.argv.includes('--verbose')) console.log(`twoway: ${modules.length} two-way modules`);
