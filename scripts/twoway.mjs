@@ -60,10 +60,15 @@ function sourceOf(fromFile, spec) {
 }
 
 function transformSched(file, twoWaySet) {
-  const out = schedText(readFileSync(file, 'utf8'), file, (spec) => {
-    const src = sourceOf(file, spec);
-    return src !== null && twoWaySet.has(src) ? `${spec.slice(0, -3)}.sched.js` : null;
-  });
+  const out = schedText(
+    readFileSync(file, 'utf8'),
+    file,
+    (spec) => {
+      const src = sourceOf(file, spec);
+      return src !== null && twoWaySet.has(src) ? `${spec.slice(0, -3)}.sched.js` : null;
+    },
+    (abs) => twoWaySet.has(abs),
+  );
   return HEADER.replace('%s', relative(dirname(file), file)) + out;
 }
 
@@ -255,12 +260,103 @@ const INLINE_MODULES = [
 /** Parameters with a default, when the call leaves them out. */
 const DEFAULTS = { wakeWord: -1 };
 
+/** Longest body (characters) of a helper written inline at its call sites. */
+const HELPER_MAX = 400;
+/** Two-way modules' small helpers, by file: parsed once per process. */
+const helperCache = new Map();
+
+/**
+ * The helpers of a two-way module that its callers may write inline: generators whose
+ * body is `const` declarations and one `return EXPR;` (or one expression statement), no
+ * nested functions, no types, no bare yield, at most HELPER_MAX characters; each with
+ * where its free names come from (the module's imports, its exported declarations).
+ */
+function helpersOf(file) {
+  if (helperCache.has(file)) return helperCache.get(file);
+  const out = new Map();
+  helperCache.set(file, out);
+  if (!existsSync(file)) return out;
+  const text = readFileSync(file, 'utf8');
+  if (!isTwoWayText(text)) return out;
+  const ts = typescript();
+  const sf = ts.createSourceFile(file, text, ts.ScriptTarget.ES2022, true, ts.ScriptKind.TS);
+  const imports = new Map(); // local -> { target (absolute, or the specifier when not relative), orig }
+  const exported = new Set();
+  for (const st of sf.statements) {
+    if (ts.isImportDeclaration(st) && ts.isStringLiteral(st.moduleSpecifier) && !st.importClause?.isTypeOnly) {
+      const named = st.importClause?.namedBindings;
+      if (!named || !ts.isNamedImports(named)) continue;
+      const spec = st.moduleSpecifier.text;
+      const target = spec.startsWith('.') ? resolve(dirname(file), spec) : spec;
+      for (const el of named.elements)
+        if (!el.isTypeOnly) imports.set(el.name.text, { target, orig: (el.propertyName ?? el.name).text });
+    }
+    const isExported = st.modifiers?.some((x) => x.kind === ts.SyntaxKind.ExportKeyword);
+    if (isExported && ts.isFunctionDeclaration(st) && st.name) exported.add(st.name.text);
+    if (isExported && ts.isVariableStatement(st))
+      for (const d of st.declarationList.declarations) if (ts.isIdentifier(d.name)) exported.add(d.name.text);
+  }
+  const plainBody = (node) => {
+    let ok = true;
+    const look = (n) => {
+      if (
+        ts.isFunctionLike(n) ||
+        ts.isTypeNode(n) ||
+        ts.isAsExpression(n) ||
+        ts.isObjectLiteralExpression(n) ||
+        n.kind === ts.SyntaxKind.ThisKeyword ||
+        (ts.isYieldExpression(n) && !n.asteriskToken) ||
+        (ts.isIdentifier(n) && n.text === 'arguments')
+      )
+        ok = false;
+      else ts.forEachChild(n, look);
+    };
+    look(node);
+    return ok;
+  };
+  for (const st of sf.statements) {
+    if (!ts.isFunctionDeclaration(st) || !st.asteriskToken || !st.name || !st.body) continue;
+    if (st.body.getText(sf).length > HELPER_MAX) continue;
+    if (!st.parameters.every((p) => ts.isIdentifier(p.name) && !p.initializer && !p.dotDotDotToken)) continue;
+    const sts = st.body.statements;
+    const last = sts[sts.length - 1];
+    if (!last || !((ts.isReturnStatement(last) && last.expression) || ts.isExpressionStatement(last))) continue;
+    const locals = [];
+    let ok = true;
+    for (const x of sts.slice(0, -1)) {
+      const d = ts.isVariableStatement(x) && x.declarationList.flags & ts.NodeFlags.Const ? x.declarationList.declarations : null;
+      if (!d || d.length !== 1 || !ts.isIdentifier(d[0].name) || !d[0].initializer || d[0].type) ok = false;
+      else locals.push({ name: d[0].name.text, init: d[0].initializer });
+    }
+    if (!ok || ![...locals.map((l) => l.init), last.expression].every(plainBody)) continue;
+    out.set(st.name.text, {
+      file,
+      params: st.parameters.map((p) => p.name.text),
+      locals,
+      result: last.expression,
+      isReturn: ts.isReturnStatement(last),
+      imports,
+      exported,
+    });
+  }
+  return out;
+}
+
+/** The import specifier of `target` (absolute path without extension, or with .js; or a package) from `file`'s directory. */
+function specFrom(file, target, isTwoWay) {
+  if (!target.startsWith('/')) return target;
+  const base = target.endsWith('.js') ? target.slice(0, -3) : target;
+  let rel = relative(dirname(file), base);
+  if (!rel.startsWith('.')) rel = `./${rel}`;
+  return `${rel}${isTwoWay(`${base}.ts`) ? '.sched.js' : '.js'}`;
+}
+
 /**
  * The scheduled form of a two-way module's text, schedule points inline (see the top of
  * this file). `redirect(specifier)` as for transformText; imports from src/shm/atomic.ts
  * are found by their specifier's file name.
  */
-export function schedText(text, file, redirect = () => null) {
+export function schedText(text, file, redirect = () => null, isTwoWay = () => false) {
   const ts = typescript();
   const f = ts.factory;
   const sf = ts.createSourceFile(file, text, ts.ScriptTarget.ES2022, true, ts.ScriptKind.TS);
@@ -391,7 +487,11 @@ export function schedText(text, file, redirect = () => null) {
       const decl = f.createVariableStatement(
         undefined,
         f.createVariableDeclarationList(
-          temps.map((t) => f.createVariableDeclaration(t, undefined, undefined, f.createNumericLiteral(0))),
+          temps.map((t) =>
+            anyTemps.has(t)
+              ? f.createVariableDeclaration(t, undefined, f.createKeywordTypeNode(ts.SyntaxKind.AnyKeyword), undefined)
+              : f.createVariableDeclaration(t, undefined, undefined, f.createNumericLiteral(0)),
+          ),
           ts.NodeFlags.Let,
         ),
       );
@@ -399,6 +499,169 @@ export function schedText(text, file, redirect = () => null) {
     }
     temps = outer;
     return b;
+  };
+
+  /** An expression read the same at a program's creation as at its first step: names, literals, their properties, operators. */
+  const pure = (e) =>
+    ts.isIdentifier(e) ||
+    ts.isNumericLiteral(e) ||
+    ts.isStringLiteral(e) ||
+    e.kind === ts.SyntaxKind.TrueKeyword ||
+    e.kind === ts.SyntaxKind.FalseKeyword ||
+    e.kind === ts.SyntaxKind.NullKeyword ||
+    (ts.isPropertyAccessExpression(e) && pure(e.expression)) ||
+    (ts.isParenthesizedExpression(e) && pure(e.expression)) ||
+    (ts.isPrefixUnaryExpression(e) &&
+      e.operator !== ts.SyntaxKind.PlusPlusToken &&
+      e.operator !== ts.SyntaxKind.MinusMinusToken &&
+      pure(e.operand)) ||
+    (ts.isBinaryExpression(e) &&
+      !(e.operatorToken.kind >= ts.SyntaxKind.FirstAssignment && e.operatorToken.kind <= ts.SyntaxKind.LastAssignment) &&
+      e.operatorToken.kind !== ts.SyntaxKind.CommaToken &&
+      pure(e.left) &&
+      pure(e.right)) ||
+    (ts.isConditionalExpression(e) && pure(e.condition) && pure(e.whenTrue) && pure(e.whenFalse));
+  /** `return yield* f(pure...)` of a two-way function (not a primitive written inline): its call, else null. */
+  const tailCall = (st) => {
+    const y = ts.isReturnStatement(st) ? st.expression : null;
+    if (!y || !ts.isYieldExpression(y) || !y.asteriskToken || !y.expression || !ts.isCallExpression(y.expression)) return null;
+    const c = y.expression;
+    return ts.isIdentifier(c.expression) && !prims.has(c.expression.text) && c.arguments.every(pure) ? c : null;
+  };
+  /**
+   * A dispatcher: a generator that only chooses which generator to end in, by `if (pure)
+   * return yield* g(...)` statements and a last `return yield* h(...)`. Its scheduled form
+   * is a plain function returning that generator (`yield* f()` one frame shorter); run
+   * from creation instead of from the first step, its choice reads the same values.
+   */
+  const dispatcher = (node) => {
+    const sts = node.body?.statements ?? [];
+    const ok = (st) =>
+      tailCall(st) !== null ||
+      (ts.isIfStatement(st) && pure(st.expression) && ok(st.thenStatement) && (!st.elseStatement || ok(st.elseStatement))) ||
+      (ts.isBlock(st) && st.statements.length === 1 && ok(st.statements[0]));
+    return sts.length > 0 && tailCall(sts[sts.length - 1]) !== null && sts.every(ok);
+  };
+  const undispatch = (node) => {
+    const visit = (n) =>
+      tailCall(n) !== null ? f.updateReturnStatement(n, n.expression.expression) : ts.visitEachChild(n, visit, undefined);
+    return f.updateFunctionDeclaration(
+      node,
+      node.modifiers,
+      undefined,
+      node.name,
+      node.typeParameters,
+      node.parameters,
+      node.type,
+      ts.visitEachChild(node.body, visit, undefined),
+    );
+  };
+
+  // ---- helpers written inline ----
+  /** caller-local name -> { file, name }: a two-way function it names */
+  const callees = new Map();
+  for (const st of sf.statements) {
+    if (ts.isFunctionDeclaration(st) && st.name) callees.set(st.name.text, { file: resolve(file), name: st.name.text });
+    if (!ts.isImportDeclaration(st) || !ts.isStringLiteral(st.moduleSpecifier) || st.importClause?.isTypeOnly) continue;
+    const named = st.importClause?.namedBindings;
+    const spec = st.moduleSpecifier.text;
+    if (!named || !ts.isNamedImports(named) || !spec.startsWith('.') || !spec.endsWith('.js')) continue;
+    const target = resolve(dirname(file), `${spec.slice(0, -3)}.ts`);
+    if (!isTwoWay(target)) continue;
+    for (const el of named.elements)
+      if (!el.isTypeOnly) callees.set(el.name.text, { file: target, name: (el.propertyName ?? el.name).text });
+  }
+  /** imports the inlined helpers need: spec -> Map(orig -> local) */
+  const extraImports = new Map();
+  const anyTemps = new Set();
+  const newTemp = (typed) => {
+    const t = f.createIdentifier(`$${temps.length}`);
+    temps.push(t);
+    if (typed) anyTemps.add(t);
+    return t;
+  };
+  /** The names declared in a function (its parameters and every binding in its body). */
+  const declaredCache = new Map();
+  const declaredIn = (fn) => {
+    if (declaredCache.has(fn)) return declaredCache.get(fn);
+    const names = new Set();
+    const look = (n) => {
+      if ((ts.isParameter(n) || ts.isVariableDeclaration(n) || ts.isBindingElement(n)) && ts.isIdentifier(n.name))
+        names.add(n.name.text);
+      ts.forEachChild(n, look);
+    };
+    look(fn);
+    declaredCache.set(fn, names);
+    return names;
+  };
+  let fnNow = null; // the generator being visited
+  let depth = 0;
+  /** `yield* helper(args)` as its body written in place, or null when it cannot be. */
+  const inlineHelper = (callee, args) => {
+    const h = helpersOf(callee.file).get(callee.name);
+    if (!h || temps === null || depth > 3 || args.length !== h.params.length || args.some((a) => ts.isSpreadElement(a)))
+      return null;
+    const same = callee.file === resolve(file);
+    const mine = new Set([...h.params, ...h.locals.map((l) => l.name)]);
+    const free = new Set();
+    const collect = (n) => {
+      if (ts.isPropertyAccessExpression(n)) return collect(n.expression);
+      if (ts.isIdentifier(n)) {
+        if (!mine.has(n.text)) free.add(n.text);
+        return;
+      }
+      ts.forEachChild(n, collect);
+    };
+    [...h.locals.map((l) => l.init), h.result].forEach(collect);
+    const renames = new Map();
+    for (const name of free) {
+      // the same module: its names are in scope, unless the caller's own shadow them
+      if (same) {
+        if (fnNow && declaredIn(fnNow).has(name)) return null;
+        continue;
+      }
+      const imp = h.imports.get(name);
+      const target = imp ? imp.target : h.exported.has(name) ? callee.file.slice(0, -3) : null;
+      if (target === null) return null;
+      const orig = imp ? imp.orig : name;
+      const spec = specFrom(file, target, isTwoWay);
+      const base = target.endsWith('.js') ? target.slice(0, -3) : target;
+      const mod = INLINE_MODULES.find((x) => x.file.test(`${base}.js`));
+      const local = `$i_${orig}`;
+      if (mod && Object.hasOwn(mod.table, orig)) prims.set(local, { name: orig, table: mod.table, spec });
+      else {
+        if (!extraImports.has(spec)) extraImports.set(spec, new Map());
+        extraImports.get(spec).set(orig, local);
+        if (isTwoWay(`${base}.ts`)) callees.set(local, { file: `${base}.ts`, name: orig });
+      }
+      renames.set(name, local);
+    }
+    const pre = [];
+    const subst = new Map();
+    h.params.forEach((param, i) => {
+      const a = args[i];
+      if (stable(a, false)) subst.set(param, a);
+      else {
+        const t = newTemp(true);
+        pre.push(f.createAssignment(t, a));
+        subst.set(param, t);
+      }
+    });
+    const rewrite = (n) => {
+      const go = (x) => {
+        if (ts.isPropertyAccessExpression(x)) return f.updatePropertyAccessExpression(x, go(x.expression), x.name);
+        if (ts.isIdentifier(x)) return subst.get(x.text) ?? (renames.has(x.text) ? f.createIdentifier(renames.get(x.text)) : x);
+        return ts.visitEachChild(x, go, undefined);
+      };
+      return go(ts.getSynthesizedDeepClone(n));
+    };
+    for (const l of h.locals) {
+      const t = newTemp(true);
+      pre.push(f.createAssignment(t, rewrite(l.init)));
+      subst.set(l.name, t);
+    }
+    const expr = f.createParenthesizedExpression(f.createCommaListExpression([...pre, rewrite(h.result)]));
+    return h.isReturn ? expr : f.createVoidExpression(expr);
   };
 
   const visitor = (ctx) => {
@@ -414,18 +677,33 @@ export function schedText(text, file, redirect = () => null) {
         }
         return node;
       }
+      if (ts.isFunctionDeclaration(node) && node.asteriskToken && dispatcher(node)) return undispatch(node);
       if (ts.isYieldExpression(node) && node.asteriskToken && node.expression && ts.isCallExpression(node.expression)) {
         const callee = node.expression.expression;
         if (ts.isIdentifier(callee) && prims.has(callee.text)) {
           const args = node.expression.arguments.map((a) => ts.visitNode(a, visit));
           return inline(node, prims.get(callee.text), args) ?? node;
         }
+        if (ts.isIdentifier(callee) && callees.has(callee.text)) {
+          const inlined = inlineHelper(callees.get(callee.text), node.expression.arguments);
+          if (inlined !== null) {
+            depth++;
+            try {
+              return ts.visitNode(inlined, visit);
+            } finally {
+              depth--;
+            }
+          }
+        }
       }
       if (
         (ts.isFunctionDeclaration(node) || ts.isFunctionExpression(node) || ts.isMethodDeclaration(node)) &&
         node.asteriskToken
       ) {
+        const outerFn = fnNow;
+        fnNow = node;
         const body = withTemps(node.body, visit);
+        fnNow = outerFn;
         const params = ts.visitNodes(node.parameters, visit);
         if (ts.isFunctionDeclaration(node))
           return f.updateFunctionDeclaration(
@@ -488,6 +766,22 @@ export function schedText(text, file, redirect = () => null) {
       f.createStringLiteral(from, true),
     ),
   );
+  for (const [from, names] of extraImports)
+    imports.push(
+      f.createImportDeclaration(
+        undefined,
+        f.createImportClause(
+          false,
+          undefined,
+          f.createNamedImports(
+            [...names]
+              .sort()
+              .map(([orig, local]) => f.createImportSpecifier(false, f.createIdentifier(orig), f.createIdentifier(local))),
+          ),
+        ),
+        f.createStringLiteral(from, true),
+      ),
+    );
   if (imports.length) out = f.updateSourceFile(out, [...imports, ...out.statements]);
   const printed = ts.createPrinter({ newLine: ts.NewLineKind.LineFeed }).printFile(out);
   result.dispose();
