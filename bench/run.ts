@@ -11,7 +11,7 @@ import { pagesWorkload } from '../src/workload/pages.sched.js';
 import { tuneV8ForWorkloads, WORKLOAD_V8_FLAGS } from '../src/workload/v8_flags.js';
 import { type BenchCase, pairedRatio, printRows, runBench, saveResults } from './harness.js';
 import { againstPools, scaling, slubCases } from './slub.js';
-import { raceSpeed } from './race.js';
+import { raceSpeed, ringRaceSpeed } from './race.js';
 import { traceReplaySpeed } from './trace.js';
 import { weakRaceSpeed } from './weak.js';
 import { THREADTEST_CACHE, THREADTEST_KMALLOC, THREADTEST_KMALLOC_128, threadtestCases } from './workload.js';
@@ -95,6 +95,7 @@ const scheduledRows = await runBench(
   cases.filter((c) => c.form === 'scheduled'),
 );
 const race = raceSpeed();
+const ring = await ringRaceSpeed();
 const weak = weakRaceSpeed();
 tuneV8ForWorkloads();
 const freeTitle = `${title}: free-running, ${WORKLOAD_V8_FLAGS}`;
@@ -143,6 +144,13 @@ const summary = {
   race_all_steps_per_sec_with_setup: race.stepsPerSec,
   race_all_scheduler_steps_per_sec: race.schedStepsPerSec,
   race_all_steps_per_cpu_sec: race.stepsPerCpuSec,
+  // the share of a run's time spent in its steps: whole-run over in-scheduler (#20: >= 0.75)
+  race_all_whole_run_over_in_scheduler: race.wholeOverScheduler,
+  // the docs' ring model (test/fixtures/ring.model.ts, 2 producers and 2 consumers), the same rates
+  ring_steps_per_sec_with_setup: ring.stepsPerSec,
+  ring_scheduler_steps_per_sec: ring.schedStepsPerSec,
+  ring_runs_per_sec: ring.runsPerSec,
+  ring_whole_run_over_in_scheduler: ring.wholeOverScheduler,
   // race --scenario all under arm over sc, same process and rounds (#18: >= 0.5)
   race_all_arm_over_sc_steps_per_sec: weak.armOverScStepsPerSec,
   race_all_arm_over_sc_scheduler_steps_per_sec: weak.armOverScSchedStepsPerSec,
