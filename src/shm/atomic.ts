@@ -10,6 +10,12 @@
 // are their plain forms. Under tso, arm and js the scheduler sets schedBus.weak, and each
 // primitive hands its access to it (src/sched/weak.ts: store buffers, stale reads); sc
 // pays one null check per access for that.
+//
+// Under the scheduler one thread runs every CPU of a machine (a race, `run --scheduled`,
+// the viewer's steps: each on a machine of its own), so an sc access is made with plain
+// reads and writes of the typed arrays: the result of the Atomics call it models (the
+// same values, the same conversions), without the builtin call (10-20 ns each) and the
+// BigInts of a 64-bit CAS. The free-running twin, whose CPUs are threads, keeps Atomics.
 
 import { EV, FENCE, LOAD, OP, ORDER } from '../sched/event.js';
 import { BLOCK, RELAX, type Step, site as siteId } from '../sched/step.js';
@@ -180,8 +186,10 @@ export function pendCas(word: number, expect: number): void {
 export function casAccess(m: Machine, word: number, expect: number, value: number, order: number, site: number): boolean {
   const wm = schedBus.weak;
   if (wm !== null) return wm.cas(word, expect, value, order, site, 'cas32') === expect >>> 0;
-  const found = Atomics.compareExchange(m.i32, word, expect | 0, value | 0);
+  const i32 = m.i32;
+  const found = i32[word];
   const ok = found === (expect | 0);
+  if (ok) i32[word] = value | 0;
   if (ok) wrote(expect >>> 0);
   else {
     schedBus.ev = EV.READ;
@@ -220,8 +228,10 @@ function* cmpxchgAs(m: Machine, word: number, expect: number, value: number, ord
 export function cmpxchgAccess(m: Machine, word: number, expect: number, value: number, order: number, site: number): number {
   const wm = schedBus.weak;
   if (wm !== null) return wm.cas(word, expect, value, order, site, 'cmpxchg32');
-  const old = Atomics.compareExchange(m.u32, word, expect >>> 0, value >>> 0);
+  const u32 = m.u32;
+  const old = u32[word];
   const ok = old === expect >>> 0;
+  if (ok) u32[word] = value >>> 0;
   if (ok) wrote(old);
   else schedBus.ev = EV.READ;
   accessed(word, ok && old !== value >>> 0);
@@ -263,7 +273,9 @@ export function pendAdd(word: number): void {
 export function addAccess(m: Machine, word: number, delta: number, order: number, site: number): number {
   const wm = schedBus.weak;
   if (wm !== null) return wm.add(word, delta, order, site);
-  const old = Atomics.add(m.u32, word, delta);
+  const u32 = m.u32;
+  const old = u32[word];
+  u32[word] = old + (delta | 0); // Atomics.add: the integer part of delta, modulo 2^32
   wrote(old);
   accessed(word, (delta | 0) !== 0);
   schedBus.trace?.('add', site, word, old);
@@ -306,7 +318,9 @@ export function pendXchg(word: number): void {
 export function xchgAccess(m: Machine, word: number, value: number, order: number, site: number): number {
   const wm = schedBus.weak;
   if (wm !== null) return wm.xchg(word, value, order, site);
-  const old = Atomics.exchange(m.u32, word, value);
+  const u32 = m.u32;
+  const old = u32[word];
+  u32[word] = value;
   wrote(old);
   accessed(word, old !== value >>> 0);
   schedBus.trace?.('xchg', site, word, old);
@@ -363,12 +377,14 @@ export function cas64Access(
 ): boolean {
   const wm = schedBus.weak;
   if (wm !== null) return wm.cas2(word, expLo, expHi, newLo, newHi, order, site);
-  const exp = BigInt.asIntN(64, BigInt(expLo >>> 0) | (BigInt(expHi >>> 0) << 32n));
-  const nev = BigInt.asIntN(64, BigInt(newLo >>> 0) | (BigInt(newHi >>> 0) << 32n));
-  const ok = Atomics.compareExchange(m.i64, word >> 1, exp, nev) === exp;
-  if (ok) wrote(expLo >>> 0);
-  else schedBus.ev = EV.READ;
-  if (ok && exp !== nev) schedBus.written.push(word, word + 1);
+  const u32 = m.u32;
+  const ok = u32[word] === expLo >>> 0 && u32[word + 1] === expHi >>> 0;
+  if (ok) {
+    u32[word] = newLo;
+    u32[word + 1] = newHi;
+    wrote(expLo >>> 0);
+  } else schedBus.ev = EV.READ;
+  if (ok && (expLo >>> 0 !== newLo >>> 0 || expHi >>> 0 !== newHi >>> 0)) schedBus.written.push(word, word + 1);
   else schedBus.read = word;
   schedBus.trace?.('cas2', site, word, newHi >>> 0, ok);
   return ok;
@@ -482,7 +498,8 @@ export function lockAccess(m: Machine, word: number, site: number): boolean {
   const wm = schedBus.weak;
   if (wm !== null) {
     if (wm.lock(word, site, false)) return true;
-  } else if (Atomics.compareExchange(m.i32, word, 0, 1) === 0) {
+  } else if (m.i32[word] === 0) {
+    m.i32[word] = 1;
     wrote(0);
     schedBus.written.push(word);
     schedBus.trace?.('lock', site, word, 1, true);
@@ -517,7 +534,8 @@ export function pendTrylock(word: number): void {
 export function trylockAccess(m: Machine, word: number, site: number): boolean {
   const wm = schedBus.weak;
   if (wm !== null) return wm.lock(word, site, true);
-  const ok = Atomics.compareExchange(m.i32, word, 0, 1) === 0;
+  const ok = m.i32[word] === 0;
+  if (ok) m.i32[word] = 1;
   if (ok) wrote(0);
   else schedBus.ev = EV.READ;
   accessed(word, ok);
@@ -545,7 +563,8 @@ export function pendUnlock(word: number): void {
 export function unlockAccess(m: Machine, word: number, site: number): void {
   const wm = schedBus.weak;
   if (wm !== null) return wm.unlock(word, site);
-  const old = Atomics.exchange(m.u32, word, 0);
+  const old = m.u32[word];
+  m.u32[word] = 0;
   wrote(old);
   accessed(word, old !== 0);
   schedBus.trace?.('unlock', site, word, 0);
