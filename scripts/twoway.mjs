@@ -53,6 +53,27 @@ function walk(dir, out = []) {
 
 const isTwoWay = (file) => isTwoWayText(readFileSync(file, 'utf8'));
 
+/** A function declaration, expression or method with its `*` (or none), parameters, return type and body replaced. */
+function updateFunction(node, asterisk, params, type, body) {
+  const ts = typescript();
+  const f = ts.factory;
+  if (ts.isFunctionDeclaration(node))
+    return f.updateFunctionDeclaration(node, node.modifiers, asterisk, node.name, node.typeParameters, params, type, body);
+  if (ts.isFunctionExpression(node))
+    return f.updateFunctionExpression(node, node.modifiers, asterisk, node.name, node.typeParameters, params, type, body);
+  return f.updateMethodDeclaration(
+    node,
+    node.modifiers,
+    asterisk,
+    node.name,
+    node.questionToken,
+    node.typeParameters,
+    params,
+    type,
+    body,
+  );
+}
+
 /** Resolve './x.js' from `fromFile` to the `.ts` source path, or null. */
 function sourceOf(fromFile, spec) {
   if (!spec.startsWith('.') || !spec.endsWith('.js')) return null;
@@ -125,43 +146,14 @@ export function transformText(text, file, redirect = () => null) {
         }
         return ts.visitNode(node.expression, visit);
       }
-      if (ts.isFunctionDeclaration(node) && node.asteriskToken) {
-        return ts.factory.updateFunctionDeclaration(
+      if ((ts.isFunctionDeclaration(node) || ts.isFunctionExpression(node) || ts.isMethodDeclaration(node)) && node.asteriskToken)
+        return updateFunction(
           node,
-          node.modifiers,
           undefined,
-          node.name,
-          node.typeParameters,
           ts.visitNodes(node.parameters, visit),
           unStep(node.type),
           ts.visitNode(node.body, visit),
         );
-      }
-      if (ts.isFunctionExpression(node) && node.asteriskToken) {
-        return ts.factory.updateFunctionExpression(
-          node,
-          node.modifiers,
-          undefined,
-          node.name,
-          node.typeParameters,
-          ts.visitNodes(node.parameters, visit),
-          unStep(node.type),
-          ts.visitNode(node.body, visit),
-        );
-      }
-      if (ts.isMethodDeclaration(node) && node.asteriskToken) {
-        return ts.factory.updateMethodDeclaration(
-          node,
-          node.modifiers,
-          undefined,
-          node.name,
-          node.questionToken,
-          node.typeParameters,
-          ts.visitNodes(node.parameters, visit),
-          unStep(node.type),
-          ts.visitNode(node.body, visit),
-        );
-      }
       return ts.visitEachChild(node, visit, ctx);
     };
     return (n) => ts.visitNode(n, visit);
@@ -704,40 +696,7 @@ export function schedText(text, file, redirect = () => null, isTwoWay = () => fa
         fnNow = node;
         const body = withTemps(node.body, visit);
         fnNow = outerFn;
-        const params = ts.visitNodes(node.parameters, visit);
-        if (ts.isFunctionDeclaration(node))
-          return f.updateFunctionDeclaration(
-            node,
-            node.modifiers,
-            node.asteriskToken,
-            node.name,
-            node.typeParameters,
-            params,
-            node.type,
-            body,
-          );
-        if (ts.isFunctionExpression(node))
-          return f.updateFunctionExpression(
-            node,
-            node.modifiers,
-            node.asteriskToken,
-            node.name,
-            node.typeParameters,
-            params,
-            node.type,
-            body,
-          );
-        return f.updateMethodDeclaration(
-          node,
-          node.modifiers,
-          node.asteriskToken,
-          node.name,
-          node.questionToken,
-          node.typeParameters,
-          params,
-          node.type,
-          body,
-        );
+        return updateFunction(node, node.asteriskToken, ts.visitNodes(node.parameters, visit), node.type, body);
       }
       if (ts.isFunctionLike(node)) {
         const outer = temps;
