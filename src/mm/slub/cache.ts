@@ -417,10 +417,13 @@ export function leakedObjects(
   const out: number[] = [];
   for (const r of records) {
     if (liveObjects(r) === 0) continue;
-    const notHeld = new Set([...r.freeIdx, ...r.cachedIdx]);
+    const notHeld = new Uint8Array(r.objects);
+    for (const i of r.freeIdx) notHeld[i] = 1;
+    for (const i of r.cachedIdx) notHeld[i] = 1;
     for (let i = 0; i < r.objects; i++) {
+      if (notHeld[i] !== 0) continue;
       const object = objectAt(s, r.pfn, i);
-      if (!notHeld.has(i) && !storage.has(object)) out.push(object);
+      if (!storage.has(object)) out.push(object);
     }
   }
   return out;
