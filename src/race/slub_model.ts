@@ -47,7 +47,8 @@ export function slubModel(sc: Scenario): Model {
     create(m, cpus, _profile, prepared) {
       const p = prepared as Prepared;
       const s = cacheById(m, p.id);
-      const objs = Object.fromEntries(Object.entries(p.objs).map(([k, v]) => [k, v.slice()]));
+      const objs: Record<string, number[]> = {};
+      for (const k of Object.keys(p.objs)) objs[k] = p.objs[k].slice();
       const w: ScenarioWorld = { m, s, cpus, objs, held: new Map(p.held), violations: [] };
       return {
         thread: (cpu) => sc.program(w, cpu.id),
