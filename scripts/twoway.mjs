@@ -53,6 +53,18 @@ function walk(dir, out = []) {
 
 const isTwoWay = (file) => isTwoWayText(readFileSync(file, 'utf8'));
 
+/** An import or export declaration with its specifier as `redirect` gives it (null: kept). */
+function redirected(node, redirect) {
+  const ts = typescript();
+  const spec = node.moduleSpecifier;
+  const to = spec && ts.isStringLiteral(spec) ? redirect(spec.text) : null;
+  if (to === null) return node;
+  const lit = ts.factory.createStringLiteral(to, true);
+  return ts.isImportDeclaration(node)
+    ? ts.factory.updateImportDeclaration(node, node.modifiers, node.importClause, lit, node.attributes)
+    : ts.factory.updateExportDeclaration(node, node.modifiers, node.isTypeOnly, node.exportClause, lit, node.attributes);
+}
+
 /** A function declaration, expression or method with its `*` (or none), parameters, return type and body replaced. */
 function updateFunction(node, asterisk, params, type, body) {
   const ts = typescript();
@@ -125,17 +137,7 @@ export function transformText(text, file, redirect = () => null) {
 
   const visitor = (ctx) => {
     const visit = (node) => {
-      if (ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) {
-        const spec = node.moduleSpecifier;
-        const to = spec && ts.isStringLiteral(spec) ? redirect(spec.text) : null;
-        if (to !== null) {
-          const lit = ts.factory.createStringLiteral(to, true);
-          return ts.isImportDeclaration(node)
-            ? ts.factory.updateImportDeclaration(node, node.modifiers, node.importClause, lit, node.attributes)
-            : ts.factory.updateExportDeclaration(node, node.modifiers, node.isTypeOnly, node.exportClause, lit, node.attributes);
-        }
-        return node;
-      }
+      if (ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) return redirected(node, redirect);
       if (ts.isExpressionStatement(node) && ts.isYieldExpression(node.expression) && !node.expression.asteriskToken) {
         return undefined; // a pure schedule point
       }
@@ -790,17 +792,7 @@ export function schedText(text, file, redirect = () => null, isTwoWay = () => fa
 
   const visitor = (ctx) => {
     const visit = (node) => {
-      if (ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) {
-        const spec = node.moduleSpecifier;
-        const to = spec && ts.isStringLiteral(spec) ? redirect(spec.text) : null;
-        if (to !== null) {
-          const lit = f.createStringLiteral(to, true);
-          return ts.isImportDeclaration(node)
-            ? f.updateImportDeclaration(node, node.modifiers, node.importClause, lit, node.attributes)
-            : f.updateExportDeclaration(node, node.modifiers, node.isTypeOnly, node.exportClause, lit, node.attributes);
-        }
-        return node;
-      }
+      if (ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) return redirected(node, redirect);
       if (ts.isFunctionDeclaration(node) && node.asteriskToken && dispatcher(node)) return undispatch(node);
       if (ts.isYieldExpression(node) && node.asteriskToken && node.expression && ts.isCallExpression(node.expression)) {
         const callee = node.expression.expression;
