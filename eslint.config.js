@@ -9,6 +9,7 @@ export default tseslint.config(
       'dist/**',
       'node_modules/**',
       '**/*.fast.ts',
+      '**/*.sched.ts',
       '!src/shm/atomic.fast.ts',
       '!src/sched/irq.fast.ts',
       // model files broken on purpose, for the tests of their one-line errors

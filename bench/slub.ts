@@ -1,10 +1,10 @@
 // SLUB benchmarks: the fast path (one alloc + one free on one CPU) against the
 // calibration loop, and worker scaling from 1 to 2 CPUs on private objects.
 import { makeCpu } from '../src/mm/cpu.js';
-import { slabAllocNode as allocSched } from '../src/mm/slub/alloc.js';
+import { slabAllocNode as allocSched } from '../src/mm/slub/alloc.sched.js';
 import { slabAllocNode } from '../src/mm/slub/alloc.fast.js';
 import { kmemCacheCreate, slubInit } from '../src/mm/slub/cache.js';
-import { doSlabFree as freeSched } from '../src/mm/slub/free.js';
+import { doSlabFree as freeSched } from '../src/mm/slub/free.sched.js';
 import { doSlabFree, kmemCacheFree } from '../src/mm/slub/free.fast.js';
 import { cacheById } from '../src/mm/slub/kmem_cache.js';
 import { virtToHeadPfn } from '../src/mm/slub/objects.js';

@@ -14,6 +14,17 @@
 //     redirected to the `.fast.js` twin.
 // Any other use of `yield` is an error: the free form would have no meaning for it.
 //
+// It also writes `X.sched.ts`, the scheduled form with the schedule points compiled
+// inline (docs/architecture.md, "Schedule points compiled inline"): every
+// `yield* prim(args)` of a primitive of src/shm/atomic.ts becomes its pending access
+// published, a bare `yield` of its site and its access as a plain call
+//   (pendLoad(word, LOAD), yield site, loadAccess(m, word, LOAD, site))
+// so that the primitive's generator frame disappears and the scheduler sees exactly
+// what the primitive shows it. An argument that is not a name, a literal or (the
+// machine) a chain of property names is evaluated once, before the yield, into a
+// temporary of the enclosing generator, as the call evaluated it. Relative imports of
+// two-way modules are redirected to their `.sched.js` twins; everything else is kept.
+//
 // Usage: node scripts/twoway.mjs [--check]   (--check: fail if a twin is stale)
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -35,17 +46,63 @@ function walk(dir, out = []) {
   for (const name of readdirSync(dir)) {
     const p = join(dir, name);
     if (statSync(p).isDirectory()) walk(p, out);
-    else if (p.endsWith('.ts') && !p.endsWith('.fast.ts') && !p.endsWith('.d.ts')) out.push(p);
+    else if (p.endsWith('.ts') && !/\.(fast|sched|d)\.ts$/.test(p)) out.push(p);
   }
   return out;
 }
 
 const isTwoWay = (file) => isTwoWayText(readFileSync(file, 'utf8'));
 
+/** An import or export declaration with its specifier as `redirect` gives it (null: kept). */
+function redirected(node, redirect) {
+  const ts = typescript();
+  const spec = node.moduleSpecifier;
+  const to = spec && ts.isStringLiteral(spec) ? redirect(spec.text) : null;
+  if (to === null) return node;
+  const lit = ts.factory.createStringLiteral(to, true);
+  return ts.isImportDeclaration(node)
+    ? ts.factory.updateImportDeclaration(node, node.modifiers, node.importClause, lit, node.attributes)
+    : ts.factory.updateExportDeclaration(node, node.modifiers, node.isTypeOnly, node.exportClause, lit, node.attributes);
+}
+
+/** A function declaration, expression or method with its `*` (or none), parameters, return type and body replaced. */
+function updateFunction(node, asterisk, params, type, body) {
+  const ts = typescript();
+  const f = ts.factory;
+  if (ts.isFunctionDeclaration(node))
+    return f.updateFunctionDeclaration(node, node.modifiers, asterisk, node.name, node.typeParameters, params, type, body);
+  if (ts.isFunctionExpression(node))
+    return f.updateFunctionExpression(node, node.modifiers, asterisk, node.name, node.typeParameters, params, type, body);
+  return f.updateMethodDeclaration(
+    node,
+    node.modifiers,
+    asterisk,
+    node.name,
+    node.questionToken,
+    node.typeParameters,
+    params,
+    type,
+    body,
+  );
+}
+
 /** Resolve './x.js' from `fromFile` to the `.ts` source path, or null. */
 function sourceOf(fromFile, spec) {
   if (!spec.startsWith('.') || !spec.endsWith('.js')) return null;
   return resolve(dirname(fromFile), `${spec.slice(0, -3)}.ts`);
+}
+
+function transformSched(file, twoWaySet) {
+  const out = schedText(
+    readFileSync(file, 'utf8'),
+    file,
+    (spec) => {
+      const src = sourceOf(file, spec);
+      return src !== null && twoWaySet.has(src) ? `${spec.slice(0, -3)}.sched.js` : null;
+    },
+    (abs) => twoWaySet.has(abs),
+  );
+  return HEADER.replace('%s', relative(dirname(file), file)) + out;
 }
 
 function transform(file, twoWaySet) {
@@ -80,17 +137,7 @@ export function transformText(text, file, redirect = () => null) {
 
   const visitor = (ctx) => {
     const visit = (node) => {
-      if (ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) {
-        const spec = node.moduleSpecifier;
-        const to = spec && ts.isStringLiteral(spec) ? redirect(spec.text) : null;
-        if (to !== null) {
-          const lit = ts.factory.createStringLiteral(to, true);
-          return ts.isImportDeclaration(node)
-            ? ts.factory.updateImportDeclaration(node, node.modifiers, node.importClause, lit, node.attributes)
-            : ts.factory.updateExportDeclaration(node, node.modifiers, node.isTypeOnly, node.exportClause, lit, node.attributes);
-        }
-        return node;
-      }
+      if (ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) return redirected(node, redirect);
       if (ts.isExpressionStatement(node) && ts.isYieldExpression(node.expression) && !node.expression.asteriskToken) {
         return undefined; // a pure schedule point
       }
@@ -101,43 +148,14 @@ export function transformText(text, file, redirect = () => null) {
         }
         return ts.visitNode(node.expression, visit);
       }
-      if (ts.isFunctionDeclaration(node) && node.asteriskToken) {
-        return ts.factory.updateFunctionDeclaration(
+      if ((ts.isFunctionDeclaration(node) || ts.isFunctionExpression(node) || ts.isMethodDeclaration(node)) && node.asteriskToken)
+        return updateFunction(
           node,
-          node.modifiers,
           undefined,
-          node.name,
-          node.typeParameters,
           ts.visitNodes(node.parameters, visit),
           unStep(node.type),
           ts.visitNode(node.body, visit),
         );
-      }
-      if (ts.isFunctionExpression(node) && node.asteriskToken) {
-        return ts.factory.updateFunctionExpression(
-          node,
-          node.modifiers,
-          undefined,
-          node.name,
-          node.typeParameters,
-          ts.visitNodes(node.parameters, visit),
-          unStep(node.type),
-          ts.visitNode(node.body, visit),
-        );
-      }
-      if (ts.isMethodDeclaration(node) && node.asteriskToken) {
-        return ts.factory.updateMethodDeclaration(
-          node,
-          node.modifiers,
-          undefined,
-          node.name,
-          node.questionToken,
-          node.typeParameters,
-          ts.visitNodes(node.parameters, visit),
-          unStep(node.type),
-          ts.visitNode(node.body, visit),
-        );
-      }
       return ts.visitEachChild(node, visit, ctx);
     };
     return (n) => ts.visitNode(n, visit);
@@ -148,6 +166,710 @@ export function transformText(text, file, redirect = () => null) {
   result.dispose();
   if (errors.length) throw new Error(errors.join('\n'));
   return out.startsWith(MARKER) ? out.slice(MARKER.length).trimStart() : out;
+}
+
+// ---- the scheduled twin: schedule points compiled inline ----
+
+// LOAD and ORDER codes of src/sched/event.ts, as the inline forms pass them.
+// OP, LOAD, ORDER and EV codes of src/sched/event.ts, as the inline forms write them
+// (test/twoway.test.ts checks they are event.ts's).
+export const OP = { LOAD: 1, STORE: 2, CAS: 3, CAS2: 4, ADD: 5, XCHG: 6, LOCK: 7, TRYLOCK: 8, UNLOCK: 9, WAIT: 10 };
+export const LOAD = { PLAIN: 0, ACQUIRE: 1, DEP: 2, SC: 3 };
+export const ORDER = { FULL: 0, RELAXED: 1, ACQUIRE: 2, RELEASE: 3 };
+export const EV = { READ: 1, WRITE: 2 };
+
+/**
+ * Calls written out in place (V8 inlines no call into a generator, so each would stay a
+ * call): what src/shm/atomic.ts's function of that name does, built over its arguments
+ * `a` (each a name, a literal or a temporary), `bus(field)` (schedBus.field) and `v()`
+ * (a temporary): the publication of every pending access, and the sc access of the
+ * plain loads and stores and of cas64 (the weaker modes call the same WeakMemory method
+ * as the function). test/schedule_strings.test.ts holds them to the functions' behaviour.
+ */
+const pend =
+  (op, fields = []) =>
+  (x, a) =>
+    x.comma(x.set(x.bus('op'), x.num(op)), x.set(x.bus('word'), a[0]), ...fields.map(([name, e]) => x.set(x.bus(name), e(x, a))));
+const int = (i) => (x, a) => x.bin(a[i], '|', x.num(0));
+const WRITTEN_OUT = {
+  pendLoad: pend(OP.LOAD, [['arg', (x, a) => a[1]]]),
+  pendStore: pend(OP.STORE, [['arg', (x, a) => a[1]]]),
+  pendCas: pend(OP.CAS, [['arg', int(1)]]),
+  pendCas2: pend(OP.CAS2, [
+    ['arg', int(1)],
+    ['arg2', int(2)],
+  ]),
+  pendAdd: pend(OP.ADD),
+  pendXchg: pend(OP.XCHG),
+  pendLock: pend(OP.LOCK),
+  pendTrylock: pend(OP.TRYLOCK),
+  pendUnlock: pend(OP.UNLOCK),
+  pendWait: pend(OP.WAIT, [['arg', int(1)]]),
+  // loadAccess(m, word, kind, site)
+  loadAccess: (x, [m, word, kind, site]) => {
+    const v = x.v();
+    return x.cond(
+      x.weak(),
+      x.callWeak('load', [word, kind, site]),
+      x.comma(
+        x.set(v, x.u32(m, word)),
+        x.set(x.bus('read'), word),
+        x.set(x.bus('ev'), x.num(EV.READ)),
+        x.trace('load', [site, word, v]),
+        v,
+      ),
+    );
+  },
+  // storeAccess(m, word, value, order, site)
+  storeAccess: (x, [m, word, value, order, site]) => {
+    const v = x.v();
+    return x.cond(
+      x.weak(),
+      x.void(x.callWeak('store', [word, value, order, site])),
+      x.comma(
+        x.set(v, x.u32(m, word)),
+        x.set(x.u32(m, word), value),
+        x.set(x.bus('ev'), x.num(EV.WRITE)),
+        x.set(x.bus('old'), v),
+        x.cond(x.bin(v, '!==', x.u32(m, word)), x.call(x.prop(x.bus('written'), 'push'), [word]), x.set(x.bus('read'), word)),
+        x.void(x.trace('store', [site, word, x.bin(value, '>>>', x.num(0))])),
+      ),
+    );
+  },
+  // cas64Access(m, word, expLo, expHi, newLo, newHi, order, site)
+  cas64Access: (x, [m, word, expLo, expHi, newLo, newHi, order, site]) => {
+    const ok = x.v(true);
+    const u = (e) => x.bin(e, '>>>', x.num(0));
+    const high = x.bin(word, '+', x.num(1));
+    return x.cond(
+      x.weak(),
+      x.callWeak('cas2', [word, expLo, expHi, newLo, newHi, order, site]),
+      x.comma(
+        x.set(ok, x.bin(x.bin(x.u32(m, word), '===', u(expLo)), '&&', x.bin(x.u32(m, high), '===', u(expHi)))),
+        x.cond(
+          ok,
+          x.comma(
+            x.set(x.u32(m, word), newLo),
+            x.set(x.u32(m, high), newHi),
+            x.set(x.bus('ev'), x.num(EV.WRITE)),
+            x.set(x.bus('old'), u(expLo)),
+          ),
+          x.set(x.bus('ev'), x.num(EV.READ)),
+        ),
+        x.cond(
+          x.bin(ok, '&&', x.bin(x.bin(u(expLo), '!==', u(newLo)), '||', x.bin(u(expHi), '!==', u(newHi)))),
+          x.call(x.prop(x.bus('written'), 'push'), [word, high]),
+          x.set(x.bus('read'), word),
+        ),
+        x.trace('cas2', [site, word, u(newHi), ok]),
+        ok,
+      ),
+    );
+  },
+};
+
+/**
+ * How each primitive of src/shm/atomic.ts is written inline: its parameters, the call
+ * that publishes its pending access (before the yield) and the call that makes the
+ * access (after it), over the parameters' names and constants; `shape` says what
+ * follows: 'lock' (a held lock: block, try again), 'wait' (block once), 'fence' (no
+ * schedule point when the fence has no effect), 'relax' (a RELAX point, no access).
+ */
+const prim = (params, pend, access, shape = 'value') => ({ params, pend, access, shape });
+const loadP = (kind) => prim(['m', 'word', 'site'], ['pendLoad', 'word', kind], ['loadAccess', 'm', 'word', kind, 'site']);
+const storeP = (order) =>
+  prim(['m', 'word', 'value', 'site'], ['pendStore', 'word', order], ['storeAccess', 'm', 'word', 'value', order, 'site']);
+const casP = (fn, order) =>
+  prim(
+    ['m', 'word', 'expect', 'value', 'site'],
+    ['pendCas', 'word', 'expect'],
+    [fn, 'm', 'word', 'expect', 'value', order, 'site'],
+  );
+const addP = (order) =>
+  prim(['m', 'word', 'delta', 'site'], ['pendAdd', 'word'], ['addAccess', 'm', 'word', 'delta', order, 'site']);
+const xchgP = (order) =>
+  prim(['m', 'word', 'value', 'site'], ['pendXchg', 'word'], ['xchgAccess', 'm', 'word', 'value', order, 'site']);
+const cas64P = (order) =>
+  prim(
+    ['m', 'word', 'expLo', 'expHi', 'newLo', 'newHi', 'site'],
+    ['pendCas2', 'word', 'expLo', 'expHi'],
+    ['cas64Access', 'm', 'word', 'expLo', 'expHi', 'newLo', 'newHi', order, 'site'],
+  );
+const waitP = (acquire) =>
+  prim(
+    ['m', 'word', 'seen', 'site', 'wakeWord'],
+    ['pendWait', 'word', 'seen'],
+    ['waitAccess', 'm', 'word', 'seen', 'wakeWord', acquire],
+    'wait',
+  );
+export const INLINE = {
+  load32: loadP(LOAD.PLAIN),
+  loadAcquire32: loadP(LOAD.ACQUIRE),
+  loadDep32: loadP(LOAD.DEP),
+  atomicLoad32: loadP(LOAD.SC),
+  store32: storeP(ORDER.RELAXED),
+  storeRelease32: storeP(ORDER.RELEASE),
+  atomicStore32: storeP(ORDER.FULL),
+  cas32: casP('casAccess', ORDER.FULL),
+  cas32Relaxed: casP('casAccess', ORDER.RELAXED),
+  cas32Acquire: casP('casAccess', ORDER.ACQUIRE),
+  cas32Release: casP('casAccess', ORDER.RELEASE),
+  cmpxchg32: casP('cmpxchgAccess', ORDER.FULL),
+  cmpxchg32Relaxed: casP('cmpxchgAccess', ORDER.RELAXED),
+  cmpxchg32Acquire: casP('cmpxchgAccess', ORDER.ACQUIRE),
+  cmpxchg32Release: casP('cmpxchgAccess', ORDER.RELEASE),
+  add32: addP(ORDER.FULL),
+  add32Relaxed: addP(ORDER.RELAXED),
+  add32Acquire: addP(ORDER.ACQUIRE),
+  add32Release: addP(ORDER.RELEASE),
+  xchg32: xchgP(ORDER.FULL),
+  xchg32Relaxed: xchgP(ORDER.RELAXED),
+  xchg32Acquire: xchgP(ORDER.ACQUIRE),
+  xchg32Release: xchgP(ORDER.RELEASE),
+  cas64: cas64P(ORDER.FULL),
+  cas64Relaxed: cas64P(ORDER.RELAXED),
+  cas64Acquire: cas64P(ORDER.ACQUIRE),
+  cas64Release: cas64P(ORDER.RELEASE),
+  spinLock: prim(['m', 'word', 'site'], ['pendLock', 'word'], ['lockAccess', 'm', 'word', 'site'], 'lock'),
+  spinTrylock: prim(['m', 'word', 'site'], ['pendTrylock', 'word'], ['trylockAccess', 'm', 'word', 'site']),
+  spinUnlock: prim(['m', 'word', 'site'], ['pendUnlock', 'word'], ['unlockAccess', 'm', 'word', 'site']),
+  waitWhile: waitP(false),
+  waitWhileAcquire: waitP(true),
+  fence: prim(['m', 'kind', 'site'], ['pendFence', 'kind'], ['fenceAccess', 'kind', 'site'], 'fence'),
+  cpuRelax: prim(['site'], null, null, 'relax'),
+};
+/** src/sched/irq.ts: an interruption point, its yield, then maybe a nested interrupt. */
+const IRQ_INLINE = { irqPoint: prim(['cpu', 'site'], null, null, 'irq') };
+/** The modules whose generators are written inline, by the file their import names. */
+const INLINE_MODULES = [
+  { file: /(^|\/)shm\/atomic\.js$/, table: INLINE },
+  { file: /(^|\/)sched\/irq\.js$/, table: IRQ_INLINE },
+];
+/** Parameters with a default, when the call leaves them out. */
+const DEFAULTS = { wakeWord: -1 };
+
+/** Longest body (characters) of a helper written inline at its call sites. */
+const HELPER_MAX = 400;
+/** Two-way modules' small helpers, by file: parsed once per process. */
+const helperCache = new Map();
+
+/**
+ * The helpers of a two-way module that its callers may write inline: generators whose
+ * body is `const` declarations and one `return EXPR;` (or one expression statement), no
+ * nested functions, no types, no bare yield, at most HELPER_MAX characters; each with
+ * where its free names come from (the module's imports, its exported declarations).
+ */
+function helpersOf(file) {
+  if (helperCache.has(file)) return helperCache.get(file);
+  const out = new Map();
+  helperCache.set(file, out);
+  if (!existsSync(file)) return out;
+  const text = readFileSync(file, 'utf8');
+  if (!isTwoWayText(text)) return out;
+  const ts = typescript();
+  const sf = ts.createSourceFile(file, text, ts.ScriptTarget.ES2022, true, ts.ScriptKind.TS);
+  const imports = new Map(); // local -> { target (absolute, or the specifier when not relative), orig }
+  const exported = new Set();
+  for (const st of sf.statements) {
+    if (ts.isImportDeclaration(st) && ts.isStringLiteral(st.moduleSpecifier) && !st.importClause?.isTypeOnly) {
+      const named = st.importClause?.namedBindings;
+      if (!named || !ts.isNamedImports(named)) continue;
+      const spec = st.moduleSpecifier.text;
+      const target = spec.startsWith('.') ? resolve(dirname(file), spec) : spec;
+      for (const el of named.elements)
+        if (!el.isTypeOnly) imports.set(el.name.text, { target, orig: (el.propertyName ?? el.name).text });
+    }
+    const isExported = st.modifiers?.some((x) => x.kind === ts.SyntaxKind.ExportKeyword);
+    if (isExported && ts.isFunctionDeclaration(st) && st.name) exported.add(st.name.text);
+    if (isExported && ts.isVariableStatement(st))
+      for (const d of st.declarationList.declarations) if (ts.isIdentifier(d.name)) exported.add(d.name.text);
+  }
+  const plainBody = (node) => {
+    let ok = true;
+    const look = (n) => {
+      if (
+        ts.isFunctionLike(n) ||
+        ts.isTypeNode(n) ||
+        ts.isAsExpression(n) ||
+        ts.isObjectLiteralExpression(n) ||
+        n.kind === ts.SyntaxKind.ThisKeyword ||
+        (ts.isYieldExpression(n) && !n.asteriskToken) ||
+        (ts.isIdentifier(n) && n.text === 'arguments')
+      )
+        ok = false;
+      else ts.forEachChild(n, look);
+    };
+    look(node);
+    return ok;
+  };
+  for (const st of sf.statements) {
+    if (!ts.isFunctionDeclaration(st) || !st.asteriskToken || !st.name || !st.body) continue;
+    if (st.body.getText(sf).length > HELPER_MAX) continue;
+    if (!st.parameters.every((p) => ts.isIdentifier(p.name) && !p.initializer && !p.dotDotDotToken)) continue;
+    const sts = st.body.statements;
+    const last = sts[sts.length - 1];
+    if (!last || !((ts.isReturnStatement(last) && last.expression) || ts.isExpressionStatement(last))) continue;
+    const locals = [];
+    let ok = true;
+    for (const x of sts.slice(0, -1)) {
+      const d = ts.isVariableStatement(x) && x.declarationList.flags & ts.NodeFlags.Const ? x.declarationList.declarations : null;
+      if (!d || d.length !== 1 || !ts.isIdentifier(d[0].name) || !d[0].initializer || d[0].type) ok = false;
+      else locals.push({ name: d[0].name.text, init: d[0].initializer });
+    }
+    if (!ok || ![...locals.map((l) => l.init), last.expression].every(plainBody)) continue;
+    out.set(st.name.text, {
+      file,
+      params: st.parameters.map((p) => p.name.text),
+      locals,
+      result: last.expression,
+      isReturn: ts.isReturnStatement(last),
+      imports,
+      exported,
+    });
+  }
+  return out;
+}
+
+/** The import specifier of `target` (absolute path without extension, or with .js; or a package) from `file`'s directory. */
+function specFrom(file, target, isTwoWay) {
+  if (!target.startsWith('/')) return target;
+  const base = target.endsWith('.js') ? target.slice(0, -3) : target;
+  let rel = relative(dirname(file), base);
+  if (!rel.startsWith('.')) rel = `./${rel}`;
+  return `${rel}${isTwoWay(`${base}.ts`) ? '.sched.js' : '.js'}`;
+}
+
+/**
+ * The scheduled form of a two-way module's text, schedule points inline (see the top of
+ * this file). `redirect(specifier)` as for transformText; imports from src/shm/atomic.ts
+ * are found by their specifier's file name.
+ */
+export function schedText(text, file, redirect = () => null, isTwoWay = () => false) {
+  const ts = typescript();
+  const f = ts.factory;
+  const sf = ts.createSourceFile(file, text, ts.ScriptTarget.ES2022, true, ts.ScriptKind.TS);
+  const errors = [];
+  const where = (node) => {
+    const { line, character } = sf.getLineAndCharacterOfPosition(node.getStart(sf));
+    return `${relative(root, file)}:${line + 1}:${character + 1}`;
+  };
+
+  // local name -> { name, spec }: the generators of INLINE_MODULES this module imports
+  const prims = new Map();
+  for (const st of sf.statements) {
+    if (!ts.isImportDeclaration(st) || !ts.isStringLiteral(st.moduleSpecifier) || st.importClause?.isTypeOnly) continue;
+    const spec = st.moduleSpecifier.text;
+    const mod = INLINE_MODULES.find((x) => x.file.test(resolve(dirname(file), spec)));
+    const named = st.importClause?.namedBindings;
+    if (!mod || !named || !ts.isNamedImports(named)) continue;
+    for (const el of named.elements) {
+      const name = (el.propertyName ?? el.name).text;
+      if (Object.hasOwn(mod.table, name) && !el.isTypeOnly) prims.set(el.name.text, { name, table: mod.table, spec });
+    }
+  }
+  const num = (x) =>
+    x < 0 ? f.createPrefixUnaryExpression(ts.SyntaxKind.MinusToken, f.createNumericLiteral(-x)) : f.createNumericLiteral(x);
+  const OPERATORS = {
+    '|': ts.SyntaxKind.BarToken,
+    '+': ts.SyntaxKind.PlusToken,
+    '&&': ts.SyntaxKind.AmpersandAmpersandToken,
+    '||': ts.SyntaxKind.BarBarToken,
+    '===': ts.SyntaxKind.EqualsEqualsEqualsToken,
+    '!==': ts.SyntaxKind.ExclamationEqualsEqualsToken,
+    '>>>': ts.SyntaxKind.GreaterThanGreaterThanGreaterThanToken,
+  };
+  /** What WRITTEN_OUT builds with (its `x`). */
+  const build = {
+    num: (n) => num(n),
+    bus: (field) => f.createPropertyAccessExpression(helper('schedBus'), field),
+    prop: (e, name) => f.createPropertyAccessExpression(e, name),
+    set: (l, r) => f.createAssignment(l, r),
+    comma: (...xs) => f.createParenthesizedExpression(f.createCommaListExpression(xs)),
+    cond: (c, t, e) => f.createParenthesizedExpression(f.createConditionalExpression(c, undefined, t, undefined, e)),
+    bin: (l, op, r) => f.createParenthesizedExpression(f.createBinaryExpression(l, OPERATORS[op], r)),
+    call: (fn, args) => f.createCallExpression(fn, undefined, args),
+    void: (e) => f.createVoidExpression(e),
+    u32: (m, word) => f.createElementAccessExpression(f.createPropertyAccessExpression(m, 'u32'), word),
+    weak: () => f.createStrictInequality(build.bus('weak'), f.createNull()),
+    // schedBus.weak!.fn(...): checked non-null just before
+    callWeak: (fn, args) =>
+      f.createCallExpression(f.createPropertyAccessExpression(f.createNonNullExpression(build.bus('weak')), fn), undefined, args),
+    trace: (kind, args) =>
+      f.createCallChain(build.bus('trace'), f.createToken(ts.SyntaxKind.QuestionDotToken), undefined, [
+        f.createStringLiteral(kind, true),
+        ...args,
+      ]),
+    v: (any = false) => newTemp(any),
+  };
+  /** spec -> the names the inline forms call from it */
+  const helpers = new Map();
+  let spec = null; // the module of the primitive being written inline
+  const helper = (name) => {
+    if (!helpers.has(spec)) helpers.set(spec, new Set());
+    helpers.get(spec).add(name);
+    return f.createIdentifier(`$${name}`);
+  };
+
+  /** Temporaries of the generator being visited. */
+  let temps = null;
+  /** An argument that reads the same before and after a yield, and costs nothing to read again. */
+  const stable = (e, chain) =>
+    ts.isIdentifier(e) ||
+    ts.isNumericLiteral(e) ||
+    ts.isStringLiteral(e) ||
+    (ts.isPrefixUnaryExpression(e) && ts.isNumericLiteral(e.operand)) ||
+    (chain && ts.isPropertyAccessExpression(e) && !e.questionDotToken && stable(e.expression, true));
+
+  const inline = (node, { name, table, spec: from }, args) => {
+    spec = from;
+    const p = table[name];
+    if (args.some((a) => ts.isSpreadElement(a))) {
+      errors.push(`${where(node)}: a spread argument to ${name} cannot be written inline`);
+      return null;
+    }
+    const pre = [];
+    const vals = {};
+    p.params.forEach((param, i) => {
+      const a = args[i];
+      if (a === undefined) {
+        if (Object.hasOwn(DEFAULTS, param)) vals[param] = num(DEFAULTS[param]);
+        return;
+      }
+      // the machine is reached through objects that never change it: read it again
+      if (stable(a, param === 'm')) {
+        vals[param] = a;
+        return;
+      }
+      if (temps === null) throw new Error(`${where(node)}: yield* outside a generator`);
+      const t = f.createIdentifier(`$${temps.length}`);
+      temps.push(t);
+      pre.push(f.createAssignment(t, a));
+      vals[param] = t;
+    });
+    const arg = (x) =>
+      typeof x === 'number' ? num(x) : typeof x === 'boolean' ? (x ? f.createTrue() : f.createFalse()) : vals[x];
+    const call = ([fn, ...xs]) => {
+      const args = xs.map(arg).filter((x) => x !== undefined);
+      if (!Object.hasOwn(WRITTEN_OUT, fn)) return f.createCallExpression(helper(fn), undefined, args);
+      return WRITTEN_OUT[fn](build, args);
+    };
+    const site = vals.site;
+    let list;
+    if (p.shape === 'relax') {
+      list = [f.createYieldExpression(undefined, call(['relaxPoint', ...(site ? ['site'] : [])]))];
+    } else if (p.shape === 'irq') {
+      const run = f.createYieldExpression(f.createToken(ts.SyntaxKind.AsteriskToken), call(['irqRun', 'cpu']));
+      list = [
+        f.createYieldExpression(undefined, site),
+        // irqDue's first test written out: interrupts are off in most runs
+        f.createLogicalAnd(
+          f.createLogicalAnd(
+            f.createStrictInequality(f.createPropertyAccessExpression(vals.cpu, 'irqRate'), num(0)),
+            call(['irqDue', 'cpu']),
+          ),
+          f.createParenthesizedExpression(run),
+        ),
+      ];
+    } else if (p.shape === 'fence') {
+      list = [
+        f.createConditionalExpression(
+          call(p.pend),
+          undefined,
+          f.createParenthesizedExpression(
+            f.createCommaListExpression([f.createYieldExpression(undefined, site), call(p.access)]),
+          ),
+          undefined,
+          f.createVoidZero(),
+        ),
+      ];
+    } else {
+      const access = call(p.access);
+      const after =
+        p.shape === 'lock'
+          ? f.createLogicalOr(
+              access,
+              f.createParenthesizedExpression(
+                f.createYieldExpression(f.createToken(ts.SyntaxKind.AsteriskToken), call(['lockWait', 'm', 'word', 'site'])),
+              ),
+            )
+          : p.shape === 'wait'
+            ? f.createLogicalOr(
+                access,
+                f.createParenthesizedExpression(f.createYieldExpression(undefined, call(['blockPoint', 'site']))),
+              )
+            : access;
+      list = [call(p.pend), f.createYieldExpression(undefined, site), after];
+    }
+    const expr = f.createParenthesizedExpression(f.createCommaListExpression([...pre, ...list]));
+    // a primitive without a value is a statement: its inline form's value is no value either
+    return p.shape === 'value' ? expr : f.createVoidExpression(expr);
+  };
+
+  const withTemps = (body, visit) => {
+    const outer = temps;
+    temps = [];
+    let b = ts.visitNode(body, visit);
+    if (temps.length && b && ts.isBlock(b)) {
+      const decl = f.createVariableStatement(
+        undefined,
+        f.createVariableDeclarationList(
+          temps.map((t) =>
+            anyTemps.has(t)
+              ? f.createVariableDeclaration(t, undefined, f.createKeywordTypeNode(ts.SyntaxKind.AnyKeyword), undefined)
+              : f.createVariableDeclaration(t, undefined, undefined, f.createNumericLiteral(0)),
+          ),
+          ts.NodeFlags.Let,
+        ),
+      );
+      b = f.updateBlock(b, [decl, ...b.statements]);
+    }
+    temps = outer;
+    return b;
+  };
+
+  /** An expression read the same at a program's creation as at its first step: names, literals, their properties, operators. */
+  const pure = (e) =>
+    ts.isIdentifier(e) ||
+    ts.isNumericLiteral(e) ||
+    ts.isStringLiteral(e) ||
+    e.kind === ts.SyntaxKind.TrueKeyword ||
+    e.kind === ts.SyntaxKind.FalseKeyword ||
+    e.kind === ts.SyntaxKind.NullKeyword ||
+    (ts.isPropertyAccessExpression(e) && pure(e.expression)) ||
+    (ts.isParenthesizedExpression(e) && pure(e.expression)) ||
+    (ts.isPrefixUnaryExpression(e) &&
+      e.operator !== ts.SyntaxKind.PlusPlusToken &&
+      e.operator !== ts.SyntaxKind.MinusMinusToken &&
+      pure(e.operand)) ||
+    (ts.isBinaryExpression(e) &&
+      !(e.operatorToken.kind >= ts.SyntaxKind.FirstAssignment && e.operatorToken.kind <= ts.SyntaxKind.LastAssignment) &&
+      e.operatorToken.kind !== ts.SyntaxKind.CommaToken &&
+      pure(e.left) &&
+      pure(e.right)) ||
+    (ts.isConditionalExpression(e) && pure(e.condition) && pure(e.whenTrue) && pure(e.whenFalse));
+  /** `return yield* f(pure...)` of a two-way function (not a primitive written inline): its call, else null. */
+  const tailCall = (st) => {
+    const y = ts.isReturnStatement(st) ? st.expression : null;
+    if (!y || !ts.isYieldExpression(y) || !y.asteriskToken || !y.expression || !ts.isCallExpression(y.expression)) return null;
+    const c = y.expression;
+    return ts.isIdentifier(c.expression) && !prims.has(c.expression.text) && c.arguments.every(pure) ? c : null;
+  };
+  /**
+   * A dispatcher: a generator that only chooses which generator to end in, by `if (pure)
+   * return yield* g(...)` statements and a last `return yield* h(...)`. Its scheduled form
+   * is a plain function returning that generator (`yield* f()` one frame shorter); run
+   * from creation instead of from the first step, its choice reads the same values.
+   */
+  const dispatcher = (node) => {
+    const sts = node.body?.statements ?? [];
+    const ok = (st) =>
+      tailCall(st) !== null ||
+      (ts.isIfStatement(st) && pure(st.expression) && ok(st.thenStatement) && (!st.elseStatement || ok(st.elseStatement))) ||
+      (ts.isBlock(st) && st.statements.length === 1 && ok(st.statements[0]));
+    return sts.length > 0 && tailCall(sts[sts.length - 1]) !== null && sts.every(ok);
+  };
+  const undispatch = (node) => {
+    const visit = (n) =>
+      tailCall(n) !== null ? f.updateReturnStatement(n, n.expression.expression) : ts.visitEachChild(n, visit, undefined);
+    return f.updateFunctionDeclaration(
+      node,
+      node.modifiers,
+      undefined,
+      node.name,
+      node.typeParameters,
+      node.parameters,
+      node.type,
+      ts.visitEachChild(node.body, visit, undefined),
+    );
+  };
+
+  // ---- helpers written inline ----
+  /** caller-local name -> { file, name }: a two-way function it names */
+  const callees = new Map();
+  for (const st of sf.statements) {
+    if (ts.isFunctionDeclaration(st) && st.name) callees.set(st.name.text, { file: resolve(file), name: st.name.text });
+    if (!ts.isImportDeclaration(st) || !ts.isStringLiteral(st.moduleSpecifier) || st.importClause?.isTypeOnly) continue;
+    const named = st.importClause?.namedBindings;
+    const spec = st.moduleSpecifier.text;
+    if (!named || !ts.isNamedImports(named) || !spec.startsWith('.') || !spec.endsWith('.js')) continue;
+    const target = resolve(dirname(file), `${spec.slice(0, -3)}.ts`);
+    if (!isTwoWay(target)) continue;
+    for (const el of named.elements)
+      if (!el.isTypeOnly) callees.set(el.name.text, { file: target, name: (el.propertyName ?? el.name).text });
+  }
+  /** imports the inlined helpers need: spec -> Map(orig -> local) */
+  const extraImports = new Map();
+  const anyTemps = new Set();
+  const newTemp = (typed) => {
+    const t = f.createIdentifier(`$${temps.length}`);
+    temps.push(t);
+    if (typed) anyTemps.add(t);
+    return t;
+  };
+  /** The names declared in a function (its parameters and every binding in its body). */
+  const declaredCache = new Map();
+  const declaredIn = (fn) => {
+    if (declaredCache.has(fn)) return declaredCache.get(fn);
+    const names = new Set();
+    const look = (n) => {
+      if ((ts.isParameter(n) || ts.isVariableDeclaration(n) || ts.isBindingElement(n)) && ts.isIdentifier(n.name))
+        names.add(n.name.text);
+      ts.forEachChild(n, look);
+    };
+    look(fn);
+    declaredCache.set(fn, names);
+    return names;
+  };
+  let fnNow = null; // the generator being visited
+  let depth = 0;
+  /** `yield* helper(args)` as its body written in place, or null when it cannot be. */
+  const inlineHelper = (callee, args) => {
+    const h = helpersOf(callee.file).get(callee.name);
+    if (!h || temps === null || depth > 3 || args.length !== h.params.length || args.some((a) => ts.isSpreadElement(a)))
+      return null;
+    const same = callee.file === resolve(file);
+    const mine = new Set([...h.params, ...h.locals.map((l) => l.name)]);
+    const free = new Set();
+    const collect = (n) => {
+      if (ts.isPropertyAccessExpression(n)) return collect(n.expression);
+      if (ts.isIdentifier(n)) {
+        if (!mine.has(n.text)) free.add(n.text);
+        return;
+      }
+      ts.forEachChild(n, collect);
+    };
+    [...h.locals.map((l) => l.init), h.result].forEach(collect);
+    const renames = new Map();
+    for (const name of free) {
+      // the same module: its names are in scope, unless the caller's own shadow them
+      if (same) {
+        if (fnNow && declaredIn(fnNow).has(name)) return null;
+        continue;
+      }
+      const imp = h.imports.get(name);
+      const target = imp ? imp.target : h.exported.has(name) ? callee.file.slice(0, -3) : null;
+      if (target === null) return null;
+      const orig = imp ? imp.orig : name;
+      const spec = specFrom(file, target, isTwoWay);
+      const base = target.endsWith('.js') ? target.slice(0, -3) : target;
+      const mod = INLINE_MODULES.find((x) => x.file.test(`${base}.js`));
+      const local = `$i_${orig}`;
+      if (mod && Object.hasOwn(mod.table, orig)) prims.set(local, { name: orig, table: mod.table, spec });
+      else {
+        if (!extraImports.has(spec)) extraImports.set(spec, new Map());
+        extraImports.get(spec).set(orig, local);
+        if (isTwoWay(`${base}.ts`)) callees.set(local, { file: `${base}.ts`, name: orig });
+      }
+      renames.set(name, local);
+    }
+    const pre = [];
+    const subst = new Map();
+    h.params.forEach((param, i) => {
+      const a = args[i];
+      if (stable(a, false)) subst.set(param, a);
+      else {
+        const t = newTemp(true);
+        pre.push(f.createAssignment(t, a));
+        subst.set(param, t);
+      }
+    });
+    const rewrite = (n) => {
+      const go = (x) => {
+        if (ts.isPropertyAccessExpression(x)) return f.updatePropertyAccessExpression(x, go(x.expression), x.name);
+        if (ts.isIdentifier(x)) return subst.get(x.text) ?? (renames.has(x.text) ? f.createIdentifier(renames.get(x.text)) : x);
+        return ts.visitEachChild(x, go, undefined);
+      };
+      return go(ts.getSynthesizedDeepClone(n, false));
+    };
+    for (const l of h.locals) {
+      const t = newTemp(true);
+      pre.push(f.createAssignment(t, rewrite(l.init)));
+      subst.set(l.name, t);
+    }
+    const expr = f.createParenthesizedExpression(f.createCommaListExpression([...pre, rewrite(h.result)]));
+    return h.isReturn ? expr : f.createVoidExpression(expr);
+  };
+
+  const visitor = (ctx) => {
+    const visit = (node) => {
+      if (ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) return redirected(node, redirect);
+      if (ts.isFunctionDeclaration(node) && node.asteriskToken && dispatcher(node)) return undispatch(node);
+      if (ts.isYieldExpression(node) && node.asteriskToken && node.expression && ts.isCallExpression(node.expression)) {
+        const callee = node.expression.expression;
+        if (ts.isIdentifier(callee) && prims.has(callee.text)) {
+          const args = node.expression.arguments.map((a) => ts.visitNode(a, visit));
+          return inline(node, prims.get(callee.text), args) ?? node;
+        }
+        if (ts.isIdentifier(callee) && callees.has(callee.text)) {
+          const inlined = inlineHelper(callees.get(callee.text), node.expression.arguments);
+          if (inlined !== null) {
+            depth++;
+            try {
+              return ts.visitNode(inlined, visit);
+            } finally {
+              depth--;
+            }
+          }
+        }
+      }
+      if (
+        (ts.isFunctionDeclaration(node) || ts.isFunctionExpression(node) || ts.isMethodDeclaration(node)) &&
+        node.asteriskToken
+      ) {
+        const outerFn = fnNow;
+        fnNow = node;
+        const body = withTemps(node.body, visit);
+        fnNow = outerFn;
+        return updateFunction(node, node.asteriskToken, ts.visitNodes(node.parameters, visit), node.type, body);
+      }
+      if (ts.isFunctionLike(node)) {
+        const outer = temps;
+        temps = null; // a plain function has no yield
+        const r = ts.visitEachChild(node, visit, ctx);
+        temps = outer;
+        return r;
+      }
+      return ts.visitEachChild(node, visit, ctx);
+    };
+    return (n) => ts.visitNode(n, visit);
+  };
+
+  const result = ts.transform(sf, [visitor]);
+  let out = result.transformed[0];
+  const imports = [...helpers].map(([from, names]) =>
+    f.createImportDeclaration(
+      undefined,
+      f.createImportClause(
+        false,
+        undefined,
+        f.createNamedImports(
+          [...names].sort().map((h) => f.createImportSpecifier(false, f.createIdentifier(h), f.createIdentifier(`$${h}`))),
+        ),
+      ),
+      f.createStringLiteral(from, true),
+    ),
+  );
+  for (const [from, names] of extraImports)
+    imports.push(
+      f.createImportDeclaration(
+        undefined,
+        f.createImportClause(
+          false,
+          undefined,
+          f.createNamedImports(
+            [...names]
+              .sort()
+              .map(([orig, local]) => f.createImportSpecifier(false, f.createIdentifier(orig), f.createIdentifier(local))),
+          ),
+        ),
+        f.createStringLiteral(from, true),
+      ),
+    );
+  if (imports.length) out = f.updateSourceFile(out, [...imports, ...out.statements]);
+  const printed = ts.createPrinter({ newLine: ts.NewLineKind.LineFeed }).printFile(out);
+  result.dispose();
+  if (errors.length) throw new Error(errors.join('\n'));
+  return printed.startsWith(MARKER) ? printed.slice(MARKER.length).trimStart() : printed;
 }
 
 /** Does this module's text start with the two-way marker? */
@@ -162,12 +884,17 @@ export function generate({ check = false } = {}) {
   const set = new Set(twoWay);
   const stale = [];
   for (const file of twoWay) {
-    const target = `${file.slice(0, -3)}.fast.ts`;
-    const text = transform(file, set);
-    const old = existsSync(target) ? readFileSync(target, 'utf8') : null;
-    if (old === text) continue;
-    if (check) stale.push(relative(root, target));
-    else writeFileSync(target, text);
+    for (const [suffix, make] of [
+      ['.fast.ts', transform],
+      ['.sched.ts', transformSched],
+    ]) {
+      const target = `${file.slice(0, -3)}${suffix}`;
+      const text = make(file, set);
+      const old = existsSync(target) ? readFileSync(target, 'utf8') : null;
+      if (old === text) continue;
+      if (check) stale.push(relative(root, target));
+      else writeFileSync(target, text);
+    }
   }
   return { modules: twoWay.map((f) => relative(root, f)), stale };
 }
@@ -176,7 +903,7 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   try {
     const { modules, stale } = generate({ check: process.argv.includes('--check') });
     if (stale.length) {
-      console.error(`twoway: stale fast twins: ${stale.join(', ')}`);
+      console.error(`twoway: stale twins: ${stale.join(', ')}`);
       process.exit(1);
     }
     if (process.argv.includes('--verbose')) console.log(`twoway: ${modules.length} two-way modules`);

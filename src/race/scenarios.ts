@@ -2,11 +2,11 @@
 // small machine; setups run the free-running code, programs the scheduled code.
 import type { Cpu } from '../mm/cpu.js';
 import { slabAllocNode as allocNow } from '../mm/slub/alloc.fast.js';
-import { slabAllocNode } from '../mm/slub/alloc.js';
+import { slabAllocNode } from '../mm/slub/alloc.sched.js';
 import { flushCpuSlab as flushCpuSlabNow } from '../mm/slub/deactivate.fast.js';
-import { flushSlab } from '../mm/slub/deactivate.js';
+import { flushSlab } from '../mm/slub/deactivate.sched.js';
 import { kmemCacheFree as freeNow } from '../mm/slub/free.fast.js';
-import { kmemCacheFree } from '../mm/slub/free.js';
+import { kmemCacheFree } from '../mm/slub/free.sched.js';
 import { cpuPartial, cpuPartialSlabs, minPartial } from '../mm/slub/kmem_cache.js';
 import { virtToHeadPfn } from '../mm/slub/objects.js';
 import { slabPlaces } from '../mm/slub/walk.js';

@@ -5,11 +5,11 @@
 // own capacity for that size is 12 as well).
 import type { Cpu } from '../mm/cpu.js';
 import { flushCpuSlab as flushCpuSlabNow } from '../mm/slub/deactivate.fast.js';
-import { flushCpuSlab } from '../mm/slub/deactivate.js';
-import { barnShrink, getBarn } from '../mm/slub/barn.js';
-import { kmemCacheDoShrink } from '../mm/slub/shrink.js';
+import { flushCpuSlab } from '../mm/slub/deactivate.sched.js';
+import { barnShrink, getBarn } from '../mm/slub/barn.sched.js';
+import { kmemCacheDoShrink } from '../mm/slub/shrink.sched.js';
 import { CACHE_CPU, CACHE_NODE } from '../shm/structs.js';
-import { sheafSize } from '../mm/slub/sheaf.js';
+import { sheafSize } from '../mm/slub/sheaf.sched.js';
 import type { Scenario, ScenarioWorld } from './scenario.js';
 import {
   give,

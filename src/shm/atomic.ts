@@ -10,6 +10,12 @@
 // are their plain forms. Under tso, arm and js the scheduler sets schedBus.weak, and each
 // primitive hands its access to it (src/sched/weak.ts: store buffers, stale reads); sc
 // pays one null check per access for that.
+//
+// Under the scheduler one thread runs every CPU of a machine (a race, `run --scheduled`,
+// the viewer's steps: each on a machine of its own), so an sc access is made with plain
+// reads and writes of the typed arrays: the result of the Atomics call it models (the
+// same values, the same conversions), without the builtin call (10-20 ns each) and the
+// BigInts of a 64-bit CAS. The free-running twin, whose CPUs are threads, keeps Atomics.
 
 import { EV, FENCE, LOAD, OP, ORDER } from '../sched/event.js';
 import { BLOCK, RELAX, type Step, site as siteId } from '../sched/step.js';
@@ -70,10 +76,20 @@ export const load32 = (m: Machine, word: number, site: number): Step<number> => 
 
 /** A load of `kind` (LOAD): load32 and its ordered forms. */
 function* loadAs(m: Machine, word: number, kind: number, site: number): Step<number> {
+  pendLoad(word, kind);
+  yield site;
+  return loadAccess(m, word, kind, site);
+}
+
+/** Publish a pending load of `kind` (LOAD). */
+export function pendLoad(word: number, kind: number): void {
   schedBus.op = OP.LOAD;
   schedBus.word = word;
   schedBus.arg = kind;
-  yield site;
+}
+
+/** The access of a load of `kind`, after its schedule point. */
+export function loadAccess(m: Machine, word: number, kind: number, site: number): number {
   const wm = schedBus.weak;
   if (wm !== null) return wm.load(word, kind, site);
   const v = m.u32[word];
@@ -114,10 +130,20 @@ export const store32 = (m: Machine, word: number, value: number, site: number): 
   storeAs(m, word, value, ORDER.RELAXED, site);
 
 function* storeAs(m: Machine, word: number, value: number, order: number, site: number): Step {
+  pendStore(word, order);
+  yield site;
+  storeAccess(m, word, value, order, site);
+}
+
+/** Publish a pending store of ORDER `order`. */
+export function pendStore(word: number, order: number): void {
   schedBus.op = OP.STORE;
   schedBus.word = word;
   schedBus.arg = order;
-  yield site;
+}
+
+/** The access of a store, after its schedule point. */
+export function storeAccess(m: Machine, word: number, value: number, order: number, site: number): void {
   const wm = schedBus.weak;
   if (wm !== null) return wm.store(word, value, order, site);
   const old = m.u32[word];
@@ -144,14 +170,26 @@ export const atomicStore32 = (m: Machine, word: number, value: number, site: num
 
 /** cmpxchg on one 32-bit word with the given ORDER. */
 function* casAs(m: Machine, word: number, expect: number, value: number, order: number, site: number): Step<boolean> {
+  pendCas(word, expect);
+  yield site;
+  return casAccess(m, word, expect, value, order, site);
+}
+
+/** Publish a pending cmpxchg on one word (cas32, cmpxchg32 and their ordered forms). */
+export function pendCas(word: number, expect: number): void {
   schedBus.op = OP.CAS;
   schedBus.word = word;
   schedBus.arg = expect | 0;
-  yield site;
+}
+
+/** The access of a cas32, after its schedule point. */
+export function casAccess(m: Machine, word: number, expect: number, value: number, order: number, site: number): boolean {
   const wm = schedBus.weak;
   if (wm !== null) return wm.cas(word, expect, value, order, site, 'cas32') === expect >>> 0;
-  const found = Atomics.compareExchange(m.i32, word, expect | 0, value | 0);
+  const i32 = m.i32;
+  const found = i32[word];
   const ok = found === (expect | 0);
+  if (ok) i32[word] = value | 0;
   if (ok) wrote(expect >>> 0);
   else {
     schedBus.ev = EV.READ;
@@ -181,14 +219,19 @@ export const cas32Release = (m: Machine, word: number, expect: number, value: nu
 
 /** cmpxchg on one 32-bit word with the given ORDER: the value found. */
 function* cmpxchgAs(m: Machine, word: number, expect: number, value: number, order: number, site: number): Step<number> {
-  schedBus.op = OP.CAS;
-  schedBus.word = word;
-  schedBus.arg = expect | 0;
+  pendCas(word, expect);
   yield site;
+  return cmpxchgAccess(m, word, expect, value, order, site);
+}
+
+/** The access of a cmpxchg32, after its schedule point. */
+export function cmpxchgAccess(m: Machine, word: number, expect: number, value: number, order: number, site: number): number {
   const wm = schedBus.weak;
   if (wm !== null) return wm.cas(word, expect, value, order, site, 'cmpxchg32');
-  const old = Atomics.compareExchange(m.u32, word, expect >>> 0, value >>> 0);
+  const u32 = m.u32;
+  const old = u32[word];
   const ok = old === expect >>> 0;
+  if (ok) u32[word] = value >>> 0;
   if (ok) wrote(old);
   else schedBus.ev = EV.READ;
   accessed(word, ok && old !== value >>> 0);
@@ -215,12 +258,24 @@ export const cmpxchg32Release = (m: Machine, word: number, expect: number, value
 
 /** atomic add with the given ORDER. */
 function* addAs(m: Machine, word: number, delta: number, order: number, site: number): Step<number> {
+  pendAdd(word);
+  yield site;
+  return addAccess(m, word, delta, order, site);
+}
+
+/** Publish a pending atomic add. */
+export function pendAdd(word: number): void {
   schedBus.op = OP.ADD;
   schedBus.word = word;
-  yield site;
+}
+
+/** The access of an atomic add, after its schedule point. */
+export function addAccess(m: Machine, word: number, delta: number, order: number, site: number): number {
   const wm = schedBus.weak;
   if (wm !== null) return wm.add(word, delta, order, site);
-  const old = Atomics.add(m.u32, word, delta);
+  const u32 = m.u32;
+  const old = u32[word];
+  u32[word] = old + (delta | 0); // Atomics.add: the integer part of delta, modulo 2^32
   wrote(old);
   accessed(word, (delta | 0) !== 0);
   schedBus.trace?.('add', site, word, old);
@@ -248,12 +303,24 @@ export const add32Release = (m: Machine, word: number, delta: number, site: numb
 
 /** atomic exchange with the given ORDER. */
 function* xchgAs(m: Machine, word: number, value: number, order: number, site: number): Step<number> {
+  pendXchg(word);
+  yield site;
+  return xchgAccess(m, word, value, order, site);
+}
+
+/** Publish a pending atomic exchange. */
+export function pendXchg(word: number): void {
   schedBus.op = OP.XCHG;
   schedBus.word = word;
-  yield site;
+}
+
+/** The access of an atomic exchange, after its schedule point. */
+export function xchgAccess(m: Machine, word: number, value: number, order: number, site: number): number {
   const wm = schedBus.weak;
   if (wm !== null) return wm.xchg(word, value, order, site);
-  const old = Atomics.exchange(m.u32, word, value);
+  const u32 = m.u32;
+  const old = u32[word];
+  u32[word] = value;
   wrote(old);
   accessed(word, old !== value >>> 0);
   schedBus.trace?.('xchg', site, word, old);
@@ -284,19 +351,40 @@ function* cas64As(
   order: number,
   site: number,
 ): Step<boolean> {
+  pendCas2(word, expLo, expHi);
+  yield site;
+  return cas64Access(m, word, expLo, expHi, newLo, newHi, order, site);
+}
+
+/** Publish a pending cmpxchg_double on the pair at `word`. */
+export function pendCas2(word: number, expLo: number, expHi: number): void {
   schedBus.op = OP.CAS2;
   schedBus.word = word;
   schedBus.arg = expLo | 0;
   schedBus.arg2 = expHi | 0;
-  yield site;
+}
+
+/** The access of a cmpxchg_double, after its schedule point. */
+export function cas64Access(
+  m: Machine,
+  word: number,
+  expLo: number,
+  expHi: number,
+  newLo: number,
+  newHi: number,
+  order: number,
+  site: number,
+): boolean {
   const wm = schedBus.weak;
   if (wm !== null) return wm.cas2(word, expLo, expHi, newLo, newHi, order, site);
-  const exp = BigInt.asIntN(64, BigInt(expLo >>> 0) | (BigInt(expHi >>> 0) << 32n));
-  const nev = BigInt.asIntN(64, BigInt(newLo >>> 0) | (BigInt(newHi >>> 0) << 32n));
-  const ok = Atomics.compareExchange(m.i64, word >> 1, exp, nev) === exp;
-  if (ok) wrote(expLo >>> 0);
-  else schedBus.ev = EV.READ;
-  if (ok && exp !== nev) schedBus.written.push(word, word + 1);
+  const u32 = m.u32;
+  const ok = u32[word] === expLo >>> 0 && u32[word + 1] === expHi >>> 0;
+  if (ok) {
+    u32[word] = newLo;
+    u32[word + 1] = newHi;
+    wrote(expLo >>> 0);
+  } else schedBus.ev = EV.READ;
+  if (ok && (expLo >>> 0 !== newLo >>> 0 || expHi >>> 0 !== newHi >>> 0)) schedBus.written.push(word, word + 1);
   else schedBus.read = word;
   schedBus.trace?.('cas2', site, word, newHi >>> 0, ok);
   return ok;
@@ -360,15 +448,29 @@ const FENCES: Record<FenceKind, number> = { mb: FENCE.MB, wmb: FENCE.WMB, rmb: F
  * `wmb`/`rmb` under tso (where x86 needs none), it does nothing and is no schedule point.
  */
 export function* fence(m: Machine, kind: FenceKind, site: number): Step {
+  if (!pendFence(kind)) return;
+  yield site;
+  fenceAccess(kind, site);
+}
+
+/**
+ * Publish a pending fence when it has an effect in this memory mode: true when it does
+ * (a schedule point follows), false when it is no step at all.
+ */
+export function pendFence(kind: FenceKind): boolean {
   const k = FENCES[kind];
   if (k === undefined) throw new TypeError(`fence: kind must be 'mb', 'wmb' or 'rmb', got '${String(kind)}'`);
   const wm = schedBus.weak;
-  if (wm === null || !wm.fenceHasEffect(k)) return;
+  if (wm === null || !wm.fenceHasEffect(k)) return false;
   schedBus.op = OP.FENCE;
   schedBus.word = -1;
   schedBus.arg = k;
-  yield site;
-  schedBus.weak?.fence(k, site);
+  return true;
+}
+
+/** The fence itself, after its schedule point. */
+export function fenceAccess(kind: FenceKind, site: number): void {
+  schedBus.weak?.fence(FENCES[kind], site);
 }
 
 /**
@@ -377,39 +479,63 @@ export function* fence(m: Machine, kind: FenceKind, site: number): Step {
  * orders what came before that unlock, as the kernel's memory model does.
  */
 export function* spinLock(m: Machine, word: number, site: number): Step {
+  pendLock(word);
+  yield site;
+  if (!lockAccess(m, word, site)) yield* lockWait(m, word, site);
+}
+
+/** Publish a pending spin_lock. */
+export function pendLock(word: number): void {
   schedBus.op = OP.LOCK;
   schedBus.word = word;
-  yield site;
+}
+
+/**
+ * One attempt of spin_lock, after its schedule point: true when it took the lock; false
+ * when the lock is held, with the CPU's block on it published (it yields BLOCK next).
+ */
+export function lockAccess(m: Machine, word: number, site: number): boolean {
   const wm = schedBus.weak;
   if (wm !== null) {
-    while (!wm.lock(word, site, false)) {
-      schedBus.blockedOn = word;
-      schedBus.op = OP.LOCK;
-      schedBus.word = word;
-      yield site | BLOCK;
-    }
-    return;
-  }
-  while (Atomics.compareExchange(m.i32, word, 0, 1) !== 0) {
-    schedBus.trace?.('lock', site, word, 1, false);
-    schedBus.blockedOn = word;
-    schedBus.op = OP.LOCK;
-    schedBus.word = word;
-    yield site | BLOCK;
-  }
-  wrote(0);
-  schedBus.written.push(word);
-  schedBus.trace?.('lock', site, word, 1, true);
+    if (wm.lock(word, site, false)) return true;
+  } else if (m.i32[word] === 0) {
+    m.i32[word] = 1;
+    wrote(0);
+    schedBus.written.push(word);
+    schedBus.trace?.('lock', site, word, 1, true);
+    return true;
+  } else schedBus.trace?.('lock', site, word, 1, false);
+  schedBus.blockedOn = word;
+  schedBus.op = OP.LOCK;
+  schedBus.word = word;
+  return false;
+}
+
+/** spin_lock after a first attempt found the lock held: block, try again when woken. */
+export function* lockWait(m: Machine, word: number, site: number): Step {
+  do yield site | BLOCK;
+  while (!lockAccess(m, word, site));
 }
 
 /** spin_trylock: take the lock if it is free; true when taken (a failed try counts as a read). */
 export function* spinTrylock(m: Machine, word: number, site: number): Step<boolean> {
+  pendTrylock(word);
+  yield site;
+  return trylockAccess(m, word, site);
+}
+
+/** Publish a pending spin_trylock. */
+export function pendTrylock(word: number): void {
   schedBus.op = OP.TRYLOCK;
   schedBus.word = word;
-  yield site;
+}
+
+/** The access of spin_trylock, after its schedule point. */
+export function trylockAccess(m: Machine, word: number, site: number): boolean {
   const wm = schedBus.weak;
   if (wm !== null) return wm.lock(word, site, true);
-  const ok = Atomics.compareExchange(m.i32, word, 0, 1) === 0;
+  const ok = m.i32[word] === 0;
+  if (ok) m.i32[word] = 1;
   if (ok) wrote(0);
   else schedBus.ev = EV.READ;
   accessed(word, ok);
@@ -422,12 +548,23 @@ export function* spinTrylock(m: Machine, word: number, site: number): Step<boole
  * `spin_unlock()`): under tso and arm a buffered store, seen free once it is flushed.
  */
 export function* spinUnlock(m: Machine, word: number, site: number): Step {
+  pendUnlock(word);
+  yield site;
+  unlockAccess(m, word, site);
+}
+
+/** Publish a pending spin_unlock. */
+export function pendUnlock(word: number): void {
   schedBus.op = OP.UNLOCK;
   schedBus.word = word;
-  yield site;
+}
+
+/** The access of spin_unlock, after its schedule point. */
+export function unlockAccess(m: Machine, word: number, site: number): void {
   const wm = schedBus.weak;
   if (wm !== null) return wm.unlock(word, site);
-  const old = Atomics.exchange(m.u32, word, 0);
+  const old = m.u32[word];
+  m.u32[word] = 0;
   wrote(old);
   accessed(word, old !== 0);
   schedBus.trace?.('unlock', site, word, 0);
@@ -451,16 +588,29 @@ export const waitWhileAcquire = (m: Machine, word: number, seen: number, site: n
   waitAs(m, word, seen, site, wakeWord, true);
 
 function* waitAs(m: Machine, word: number, seen: number, site: number, wakeWord: number, acquire: boolean): Step {
+  pendWait(word, seen);
+  yield site;
+  if (!waitAccess(m, word, seen, wakeWord, acquire)) yield site | BLOCK;
+}
+
+/** Publish a pending waitWhile. */
+export function pendWait(word: number, seen: number): void {
   schedBus.op = OP.WAIT;
   schedBus.word = word;
   schedBus.arg = seen | 0;
-  yield site;
+}
+
+/**
+ * The look of waitWhile, after its schedule point: true when the word no longer holds
+ * `seen`; false when it still does, with the CPU's block published (it yields BLOCK next).
+ */
+export function waitAccess(m: Machine, word: number, seen: number, wakeWord: number, acquire: boolean): boolean {
   schedBus.ev = EV.READ;
   const wm = schedBus.weak;
-  if (wm !== null ? wm.waitWhile(word, seen, acquire) : m.u32[word] !== seen >>> 0) return;
+  if (wm !== null ? wm.waitWhile(word, seen, acquire) : m.u32[word] !== seen >>> 0) return true;
   schedBus.blockedOn = word;
   schedBus.alsoWakeOn = wakeWord;
-  yield site | BLOCK;
+  return false;
 }
 
 /**
@@ -484,5 +634,11 @@ const S_CPU_RELAX = siteId('cpu_relax');
  * Busy-waits without it are found too (a CPU re-reading words nobody wrote), later.
  */
 export function* cpuRelax(site = S_CPU_RELAX): Step {
-  yield site | RELAX;
+  yield relaxPoint(site);
 }
+
+/** The point cpuRelax() yields. */
+export const relaxPoint = (site = S_CPU_RELAX): number => site | RELAX;
+
+/** The point a CPU yields when it blocks at `site`. */
+export const blockPoint = (site: number): number => site | BLOCK;

@@ -17,7 +17,7 @@ import { runScheduled, type ScheduleResult, type Strategy } from '../sched/sched
 import { addrByte, allStarted, cpuOpsDone, create, type Machine, pfnToAddr, requestStop } from '../shm/machine.js';
 import { type AllocatorName, checkAllocator, createAllocatorPool, type PoolReport, poolReport } from './allocators.js';
 import { createLedger, heldCount } from './ledger.js';
-import { cpuProgram } from './program.js';
+import { cpuProgram } from './program.sched.js';
 import { BARRIER, RING, TRANSFER_SLOTS } from './structs.js';
 import { type CpuResult, type CpuTask, type Harness, OBJECT_WORKLOADS, type WorkloadName } from './task.js';
 import { type CpuPool, runOnWorkers } from './workers.js';

@@ -70,16 +70,26 @@ interface CacheArgs {
   freeptrOffset: number;
 }
 
-/** Names that resolve to a cache: its own and those of caches merged into it. */
-const aliasNames = perBufferState<Map<number, string[]>>((a) => new Map([...a].map(([id, names]) => [id, names.slice()])));
+/**
+ * Names that resolve to a cache: its own and those of caches merged into it. Never
+ * changed in place (editAliases() replaces the map), so that an image shares it and a
+ * restore costs nothing.
+ */
+const aliasNames = perBufferState<ReadonlyMap<number, readonly string[]>>((a) => a);
 
-function aliasesOf(m: Machine): Map<number, string[]> {
-  let a = aliasNames.get(m.sab);
-  if (!a) {
-    a = new Map();
-    aliasNames.set(m.sab, a);
-  }
-  return a;
+const aliasesOf = (m: Machine): ReadonlyMap<number, readonly string[]> => aliasNames.get(m.sab) ?? new Map();
+
+/** Change the names of cache `id`: `edit` gets them (undefined: none) and returns the new ones (undefined: forget them). */
+function editAliases(
+  m: Machine,
+  id: number,
+  edit: (names: readonly string[] | undefined) => readonly string[] | undefined,
+): void {
+  const a = new Map(aliasesOf(m));
+  const names = edit(a.get(id));
+  if (names === undefined) a.delete(id);
+  else a.set(id, names);
+  aliasNames.set(m.sab, a);
 }
 
 /**
@@ -192,7 +202,7 @@ export function kmemCacheCreate(m: Machine, name: string, size: number, opts: Ca
     m.u32[base + KMEM_CACHE.refcount] = now.refcount;
     m.u32[base + KMEM_CACHE.objectSize] = now.objectSize;
     m.u32[base + KMEM_CACHE.inuse] = now.inuse;
-    aliasesOf(m).get(id)?.push(name);
+    editAliases(m, id, (names) => names && [...names, name]);
     forgetCacheViews(m);
     return id;
   }
@@ -318,7 +328,7 @@ function createCache(
       throw e;
     }
   }
-  aliasesOf(m).set(id, [name]);
+  editAliases(m, id, () => [name]);
   return id;
 }
 
@@ -331,7 +341,7 @@ export function liveCacheIds(m: Machine): number[] {
 }
 
 /** The names that resolve to cache `id` (its own first). */
-export const cacheNames = (m: Machine, id: number): string[] => aliasesOf(m).get(id) ?? [readName(m, cacheOff(m, id))];
+export const cacheNames = (m: Machine, id: number): string[] => [...(aliasesOf(m).get(id) ?? [readName(m, cacheOff(m, id))])];
 
 /** The sysfs directory name: a mergeable cache lives under its unique id, ":0000064". */
 export function sysfsName(m: Machine, id: number): string {
@@ -363,7 +373,7 @@ export function kmemCacheDestroy(m: Machine, id: number): void {
   const refcount = m.u32[b + KMEM_CACHE.refcount];
   if (refcount > 1) {
     m.u32[b + KMEM_CACHE.refcount] = refcount - 1;
-    aliasesOf(m).get(id)?.pop();
+    editAliases(m, id, (names) => names?.slice(0, -1));
     return;
   }
   const leaked = leakedObjects(s);
@@ -390,7 +400,7 @@ export function kmemCacheDestroy(m: Machine, id: number): void {
     m.u32[c + CACHE_CPU.main] = 0;
   }
   m.u32[b + KMEM_CACHE.state] = CACHE_STATE.destroyed;
-  aliasesOf(m).delete(id);
+  editAliases(m, id, () => undefined);
   forgetCacheViews(m);
 }
 
@@ -407,10 +417,13 @@ export function leakedObjects(
   const out: number[] = [];
   for (const r of records) {
     if (liveObjects(r) === 0) continue;
-    const notHeld = new Set([...r.freeIdx, ...r.cachedIdx]);
+    const notHeld = new Uint8Array(r.objects);
+    for (const i of r.freeIdx) notHeld[i] = 1;
+    for (const i of r.cachedIdx) notHeld[i] = 1;
     for (let i = 0; i < r.objects; i++) {
+      if (notHeld[i] !== 0) continue;
       const object = objectAt(s, r.pfn, i);
-      if (!notHeld.has(i) && !storage.has(object)) out.push(object);
+      if (!storage.has(object)) out.push(object);
     }
   }
   return out;

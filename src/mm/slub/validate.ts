@@ -134,11 +134,13 @@ function checkSheaves(s: KmemCache, records: readonly SlabRecord[], out: string[
     if (m.u32[c + CACHE_CPU.pcsLock] !== 0) out.push(`${s.name}: CPU${cpu}'s cpu_sheaves->lock is held`);
   }
   for (const sh of sheaves) {
-    const at = `${s.name}: ${sh.place} sheaf 0x${sh.addr.toString(16)}${sh.cpu !== undefined ? ` of CPU${sh.cpu}` : ` of node ${sh.node}`}`;
-    if (sh.cache !== s.id) out.push(`${at}: belongs to cache id ${sh.cache}`);
-    if (sh.size > cap) out.push(`${at}: holds ${sh.size} objects, more than its capacity ${cap}`);
-    if (sh.place === 'barn_full' && sh.size !== cap) out.push(`${at}: a full sheaf with ${sh.size} of ${cap} objects`);
-    if (sh.place === 'barn_empty' && sh.size !== 0) out.push(`${at}: an empty sheaf with ${sh.size} objects`);
+    // made only for a message: this runs after every race run
+    const at = (): string =>
+      `${s.name}: ${sh.place} sheaf 0x${sh.addr.toString(16)}${sh.cpu !== undefined ? ` of CPU${sh.cpu}` : ` of node ${sh.node}`}`;
+    if (sh.cache !== s.id) out.push(`${at()}: belongs to cache id ${sh.cache}`);
+    if (sh.size > cap) out.push(`${at()}: holds ${sh.size} objects, more than its capacity ${cap}`);
+    if (sh.place === 'barn_full' && sh.size !== cap) out.push(`${at()}: a full sheaf with ${sh.size} of ${cap} objects`);
+    if (sh.place === 'barn_empty' && sh.size !== 0) out.push(`${at()}: an empty sheaf with ${sh.size} objects`);
     for (const o of sh.objects) {
       const pfn = validAddr(m, o) ? virtToHeadPfn(m, o) : 0;
       const p = pageOff(m, pfn);
@@ -147,11 +149,11 @@ function checkSheaves(s: KmemCache, records: readonly SlabRecord[], out: string[
         m.u32[p + PAGE.slabCache] !== s.id + 1 ||
         objectIndex(s, pfn, objectsOf(m.u32[p + SLAB_COUNTERS]), o) < 0
       ) {
-        out.push(`${at}: 0x${o.toString(16)} is not an object of ${s.name}`);
+        out.push(`${at()}: 0x${o.toString(16)} is not an object of ${s.name}`);
         continue;
       }
       const before = where.get(o);
-      if (before !== undefined) out.push(`${at}: object 0x${o.toString(16)} is also in the ${before} sheaf`);
+      if (before !== undefined) out.push(`${at()}: object 0x${o.toString(16)} is also in the ${before} sheaf`);
       where.set(o, sh.place);
     }
     checkStorage(s, sh.addr, at, out);
@@ -174,17 +176,17 @@ function checkSheaves(s: KmemCache, records: readonly SlabRecord[], out: string[
 }
 
 /** A sheaf's memory is an allocated object of a kmalloc cache (not on its freelists). */
-function checkStorage(s: KmemCache, addr: number, at: string, out: string[]): void {
+function checkStorage(s: KmemCache, addr: number, at: () => string, out: string[]): void {
   const m = s.m;
   const pfn = validAddr(m, addr) ? virtToHeadPfn(m, addr) : 0;
   const p = pageOff(m, pfn);
   if (pfn === 0 || !(m.u32[p + PAGE.flags] & PG.slab)) {
-    out.push(`${at}: its memory is not in a slab`);
+    out.push(`${at()}: its memory is not in a slab`);
     return;
   }
   const k = cacheById(m, m.u32[p + PAGE.slabCache] - 1);
   const index = objectIndex(k, pfn, objectsOf(m.u32[p + SLAB_COUNTERS]), addr);
-  if (index < 0) out.push(`${at}: its memory is not an object of ${k.name}`);
+  if (index < 0) out.push(`${at()}: its memory is not an object of ${k.name}`);
   else if (slabRecord(k, pfn, { kind: 'none' }, new Set()).freeIdx.includes(index))
-    out.push(`${at}: its memory is free in ${k.name}`);
+    out.push(`${at()}: its memory is free in ${k.name}`);
 }

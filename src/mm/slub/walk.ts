@@ -213,17 +213,26 @@ export interface SheafRecord {
  * among them.
  */
 export function sheafRecords(s: KmemCache): SheafRecord[] {
-  if (s.m.u32[s.base + KMEM_CACHE.sheafCapacity] === 0) return [];
   const m = s.m;
   const out: SheafRecord[] = [];
-  const record = (addr: number, place: SheafPlace, where: { cpu?: number; node?: number }): void => {
+  forEachSheaf(s, (addr, place, where) => {
     const w = addrWord(m, addr);
     const size = m.u32[w + SHEAF.size];
     const objects: number[] = [];
     const shown = Math.min(size, 4096);
     for (let i = 0; i < shown; i++) objects.push(m.u32[w + SHEAF.objects + i * SHEAF.objectStride]);
     out.push({ addr, place, ...where, cache: m.u32[w + SHEAF.cache] - 1, size, objects });
-  };
+  });
+  return out;
+}
+
+/** Every sheaf of `s` (the CPUs' main and spare, then each node's barn lists), by its address. */
+function forEachSheaf(
+  s: KmemCache,
+  record: (addr: number, place: SheafPlace, where: { cpu?: number; node?: number }) => void,
+): void {
+  const m = s.m;
+  if (m.u32[s.base + KMEM_CACHE.sheafCapacity] === 0) return;
   for (let cpu = 0; cpu < m.cfg.cpus; cpu++) {
     const c = cpuSlabOff(s, cpu);
     if (m.u32[c + CACHE_CPU.main] !== 0) record(m.u32[c + CACHE_CPU.main], 'main', { cpu });
@@ -241,7 +250,6 @@ export function sheafRecords(s: KmemCache): SheafRecord[] {
       }
     }
   }
-  return out;
 }
 
 /** The objects of `s` held in its sheaves. */
@@ -256,7 +264,7 @@ export function sheafStorage(m: Machine): Set<number> {
   const out = new Set<number>();
   for (let id = 0; id < m.u32[GLOBAL.nrCaches]; id++) {
     if (m.u32[cacheOff(m, id) + KMEM_CACHE.state] !== CACHE_STATE.live) continue;
-    for (const r of sheafRecords(cacheById(m, id))) out.add(r.addr);
+    forEachSheaf(cacheById(m, id), (addr) => out.add(addr));
   }
   return out;
 }

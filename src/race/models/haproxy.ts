@@ -4,7 +4,7 @@
 import { createPool, haPoolAt, poolRegistryCreate, validateHaPool } from '../../mm/pools/haproxy.fast.js';
 import { poolAlloc as allocNow, poolFree as freeNow } from '../../mm/pools/haproxy.fast.js';
 import { Ledger } from '../../mm/pools/ledger.js';
-import { haproxyAbaWorkload } from '../../mm/pools/workload.js';
+import { haproxyAbaWorkload } from '../../mm/pools/workload.sched.js';
 import type { HaKindName } from '../../mm/pools/structs.js';
 import type { Model } from '../model.js';
 

@@ -2,7 +2,7 @@
 // its tag it is correct; without (mutant untagged-stack) the explorer finds ABA: a CPU
 // pops A while another pops A and B and pushes A back, and the head becomes B, which
 // the other CPU holds.
-import { pop, push } from '../../examples/treiber.js';
+import { pop, push } from '../../examples/treiber.sched.js';
 import { allocPages } from '../../mm/page_alloc.fast.js';
 import { type Machine, addrWord, pfnToAddr } from '../../shm/machine.js';
 import type { Model } from '../model.js';
