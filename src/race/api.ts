@@ -7,14 +7,24 @@ import type { TraceStep } from '../sched/scheduler.js';
 import { ReplayStrategy } from '../sched/strategies/replay.js';
 import { type ExploreOptions, type ExploreReport, explore as exploreModels, STRATEGIES, type StrategyName } from './explore.js';
 import { checkModel, type Model } from './model.js';
+import { DPOR_ALGORITHMS, type DporAlgorithm } from '../sched/dpor/search.js';
 import { parseRaceSchedule, runRace } from './run.js';
 import { parseShard, type Shard, shardFromEnv } from './shard.js';
 
 /** How {@link explore} searches. Every field has a default. */
 export interface ExploreSettings {
-  /** `random` (default), `pct` (probabilistic concurrency testing) or `dfs` (every schedule within a preemption bound). */
+  /**
+   * `random` (default), `pct` (probabilistic concurrency testing), `dfs` (every schedule
+   * within a preemption bound) or `dpor` (one run per Mazurkiewicz trace: every
+   * interleaving, up to the order of independent accesses).
+   */
   strategy?: StrategyName;
-  /** Runs per model and profile (default 1000 when no budget is given; a cap when one is). */
+  /** With `dpor`: `optimal` (wakeup trees, the default) or `source` (source sets and sleep sets). */
+  dpor?: DporAlgorithm;
+  /**
+   * Runs per model and profile (default 1000 when no budget is given; a cap when one is;
+   * `dpor`: no cap unless given).
+   */
   runs?: number;
   /** Wall-clock budget for the whole exploration: milliseconds, or a duration such as `'30s'`. */
   budget?: number | string;
@@ -26,7 +36,7 @@ export interface ExploreSettings {
   shard?: Shard | string;
   /** PCT depth (default 3). */
   depth?: number;
-  /** DFS preemption bound (default 2). */
+  /** Preemption bound: DFS (default 2), DPOR (default none). */
   preemptionBound?: number;
   /** Steps one run may take before it counts as a possible livelock (default: the model's, else 100,000). */
   maxSteps?: number;
@@ -66,6 +76,9 @@ export function exploreOptions(models: readonly Model[], s: ExploreSettings): Ex
   const strategy = s.strategy ?? 'random';
   if (!STRATEGIES.includes(strategy))
     throw new SlabError('EINVAL', `strategy must be one of ${STRATEGIES.join(', ')}, got '${strategy}'`);
+  if (s.dpor !== undefined && !DPOR_ALGORITHMS.includes(s.dpor))
+    throw new SlabError('EINVAL', `dpor must be one of ${DPOR_ALGORITHMS.join(', ')}, got '${String(s.dpor)}'`);
+  if (s.dpor !== undefined && strategy !== 'dpor') throw new SlabError('EINVAL', `dpor: '${s.dpor}' needs strategy 'dpor'`);
   const budgetMs = s.budget === undefined ? 0 : typeof s.budget === 'number' ? s.budget : parseDuration(s.budget);
   if (!(budgetMs >= 0))
     throw new SlabError('EINVAL', `budget must be milliseconds or a duration like 30s, got '${String(s.budget)}'`);
@@ -94,9 +107,10 @@ export function exploreOptions(models: readonly Model[], s: ExploreSettings): Ex
     profiles,
     mutant: s.mutant ?? null,
     strategy,
+    dpor: s.dpor,
     depth: int(s.depth, 'depth', 1, 20, 3),
-    preemptionBound: int(s.preemptionBound, 'preemptionBound', 0, 20, 2),
-    runs: int(s.runs, 'runs', 1, 1e9, budgetMs > 0 ? 1e9 : DEFAULT_RUNS),
+    preemptionBound: int(s.preemptionBound, 'preemptionBound', 0, 20, strategy === 'dpor' ? Infinity : 2),
+    runs: int(s.runs, 'runs', 1, 1e9, budgetMs > 0 || strategy === 'dpor' ? 1e9 : DEFAULT_RUNS),
     budgetMs,
     seed: int(s.seed, 'seed', 0, 0xffffffff, 1),
     shard,

@@ -49,6 +49,12 @@ export interface RunOptions {
    * as usual.
    */
   stopAfter?: number;
+  /**
+   * Offer busy-waiting CPUs like any other (ScheduleOptions.unfair): for DPOR, which
+   * decides for itself which CPUs may move. Its schedules replay as ordinary ones only
+   * through the choices it records for fair scheduling (src/sched/dpor/).
+   */
+  unfair?: boolean;
 }
 
 /** Race machines are small (64 pages): setup and the final checks scan every page of them. */
@@ -169,6 +175,8 @@ export function runRace(cfg: RaceConfig, strategy: Strategy, opts: RunOptions = 
     result = runScheduled(programs, strategy, {
       maxSteps: Math.min(opts.stopAfter ?? Infinity, opts.maxSteps ?? model.maxSteps ?? DEFAULT_MAX_STEPS),
       trace: opts.trace,
+      unfair: opts.unfair,
+      memory: m.u32,
       afterStep:
         opts.trace || stepCheck
           ? (_cpu, written) => {
@@ -193,7 +201,8 @@ export function runRace(cfg: RaceConfig, strategy: Strategy, opts: RunOptions = 
     throw new ModelError(`model '${model.name}': ${who} threw ${e?.name ?? 'an error'}: ${e?.message ?? String(e)}`, model.name);
   }
   const trace = opts.trace ? withAccesses(result.trace ?? [], stepAccesses) : undefined;
-  if (result.outcome === 'budget' && result.steps === opts.stopAfter) {
+  // A run cut short on purpose (stopAfter, or by its strategy) is no failure and is not checked.
+  if ((result.outcome === 'budget' && result.steps === opts.stopAfter) || result.outcome === 'halted') {
     const { steps, choices } = result;
     return {
       failed: false,
