@@ -31,7 +31,8 @@ export { add32, cas32, cas64, cpuRelax, load32, spinLock, spinUnlock, store32, w
 // Exploring and replaying
 export { explore, replay } from './race/api.js';
 export type { ExploreSettings, ReplayResult } from './race/api.js';
-export type { ExploreReport, Failure, ModelReport, StrategyName } from './race/explore.js';
+export type { DporModelReport, ExploreReport, Failure, ModelReport, StrategyName } from './race/explore.js';
+export type { DporAlgorithm } from './sched/dpor/search.js';
 export { STRATEGIES } from './race/explore.js';
 export type { Access, TraceStep } from './sched/scheduler.js';
 
