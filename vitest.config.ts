@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 // @ts-expect-error: a plain .mjs script without types
@@ -21,5 +22,10 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // A test file spends much of its time waiting: on a CLI child, the browser, worker
+    // threads, npm. vitest's default (one file fewer than CPUs: one file at a time on 2
+    // vCPUs) leaves a CPU idle in those waits; one file per CPU, and never fewer than two,
+    // keeps both busy (docs/architecture.md, "The test suite's time").
+    maxWorkers: Math.max(2, availableParallelism()),
   },
 });

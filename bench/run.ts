@@ -12,6 +12,8 @@ import { tuneV8ForWorkloads, WORKLOAD_V8_FLAGS } from '../src/workload/v8_flags.
 import { type BenchCase, pairedRatio, printRows, runBench, saveResults } from './harness.js';
 import { againstPools, scaling, slubCases } from './slub.js';
 import { raceSpeed } from './race.js';
+import { traceReplaySpeed } from './trace.js';
+import { weakRaceSpeed } from './weak.js';
 import { THREADTEST_CACHE, THREADTEST_KMALLOC, THREADTEST_KMALLOC_128, threadtestCases } from './workload.js';
 
 const BATCH = 1000;
@@ -93,6 +95,7 @@ const scheduledRows = await runBench(
   cases.filter((c) => c.form === 'scheduled'),
 );
 const race = raceSpeed();
+const weak = weakRaceSpeed();
 tuneV8ForWorkloads();
 const freeTitle = `${title}: free-running, ${WORKLOAD_V8_FLAGS}`;
 const freeRows = await runBench(
@@ -118,6 +121,7 @@ const overFastPathOp = (name: string): number | null => {
 };
 const scale = await scaling();
 const pools = await againstPools();
+const trace = await traceReplaySpeed();
 const pcpRatio = (profile: string) =>
   rows.find((r) => r.name.startsWith(`page alloc+free, order 0, pcp lists (${profile}`))?.ratio_to_calibration ?? null;
 const summary = {
@@ -139,7 +143,13 @@ const summary = {
   race_all_steps_per_sec_with_setup: race.stepsPerSec,
   race_all_scheduler_steps_per_sec: race.schedStepsPerSec,
   race_all_steps_per_cpu_sec: race.stepsPerCpuSec,
+  // race --scenario all under arm over sc, same process and rounds (#18: >= 0.5)
+  race_all_arm_over_sc_steps_per_sec: weak.armOverScStepsPerSec,
+  race_all_arm_over_sc_scheduler_steps_per_sec: weak.armOverScSchedStepsPerSec,
+  race_all_arm_over_sc_runs_per_sec: weak.armOverScRunsPerSec,
   threadtest_2cpu_ops_per_sec: pools,
+  // slabsim trace on a 10M-event generated trace, against run on the same profile (bench/trace.ts)
+  trace_replay: trace,
 };
 console.log(summary);
 saveResults('latest.json', {

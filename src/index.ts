@@ -26,11 +26,54 @@ export { alloc, word } from './race/memory.js';
 // Schedule points and the shared-memory primitives (each access is a schedule point)
 export type { Step } from './sched/step.js';
 export { site } from './sched/step.js';
-export { add32, cas32, cas64, cpuRelax, load32, spinLock, spinUnlock, store32, waitWhile, xchg32 } from './shm/atomic.js';
+export {
+  add32,
+  add32Acquire,
+  add32Relaxed,
+  add32Release,
+  atomicLoad32,
+  atomicStore32,
+  cas32,
+  cas32Acquire,
+  cas32Relaxed,
+  cas32Release,
+  cas64,
+  cas64Acquire,
+  cas64Relaxed,
+  cas64Release,
+  cmpxchg32,
+  cmpxchg32Acquire,
+  cmpxchg32Relaxed,
+  cmpxchg32Release,
+  cpuRelax,
+  fence,
+  load32,
+  loadAcquire32,
+  loadDep32,
+  spinLock,
+  spinTrylock,
+  spinUnlock,
+  store32,
+  storeRelease32,
+  waitWhile,
+  waitWhileAcquire,
+  xchg32,
+  xchg32Acquire,
+  xchg32Relaxed,
+  xchg32Release,
+} from './shm/atomic.js';
+export type { FenceKind } from './shm/atomic.js';
+
+// Memory modes
+export { MEMORY_MODELS } from './sched/memory_model.js';
+export type { MemoryModel } from './sched/memory_model.js';
+export { setPlainAccessCheck } from './sched/plain_check.js';
+export type { PlainAccessCheck } from './sched/plain_check.js';
+export type { BufferedStore } from './sched/weak.js';
 
 // Exploring and replaying
 export { explore, replay } from './race/api.js';
-export type { ExploreSettings, ReplayResult } from './race/api.js';
+export type { ExploreSettings, ReplayResult, ReplaySettings } from './race/api.js';
 export type { DporModelReport, ExploreReport, Failure, ModelReport, StrategyName } from './race/explore.js';
 export type { DporAlgorithm } from './sched/dpor/search.js';
 export { STRATEGIES } from './race/explore.js';

@@ -170,7 +170,7 @@ describe('what dpor reports', () => {
         const odd = runs++ % 2 === 1;
         return {
           *thread(cpu) {
-            yield* store32(m, cpu === 0 && odd ? w + 1 : w, 1, S);
+            yield* store32(m, cpu.id === 0 && odd ? w + 1 : w, 1, S);
             yield* load32(m, w, S);
           },
         };

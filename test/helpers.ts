@@ -3,12 +3,14 @@
 import { type ChildProcess, spawnSync } from 'node:child_process';
 import { CI_SHARD_SOURCES } from '../src/race/shard.js';
 import { createHash } from 'node:crypto';
-import { expect } from 'vitest';
+import { afterAll, expect, inject } from 'vitest';
+import { builtCli, builtDir, importBuilt } from './built.js';
 import { SlabError } from '../src/errors.js';
 import type { Strategy } from '../src/sched/scheduler.js';
 import { allocPages } from '../src/mm/page_alloc.fast.js';
 import type { Machine } from '../src/shm/machine.js';
 import type { ObjCounts } from '../src/workload/objects.js';
+import type { CpuPool } from '../src/workload/workers.js';
 import { finishRun, type RunOptions, type RunReport, runWorkloadScheduled } from '../src/workload/run.js';
 
 /** A digest of the whole machine: equal digests mean bit-identical state. */
@@ -57,20 +59,28 @@ export function takeAllPages(m: Machine): number[] {
   return taken;
 }
 
-/** `slabsim ...args` from the sources, as a child process. */
-/** The CLI from source in a child process, with the CI's own shard variables cleared. */
+/**
+ * `slabsim ...args` in a child process: the CLI compiled from the sources when vitest
+ * started (test/built.ts: a child starts in a third of the time tsx takes), with the CI's
+ * own shard variables cleared. `cli.fromSource` runs src/cli/main.ts through tsx instead,
+ * for what only a run from source does (a model file's `slabsim` resolved to src/).
+ */
 export const cli = Object.assign((...args: string[]) => cli.withEnv({})(...args), {
   /** The CLI with these environment variables set (on top of a cleared CI environment). */
   withEnv:
     (env: Record<string, string>) =>
     (...args: string[]) =>
-      spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
-        encoding: 'utf8',
-        timeout: 120_000,
-        // not run by npx, whatever ran the tests: the commands it prints name bin/slabsim.mjs
-        env: { ...withoutShardVariables(process.env), npm_command: '', ...env },
-      }),
+      spawnCli([builtCli(builtDir(inject('built'))), ...args], env),
+  fromSource: (...args: string[]) => spawnCli(['--import', 'tsx', 'src/cli/main.ts', ...args], {}),
 });
+
+const spawnCli = (argv: string[], env: Record<string, string>) =>
+  spawnSync(process.execPath, argv, {
+    encoding: 'utf8',
+    timeout: 120_000,
+    // not run by npx, whatever ran the tests: the commands it prints name bin/slabsim.mjs
+    env: { ...withoutShardVariables(process.env), npm_command: '', ...env },
+  });
 
 /** A command line as a person pastes it into a shell, run in the repository's root. */
 export const shell = (command: string) =>
@@ -136,4 +146,28 @@ export function firstLine(child: ChildProcess): Promise<string> {
     child.stderr?.on('data', (d) => (err += d));
     child.on('exit', (code) => fail(new Error(`the child exited ${code} before its first line: ${err}`)));
   });
+}
+
+/**
+ * Worker threads kept for a test file's runs, one pool per CPU count, closed after the
+ * file's last test: `runWorkload({ ..., pool: await pools(cpus) })`. A run on a kept pool
+ * finds its threads started and its code compiled, as compare's repeated runs do. The
+ * threads run the compiled tree (test/built.ts): a thread started from source spends
+ * about a second of CPU in tsx, a compiled one a quarter of that.
+ */
+export function keptPools(): (cpus: number) => Promise<CpuPool> {
+  const pools = new Map<number, Promise<CpuPool>>();
+  afterAll(async () => {
+    await Promise.all([...pools.values()].map(async (p) => (await p).destroy()));
+  });
+  return (cpus) => {
+    let pool = pools.get(cpus);
+    if (!pool) {
+      const built = importBuilt(builtDir(inject('built')), 'workload/workers.js') as Promise<
+        typeof import('../src/workload/workers.js')
+      >;
+      pools.set(cpus, (pool = built.then(({ CpuPool }) => new CpuPool(cpus))));
+    }
+    return pool;
+  };
 }

@@ -44,7 +44,8 @@ describe('slabsim race --model', () => {
   });
 
   it('finds the planted bug, shrinks it, and the printed command, run as printed, replays it with exit 1', () => {
-    const r = cli('race', '--model', RING, '--export', 'publishEarly', '--runs', '2000', '--strategy', 'pct');
+    // From source, where the model's `slabsim` is src/index.ts (the other tests run the compiled CLI).
+    const r = cli.fromSource('race', '--model', RING, '--export', 'publishEarly', '--runs', '2000', '--strategy', 'pct');
     expect(r.status).toBe(1);
     expect(r.stdout).toContain('violated: a consumer took 0, which no producer sent');
     const command = /replay: (node bin\/slabsim\.mjs replay '\S+' --model (\S+) --export publishEarly --trace)$/m.exec(r.stdout);

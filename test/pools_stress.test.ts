@@ -4,6 +4,9 @@ import { describe, expect, it } from 'vitest';
 import type { AllocatorName } from '../src/workload/allocators.js';
 import { runWorkload } from '../src/workload/run.js';
 import type { WorkloadName } from '../src/workload/task.js';
+import { keptPools } from './helpers.js';
+
+const pools = keptPools();
 
 const CASES: Array<[AllocatorName, WorkloadName[]]> = [
   ['haproxy', ['threadtest', 'connections', 'cache-thrash']], // unshared per-CPU pools: no remote frees
@@ -24,6 +27,7 @@ describe.each(CASES)('--allocator %s on 4 CPU workers', (allocator, workloads) =
       seed: 3,
       maxSize: 128,
       slots: 64,
+      pool: await pools(4),
     });
     expect(r.checks.messages).toEqual([]);
     expect(r.checks).toMatchObject({ ok: true, double_issue: 0, bad_free: 0, lost: 0, live: 0 });

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { MUTANT_NAMES } from '../src/mm/slub/mutants.js';
+import { MUTANT_MODES, MUTANT_NAMES } from '../src/mm/slub/mutants.js';
 import { MODELS, modelByName } from '../src/race/catalogue.js';
 import { raceScheduleString, runRace } from '../src/race/run.js';
 import { RandomStrategy } from '../src/sched/strategies/random.js';
@@ -13,9 +13,11 @@ describe('slabsim list', () => {
     const text = cli('list');
     expect(text.status).toBe(0);
     for (const m of MODELS) expect(text.stdout).toMatch(new RegExp(`^  ${m.name} .*CPUs`, 'm'));
-    for (const m of MUTANT_NAMES) expect(text.stdout).toMatch(new RegExp(`^  ${m} `, 'm'));
+    for (const m of MUTANT_NAMES) expect(text.stdout).toMatch(new RegExp(`^  ${m} +${MUTANT_MODES[m]} `, 'm'));
     const j = JSON.parse(cli('list', '--json').stdout);
     expect(j.mutants.map((m: { name: string }) => m.name)).toEqual(MUTANT_NAMES);
+    expect(j.mutants.map((m: { mode: string }) => m.mode)).toEqual(MUTANT_NAMES.map((m) => MUTANT_MODES[m]));
+    expect(j.mutants.filter((m: { mode: string }) => m.mode === 'arm').length).toBeGreaterThanOrEqual(4);
     expect(j.mutants.every((m: { scenarios: string[] }) => m.scenarios.length > 0)).toBe(true);
   });
 });
@@ -41,7 +43,8 @@ describe('slabsim race', () => {
     expect(xml).toMatch(new RegExp(`<testsuite [^>]*tests="${explored}" failures="0"`));
   });
 
-  it.each(MUTANT_NAMES.map((m) => [m]))(
+  // The ordering mutants have their own test (weak_slub.test.ts) and one run here.
+  it.each(MUTANT_NAMES.filter((m) => MUTANT_MODES[m] === 'sc').map((m) => [m]))(
     'mutant %s is found: exit 1, a shrunk schedule that replays to the same failure',
     (mutant) => {
       const r = cli('race', '--mutant', mutant, '--budget', '40s');
@@ -53,15 +56,29 @@ describe('slabsim race', () => {
       const original = /schedule \(\d+ chars\): (\S+)/.exec(r.stdout)?.[1] ?? '';
       expect(schedule.length).toBeLessThanOrEqual(original.length + 0);
       const violated = /violated: (.*)/.exec(r.stdout)?.[1];
-      for (const s of [original, schedule]) {
+      const [again] = [original, schedule].map((s) => {
         const replay = cli('replay', s);
         expect(replay.status).toBe(1);
         expect(replay.stdout).toMatch(/FAILED/);
-      }
-      const again = cli('replay', original);
+        return replay;
+      });
       expect(again.stdout).toContain((violated ?? '').slice(0, 30));
     },
   );
+
+  it('an ordering mutant is hunted in its own memory mode: arm, a v2 schedule that replays', () => {
+    const r = cli('race', '--mutant', 'relaxed-treiber-push', '--runs', '200');
+    expect(r.status).toBe(1);
+    expect(r.stdout).toMatch(/^treiber-stack \(memory model arm\): \d+ runs, \d+ steps, FAILED/m);
+    const shrunk = /shrunk \(\d+ -> \d+ preemptions\): (\S+)/.exec(r.stdout)?.[1] ?? '';
+    expect(shrunk).toMatch(/^v2:treiber-stack:-:relaxed-treiber-push:\d+:arm:/);
+    const replay = cli('replay', shrunk);
+    expect(replay.status).toBe(1);
+    expect(replay.stdout).toMatch(/memory model arm\): \d+ steps, FAILED/);
+    // under sc the same runs find nothing: the mode is what finds it
+    const sc = cli('race', '--mutant', 'relaxed-treiber-push', '--runs', '200', '--memory-model', 'sc');
+    expect(sc.status).toBe(0);
+  });
 
   it('replay --trace prints the interleaving step by step, and a clean schedule exits 0', () => {
     const cfg = { model: modelByName('remote-free-vs-deactivate')!, profile: '6.6' as const, mutant: null, seed: 5 };

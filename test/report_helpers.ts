@@ -2,10 +2,21 @@
 // `slabsim slabinfo RUN.json` reads it, and a parser for /proc/slabinfo rows.
 import { parseRunReport } from '../src/report/run_file.js';
 import { type RunOptions, type RunReport, runWorkload } from '../src/workload/run.js';
+import { keptPools } from './helpers.js';
 
-/** A real run on 2 CPU workers, 20000 ops, round-tripped through its JSON. */
+const pools = keptPools();
+
+/** A real run on 2 CPU workers (kept for the test file), 20000 ops, round-tripped through its JSON. */
 export async function savedRun(opts: Partial<RunOptions> = {}): Promise<RunReport> {
-  const r = await runWorkload({ workload: 'threadtest', machine: { cpus: 2 }, ops: 20_000, seed: 7, ...opts });
+  const cpus = opts.machine?.cpus ?? 2;
+  const r = await runWorkload({
+    workload: 'threadtest',
+    machine: { cpus },
+    ops: 20_000,
+    seed: 7,
+    ...opts,
+    pool: await pools(cpus),
+  });
   if (!r.checks.ok) throw new Error(`the run failed its checks: ${r.checks.messages.join('; ')}`);
   return parseRunReport(JSON.stringify(r, null, 2), 'run.json');
 }

@@ -14,7 +14,9 @@ import { PROFILE_STAT_ITEMS, type StatItem } from '../src/shm/structs.js';
 import { DEFAULT_CONFIG } from '../src/config.js';
 import { RUN_SCHEMA, type RunReport, runWorkload } from '../src/workload/run.js';
 import { launchBrowser } from './browser.js';
-import { cli } from './helpers.js';
+import { cli, keptPools } from './helpers.js';
+
+const pools = keptPools();
 
 const SCREENSHOT = '/tmp/slabsim-report.png';
 
@@ -225,7 +227,7 @@ describe('the HTML report of a real run in headless Chromium', () => {
   beforeAll(async () => {
     try {
       browser = await launchBrowser(inject('browser'));
-      report = await runWorkload({ workload: 'xmalloc', machine: { cpus: 2 }, ops: 200_000, seed: 3 });
+      report = await runWorkload({ workload: 'xmalloc', machine: { cpus: 2 }, ops: 200_000, seed: 3, pool: await pools(2) });
       opened = await open(browser, htmlReport(report), 'run.html');
     } catch (e) {
       setupError = e;

@@ -5,7 +5,9 @@ import type { CacheReport } from '../src/report/caches.js';
 import type { StatItem } from '../src/shm/structs.js';
 import type { RunReport } from '../src/workload/run.js';
 import { runWorkload } from '../src/workload/run.js';
-import { expectRunClean } from './helpers.js';
+import { expectRunClean, keptPools } from './helpers.js';
+
+const pools = keptPools();
 
 const st = (c: CacheReport, item: StatItem): number => c.stats[item]?.total ?? 0;
 const sumCaches = (r: RunReport, item: StatItem): number => r.caches.reduce((s, c) => s + st(c, item), 0);
@@ -59,6 +61,7 @@ describe.each(['6.18', '7.0'] as const)('sheaves under 4-CPU stress with interru
       seed: 4,
       irqRate: 0.02,
       maxSize: 128,
+      pool: await pools(4),
       ...target,
     });
     expectRunClean(r, false);
@@ -78,6 +81,7 @@ describe.each(['6.18', '7.0'] as const)('sheaves under 4-CPU stress with interru
       epochs: 8,
       flushEvery: 1000,
       maxSize: 128,
+      pool: await pools(4),
       ...target,
     });
     expectRunClean(r, false);

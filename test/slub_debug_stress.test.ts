@@ -5,7 +5,9 @@ import { describe, expect, it } from 'vitest';
 import type { Profile } from '../src/config.js';
 import { RandomStrategy } from '../src/sched/strategies/random.js';
 import { type RunOptions, type RunReport, runWorkload } from '../src/workload/run.js';
-import { cli, expectRunClean, runScheduledReport, totalStat } from './helpers.js';
+import { cli, expectRunClean, keptPools, runScheduledReport, totalStat } from './helpers.js';
+
+const pools = keptPools();
 
 /** slub_debug=FZPU runs: clean, and every allocation and free went through the debug paths. */
 function expectClean(r: RunReport): void {
@@ -30,6 +32,7 @@ describe.each(['5.4', '6.6'] as Profile[])('slub_debug=FZPU on 4 worker threads,
       ops: 200_000,
       seed: 4,
       debug: 'FZPU',
+      pool: await pools(4),
       ...extra,
     });
     expect(r.ops).toBe(200_000);

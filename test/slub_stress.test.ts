@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { Profile } from '../src/config.js';
 import { runWorkload } from '../src/workload/run.js';
-import { expectRunClean, totalStat } from './helpers.js';
+import { expectRunClean, keptPools, totalStat } from './helpers.js';
+
+const pools = keptPools();
 
 describe.each(['5.4', '6.6'] as Profile[])('SLUB stress on worker threads, profile %s', (profile) => {
   it.each([2, 4, 8])('%i workers, 10^6 operations of xmalloc (remote frees) with interrupts: clean', async (cpus) => {
@@ -11,6 +13,7 @@ describe.each(['5.4', '6.6'] as Profile[])('SLUB stress on worker threads, profi
       ops: 1_000_000,
       seed: cpus,
       irqRate: 0.02,
+      pool: await pools(cpus),
     });
     expect(r.ops).toBe(1_000_000);
     expectRunClean(r);
@@ -28,6 +31,7 @@ describe.each(['5.4', '6.6'] as Profile[])('SLUB stress on worker threads, profi
       irqRate: 0.01,
       slots: 256,
       epochs: 8,
+      pool: await pools(4),
     });
     expectRunClean(r);
   });
@@ -40,6 +44,7 @@ describe.each(['5.4', '6.6'] as Profile[])('SLUB stress on worker threads, profi
       seed: 5,
       cache: 'obj',
       maxSize: 96,
+      pool: await pools(4),
     });
     expectRunClean(r);
     const obj = r.caches.find((c) => c.name === 'obj' || c.aliases.includes('obj'));

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { runWorkload } from '../src/workload/run.js';
+import { keptPools } from './helpers.js';
+
+const pools = keptPools();
 
 describe('stress: page allocator on real worker threads', () => {
   it('4 workers, 10^6 page operations: everything freed, ledger clean, no hang', async () => {
@@ -10,6 +13,7 @@ describe('stress: page allocator on real worker threads', () => {
       seed: 42,
       maxOrder: 3,
       maxHeld: 64,
+      pool: await pools(4),
     });
     expect(r.ops).toBe(1_000_000);
     expect(r.per_cpu.map((c) => c.cpu)).toEqual([0, 1, 2, 3]);
@@ -27,6 +31,7 @@ describe('stress: page allocator on real worker threads', () => {
       seed: 3,
       maxOrder: 3,
       maxHeld: 64,
+      pool: await pools(4),
     });
     expect(r.per_cpu.reduce((s, c) => s + c.failed, 0)).toBeGreaterThan(0);
     expect(r.pages.free).toBe(r.pages.total);

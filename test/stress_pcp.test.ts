@@ -4,7 +4,9 @@
 import { describe, expect, it } from 'vitest';
 import { PCP_STATS } from '../src/shm/structs.js';
 import { type RunReport, runWorkload } from '../src/workload/run.js';
-import { expectRunClean } from './helpers.js';
+import { expectRunClean, keptPools } from './helpers.js';
+
+const pools = keptPools();
 
 const MiB = 1024 * 1024;
 
@@ -23,6 +25,7 @@ describe('stress: per-CPU page lists on 4 worker threads', () => {
         seed: 5,
         maxOrder: 3,
         maxHeld: 64,
+        pool: await pools(4),
       });
       expect(r.checks.messages).toEqual([]);
       expect(r.checks).toMatchObject({ ok: true, double_issue: 0, lost: 0, live: 0, validate_errors: 0 });
@@ -47,6 +50,7 @@ describe('stress: per-CPU page lists on 4 worker threads', () => {
         maxOrder: 3,
         maxHeld: 64,
         drainEvery: 500,
+        pool: await pools(4),
       });
       expect(r.checks.messages).toEqual([]);
       expect(r.pages.free).toBe(r.pages.total);
@@ -62,6 +66,7 @@ describe('stress: per-CPU page lists on 4 worker threads', () => {
       machine: { cpus: 4, memory: 64 * MiB, profile: '6.6' },
       ops: 400_000,
       seed: 9,
+      pool: await pools(4),
     });
     expectRunClean(r);
     expect(pcpStat(r, 'refill')).toBeGreaterThan(0);
@@ -76,6 +81,7 @@ describe('stress: per-CPU page lists on 4 worker threads', () => {
       seed: 3,
       maxOrder: 3,
       maxHeld: 64,
+      pool: await pools(4),
     });
     expect(r.per_cpu.reduce((s, c) => s + c.failed, 0)).toBeGreaterThan(0);
     expect(r.checks.messages).toEqual([]);
@@ -83,7 +89,13 @@ describe('stress: per-CPU page lists on 4 worker threads', () => {
   });
 
   it('--no-pcp: the same run goes through the zones only', async () => {
-    const r = await runWorkload({ workload: 'pages', machine: { cpus: 4, memory: 64 * MiB, pcp: false }, ops: 100_000, seed: 5 });
+    const r = await runWorkload({
+      workload: 'pages',
+      machine: { cpus: 4, memory: 64 * MiB, pcp: false },
+      ops: 100_000,
+      seed: 5,
+      pool: await pools(4),
+    });
     expect(r.checks.ok).toBe(true);
     expect(r.pcp?.enabled).toBe(false);
     expect(r.pcp?.orders).toEqual([]);

@@ -164,12 +164,22 @@ function expectedState(m: Machine) {
   });
 }
 
-/** The same numbers, as the page drew them. */
-const drawnState = (page: Page) =>
-  page.$$eval('#picture .cache', (caches) =>
-    caches.map((c) => {
-      const num = (e: Element, k: string) => Number((e as HTMLElement).dataset[k]);
-      return {
+/**
+ * What the page shows of its current step: the step's line, CPU, site and CAS results,
+ * and the same numbers as expectedState(), as the picture drew them. One round trip.
+ */
+const shownStep = (page: Page) =>
+  page.evaluate(() => {
+    const text = (id: string) => (document.getElementById(id) as HTMLElement).innerText;
+    const num = (e: Element, k: string) => Number((e as HTMLElement).dataset[k]);
+    return {
+      line: text('step-line'),
+      cpu: text('step-cpu'),
+      site: text('step-site'),
+      results: [...document.querySelectorAll('#step-accesses li[data-ok]:not([data-ok=""])')].map(
+        (l) => (l as HTMLElement).dataset.ok,
+      ),
+      state: [...document.querySelectorAll('#picture .cache')].map((c) => ({
         slabs: num(c, 'slabs'),
         slab: [...c.querySelectorAll('.slab')]
           .map((s) => ({
@@ -185,9 +195,9 @@ const drawnState = (page: Page) =>
         sheaves: [...c.querySelectorAll('.kcc')].map((e) => [num(e, 'main'), num(e, 'spare')]),
         nrPartial: [...c.querySelectorAll('.box.node')].map((e) => num(e, 'nrPartial')),
         barns: [...c.querySelectorAll('.box.node .barn')].map((e) => [num(e, 'barnFull'), num(e, 'barnEmpty')]),
-      };
-    }),
-  );
+      })),
+    };
+  });
 
 /** One line of `slabsim replay --trace`: its CPU, CAS results and site. */
 function parts(line: string): { cpu: string; results: string[]; site: string } {
@@ -283,16 +293,13 @@ describe('the viewer in headless Chromium', () => {
       expect(await page.locator('#outcome').innerText()).toContain('FAILED');
       const check = async (k: number): Promise<void> => {
         await page.waitForSelector(`#step[data-step="${k}"]`);
-        expect(await page.locator('#step-line').innerText()).toBe(lines[k]);
+        const shown = await shownStep(page);
+        expect(shown.line).toBe(lines[k]);
         const want = parts(lines[k]);
-        expect(await page.locator('#step-cpu').innerText()).toBe(want.cpu);
-        expect((await page.locator('#step-site').innerText()).replace(/ \((blocked|spinning)\)$/, '')).toBe(
-          want.site.replace(/ \((blocked|spinning)\)$/, ''),
-        );
-        expect(
-          await page.$$eval('#step-accesses li[data-ok]:not([data-ok=""])', (ls) => ls.map((l) => (l as HTMLElement).dataset.ok)),
-        ).toEqual(want.results);
-        expect(await drawnState(page), `state at step ${k}`).toEqual(expectedState(machineAt(schedule, k)));
+        expect(shown.cpu).toBe(want.cpu);
+        expect(shown.site.replace(/ \((blocked|spinning)\)$/, '')).toBe(want.site.replace(/ \((blocked|spinning)\)$/, ''));
+        expect(shown.results).toEqual(want.results);
+        expect(shown.state, `state at step ${k}`).toEqual(expectedState(machineAt(schedule, k)));
       };
       for (let k = 0; k < lines.length; k++) {
         await page.click('#forward');

@@ -7,6 +7,9 @@ import { sysfsTree } from '../src/report/sysfs.js';
 import { runWorkload } from '../src/workload/run.js';
 import { OBJECT_WORKLOADS } from '../src/workload/task.js';
 import { procRows, sum } from './report_helpers.js';
+import { keptPools } from './helpers.js';
+
+const pools = keptPools();
 
 describe.each(OBJECT_WORKLOADS.map((w) => [w]))('workload %s', (workload) => {
   it.each(['5.4', '6.6'] as Profile[])('profile %s on 1, 2 and 4 CPUs: clean, and every output agrees', async (profile) => {
@@ -18,6 +21,7 @@ describe.each(OBJECT_WORKLOADS.map((w) => [w]))('workload %s', (workload) => {
         seed: cpus,
         irqRate: 0.01,
         slots: 32,
+        pool: await pools(cpus),
       });
       expect(r.checks.messages, `${workload} ${profile} ${cpus} CPUs`).toEqual([]);
       expect(r.checks.ok).toBe(true);

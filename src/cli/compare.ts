@@ -1,25 +1,17 @@
-import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { ALLOCATORS, type AllocatorName } from '../workload/allocators.js';
 import { compare, compareHtml, compareText } from '../workload/compare.js';
 import { WORKLOADS } from '../workload/run.js';
 import { PROFILES, type Profile } from '../config.js';
 import { tuneV8ForWorkloads } from '../workload/v8_flags.js';
 import { EXIT_INTERRUPTED, onInterrupt, yieldToSignals } from './interrupt.js';
-import { durationArg, intIn, oneOf, profileArg, seedArg, sheafCapacityArg } from './options.js';
+import { durationArg, intIn, listOf, oneOf, profileArg, seedArg, sheafCapacityArg } from './options.js';
 import { checkWritable, OutputError, writeOutput } from './output.js';
 
 /** Each run's length without --ops or --duration: long enough for a steady second half. */
 const DEFAULT_DURATION_MS = 1000;
 /** The cap of a run with a duration (per-CPU counts stay below 2^31). */
 const MAX_OPS = 1e9;
-
-function listOf<T>(parse: (s: string) => T): (text: string) => T[] {
-  return (text) => {
-    const items = text.split(',').map((s) => s.trim());
-    if (items.some((s) => s === '')) throw new InvalidArgumentError('expected a comma-separated list');
-    return items.map(parse);
-  };
-}
 
 export function addCompareCommand(program: Command): void {
   program

@@ -1,14 +1,17 @@
 // slabsim command line. Exit codes: 0 success, 1 a check failed, 2 bad usage.
 import { Command, CommanderError } from 'commander';
 import { ModelError, SlabError } from '../errors.js';
+import { TraceError } from '../trace/source.js';
 import { EXIT_INTERRUPTED, takeEarlySigints } from './interrupt.js';
 import { OutputError } from './output.js';
 import { addCompareCommand } from './compare.js';
 import { addGeometryCommand } from './geometry.js';
+import { addLitmusCommand } from './litmus.js';
 import { addRaceCommands } from './race.js';
 import { addRunCommand } from './run.js';
 import { addSlabinfoCommand } from './slabinfo.js';
 import { addStressCommand } from './stress.js';
+import { addTraceCommand } from './trace.js';
 import { addViewCommand } from './view.js';
 
 export const EXIT_USAGE = 2;
@@ -30,12 +33,14 @@ export function buildProgram(): Command {
   addSlabinfoCommand(program);
   addStressCommand(program);
   addViewCommand(program);
+  addTraceCommand(program);
+  addLitmusCommand(program);
   for (const c of program.commands) c.exitOverride();
   return program;
 }
 
 /** Commands that stop gracefully on Ctrl-C (src/cli/interrupt.ts). */
-const GRACEFUL = ['run', 'compare', 'race'];
+const GRACEFUL = ['run', 'compare', 'race', 'trace'];
 
 export async function main(argv: string[]): Promise<number> {
   // Ctrl-C while loading: a graceful command stops at once and reports; any other just ends.
@@ -48,7 +53,12 @@ export async function main(argv: string[]): Promise<number> {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
       return EXIT_USAGE;
     }
-    if (e instanceof OutputError || e instanceof ModelError || (e instanceof SlabError && e.code === 'EINVAL')) {
+    if (
+      e instanceof OutputError ||
+      e instanceof ModelError ||
+      e instanceof TraceError ||
+      (e instanceof SlabError && e.code === 'EINVAL')
+    ) {
       process.stderr.write(`slabsim: ${e.message}\n`);
       return EXIT_USAGE;
     }

@@ -45,6 +45,15 @@ export function seedArg(text: string): number {
   return n;
 }
 
+/** A comma-separated list, each item through `parse`. */
+export function listOf<T>(parse: (s: string) => T): (text: string) => T[] {
+  return (text) => {
+    const items = text.split(',').map((s) => s.trim());
+    if (items.some((s) => s === '')) throw new InvalidArgumentError('expected a comma-separated list');
+    return items.map(parse);
+  };
+}
+
 export function oneOf<T extends string>(choices: readonly T[]): (text: string) => T {
   return (text) => {
     if (!choices.includes(text as T)) throw new InvalidArgumentError(`expected one of ${choices.join(', ')}`);

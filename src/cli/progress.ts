@@ -3,17 +3,19 @@ import cliProgress from 'cli-progress';
 /**
  * A progress bar with ops/s and ETA, on a terminal only (none when piped or quiet).
  * Returns the callback for runWorkload's onProgress and a function that ends the bar.
+ * `unit` names what is counted (operations by default).
  */
 export function progressBar(
   totalOps: number,
   show: boolean,
   durationMs?: number,
+  unit = 'ops',
 ): { update: (ops: number) => void; stop: () => void } {
   if (!show || !process.stderr.isTTY) return { update: () => {}, stop: () => {} };
   if (durationMs !== undefined) return timedBar(durationMs);
   const bar = new cliProgress.SingleBar(
     {
-      format: '  {bar} {percentage}% | {value}/{total} ops | {rate} ops/s | ETA {eta_formatted}',
+      format: `  {bar} {percentage}% | {value}/{total} ${unit} | {rate} ${unit}/s | ETA {eta_formatted}`,
       stream: process.stderr,
       hideCursor: true,
     },

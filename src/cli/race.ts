@@ -2,7 +2,7 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { PROFILES, type Profile } from '../config.js';
-import { MUTANTS, MUTANT_NAMES, type MutantName } from '../mm/slub/mutants.js';
+import { MUTANT_MODES, MUTANTS, MUTANT_NAMES, type MutantName } from '../mm/slub/mutants.js';
 import { MODELS, modelByName, modelsForMutant } from '../race/catalogue.js';
 import {
   type ExploreOptions,
@@ -14,6 +14,8 @@ import {
   RACE_SCHEMAS,
 } from '../race/explore.js';
 import type { Model } from '../race/model.js';
+import { checkScheduleMode } from '../race/api.js';
+import { MEMORY_MODELS, type MemoryModel } from '../sched/memory_model.js';
 import { DEFAULT_MAX_STEPS, parseRaceSchedule, parseScheduleString, runRace, traceLines } from '../race/run.js';
 import { parseShard, type Shard, shardFromEnv } from '../race/shard.js';
 import { exploreOnWorkers } from '../race/workers.js';
@@ -38,6 +40,7 @@ interface RaceFlags extends ModelFlags {
   dpor?: DporAlgorithm;
   depth: number;
   preemptionBound?: number;
+  memoryModel?: MemoryModel;
   runs?: number;
   budget?: number;
   seed: number;
@@ -61,6 +64,16 @@ function shardArg(text: string): Shard | 'auto' {
 }
 
 const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
+
+/** --preemption-bound: 0..20, or 'none' (no bound). */
+function boundArg(text: string): number {
+  if (text === 'none') return Infinity;
+  try {
+    return intIn(0, 20)(text);
+  } catch {
+    throw new InvalidArgumentError("expected an integer in 0..20, or 'none'");
+  }
+}
 
 /** --model FILE (repeatable) and --export NAME, shared by race, replay and list. */
 export function addModelOptions(cmd: Command): Command {
@@ -107,8 +120,14 @@ export function addRaceCommands(program: Command): void {
     .addOption(
       new Option(
         '--preemption-bound <b>',
-        'DFS, DPOR: at most this many preemptions per run (default 2 for dfs, none for dpor)',
-      ).argParser(intIn(0, 20)),
+        "DFS, DPOR: at most this many preemptions per run ('none': every execution; default 2 for dfs, none for dpor)",
+      ).argParser(boundArg),
+    )
+    .addOption(
+      new Option(
+        '--memory-model <m>',
+        `${MEMORY_MODELS.join(', ')} (default: each model's own, else sc; docs/memory-models.md)`,
+      ).argParser(oneOf(MEMORY_MODELS)),
     )
     .addOption(new Option('--runs <n>', 'runs per scenario and profile').argParser(intIn(1, 1e9)))
     .addOption(new Option('--budget <time>', 'stop after this long, e.g. 30s (default 30s unless --runs)').argParser(durationArg))
@@ -160,22 +179,41 @@ export function addRaceCommands(program: Command): void {
   const replayCmd = program
     .command('replay')
     .description('re-run one schedule bit for bit; exit 1 if it fails its checks, as the original did')
-    .argument('<schedule>', 'a schedule string printed by slabsim race (v1:...)')
-    .option('--trace', 'print the interleaving: per step the CPU, what it read or wrote, where it stopped')
-    .addOption(new Option('--max-steps <n>', 'the step limit the run was explored with').argParser(intIn(1, 1e9)));
-  addModelOptions(replayCmd).action(async (schedule: string, f: ModelFlags & { trace?: boolean; maxSteps?: number }) => {
-    const fromFiles = await fileModels(f, schedule);
-    const { cfg, choices } = parseRaceSchedule(schedule, fromFiles.length ? fromFiles.map((x) => x.model) : MODELS);
-    const replay = new ReplayStrategy(choices);
-    const r = runRace(cfg, replay, { trace: f.trace, maxSteps: f.maxSteps });
-    if (f.trace) process.stdout.write(`${traceLines(r.trace ?? []).join('\n')}\n`);
-    const where = [cfg.profile, cfg.mutant ? `mutant ${cfg.mutant}` : '', `seed ${cfg.seed}`].filter(Boolean).join(', ');
-    process.stdout.write(`${cfg.model.name} (${where}): ${r.steps} steps, ${r.failed ? 'FAILED' : 'ok'}\n`);
-    for (const msg of r.messages) process.stdout.write(`  ${msg}\n`);
-    if (!replay.finished)
-      process.stdout.write(`  note: the run ended before the schedule did (${choices.length} choices given)\n`);
-    process.exitCode = r.failed ? 1 : 0;
-  });
+    .argument('<schedule>', 'a schedule string printed by slabsim race (v1:... under sc, v2:... naming its memory model)')
+    .option(
+      '--trace',
+      'print the interleaving: per step the CPU, what it read or wrote, where it stopped (weaker memory modes: flushes, stale reads, store buffers)',
+    )
+    .addOption(new Option('--max-steps <n>', 'the step limit the run was explored with').argParser(intIn(1, 1e9)))
+    .addOption(
+      new Option('--memory-model <m>', 'refuse the schedule unless it names this memory model (v1: sc)').argParser(
+        oneOf(MEMORY_MODELS),
+      ),
+    );
+  addModelOptions(replayCmd).action(
+    async (schedule: string, f: ModelFlags & { trace?: boolean; maxSteps?: number; memoryModel?: MemoryModel }) => {
+      const fromFiles = await fileModels(f, schedule);
+      const { cfg, choices } = parseRaceSchedule(schedule, fromFiles.length ? fromFiles.map((x) => x.model) : MODELS);
+      checkScheduleMode(cfg.memoryModel ?? 'sc', f.memoryModel);
+      const replay = new ReplayStrategy(choices);
+      const r = runRace(cfg, replay, { trace: f.trace, maxSteps: f.maxSteps });
+      if (f.trace) process.stdout.write(`${traceLines(r.trace ?? []).join('\n')}\n`);
+      const mode = cfg.memoryModel ?? 'sc';
+      const where = [
+        cfg.profile,
+        cfg.mutant ? `mutant ${cfg.mutant}` : '',
+        `seed ${cfg.seed}`,
+        mode === 'sc' ? '' : `memory model ${mode}`,
+      ]
+        .filter(Boolean)
+        .join(', ');
+      process.stdout.write(`${cfg.model.name} (${where}): ${r.steps} steps, ${r.failed ? 'FAILED' : 'ok'}\n`);
+      for (const msg of r.messages) process.stdout.write(`  ${msg}\n`);
+      if (!replay.finished)
+        process.stdout.write(`  note: the run ended before the schedule did (${choices.length} choices given)\n`);
+      process.exitCode = r.failed ? 1 : 0;
+    },
+  );
 
   const list = program
     .command('list')
@@ -200,6 +238,7 @@ export function addRaceCommands(program: Command): void {
     const mutants = MUTANT_NAMES.map((name) => ({
       name,
       doc: MUTANTS[name],
+      mode: MUTANT_MODES[name],
       scenarios: modelsForMutant(name).map((m) => m.name),
     }));
     if (f.json) {
@@ -211,8 +250,10 @@ export function addRaceCommands(program: Command): void {
       process.stdout.write(
         `  ${s.name.padEnd(32)} ${s.cpus} CPUs  ${s.doc}${s.profiles.length ? ` [${s.profiles.join(' ')}]` : ''}${s.broken ? ' [broken by design: not in all]' : ''}\n`,
       );
-    process.stdout.write('mutants:\n');
-    for (const m of mutants) process.stdout.write(`  ${m.name.padEnd(32)} ${m.doc}\n`);
+    process.stdout.write(
+      'mutants (with the memory mode that finds each; race --mutant uses it unless --memory-model says otherwise):\n',
+    );
+    for (const m of mutants) process.stdout.write(`  ${m.name.padEnd(32)} ${m.mode.padEnd(4)} ${m.doc}\n`);
   });
 }
 
@@ -242,6 +283,8 @@ async function runExploration(f: RaceFlags, signal: AbortSignal): Promise<Explor
     dpor: f.dpor,
     depth: f.depth,
     preemptionBound: f.preemptionBound ?? (f.strategy === 'dpor' ? Infinity : 2),
+    // A mutant that drops an ordering hides under sc: hunt it in the mode that finds it.
+    memoryModel: f.memoryModel ?? (f.mutant ? mutantMode(f.mutant) : undefined),
     runs: f.runs ?? 1e9,
     budgetMs,
     seed: f.seed,
@@ -251,7 +294,7 @@ async function runExploration(f: RaceFlags, signal: AbortSignal): Promise<Explor
     onEstimate: (model, profile, n) => {
       if (!f.quiet)
         process.stdout.write(
-          `dfs ${model}${profile ? ` (${profile})` : ''}: about ${n} executions within ${f.preemptionBound ?? 2} preemptions\n`,
+          `dfs ${model}${profile ? ` (${profile})` : ''}: about ${n} executions ${(f.preemptionBound ?? 2) === Infinity ? 'with no preemption bound' : `within ${f.preemptionBound ?? 2} preemptions`}\n`,
         );
     },
     replayCommand: (schedule, model) => {
@@ -266,6 +309,10 @@ async function runExploration(f: RaceFlags, signal: AbortSignal): Promise<Explor
     throw inFile(e, fromFiles);
   }
 }
+
+/** The mode `race --mutant` hunts in by default: the mutant's own, unless that is sc (then each model's own). */
+const mutantMode = (mutant: MutantName): MemoryModel | undefined =>
+  MUTANT_MODES[mutant] === 'sc' ? undefined : MUTANT_MODES[mutant];
 
 /** The built-in models --scenario names: one, 'all' (but the broken-by-design ones), or none. */
 function builtInSelection(scenario: string | undefined): Model[] {
@@ -319,8 +366,9 @@ export function raceText(r: ExploreReport, quiet: boolean): string {
         : m.exhausted
           ? ', space exhausted'
           : ', space not exhausted';
+    const head = [m.profile, m.memory_model ? `memory model ${m.memory_model}` : ''].filter(Boolean).join(', ');
     lines.push(
-      `${m.model}${m.profile ? ` (${m.profile})` : ''}: ${m.runs} runs, ${m.steps} steps${space}, ${m.failure ? 'FAILED' : 'no failure'}`,
+      `${m.model}${head ? ` (${head})` : ''}: ${m.runs} runs, ${m.steps} steps${space}, ${m.failure ? 'FAILED' : 'no failure'}`,
     );
     lines.push('      count  grade       outcome');
     for (const o of m.outcomes.slice(0, 8)) lines.push(`  ${String(o.count).padStart(9)}  ${o.grade.padEnd(10)}  ${o.outcome}`);

@@ -18,7 +18,20 @@
 // zone when these return NIL/false; a page on a list is PG_pcp with private == order.
 import { InvariantError } from '../errors.js';
 import { type Step, site } from '../sched/step.js';
-import { add32, cas32, load32, spinLock, spinUnlock, store32, waitWhile } from '../shm/atomic.js';
+import {
+  add32,
+  cas32,
+  cas32Acquire,
+  load32,
+  loadAcquire32,
+  peek32,
+  spinLock,
+  spinTrylock,
+  spinUnlock,
+  store32,
+  storeRelease32,
+  waitWhile,
+} from '../shm/atomic.js';
 import { cpuOff, cpuOnlineWord, cpuWorkWord, type Machine, nodeOff, pageOff, pcpOff } from '../shm/machine.js';
 import {
   CPU,
@@ -103,7 +116,7 @@ export function* rmqueuePcplist(m: Machine, node: number, order: number, me: num
   if (v54) {
     yield S_IRQ_ALLOC;
   } else {
-    if (!(yield* cas32(m, pcp + PCP.lock, 0, 1, S_PCP_LOCK))) return pcpLockFailed(m, pcp);
+    if (!(yield* spinTrylock(m, pcp + PCP.lock, S_PCP_LOCK))) return pcpLockFailed(m, pcp);
     // "On allocation, reduce the number of pages that are batch freed" (see nrPcpFree()).
     u[pcp + PCP.freeFactor] >>= 1;
   }
@@ -179,7 +192,7 @@ export function* freeUnrefPage(m: Machine, node: number, pfn: number, order: num
   // 5.4 local_irq_save(); 6.6 pcp_spin_trylock().
   if (v54) {
     yield S_IRQ_FREE;
-  } else if (!(yield* cas32(m, pcp + PCP.lock, 0, 1, S_PCP_LOCK))) {
+  } else if (!(yield* spinTrylock(m, pcp + PCP.lock, S_PCP_LOCK))) {
     pcpLockFailed(m, pcp);
     return false;
   }
@@ -354,7 +367,7 @@ export function* drainPages(m: Machine, cpu: number): Step {
  * pcp->count: a CPU whose count goes from 0 to 1 meanwhile is missed.
  */
 export function* drainAllPages(m: Machine, me: number): Step {
-  if (!(yield* cas32(m, GLOBAL.pcpDrainMutex, 0, 1, S_DRAIN_ALL))) return;
+  if (!(yield* cas32Acquire(m, GLOBAL.pcpDrainMutex, 0, 1, S_DRAIN_ALL))) return; // mutex_trylock()
   const withPcps: number[] = [];
   for (let cpu = 0; cpu < m.cfg.cpus; cpu++) {
     for (let node = 0; node < m.cfg.nodes; node++) {
@@ -366,7 +379,7 @@ export function* drainAllPages(m: Machine, me: number): Step {
   }
   if (m.cfg.profile === '5.4') yield* drainAllPagesWq(m, me, withPcps);
   else for (const cpu of withPcps) yield* drainPages(m, cpu);
-  yield* store32(m, GLOBAL.pcpDrainMutex, 0, S_DRAIN_ALL);
+  yield* storeRelease32(m, GLOBAL.pcpDrainMutex, 0, S_DRAIN_ALL); // mutex_unlock()
 }
 
 /**
@@ -385,14 +398,15 @@ function* drainAllPagesWq(m: Machine, me: number, cpus: number[]): Step {
   for (const cpu of posted) {
     const req = cpuOff(m, cpu) + CPU.pcpDrain;
     for (;;) {
-      const state = yield* load32(m, req, S_DRAIN_ALL);
+      // flush_work(): once the item is done, everything it did is visible here.
+      const state = yield* loadAcquire32(m, req, S_DRAIN_ALL);
       if (state === 0) break;
       if (state === 1 && (yield* load32(m, cpuOnlineWord(m, cpu), S_DRAIN_ALL)) === 0) {
         // A CPU whose program has ended: drain its lists for it.
         if (yield* cas32(m, req, 1, 2, S_DRAIN_ALL)) {
           yield* add32(m, cpuWorkWord(m, cpu), -1, S_DRAIN_ALL);
           yield* drainPages(m, cpu);
-          yield* store32(m, req, 0, S_DRAIN_ALL);
+          yield* storeRelease32(m, req, 0, S_DRAIN_ALL);
         }
         continue;
       }
@@ -407,9 +421,9 @@ function* drainAllPagesWq(m: Machine, me: number, cpus: number[]): Step {
  */
 export function* drainLocalPagesWork(m: Machine, me: number): Step {
   const req = cpuOff(m, me) + CPU.pcpDrain;
-  if (m.u32[req] !== 1) return;
+  if (peek32(m, req) !== 1) return;
   if (!(yield* cas32(m, req, 1, 2, S_DRAIN_WORK))) return;
   yield* add32(m, cpuWorkWord(m, me), -1, S_DRAIN_WORK);
   yield* drainPages(m, me);
-  yield* store32(m, req, 0, S_DRAIN_WORK);
+  yield* storeRelease32(m, req, 0, S_DRAIN_WORK); // the work is done: flush_work() returns
 }

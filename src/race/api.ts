@@ -3,6 +3,7 @@
 import { parseDuration, PROFILES, type Profile } from '../config.js';
 import { SlabError } from '../errors.js';
 import { MUTANT_NAMES, type MutantName } from '../mm/slub/mutants.js';
+import { type MemoryModel, memoryModelOf } from '../sched/memory_model.js';
 import type { TraceStep } from '../sched/scheduler.js';
 import { ReplayStrategy } from '../sched/strategies/replay.js';
 import { type ExploreOptions, type ExploreReport, explore as exploreModels, STRATEGIES, type StrategyName } from './explore.js';
@@ -36,8 +37,14 @@ export interface ExploreSettings {
   shard?: Shard | string;
   /** PCT depth (default 3). */
   depth?: number;
-  /** Preemption bound: DFS (default 2), DPOR (default none). */
+  /** Preemption bound: DFS (default 2), DPOR (default none); `Infinity`: none, every execution of the model. */
   preemptionBound?: number;
+  /**
+   * The memory mode: `sc` (sequential consistency), `tso` (x86), `arm` (arm64 and the
+   * kernel's memory model) or `js` (the ECMAScript memory model). Default: each model's
+   * own `memoryModel`, else `sc`. docs/memory-models.md describes what each finds.
+   */
+  memoryModel?: MemoryModel;
   /** Steps one run may take before it counts as a possible livelock (default: the model's, else 100,000). */
   maxSteps?: number;
   /** Kernel profiles for models that run SLUB (default: all the model runs on). */
@@ -109,7 +116,9 @@ export function exploreOptions(models: readonly Model[], s: ExploreSettings): Ex
     strategy,
     dpor: s.dpor,
     depth: int(s.depth, 'depth', 1, 20, 3),
-    preemptionBound: int(s.preemptionBound, 'preemptionBound', 0, 20, strategy === 'dpor' ? Infinity : 2),
+    preemptionBound:
+      s.preemptionBound === Infinity ? Infinity : int(s.preemptionBound, 'preemptionBound', 0, 20, strategy === 'dpor' ? Infinity : 2),
+    memoryModel: s.memoryModel === undefined ? undefined : memoryModelOf(s.memoryModel),
     runs: int(s.runs, 'runs', 1, 1e9, budgetMs > 0 || strategy === 'dpor' ? 1e9 : DEFAULT_RUNS),
     budgetMs,
     seed: int(s.seed, 'seed', 0, 0xffffffff, 1),
@@ -138,6 +147,8 @@ export interface ReplayResult {
   profile: Profile | null;
   /** the data seed of the run */
   seed: number;
+  /** the memory mode the schedule names */
+  memoryModel: MemoryModel;
   /** steps the run made */
   steps: number;
   /** a check failed (or the run deadlocked, livelocked, or raised a finding) */
@@ -152,19 +163,27 @@ export interface ReplayResult {
   finished: boolean;
 }
 
+/** Settings of {@link replay}. */
+export interface ReplaySettings {
+  /** The memory mode expected: refused (SlabError) unless the schedule names it (a `v1:` schedule is `sc`). */
+  memoryModel?: MemoryModel;
+}
+
 /**
- * Re-run one schedule string bit for bit and trace it. Refused (SlabError) when the
- * schedule names another model than the ones given.
+ * Re-run one schedule string bit for bit and trace it, in the memory mode it names.
+ * Refused (SlabError) when the schedule names another model than the ones given.
  */
-export function replay(models: Model | readonly Model[], schedule: string): ReplayResult {
+export function replay(models: Model | readonly Model[], schedule: string, settings: ReplaySettings = {}): ReplayResult {
   const list = (Array.isArray(models) ? models : [models as Model]).map((m, i) => checkModel(m, `model ${i + 1}`));
   const { cfg, choices } = parseRaceSchedule(schedule, list);
+  checkScheduleMode(cfg.memoryModel ?? 'sc', settings.memoryModel);
   const strategy = new ReplayStrategy(choices);
   const r = runRace(cfg, strategy, { trace: true });
   return {
     model: cfg.model.name,
     profile: cfg.profile,
     seed: cfg.seed,
+    memoryModel: cfg.memoryModel ?? 'sc',
     steps: r.steps,
     failed: r.failed,
     messages: r.messages,
@@ -172,6 +191,16 @@ export function replay(models: Model | readonly Model[], schedule: string): Repl
     trace: r.trace ?? [],
     finished: strategy.finished,
   };
+}
+
+/** A schedule replays only in the memory mode it names: `expected` (if given) must be that one. */
+export function checkScheduleMode(named: MemoryModel, expected: MemoryModel | undefined): void {
+  if (expected === undefined || expected === named) return;
+  memoryModelOf(expected);
+  throw new SlabError(
+    'EINVAL',
+    `the schedule names memory model ${named}${named === 'sc' ? ' (a v1 schedule)' : ''}, not ${expected}: a schedule replays only in its own mode`,
+  );
 }
 
 /** process.env where there is one (Node), else nothing: this module also runs in a browser. */

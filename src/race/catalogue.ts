@@ -40,6 +40,10 @@ const HOME: Record<string, string> = {
   'untagged-stack': 'treiber-stack',
   'unlocked-barn': 'barn-exchange-vs-flush',
   'sheaf-no-trylock': 'irq-under-sheaf-lock',
+  'relaxed-slab-free': 'concurrent-remote-frees',
+  'relaxed-treiber-push': 'treiber-stack',
+  'haproxy-put-no-barrier': 'haproxy-tagged',
+  'barn-unlock-relaxed': 'shrink-vs-refill',
 };
 
 /** The models a mutant can break, its home scenario first. */

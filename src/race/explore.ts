@@ -5,6 +5,7 @@ import type { Profile } from '../config.js';
 import { ModelError } from '../errors.js';
 import type { MutantName } from '../mm/slub/mutants.js';
 import { type DporAlgorithm, DporUnboundedRun, exploreDpor, type DporTrial } from '../sched/dpor/search.js';
+import type { MemoryModel } from '../sched/memory_model.js';
 import type { Strategy } from '../sched/scheduler.js';
 import { shrinkSchedule } from '../sched/shrink.js';
 import { ReplayStrategy } from '../sched/strategies/replay.js';
@@ -34,10 +35,12 @@ export interface ExploreOptions {
   strategy: StrategyName;
   /** PCT depth d */
   depth: number;
-  /** DFS and DPOR preemption bound (Infinity: none, DPOR only) */
+  /** DFS and DPOR preemption bound (Infinity: none, every execution) */
   preemptionBound: number;
   /** DPOR: `optimal` (wakeup trees, the default) or `source` (source sets and sleep sets) */
   dpor?: DporAlgorithm;
+  /** the memory mode of every model (default: each model's own, else sc) */
+  memoryModel?: MemoryModel;
   /** runs per model and profile (a cap when a budget is given too) */
   runs: number;
   /** wall-clock budget for the whole exploration, ms (0: none) */
@@ -87,6 +90,8 @@ export interface ModelReport {
   model: string;
   /** null for a model that runs no kernel profile (explored once) */
   profile: Profile | null;
+  /** the memory mode, when not sc */
+  memory_model?: MemoryModel;
   /** runs made (DFS: executions) */
   runs: number;
   /** steps of all runs */
@@ -179,7 +184,8 @@ export function explore(opts: ExploreOptions): ExploreReport {
   for (const { model, profile } of pairs) {
     if (opts.stopAtFirstFailure && models.some((r) => r.failure)) break;
     if (opts.shouldStop?.()) break;
-    models.push(exploreOne({ model, profile, mutant: opts.mutant, seed: opts.seed }, opts, perPair));
+    const memoryModel = opts.memoryModel ?? model.memoryModel ?? 'sc';
+    models.push(exploreOne({ model, profile, mutant: opts.mutant, seed: opts.seed, memoryModel }, opts, perPair));
   }
   const report = summarize(opts, models, performance.now() - t0);
   if (opts.shouldStop?.()) report.interrupted = true;
@@ -211,7 +217,16 @@ export function summarize(
 
 /** Explore one model on one profile until a failure, the run cap, or the time share. */
 function exploreOne(base: RaceConfig, opts: ExploreOptions, budgetMs: number): ModelReport {
-  const report: ModelReport = { model: base.model.name, profile: base.profile, runs: 0, steps: 0, sched_ms: 0, outcomes: [] };
+  const weak = base.memoryModel !== undefined && base.memoryModel !== 'sc';
+  const report: ModelReport = {
+    model: base.model.name,
+    profile: base.profile,
+    ...(weak ? { memory_model: base.memoryModel } : {}),
+    runs: 0,
+    steps: 0,
+    sched_ms: 0,
+    outcomes: [],
+  };
   const counts = new Map<string, { count: number; failed: boolean }>();
   const record = (outcome: string, failed: boolean, steps: number, schedMs: number): void => {
     report.runs++;
@@ -240,6 +255,7 @@ function exploreOne(base: RaceConfig, opts: ExploreOptions, budgetMs: number): M
       maxExecutions: opts.runs,
       onEstimate: (n) => opts.onEstimate?.(base.model.name, base.profile, n),
       shouldStop: opts.shouldStop,
+      sleepSets: weak,
     });
     report.exhausted = dfs.exhausted;
     report.estimate = dfs.estimate;
@@ -252,7 +268,7 @@ function exploreOne(base: RaceConfig, opts: ExploreOptions, budgetMs: number): M
       const cfg = { ...base, seed: runSeed };
       const strategy: Strategy =
         opts.strategy === 'pct'
-          ? new PctStrategy(runSeed, { cpus: base.model.cpus, depth: opts.depth, steps: k })
+          ? new PctStrategy(runSeed, { cpus: base.model.cpus, depth: opts.depth, steps: k, buffers: weak })
           : new RandomStrategy(runSeed);
       const r = run(cfg, strategy);
       record(r.outcome, r.failed, r.steps, r.schedMs);

@@ -5,6 +5,7 @@
 import { PROFILES, type Profile } from '../config.js';
 import { ModelError, RaceViolation } from '../errors.js';
 import type { Cpu } from '../mm/cpu.js';
+import { isMemoryModel, MEMORY_MODELS, type MemoryModel } from '../sched/memory_model.js';
 import { MAX_SCHEDULED_CPUS } from '../sched/schedule.js';
 import type { Step } from '../sched/step.js';
 import type { Machine } from '../shm/machine.js';
@@ -33,7 +34,7 @@ export interface Instance {
 
 /** A concurrent algorithm to explore: its machine, its programs and its checks. */
 export interface Model {
-  /** Names the model in reports and schedule strings: letters, digits, `.`, `_`, `-`. */
+  /** Names the model in reports and schedule strings: letters, digits, `.`, `_`, `-`, `+` (litmus test names). */
   name: string;
   /** One line: what races against what. */
   doc: string;
@@ -58,6 +59,12 @@ export interface Model {
   broken?: boolean;
   /** Steps one run may take before it is reported as a possible livelock (default 100,000). */
   maxSteps?: number;
+  /**
+   * The memory mode the model is explored in unless told otherwise (`--memory-model`,
+   * `memoryModel` in explore()): `sc` (the default), `tso`, `arm` or `js`
+   * (docs/memory-models.md).
+   */
+  memoryModel?: MemoryModel;
   /** The file that defined the model (set by {@link defineModel}), for replay commands and workers. */
   source?: string;
   /**
@@ -118,8 +125,8 @@ export function checkModel(x: unknown, where: string): Model {
   if (typeof x !== 'object' || x === null) bad(`expected a model object (from defineModel()), got ${describe(x)}`);
   const o = x as Record<string, unknown>;
   const name = o.name;
-  if (typeof name !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(name))
-    bad(`name must be 1 to 64 letters, digits, '.', '_' or '-', got ${describe(name)}`);
+  if (typeof name !== 'string' || !/^[A-Za-z0-9._+-]{1,64}$/.test(name))
+    bad(`name must be 1 to 64 letters, digits, '.', '_', '-' or '+', got ${describe(name)}`);
   const at = `${where} '${String(name)}'`;
   const field = (key: string, ok: boolean, expected: string): void => {
     if (!ok) throw new ModelError(`${at}: ${key} must be ${expected}, got ${describe(o[key])}`);
@@ -165,6 +172,7 @@ export function checkModel(x: unknown, where: string): Model {
     'a list of names',
   );
   field('broken', o.broken === undefined || typeof o.broken === 'boolean', 'a boolean');
+  field('memoryModel', o.memoryModel === undefined || isMemoryModel(o.memoryModel), `one of ${MEMORY_MODELS.join(', ')}`);
   return typeof o.doc === 'string' ? (o as unknown as Model) : { ...(o as unknown as Model), doc: '' };
 }
 

@@ -4,8 +4,10 @@ import { type Profile, PROFILES } from '../config.js';
 import { isFinding, ModelError, SlabError } from '../errors.js';
 import { type Cpu, makeCpu, resetCpu } from '../mm/cpu.js';
 import { type MutantName, MUTANT_NAMES, mutantOn, setMutant } from '../mm/slub/mutants.js';
-import { decodeSchedule, encodeSchedule } from '../sched/schedule.js';
+import { isMemoryModel, MEMORY_MODELS, type MemoryModel } from '../sched/memory_model.js';
+import { decodeSchedule, decodeTokens, encodeSchedule, encodeTokens } from '../sched/schedule.js';
 import { type Access, type ScheduleResult, type Strategy, type TraceStep, runScheduled } from '../sched/scheduler.js';
+import { type BufferedStore, weakMemoryFor } from '../sched/weak.js';
 import { schedBus } from '../shm/atomic.js';
 import { create, type Machine, type MachineImage, restore, snapshot, trackPages } from '../shm/machine.js';
 import { checkInstance, type Instance, type Model } from './model.js';
@@ -17,7 +19,12 @@ export interface RaceConfig {
   mutant: MutantName | null;
   /** seeds the data and the interrupts; the strategy has its own seed */
   seed: number;
+  /** the memory mode (default: the model's own, else sc) */
+  memoryModel?: MemoryModel;
 }
+
+/** The memory mode a run of `cfg` uses. */
+export const memoryModelOf = (cfg: RaceConfig): MemoryModel => cfg.memoryModel ?? cfg.model.memoryModel ?? 'sc';
 
 export interface RaceRun {
   failed: boolean;
@@ -151,16 +158,23 @@ export function runRace(cfg: RaceConfig, strategy: Strategy, opts: RunOptions = 
   }
   const irq = inst.irq?.bind(inst);
   if (irq) for (const c of cpus) c.irq = irq;
+  const mode = memoryModelOf(cfg);
+  const weak = mode === 'sc' ? null : weakMemoryFor(m, mode);
   // Tracing: what each step read, wrote and swapped, then where the CPU stopped next.
   let pending: Access[] = [];
   const stepAccesses: Access[][] = [];
+  const stepBuffers: BufferedStore[][][] = [];
   if (opts.trace)
-    schedBus.trace = (kind, _site, word, value, ok) => pending.push({ kind: kind as Access['kind'], word, value, ok });
+    schedBus.trace = (kind, _site, word, value, ok, note) =>
+      pending.push(
+        note ? { kind: kind as Access['kind'], word, value, ok, ...note } : { kind: kind as Access['kind'], word, value, ok },
+      );
   const check = inst.stepCheck?.bind(inst);
   // Trusted models' checks are called directly: this runs after every step.
   const stepCheck =
     check && (trusted ? check : (written: readonly number[]) => modelCode(model, false, 'stepCheck()', () => check(written)));
   let result: ScheduleResult;
+  const unwatch = weak?.watchPlainAccesses();
   const t0 = performance.now();
   try {
     const programs = cpus.map((c) => {
@@ -177,12 +191,14 @@ export function runRace(cfg: RaceConfig, strategy: Strategy, opts: RunOptions = 
       trace: opts.trace,
       unfair: opts.unfair,
       memory: m.u32,
+      weak,
       afterStep:
         opts.trace || stepCheck
           ? (_cpu, written) => {
               if (opts.trace) {
                 stepAccesses.push(pending);
                 pending = [];
+                if (weak) stepBuffers.push(weak.snapshotBuffers());
               }
               const v = stepCheck?.(written);
               if (v) throw new SlabError('EINVAL', v);
@@ -192,15 +208,19 @@ export function runRace(cfg: RaceConfig, strategy: Strategy, opts: RunOptions = 
   } finally {
     setMutant(null);
     schedBus.trace = null;
+    unwatch?.();
   }
   const schedMs = performance.now() - t0;
+  // A primitive the memory mode lacks is a model's fault, built-in or not (exit 2).
+  if (result.outcome === 'error' && result.error instanceof ModelError && result.error.model === undefined)
+    throw new ModelError(`model '${model.name}': ${result.error.message}`, model.name);
   if (result.outcome === 'error' && !trusted && !isFinding(result.error)) {
     const e = result.error as Error;
     if (e instanceof ModelError) throw e;
     const who = result.errorCpu === undefined ? 'stepCheck()' : `thread() of CPU${result.errorCpu}`;
     throw new ModelError(`model '${model.name}': ${who} threw ${e?.name ?? 'an error'}: ${e?.message ?? String(e)}`, model.name);
   }
-  const trace = opts.trace ? withAccesses(result.trace ?? [], stepAccesses) : undefined;
+  const trace = opts.trace ? withAccesses(result.trace ?? [], stepAccesses, weak ? stepBuffers : null) : undefined;
   // A run cut short on purpose (stopAfter, or by its strategy) is no failure and is not checked.
   if ((result.outcome === 'budget' && result.steps === opts.stopAfter) || result.outcome === 'halted') {
     const { steps, choices } = result;
@@ -263,33 +283,73 @@ function modelCode<T>(model: Model, trusted: boolean, what: string, f: () => T):
   }
 }
 
-/** The trace steps with the accesses each made. */
-function withAccesses(steps: readonly TraceStep[], accesses: readonly Access[][]): TraceStep[] {
-  return steps.map((t, i) => (accesses[i]?.length ? { ...t, accesses: accesses[i] } : t));
+/** The trace steps with the accesses each made (and, in a weaker memory mode, the store buffers after it). */
+function withAccesses(
+  steps: readonly TraceStep[],
+  accesses: readonly Access[][],
+  buffers: readonly BufferedStore[][][] | null,
+): TraceStep[] {
+  return steps.map((t, i) => {
+    const withBuffers = buffers?.[i] ? { ...t, buffers: buffers[i] } : t;
+    return accesses[i]?.length ? { ...withBuffers, accesses: accesses[i] } : withBuffers;
+  });
 }
 
 const hex = (v: number): string => `0x${v.toString(16)}`;
 
-/** One line per step: the CPU, what it read or wrote, and the point where it stopped next. */
+/** One access as a trace prints it: `load.acquire [12] 0x0 (stale: memory 0x1)`. */
+function accessText(a: Access): string {
+  const what = a.kind === 'fence' ? `fence ${a.order}` : `${a.kind}${a.order ? `.${a.order}` : ''} [${a.word}] ${hex(a.value)}`;
+  const ok = a.ok === undefined ? '' : a.ok ? ' ok' : ' failed';
+  const note = a.buffered
+    ? ' (buffered)'
+    : a.forwarded
+      ? ' (from own buffer)'
+      : a.stale !== undefined
+        ? ` (stale: memory ${hex(a.stale)})`
+        : '';
+  return `${what}${ok}${note}`;
+}
+
+/** A CPU's store buffer, oldest first: `[12]=0x1 [13]=0x0 | [14]=0x2` (`|`: an smp_wmb between). */
+function bufferText(b: readonly BufferedStore[]): string {
+  return b
+    .map((e, i) => `${i > 0 && e.epoch !== b[i - 1].epoch ? '| ' : ''}[${e.word}]=${hex(e.value)}${e.release ? ' rel' : ''}`)
+    .join(' ');
+}
+
+/**
+ * One line per step: the CPU, what it read or wrote, and the point where it stopped next.
+ * In a weaker memory mode a flush step says which store reached memory, and a second
+ * line lists the store buffers that are not empty after the step.
+ */
 export function traceLines(steps: readonly TraceStep[]): string[] {
-  return steps.map((t, i) => {
-    const did = t.accesses?.length
-      ? `${t.accesses.map((a) => `${a.kind} [${a.word}] ${hex(a.value)}${a.ok === undefined ? '' : a.ok ? ' ok' : ' failed'}`).join(', ')} `
-      : '';
+  return steps.flatMap((t, i) => {
+    const did = t.accesses?.length ? `${t.accesses.map(accessText).join(', ')} ` : '';
     const state = t.blocked ? ' (blocked)' : t.spinning ? ' (spinning)' : '';
-    return `${String(i).padStart(5)}  CPU${t.cpu}  ${did}-> ${t.site}${state}`;
+    const line = t.flush
+      ? `${String(i).padStart(5)}  CPU${t.cpu}  ${did}(its store buffer to memory)`
+      : `${String(i).padStart(5)}  CPU${t.cpu}  ${did}-> ${t.site}${state}`;
+    const full = t.buffers?.flatMap((b, c) => (b.length ? [`CPU${c} ${bufferText(b)}`] : [])) ?? [];
+    return full.length ? [line, `         buffers: ${full.join('; ')}`] : [line];
   });
 }
 
 // ---- schedule strings: everything a replay needs, on one line ----
 
 const VERSION = 'v1';
+/** Schedules of the weaker memory modes: v1's fields, the mode, and tokens for choices. */
+const VERSION_2 = 'v2';
 /** The profile field of a schedule for a model that runs no kernel code. */
 const NO_PROFILE = '-';
 
+/** The schedule string of a run: v1 under sc (as always), v2 naming the mode otherwise. */
 export function raceScheduleString(cfg: RaceConfig, choices: readonly number[]): string {
+  const mode = memoryModelOf(cfg);
+  const head = [cfg.model.name, cfg.profile ?? NO_PROFILE, cfg.mutant ?? 'none', String(cfg.seed)];
+  if (mode !== 'sc') return [VERSION_2, ...head, mode, encodeTokens(cfg.model.cpus, choices)].join(':');
   const rle = encodeSchedule(cfg.model.cpus, choices).split('.').slice(2).join('.');
-  return [VERSION, cfg.model.name, cfg.profile ?? NO_PROFILE, cfg.mutant ?? 'none', String(cfg.seed), rle].join(':');
+  return [VERSION, ...head, rle].join(':');
 }
 
 /** The parts of a schedule string, before its model is looked up. */
@@ -298,8 +358,10 @@ export interface ParsedSchedule {
   profile: Profile | null;
   mutant: MutantName | null;
   seed: number;
-  /** the run-length encoded choices */
+  /** the run-length encoded choices (v2: tokens) */
   rle: string;
+  /** the memory mode (v1: sc) */
+  memoryModel: MemoryModel;
 }
 
 export function parseScheduleString(text: string): ParsedSchedule {
@@ -307,10 +369,14 @@ export function parseScheduleString(text: string): ParsedSchedule {
   const bad = (why: string) =>
     new SlabError(
       'EINVAL',
-      `schedule '${text}': ${why} (expected ${VERSION}:<model>:<profile|->:<mutant|none>:<seed>:<choices>)`,
+      `schedule '${text}': ${why} (expected ${VERSION}:<model>:<profile|->:<mutant|none>:<seed>:<choices>, or ${VERSION_2}:<model>:<profile|->:<mutant|none>:<seed>:<${MEMORY_MODELS.join('|')}>:<choices>)`,
     );
-  if (parts.length !== 6 || parts[0] !== VERSION) throw bad('not a schedule of this version');
-  const [, modelName, profile, mutant, seed, rle] = parts;
+  const v2 = parts[0] === VERSION_2;
+  if (!(parts.length === 6 && parts[0] === VERSION) && !(parts.length === 7 && v2)) throw bad('not a schedule of this version');
+  const [, modelName, profile, mutant, seed] = parts;
+  const mode = v2 ? parts[5] : 'sc';
+  const rle = parts[parts.length - 1];
+  if (!isMemoryModel(mode)) throw bad(`unknown memory model '${mode}'`);
   if (profile !== NO_PROFILE && !PROFILES.includes(profile as Profile)) throw bad(`unknown profile '${profile}'`);
   if (mutant !== 'none' && !MUTANT_NAMES.includes(mutant as MutantName)) throw bad(`unknown mutant '${mutant}'`);
   if (!/^\d+$/.test(seed)) throw bad(`bad seed '${seed}'`);
@@ -320,6 +386,7 @@ export function parseScheduleString(text: string): ParsedSchedule {
     mutant: mutant === 'none' ? null : (mutant as MutantName),
     seed: Number(seed),
     rle,
+    memoryModel: mode,
   };
 }
 
@@ -340,6 +407,8 @@ export function parseRaceSchedule(text: string, models: readonly Model[]): { cfg
       'EINVAL',
       `schedule names profile '${p.profile ?? NO_PROFILE}', but model '${model.name}' ${independent ? 'runs no kernel profile (-)' : `runs on ${model.profiles?.join(', ')}`}`,
     );
-  const { choices } = decodeSchedule(`s1.${model.cpus}.${p.rle}`);
-  return { cfg: { model, profile: p.profile, mutant: p.mutant, seed: p.seed }, choices };
+  const choices = text.trim().startsWith(`${VERSION_2}:`)
+    ? decodeTokens(model.cpus, p.rle, text.trim())
+    : decodeSchedule(`s1.${model.cpus}.${p.rle}`).choices;
+  return { cfg: { model, profile: p.profile, mutant: p.mutant, seed: p.seed, memoryModel: p.memoryModel }, choices };
 }

@@ -34,7 +34,7 @@ export interface Scenario {
   memory?: number;
   /** kmem_cache_args.sheaf_capacity of its cache (the machine then gets the kmalloc caches, which hold sheaves) */
   sheafCapacity?: number;
-  /** the mutants it is written to expose (default: the five cpu-slab ones) */
+  /** the mutants it is written to expose (default: the six cpu-slab ones) */
   mutants?: readonly string[];
   /** bring the machine into the starting state (free-running code, before any program runs) */
   setup(w: ScenarioWorld, profile: Profile): void;

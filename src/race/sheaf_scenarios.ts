@@ -68,7 +68,7 @@ const barnExchangeVsFlush: Scenario = {
   sheafCapacity: CAPACITY,
   memory: SHEAF_MEMORY,
   profiles: SHEAF_PROFILES,
-  mutants: ['unlocked-barn', 'split-slab-cas', 'unlocked-partial'],
+  mutants: ['unlocked-barn', 'split-slab-cas', 'unlocked-partial', 'barn-unlock-relaxed'],
   setup(w) {
     const C = w.s.sheafCapacity;
     // CPU2's objects, freed on CPU0: after 2C + 1 frees CPU0's main holds 1, its spare C
@@ -133,7 +133,7 @@ const shrinkVsRefill: Scenario = {
   sheafCapacity: CAPACITY,
   memory: SHEAF_MEMORY,
   profiles: SHEAF_PROFILES,
-  mutants: ['unlocked-partial', 'split-slab-cas', 'unlocked-barn'],
+  mutants: ['unlocked-partial', 'split-slab-cas', 'unlocked-barn', 'barn-unlock-relaxed'],
   setup(w) {
     // Partial slabs with a few objects each, and empty ones: CPU1 takes three slabs'
     // worth, gives most back into its sheaves and flushes them to the slabs.

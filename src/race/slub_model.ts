@@ -23,7 +23,14 @@ export function slubModel(sc: Scenario): Model {
     nodes: sc.nodes,
     memory: sc.memory,
     profiles: sc.profiles ?? PROFILES,
-    mutants: sc.mutants ?? ['no-tid', 'split-slab-cas', 'unlocked-partial', 'ignore-frozen', 'plain-unfreeze'],
+    mutants: sc.mutants ?? [
+      'no-tid',
+      'split-slab-cas',
+      'unlocked-partial',
+      'ignore-frozen',
+      'plain-unfreeze',
+      'relaxed-slab-free',
+    ],
     // The cache and the scenario's starting state are the same for every run: made once.
     prepare(m, cpus, profile: Profile): Prepared {
       // Sheaves are kmalloc'd: a cache with them needs the kmalloc caches (7.0: all do).

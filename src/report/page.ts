@@ -3,6 +3,7 @@
 // the viewer's charts (src/view/charts.ts), the final slabs as a picture of bars.
 import { cpuColor, full, timeChart } from '../view/charts.js';
 import type { HtmlData } from './html.js';
+import { div, guard, note } from './page_parts.js';
 
 const NS = 'http://www.w3.org/2000/svg';
 const D = JSON.parse(document.getElementById('slabsim-data')?.textContent ?? '{}') as HtmlData;
@@ -12,29 +13,6 @@ function svg(tag: string, attrs: Record<string, string | number>, parent?: Eleme
   for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
   parent?.appendChild(e);
   return e;
-}
-
-function div(cls: string, parent?: Element, text?: string): HTMLDivElement {
-  const e = document.createElement('div');
-  if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  parent?.appendChild(e);
-  return e;
-}
-
-const note = (host: Element, text: string): void => void div('note', host, text);
-
-/** Draw one part; a failure leaves a note in its place instead of a broken page. */
-function guard(id: string, draw: (host: HTMLElement) => void): void {
-  const host = document.getElementById(id);
-  if (!host) return;
-  try {
-    draw(host);
-  } catch (e) {
-    host.textContent = '';
-    note(host, `This chart could not be drawn: ${e}`);
-    console.error(e);
-  }
 }
 
 function drawThroughput(host: HTMLElement): void {

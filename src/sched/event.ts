@@ -11,13 +11,17 @@
 //
 // Events and dependency (memory-models.md §7.1): loads, waitWhile, a failed CAS or
 // trylock are reads; stores, xchg, add, a successful CAS or trylock, spinLock and
-// spinUnlock are writes of their word (cas64: of both words of its pair).
+// spinUnlock are writes of their word (cas64: of both words of its pair). The ordered
+// forms (loadAcquire32, cas32Relaxed, ...) publish the OP of their plain form; a load's
+// arg says which load it is (LOAD), so a partial-order reduction sees one kind of load.
 
 /** The kind of a pending access. */
 export const OP = {
   /** no access (a bare schedule point, a finished CPU, a cpu_relax) */
   NONE: 0,
+  /** arg = its LOAD kind */
   LOAD: 1,
+  /** arg = its ORDER: RELAXED (store32), RELEASE (storeRelease32), FULL (atomicStore32) */
   STORE: 2,
   /** cmpxchg on one word: arg = expected value */
   CAS: 3,
@@ -31,8 +35,55 @@ export const OP = {
   UNLOCK: 9,
   /** waitWhile: arg = the value it waits to see change */
   WAIT: 10,
+  /**
+   * fence (smp_mb, smp_wmb, smp_rmb): arg = its FENCE kind, word -1. Only the weaker memory
+   * modes make a fence a step (under sc it has no effect and no schedule point).
+   */
+  FENCE: 11,
+  /**
+   * Never pending: the op of a flush step's event (a store of CPU `cpu`'s buffer reaching
+   * memory; weaker memory modes only).
+   */
+  FLUSH: 12,
 } as const;
 export type Op = (typeof OP)[keyof typeof OP];
+
+/**
+ * The kind of a pending OP.LOAD, in its arg: what a weaker memory mode needs to know before
+ * the load runs (which values it may read). Under sc all four are the same load.
+ */
+export const LOAD = {
+  /** load32: READ_ONCE */
+  PLAIN: 0,
+  /** loadAcquire32: smp_load_acquire */
+  ACQUIRE: 1,
+  /** loadDep32: a load whose address depends on the CPU's previous load */
+  DEP: 2,
+  /** atomicLoad32: Atomics.load (sequentially consistent) */
+  SC: 3,
+} as const;
+
+/** The kind of a fence, in the arg of OP.FENCE. */
+export const FENCE = {
+  /** smp_mb: DMB ISH, MFENCE */
+  MB: 0,
+  /** smp_wmb: DMB ISHST (a compiler barrier on x86) */
+  WMB: 1,
+  /** smp_rmb: DMB ISHLD (a compiler barrier on x86) */
+  RMB: 2,
+} as const;
+
+/** The ordering of a store (published in a pending OP.STORE's arg) or of a read-modify-write (not published). */
+export const ORDER = {
+  /** value-returning RMWs: fully ordered (an smp_mb() before and after) */
+  FULL: 0,
+  /** `_relaxed`, and RMWs without a return value: unordered */
+  RELAXED: 1,
+  /** `_acquire` */
+  ACQUIRE: 2,
+  /** `_release` */
+  RELEASE: 3,
+} as const;
 
 /** What a step did to memory, as reported by the primitive after its access. */
 export const EV = {

@@ -14,10 +14,19 @@
 // spinners can move they take turns, fewest steps first, so that one whose loop ends by
 // itself (a bounded retry) is never starved by another that waits for it. Nothing is
 // blocked for good by this: a wrongly suspected CPU only waits its turn.
+//
+// Weaker memory modes (src/sched/weak.ts): the strategy picks among *actions*, a CPU's
+// step (id < n) or a flush of a store buffer (n·(1 + j) + c: the j-th flushable store of
+// CPU c). Flushes are offered like a CPU that is not spinning, so a CPU waiting for a
+// store to become visible waits for the flush, and when every CPU has finished the run
+// goes on flushing, in every order the mode allows, until the buffers are empty. A
+// CPU about to load with k > 1 readable values asks the strategy which (pickRead).
 import { schedBus } from '../shm/atomic.js';
 import { EV, OP, PendingAccesses } from './event.js';
+import { readToken } from './schedule.js';
 import { BLOCK, RELAX, type Step, siteName } from './step.js';
 import { thisCpu } from './this_cpu.js';
+import type { BufferedStore, WeakMemory } from './weak.js';
 
 /** A seeded, self-contained policy for choosing the next CPU. */
 export interface Strategy {
@@ -28,6 +37,12 @@ export interface Strategy {
    * is a preemption. `step` is the number of steps made so far.
    */
   pick(runnable: readonly number[], last: number, step: number): number;
+  /**
+   * Weaker memory modes: CPU `cpu`, about to move, loads a word with `k` > 1 readable
+   * values; choose one, 0 the newest. `picked`: its step was this decision's pick (else
+   * it was the only action). Without pickRead every load reads the newest value.
+   */
+  pickRead?(cpu: number, k: number, picked: boolean): number;
   /** Called once before the first step, with the run's view of its CPUs. */
   begin?(run: RunView): void;
   /**
@@ -86,6 +101,11 @@ export interface ScheduleOptions {
    * outcome 'livelock'. Default SPIN_LIVELOCK_STEPS.
    */
   livelockSteps?: number;
+  /**
+   * The run's store buffers and histories in a weaker memory mode (weakMemoryFor(m,
+   * mode)); absent or null: sc.
+   */
+  weak?: WeakMemory | null;
   /** Cheap invariant checks after every step, given the words it changed; throw to fail the run. */
   afterStep?: (cpu: number, written: readonly number[]) => void;
   /** Record (cpu, site) of every step. */
@@ -130,18 +150,37 @@ export interface TraceStep {
   spinning?: true;
   /** the shared-memory accesses the step made (filled in by the race runner when tracing) */
   accesses?: Access[];
+  /** weaker memory modes: the step was a flush of this CPU's store buffer, not a step of its program */
+  flush?: true;
+  /** weaker memory modes: every CPU's store buffer after the step, oldest store first (filled in by the race runner) */
+  buffers?: BufferedStore[][];
 }
 
 /** One access a step made, as `replay --trace` prints it. */
 export interface Access {
-  /** the primitive: load32, store32, cas32, cas64 (cas2), add32, xchg32, spinLock, spinUnlock */
-  kind: 'load' | 'store' | 'cas' | 'cas2' | 'add' | 'xchg' | 'lock' | 'unlock';
-  /** the word index (for cas2, the low word of the pair) */
+  /**
+   * the primitive: load32, store32, cas32, cas64 (cas2), add32, xchg32, spinLock,
+   * spinTrylock, spinUnlock; in the weaker memory modes also fence, and flush (a buffered
+   * store reaching memory)
+   */
+  kind: 'load' | 'store' | 'cas' | 'cas2' | 'add' | 'xchg' | 'lock' | 'trylock' | 'unlock' | 'fence' | 'flush';
+  /** the word index (for cas2, the low word of the pair; -1 for a fence) */
   word: number;
   /** the value loaded, stored, swapped in (cas), or found (add, xchg) */
   value: number;
   /** CAS and lock: whether it took */
   ok?: boolean;
+  /**
+   * weaker memory modes: the ordering when not the primitive's plain one (acquire,
+   * release, relaxed, dep, sc for Atomics), or a fence's kind (mb, wmb, rmb)
+   */
+  order?: string;
+  /** weaker memory modes: the store went into the CPU's store buffer (memory gets it at its flush) */
+  buffered?: true;
+  /** weaker memory modes: the load took the value of the CPU's own buffered store */
+  forwarded?: true;
+  /** weaker memory modes: the load returned an older value than memory held, which was this */
+  stale?: number;
 }
 
 /** A word read this many times unchanged (the first read included) marks a busy-wait. */
@@ -272,10 +311,13 @@ export function runScheduled(programs: Step<unknown>[], strategy: Strategy, opts
   let state = states.get(n);
   if (!state || state.inUse) states.set(n, (state = new RunState(n))); // a run inside a run gets its own
   state.reset().inUse = true;
+  const outerWeak = schedBus.weak;
+  schedBus.weak = opts.weak ?? null;
   try {
     return schedule(programs, strategy, opts, state);
   } finally {
     state.inUse = false;
+    schedBus.weak = outerWeak;
   }
 }
 
@@ -287,6 +329,8 @@ function schedule(programs: Step<unknown>[], strategy: Strategy, opts: ScheduleO
   const { done, blocked, alsoWake, spinning, logs, cover, spinSteps, quiet, pending } = state;
   const unfair = opts.unfair === true;
   const onStep = strategy.onStep?.bind(strategy);
+  const pickRead = strategy.pickRead?.bind(strategy);
+  const wm = opts.weak ?? null;
   const event: StepEvent = { cpu: -1, op: OP.NONE, word: -1, ev: EV.NONE, old: 0, point: -1 };
   const halt = strategy.halt?.bind(strategy);
   strategy.begin?.({
@@ -301,6 +345,8 @@ function schedule(programs: Step<unknown>[], strategy: Strategy, opts: ScheduleO
   const results = new Array<unknown>(n);
   const choices: number[] = [];
   const trace = opts.trace ? ([] as TraceStep[]) : undefined;
+  /** where each CPU stopped last (the site a flush step's trace line names) */
+  const siteOf = trace && wm ? new Array<string>(n).fill('(start)') : null;
   /** reused between steps; its length changes only when the number of runnable CPUs does (the setter is slow) */
   const runnable: number[] = [];
   let steps = 0;
@@ -328,8 +374,9 @@ function schedule(programs: Step<unknown>[], strategy: Strategy, opts: ScheduleO
       if (spinning[c] && !unfair) spinners++;
       else runnable[k++] = c;
     }
-    if (live === 0) return finish('ok');
+    if (wm !== null) k = wm.flushActions(runnable, k);
     if (k === 0) {
+      if (live === 0) return finish('ok');
       if (spinners === 0) {
         const who = [...blocked].map((w, c) => (w >= 0 && !done[c] ? `CPU${c} on word ${w}` : '')).filter(Boolean);
         return finish('deadlock', { message: `deadlock: every live CPU is blocked (${who.join(', ')})` });
@@ -348,7 +395,8 @@ function schedule(programs: Step<unknown>[], strategy: Strategy, opts: ScheduleO
       return finish('budget', { message: `possible livelock: the run exceeded its step limit (max-steps ${maxSteps})` });
     if (halt?.(runnable, steps)) return finish('halted', { message: `halted by strategy ${strategy.name} after ${steps} steps` });
     let cpu = runnable[0];
-    if (runnable.length > 1) {
+    const picked = runnable.length > 1;
+    if (picked) {
       cpu = strategy.pick(runnable, last, steps);
       choices.push(cpu);
     }
@@ -358,6 +406,23 @@ function schedule(programs: Step<unknown>[], strategy: Strategy, opts: ScheduleO
     schedBus.alsoWakeOn = -1;
     schedBus.op = OP.NONE;
     schedBus.ev = EV.NONE;
+    if (cpu >= n) {
+      if (wm === null) throw new Error(`strategy ${strategy.name} picked action ${cpu}, which is none of ${runnable.join(',')}`);
+      const flushed = flush(wm, cpu);
+      if (flushed !== null) return flushed;
+      continue;
+    }
+    if (wm !== null && pending.op[cpu] === OP.LOAD && !spinning[cpu]) {
+      // A spinning CPU reads the newest value: re-reading an older one only adds steps.
+      const reads = wm.readChoices(cpu, pending.word[cpu], pending.arg[cpu]);
+      if (reads > 1) {
+        const i = pickRead ? Math.max(0, Math.min(reads - 1, pickRead(cpu, reads, picked) | 0)) : 0;
+        const t = readToken(cpu, i, n);
+        if (picked) choices[choices.length - 1] = t;
+        else choices.push(t);
+        wm.nextRead = i;
+      }
+    }
     if (idleSpin !== 0) spinSteps[cpu]++;
     let r: IteratorResult<number, unknown>;
     thisCpu.id = cpu;
@@ -415,6 +480,7 @@ function schedule(programs: Step<unknown>[], strategy: Strategy, opts: ScheduleO
       if (r.value & RELAX) relax(cpu);
       if (trace) trace.push(spinning[cpu] ? { cpu, site: siteName(r.value), spinning: true } : { cpu, site: siteName(r.value) });
     }
+    if (siteOf && trace) siteOf[cpu] = trace[trace.length - 1].site;
     if (afterStep) {
       try {
         afterStep(cpu, written);
@@ -422,6 +488,38 @@ function schedule(programs: Step<unknown>[], strategy: Strategy, opts: ScheduleO
         return finish('error', { error, message: `after a step of CPU${cpu}: ${(error as Error).message}` });
       }
     }
+  }
+
+  /** A flush step: a store of a CPU's buffer reaches memory; its program does not move (nor `last`). */
+  function flush(weak: WeakMemory, action: number): ScheduleResult | null {
+    const owner = action % n;
+    const word = weak.flushAction(action);
+    steps++;
+    if (onStep) {
+      event.cpu = owner;
+      event.op = OP.FLUSH;
+      event.word = word;
+      event.ev = EV.WRITE;
+      event.old = schedBus.old;
+      onStep(event);
+    }
+    trace?.push({ cpu: owner, site: siteOf?.[owner] ?? '', flush: true });
+    const written = schedBus.written;
+    if (written.length > 0) {
+      if (idleSpin !== 0) {
+        idleSpin = 0;
+        spinSteps.fill(0);
+      }
+      wake(written);
+    }
+    if (afterStep) {
+      try {
+        afterStep(owner, written);
+      } catch (error) {
+        return finish('error', { error, message: `after a flush of CPU${owner}'s store buffer: ${(error as Error).message}` });
+      }
+    }
+    return null;
   }
 
   /** Start `cpu`'s read log over. */

@@ -17,7 +17,8 @@
 // the budget. The first bound with a failing run gives the fewest preemptions (every
 // smaller bound was searched whole), and the edits then shorten that run.
 import { SlabError } from '../errors.js';
-import type { ScheduleResult, Strategy } from './scheduler.js';
+import { tokenAction, tokenRead } from './schedule.js';
+import type { RunView, ScheduleResult, Strategy } from './scheduler.js';
 import { exploreDfs } from './strategies/dfs.js';
 import {
   countPreemptions,
@@ -29,14 +30,36 @@ import {
   type Trial,
 } from './strategies/record.js';
 
-/** Replays `choices` where it can; otherwise stays on `last` if runnable, else the lowest runnable CPU. */
+/**
+ * Replays `choices` (tokens) where it can; otherwise stays on `last` if runnable, else the
+ * lowest runnable CPU. A read choice out of range reads the oldest readable value; a load
+ * with several values in a step nobody chose takes the next token if it is a step of
+ * that CPU, else reads the newest.
+ */
 export class LenientReplayStrategy implements Strategy {
   readonly name = 'lenient-replay';
   private i = 0;
+  private cpus = Infinity;
+  private read = 0;
   constructor(private readonly choices: readonly number[]) {}
+  begin(run: RunView): void {
+    this.cpus = run.cpus;
+  }
   pick(runnable: readonly number[], last: number): number {
-    const c = this.choices[this.i++];
-    return c !== undefined && runnable.includes(c) ? c : stayOrLowest(runnable, last);
+    const t = this.choices[this.i++];
+    this.read = 0;
+    if (t === undefined) return stayOrLowest(runnable, last);
+    const c = tokenAction(t, this.cpus);
+    if (!runnable.includes(c)) return stayOrLowest(runnable, last);
+    this.read = tokenRead(t, this.cpus);
+    return c;
+  }
+  pickRead(cpu: number, k: number, picked: boolean): number {
+    if (picked) return Math.min(this.read, k - 1);
+    const t = this.choices[this.i];
+    if (t === undefined || tokenAction(t, this.cpus) !== cpu) return 0;
+    this.i++;
+    return Math.min(tokenRead(t, this.cpus), k - 1);
   }
 }
 

@@ -4,9 +4,17 @@
 // The free-running twin is atomic.fast.ts (hand-written, same signatures, no yields).
 // Ordering: plain loads are READ_ONCE (may be stale, never torn within 32 bits);
 // CAS is cmpxchg; a CAS on a 64-bit pair is cmpxchg_double.
+//
+// Memory modes (docs/memory-models.md): under sc (the default) every access is applied
+// to memory when its CPU moves, and the ordered forms (loadAcquire32, cas32Relaxed, ...)
+// are their plain forms. Under tso, arm and js the scheduler sets schedBus.weak, and each
+// primitive hands its access to it (src/sched/weak.ts: store buffers, stale reads); sc
+// pays one null check per access for that.
 
-import { EV, OP } from '../sched/event.js';
+import { EV, FENCE, LOAD, OP, ORDER } from '../sched/event.js';
 import { BLOCK, RELAX, type Step, site as siteId } from '../sched/step.js';
+import { thisCpu } from '../sched/this_cpu.js';
+import type { WeakMemory, WeakNote } from '../sched/weak.js';
 import type { Machine } from './machine.js';
 
 /** What the scheduler needs to know about the step that just ran (single-threaded). */
@@ -22,7 +30,7 @@ export const schedBus = {
   arg2: 0,
   /** the event the step made (EV.READ or EV.WRITE of `word`), reset by the scheduler */
   ev: EV.NONE as number,
-  /** a write's overwritten value (CAS2: the low half) */
+  /** a write's overwritten value (CAS2: the low half); a failed cas32: the value it found (cmpxchg's return) */
   old: 0,
   /** word a CPU blocked on (set just before it yields BLOCK) */
   blockedOn: -1,
@@ -36,8 +44,10 @@ export const schedBus = {
   written: [] as number[],
   /** the word this step read without changing it, or -1; reset by the scheduler */
   read: -1,
-  /** optional per-access trace sink */
-  trace: null as null | ((kind: string, site: number, word: number, value: number, ok?: boolean) => void),
+  /** optional per-access trace sink (note: what a weaker memory mode adds, e.g. a buffered store) */
+  trace: null as null | ((kind: string, site: number, word: number, value: number, ok?: boolean, note?: WeakNote) => void),
+  /** the run's store buffers and histories in a weaker memory mode; null under sc */
+  weak: null as WeakMemory | null,
 };
 
 /** The step wrote its pending word, over `old`. */
@@ -52,11 +62,20 @@ const accessed = (word: number, changed: boolean): void => {
   else schedBus.read = word;
 };
 
-/** READ_ONCE of one 32-bit word. */
-export function* load32(m: Machine, word: number, site: number): Step<number> {
+/**
+ * READ_ONCE of one 32-bit word. Kernel: `READ_ONCE()` (arm64 `LDR`); JavaScript: a plain
+ * typed-array read. Under arm and js it may return an older value than memory holds.
+ */
+export const load32 = (m: Machine, word: number, site: number): Step<number> => loadAs(m, word, LOAD.PLAIN, site);
+
+/** A load of `kind` (LOAD): load32 and its ordered forms. */
+function* loadAs(m: Machine, word: number, kind: number, site: number): Step<number> {
   schedBus.op = OP.LOAD;
   schedBus.word = word;
+  schedBus.arg = kind;
   yield site;
+  const wm = schedBus.weak;
+  if (wm !== null) return wm.load(word, kind, site);
   const v = m.u32[word];
   schedBus.read = word;
   schedBus.ev = EV.READ;
@@ -64,11 +83,43 @@ export function* load32(m: Machine, word: number, site: number): Step<number> {
   return v;
 }
 
-/** WRITE_ONCE of one 32-bit word. */
-export function* store32(m: Machine, word: number, value: number, site: number): Step {
+/**
+ * An acquire load: no later load or store of this CPU is ordered before it. Kernel:
+ * `smp_load_acquire()` (arm64 `LDAPR`, modelled RCpc: a release store before it is not
+ * ordered with it). JavaScript has none (refused under js; `atomicLoad32` is stronger).
+ */
+export const loadAcquire32 = (m: Machine, word: number, site: number): Step<number> => loadAs(m, word, LOAD.ACQUIRE, site);
+
+/**
+ * A load whose address came from this CPU's previous load (following a pointer just
+ * read): ordered after that load, as hardware and the kernel's memory model order
+ * address dependencies. Kernel: `READ_ONCE()` of a pointer's target, `rcu_dereference()`;
+ * JavaScript: a plain read (the JS memory model orders no dependency: under js this is
+ * load32).
+ */
+export const loadDep32 = (m: Machine, word: number, site: number): Step<number> => loadAs(m, word, LOAD.DEP, site);
+
+/**
+ * A sequentially consistent load. JavaScript: `Atomics.load()`; kernel: none (about
+ * `smp_mb(); READ_ONCE(); smp_mb()`). Under sc, tso and arm: a full fence, the newest
+ * value, a full fence.
+ */
+export const atomicLoad32 = (m: Machine, word: number, site: number): Step<number> => loadAs(m, word, LOAD.SC, site);
+
+/**
+ * WRITE_ONCE of one 32-bit word. Kernel: `WRITE_ONCE()` (arm64 `STR`); JavaScript: a plain
+ * typed-array write. Under tso, arm and js it waits in the CPU's store buffer.
+ */
+export const store32 = (m: Machine, word: number, value: number, site: number): Step =>
+  storeAs(m, word, value, ORDER.RELAXED, site);
+
+function* storeAs(m: Machine, word: number, value: number, order: number, site: number): Step {
   schedBus.op = OP.STORE;
   schedBus.word = word;
+  schedBus.arg = order;
   yield site;
+  const wm = schedBus.weak;
+  if (wm !== null) return wm.store(word, value, order, site);
   const old = m.u32[word];
   m.u32[word] = value;
   wrote(old);
@@ -76,25 +127,99 @@ export function* store32(m: Machine, word: number, value: number, site: number):
   schedBus.trace?.('store', site, word, value >>> 0);
 }
 
-/** cmpxchg on one 32-bit word; true when it took. */
-export function* cas32(m: Machine, word: number, expect: number, value: number, site: number): Step<boolean> {
+/**
+ * A release store: every earlier load and store of this CPU is visible before it.
+ * Kernel: `smp_store_release()` (arm64 `STLR`); JavaScript has none (refused under js;
+ * `atomicStore32` is stronger).
+ */
+export const storeRelease32 = (m: Machine, word: number, value: number, site: number): Step =>
+  storeAs(m, word, value, ORDER.RELEASE, site);
+
+/**
+ * A sequentially consistent store. JavaScript: `Atomics.store()`; kernel: none (about
+ * `smp_mb(); WRITE_ONCE(); smp_mb()`, x86 `XCHG`).
+ */
+export const atomicStore32 = (m: Machine, word: number, value: number, site: number): Step =>
+  storeAs(m, word, value, ORDER.FULL, site);
+
+/** cmpxchg on one 32-bit word with the given ORDER. */
+function* casAs(m: Machine, word: number, expect: number, value: number, order: number, site: number): Step<boolean> {
   schedBus.op = OP.CAS;
   schedBus.word = word;
   schedBus.arg = expect | 0;
   yield site;
-  const ok = Atomics.compareExchange(m.i32, word, expect | 0, value | 0) === (expect | 0);
+  const wm = schedBus.weak;
+  if (wm !== null) return wm.cas(word, expect, value, order, site, 'cas32') === expect >>> 0;
+  const found = Atomics.compareExchange(m.i32, word, expect | 0, value | 0);
+  const ok = found === (expect | 0);
   if (ok) wrote(expect >>> 0);
-  else schedBus.ev = EV.READ;
+  else {
+    schedBus.ev = EV.READ;
+    schedBus.old = found >>> 0;
+  }
   accessed(word, ok && (expect | 0) !== (value | 0));
   schedBus.trace?.('cas', site, word, value >>> 0, ok);
   return ok;
 }
 
-/** atomic add on one 32-bit word; returns the old value. */
-export function* add32(m: Machine, word: number, delta: number, site: number): Step<number> {
+/**
+ * cmpxchg on one 32-bit word; true when it took. Fully ordered when it takes, unordered
+ * (a plain load) when it fails. Kernel: `cmpxchg()`, `atomic_cmpxchg()`,
+ * `try_cmpxchg()`; JavaScript: `Atomics.compareExchange()` (sequentially consistent either way).
+ */
+export const cas32 = (m: Machine, word: number, expect: number, value: number, site: number): Step<boolean> =>
+  casAs(m, word, expect, value, ORDER.FULL, site);
+/** cas32 without ordering. Kernel: `cmpxchg_relaxed()`; JavaScript has none (refused under js). */
+export const cas32Relaxed = (m: Machine, word: number, expect: number, value: number, site: number): Step<boolean> =>
+  casAs(m, word, expect, value, ORDER.RELAXED, site);
+/** cas32 with acquire ordering when it takes. Kernel: `cmpxchg_acquire()`; JavaScript has none (refused under js). */
+export const cas32Acquire = (m: Machine, word: number, expect: number, value: number, site: number): Step<boolean> =>
+  casAs(m, word, expect, value, ORDER.ACQUIRE, site);
+/** cas32 with release ordering when it takes. Kernel: `cmpxchg_release()`; JavaScript has none (refused under js). */
+export const cas32Release = (m: Machine, word: number, expect: number, value: number, site: number): Step<boolean> =>
+  casAs(m, word, expect, value, ORDER.RELEASE, site);
+
+/** cmpxchg on one 32-bit word with the given ORDER: the value found. */
+function* cmpxchgAs(m: Machine, word: number, expect: number, value: number, order: number, site: number): Step<number> {
+  schedBus.op = OP.CAS;
+  schedBus.word = word;
+  schedBus.arg = expect | 0;
+  yield site;
+  const wm = schedBus.weak;
+  if (wm !== null) return wm.cas(word, expect, value, order, site, 'cmpxchg32');
+  const old = Atomics.compareExchange(m.u32, word, expect >>> 0, value >>> 0);
+  const ok = old === expect >>> 0;
+  if (ok) wrote(old);
+  else schedBus.ev = EV.READ;
+  accessed(word, ok && old !== value >>> 0);
+  schedBus.trace?.('cas', site, word, value >>> 0, ok);
+  return old;
+}
+
+/**
+ * cmpxchg on one 32-bit word returning the value it found (`expect` when it took), as
+ * the kernel's does. Fully ordered when it takes, a plain load when it fails. Kernel:
+ * `cmpxchg()`, `atomic_cmpxchg()`; JavaScript: `Atomics.compareExchange()`.
+ */
+export const cmpxchg32 = (m: Machine, word: number, expect: number, value: number, site: number): Step<number> =>
+  cmpxchgAs(m, word, expect, value, ORDER.FULL, site);
+/** cmpxchg32 without ordering. Kernel: `cmpxchg_relaxed()`, `atomic_cmpxchg_relaxed()`; JavaScript has none (refused under js). */
+export const cmpxchg32Relaxed = (m: Machine, word: number, expect: number, value: number, site: number): Step<number> =>
+  cmpxchgAs(m, word, expect, value, ORDER.RELAXED, site);
+/** cmpxchg32 with acquire ordering when it takes. Kernel: `cmpxchg_acquire()`; JavaScript has none (refused under js). */
+export const cmpxchg32Acquire = (m: Machine, word: number, expect: number, value: number, site: number): Step<number> =>
+  cmpxchgAs(m, word, expect, value, ORDER.ACQUIRE, site);
+/** cmpxchg32 with release ordering when it takes. Kernel: `cmpxchg_release()`; JavaScript has none (refused under js). */
+export const cmpxchg32Release = (m: Machine, word: number, expect: number, value: number, site: number): Step<number> =>
+  cmpxchgAs(m, word, expect, value, ORDER.RELEASE, site);
+
+/** atomic add with the given ORDER. */
+function* addAs(m: Machine, word: number, delta: number, order: number, site: number): Step<number> {
   schedBus.op = OP.ADD;
   schedBus.word = word;
   yield site;
+  const wm = schedBus.weak;
+  if (wm !== null) return wm.add(word, delta, order, site);
   const old = Atomics.add(m.u32, word, delta);
   wrote(old);
   accessed(word, (delta | 0) !== 0);
@@ -102,11 +227,32 @@ export function* add32(m: Machine, word: number, delta: number, site: number): S
   return old;
 }
 
-/** atomic exchange on one 32-bit word; returns the old value. */
-export function* xchg32(m: Machine, word: number, value: number, site: number): Step<number> {
+/**
+ * atomic add on one 32-bit word; returns the old value. Fully ordered. Kernel:
+ * `atomic_fetch_add()`, `atomic_add_return()`; JavaScript: `Atomics.add()`.
+ */
+export const add32 = (m: Machine, word: number, delta: number, site: number): Step<number> =>
+  addAs(m, word, delta, ORDER.FULL, site);
+/**
+ * add32 without ordering. Kernel: `atomic_add()`, `atomic_inc()` (no return value: unordered),
+ * `atomic_fetch_add_relaxed()`; JavaScript has none (refused under js).
+ */
+export const add32Relaxed = (m: Machine, word: number, delta: number, site: number): Step<number> =>
+  addAs(m, word, delta, ORDER.RELAXED, site);
+/** add32 with acquire ordering. Kernel: `atomic_fetch_add_acquire()`; JavaScript has none (refused under js). */
+export const add32Acquire = (m: Machine, word: number, delta: number, site: number): Step<number> =>
+  addAs(m, word, delta, ORDER.ACQUIRE, site);
+/** add32 with release ordering. Kernel: `atomic_fetch_add_release()`; JavaScript has none (refused under js). */
+export const add32Release = (m: Machine, word: number, delta: number, site: number): Step<number> =>
+  addAs(m, word, delta, ORDER.RELEASE, site);
+
+/** atomic exchange with the given ORDER. */
+function* xchgAs(m: Machine, word: number, value: number, order: number, site: number): Step<number> {
   schedBus.op = OP.XCHG;
   schedBus.word = word;
   yield site;
+  const wm = schedBus.weak;
+  if (wm !== null) return wm.xchg(word, value, order, site);
   const old = Atomics.exchange(m.u32, word, value);
   wrote(old);
   accessed(word, old !== value >>> 0);
@@ -114,17 +260,28 @@ export function* xchg32(m: Machine, word: number, value: number, site: number): 
   return old;
 }
 
-/**
- * cmpxchg_double on the 64-bit pair at even word `word` (lo = word, hi = word + 1):
- * (expLo, expHi) -> (newLo, newHi), true when it took.
- */
-export function* cas64(
+/** atomic exchange on one 32-bit word; returns the old value. Fully ordered. Kernel: `xchg()`; JavaScript: `Atomics.exchange()`. */
+export const xchg32 = (m: Machine, word: number, value: number, site: number): Step<number> =>
+  xchgAs(m, word, value, ORDER.FULL, site);
+/** xchg32 without ordering. Kernel: `xchg_relaxed()`; JavaScript has none (refused under js). */
+export const xchg32Relaxed = (m: Machine, word: number, value: number, site: number): Step<number> =>
+  xchgAs(m, word, value, ORDER.RELAXED, site);
+/** xchg32 with acquire ordering. Kernel: `xchg_acquire()`; JavaScript has none (refused under js). */
+export const xchg32Acquire = (m: Machine, word: number, value: number, site: number): Step<number> =>
+  xchgAs(m, word, value, ORDER.ACQUIRE, site);
+/** xchg32 with release ordering. Kernel: `xchg_release()`; JavaScript has none (refused under js). */
+export const xchg32Release = (m: Machine, word: number, value: number, site: number): Step<number> =>
+  xchgAs(m, word, value, ORDER.RELEASE, site);
+
+/** cmpxchg_double with the given ORDER. */
+function* cas64As(
   m: Machine,
   word: number,
   expLo: number,
   expHi: number,
   newLo: number,
   newHi: number,
+  order: number,
   site: number,
 ): Step<boolean> {
   schedBus.op = OP.CAS2;
@@ -132,6 +289,8 @@ export function* cas64(
   schedBus.arg = expLo | 0;
   schedBus.arg2 = expHi | 0;
   yield site;
+  const wm = schedBus.weak;
+  if (wm !== null) return wm.cas2(word, expLo, expHi, newLo, newHi, order, site);
   const exp = BigInt.asIntN(64, BigInt(expLo >>> 0) | (BigInt(expHi >>> 0) << 32n));
   const nev = BigInt.asIntN(64, BigInt(newLo >>> 0) | (BigInt(newHi >>> 0) << 32n));
   const ok = Atomics.compareExchange(m.i64, word >> 1, exp, nev) === exp;
@@ -143,11 +302,94 @@ export function* cas64(
   return ok;
 }
 
-/** spin_lock: word is 0 (free) or 1 (held). A CPU that finds it held blocks until a write to it. */
+/**
+ * cmpxchg_double on the 64-bit pair at even word `word` (lo = word, hi = word + 1):
+ * (expLo, expHi) -> (newLo, newHi), true when it took. Fully ordered when it takes.
+ * Kernel: `cmpxchg_double()`, `try_cmpxchg128()` (SLUB's freelist and counters);
+ * JavaScript: `Atomics.compareExchange()` on a BigInt64Array.
+ */
+export const cas64 = (
+  m: Machine,
+  word: number,
+  expLo: number,
+  expHi: number,
+  newLo: number,
+  newHi: number,
+  site: number,
+): Step<boolean> => cas64As(m, word, expLo, expHi, newLo, newHi, ORDER.FULL, site);
+/** cas64 without ordering. Kernel: `cmpxchg128_local()`-style relaxed forms; JavaScript has none (refused under js). */
+export const cas64Relaxed = (
+  m: Machine,
+  word: number,
+  expLo: number,
+  expHi: number,
+  newLo: number,
+  newHi: number,
+  site: number,
+): Step<boolean> => cas64As(m, word, expLo, expHi, newLo, newHi, ORDER.RELAXED, site);
+/** cas64 with acquire ordering when it takes. Kernel: `try_cmpxchg128_acquire()`-style; JavaScript has none (refused under js). */
+export const cas64Acquire = (
+  m: Machine,
+  word: number,
+  expLo: number,
+  expHi: number,
+  newLo: number,
+  newHi: number,
+  site: number,
+): Step<boolean> => cas64As(m, word, expLo, expHi, newLo, newHi, ORDER.ACQUIRE, site);
+/** cas64 with release ordering when it takes. Kernel: `try_cmpxchg128_release()`-style; JavaScript has none (refused under js). */
+export const cas64Release = (
+  m: Machine,
+  word: number,
+  expLo: number,
+  expHi: number,
+  newLo: number,
+  newHi: number,
+  site: number,
+): Step<boolean> => cas64As(m, word, expLo, expHi, newLo, newHi, ORDER.RELEASE, site);
+
+/** The kinds of {@link fence}: `'mb'` (smp_mb), `'wmb'` (smp_wmb), `'rmb'` (smp_rmb). */
+export type FenceKind = 'mb' | 'wmb' | 'rmb';
+const FENCES: Record<FenceKind, number> = { mb: FENCE.MB, wmb: FENCE.WMB, rmb: FENCE.RMB };
+
+/**
+ * A memory barrier. `'mb'`: every earlier load and store of this CPU before every later
+ * one (kernel `smp_mb()`: arm64 `DMB ISH`, x86 `MFENCE`); `'wmb'`: earlier stores before
+ * later stores (`smp_wmb()`: `DMB ISHST`); `'rmb'`: earlier loads before later loads
+ * (`smp_rmb()`: `DMB ISHLD`). JavaScript has no fences (refused under js). Under sc, and
+ * `wmb`/`rmb` under tso (where x86 needs none), it does nothing and is no schedule point.
+ */
+export function* fence(m: Machine, kind: FenceKind, site: number): Step {
+  const k = FENCES[kind];
+  if (k === undefined) throw new TypeError(`fence: kind must be 'mb', 'wmb' or 'rmb', got '${String(kind)}'`);
+  const wm = schedBus.weak;
+  if (wm === null || !wm.fenceHasEffect(k)) return;
+  schedBus.op = OP.FENCE;
+  schedBus.word = -1;
+  schedBus.arg = k;
+  yield site;
+  schedBus.weak?.fence(k, site);
+}
+
+/**
+ * spin_lock: word is 0 (free) or 1 (held). A CPU that finds it held blocks until a write
+ * to it. An acquire (kernel `spin_lock()`); after this CPU's own `spin_unlock()` it also
+ * orders what came before that unlock, as the kernel's memory model does.
+ */
 export function* spinLock(m: Machine, word: number, site: number): Step {
   schedBus.op = OP.LOCK;
   schedBus.word = word;
   yield site;
+  const wm = schedBus.weak;
+  if (wm !== null) {
+    while (!wm.lock(word, site, false)) {
+      schedBus.blockedOn = word;
+      schedBus.op = OP.LOCK;
+      schedBus.word = word;
+      yield site | BLOCK;
+    }
+    return;
+  }
   while (Atomics.compareExchange(m.i32, word, 0, 1) !== 0) {
     schedBus.trace?.('lock', site, word, 1, false);
     schedBus.blockedOn = word;
@@ -165,6 +407,8 @@ export function* spinTrylock(m: Machine, word: number, site: number): Step<boole
   schedBus.op = OP.TRYLOCK;
   schedBus.word = word;
   yield site;
+  const wm = schedBus.weak;
+  if (wm !== null) return wm.lock(word, site, true);
   const ok = Atomics.compareExchange(m.i32, word, 0, 1) === 0;
   if (ok) wrote(0);
   else schedBus.ev = EV.READ;
@@ -173,11 +417,16 @@ export function* spinTrylock(m: Machine, word: number, site: number): Step<boole
   return ok;
 }
 
-/** spin_unlock: store 0, which wakes the CPUs blocked on the lock word. */
+/**
+ * spin_unlock: store 0, which wakes the CPUs blocked on the lock word. A release (kernel
+ * `spin_unlock()`): under tso and arm a buffered store, seen free once it is flushed.
+ */
 export function* spinUnlock(m: Machine, word: number, site: number): Step {
   schedBus.op = OP.UNLOCK;
   schedBus.word = word;
   yield site;
+  const wm = schedBus.weak;
+  if (wm !== null) return wm.unlock(word, site);
   const old = Atomics.exchange(m.u32, word, 0);
   wrote(old);
   accessed(word, old !== 0);
@@ -188,17 +437,43 @@ export function* spinUnlock(m: Machine, word: number, site: number): Step {
  * Wait while `word` still holds `seen` (another CPU's progress is needed). The scheduler
  * does not run this CPU again until some CPU writes the word, or `wakeWord` (the CPU's
  * pending-work word, so that a waiting CPU still carries out flush requests; -1: none).
+ * Kernel: a `READ_ONCE()` loop, `smp_cond_load_relaxed()`; under the weaker modes it
+ * waits for the newest value this CPU can see.
  */
-export function* waitWhile(m: Machine, word: number, seen: number, site: number, wakeWord = -1): Step {
+export const waitWhile = (m: Machine, word: number, seen: number, site: number, wakeWord = -1): Step =>
+  waitAs(m, word, seen, site, wakeWord, false);
+
+/**
+ * waitWhile, then an acquire of the value that ended the wait. Kernel:
+ * `smp_cond_load_acquire()`; JavaScript has none (refused under js).
+ */
+export const waitWhileAcquire = (m: Machine, word: number, seen: number, site: number, wakeWord = -1): Step =>
+  waitAs(m, word, seen, site, wakeWord, true);
+
+function* waitAs(m: Machine, word: number, seen: number, site: number, wakeWord: number, acquire: boolean): Step {
   schedBus.op = OP.WAIT;
   schedBus.word = word;
   schedBus.arg = seen | 0;
   yield site;
   schedBus.ev = EV.READ;
-  if (m.u32[word] !== seen >>> 0) return;
+  const wm = schedBus.weak;
+  if (wm !== null ? wm.waitWhile(word, seen, acquire) : m.u32[word] !== seen >>> 0) return;
   schedBus.blockedOn = word;
   schedBus.alsoWakeOn = wakeWord;
   yield site | BLOCK;
+}
+
+/**
+ * A racy look at `word` between schedule points: no schedule point, no event. Under tso,
+ * arm and js it is what this CPU's next load would read when it picks no older value:
+ * its own newest buffered store to the word, else memory (a plain `m.u32[word]` would
+ * miss the CPU's own buffered store). For pre-checks that a later primitive repeats or
+ * that only refuse misuse (the double-free check of the free fast path, "is there work
+ * for me?"); a value the code goes on to act on takes load32. Free-running: a plain read.
+ */
+export function peek32(m: Machine, word: number): number {
+  const wm = schedBus.weak;
+  return wm === null ? m.u32[word] : wm.current(thisCpu.id, word);
 }
 
 const S_CPU_RELAX = siteId('cpu_relax');

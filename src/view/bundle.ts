@@ -103,16 +103,18 @@ export async function buildViewer(models: readonly ViewModelFile[] = []): Promis
 /** uPlot's stylesheet, from the package. */
 export const uplotCss = (): string => readFileSync(require.resolve('uplot/dist/uPlot.min.css'), 'utf8');
 
-let reportJs: string | undefined;
+const reportJs = new Map<string, string>();
 
 /**
- * The script of the HTML report (src/report/page.ts with uPlot), one IIFE to inline in
- * a <script> element; built once per process.
+ * The script of an HTML report (src/report/page.ts by default; `slabsim trace`'s is
+ * src/trace/page.ts) with uPlot, one IIFE to inline in a <script> element; each built
+ * once per process. `entry` is relative to this directory, without extension.
  */
-export function reportScript(): string {
-  if (reportJs === undefined) {
+export function reportScript(entry = '../report/page'): string {
+  let js = reportJs.get(entry);
+  if (js === undefined) {
     const out = buildSync({
-      entryPoints: [own('../report/page')],
+      entryPoints: [own(entry)],
       bundle: true,
       format: 'iife',
       platform: 'browser',
@@ -123,7 +125,8 @@ export function reportScript(): string {
       legalComments: 'none',
     });
     // Inside <script> only "</script" could end the element early.
-    reportJs = out.outputFiles[0].text.replace(/<\/script/gi, '<\\/script');
+    js = out.outputFiles[0].text.replace(/<\/script/gi, '<\\/script');
+    reportJs.set(entry, js);
   }
-  return reportJs;
+  return js;
 }

@@ -7,11 +7,18 @@
 //
 // Busy-waits are plain re-reads (optionally with cpuRelax()): the explorer must tell a
 // CPU that waits from one whose next read would let it in (a false livelock otherwise).
+//
+// Under weaker memory (docs/memory-models.md) Peterson's lock needs fences: under tso a
+// CPU's flag store waits in its store buffer while it reads the other's flag (a full fence
+// after the turn store fixes that); under arm the flag and turn stores may also become
+// visible in either order (a fence between them as well), and the spin's reads may be
+// satisfied early (a fence after the spin).
 import {
   add32,
   alloc,
   cpuRelax,
   defineModel,
+  fence,
   load32,
   type Machine,
   type Model,
@@ -32,6 +39,11 @@ export interface LockOptions {
   relax?: boolean;
   /** times each CPU enters (default 2) */
   rounds?: number;
+  /**
+   * Peterson only: smp_mb() after the turn store (`turn`), or also between the flag and
+   * turn stores and after the spin (`all`). Default: none.
+   */
+  fences?: 'turn' | 'all';
 }
 
 interface Shared {
@@ -59,7 +71,7 @@ function lockModel(
 ): Model {
   const rounds = opts.rounds ?? 2;
   return defineModel({
-    name: `${name}${opts.broken ? '-broken' : ''}${opts.relax ? '-relax' : ''}`,
+    name: `${name}${opts.broken ? '-broken' : ''}${opts.relax ? '-relax' : ''}${opts.fences ? `-mb-${opts.fences}` : ''}`,
     doc,
     cpus,
     create(m) {
@@ -88,9 +100,12 @@ export function peterson(opts: LockOptions = {}): Model {
     const turn = w + 2;
     const other = 1 - me;
     yield* store32(m, flag(me), 1, S_ENTER);
+    if (opts.fences === 'all') yield* fence(m, 'mb', S_ENTER);
     yield* store32(m, turn, opts.broken ? me : other, S_ENTER);
+    if (opts.fences) yield* fence(m, 'mb', S_ENTER);
     while ((yield* load32(m, flag(other), S_ENTER)) === 1 && (yield* load32(m, turn, S_ENTER)) === other)
       if (opts.relax) yield* cpuRelax();
+    if (opts.fences === 'all') yield* fence(m, 'mb', S_ENTER);
     yield* critical(s);
     yield* store32(m, flag(me), 0, S_EXIT);
   });

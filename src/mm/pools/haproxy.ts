@@ -17,6 +17,15 @@
 // - cached: a per-CPU cache (pool_cache_head, plain, only its CPU touches it) in front
 //   of the tagged list. As in HAProxy 2.0, blocks in a cache count as `used`.
 //
+// Orderings of the shared lists, as HAProxy 2.0's lockless pools place them
+// (include/common/memory.h; hathreads.h maps them on arm64 to dmb ishst / dmb ishld, and
+// its _HA_ATOMIC_CAS, HA_ATOMIC_DWCAS and _HA_ATOMIC_ADD/SUB to relaxed atomics): a put
+// (__pool_free) writes the block's link, __ha_barrier_store(), then CASes the head,
+// then __ha_barrier_atomic_store(); a get (__pool_get_first) reads the seq,
+// __ha_barrier_load(), the head, __ha_barrier_load(), the head's link, then the DWCAS,
+// then __ha_barrier_atomic_store(). Mutant haproxy-put-no-barrier drops the put's
+// __ha_barrier_store(): the link may reach memory after the block is on the list.
+//
 // Memory: the head block (HA_GROUP, the heads, the caches) is a block from the page
 // allocator; blocks are carved one page at a time (pool_refill_alloc), each page starting
 // with an HA_PAGE header naming its head. Trimming (pool_gc2) works at page granularity:
@@ -25,7 +34,18 @@
 // Lock order: registry lock > pool_head.lock (pages, trimming) > zone->lock.
 import { assertInvariant, SlabError } from '../../errors.js';
 import { type Step, site } from '../../sched/step.js';
-import { add32, cas32, cas64, load32, spinLock, spinUnlock, store32, xchg32 } from '../../shm/atomic.js';
+import { mutant } from '../slub/mutants.js';
+import {
+  add32Relaxed,
+  cas32Relaxed,
+  cas64Relaxed,
+  fence,
+  load32,
+  spinLock,
+  spinUnlock,
+  store32,
+  xchg32,
+} from '../../shm/atomic.js';
 import { addrToPfn, addrWord, cpuNode, type Machine, nodeOff, pfnToAddr, validAddr } from '../../shm/machine.js';
 import { NODE } from '../../shm/structs.js';
 import { allocPages, freePages } from '../page_alloc.js';
@@ -157,13 +177,13 @@ function checkCpu(p: HaPool, what: string, cpu: number): void {
   if (cpu >= p.cpus) throw new SlabError('EINVAL', `${what}: cpu ${cpu} out of range for pool ${p.name} (${p.cpus} CPUs)`);
 }
 
-/** A counter update: plain for per-CPU heads (one writer), atomic for shared ones. */
+/** A counter update: plain for per-CPU heads (one writer), a relaxed atomic (_HA_ATOMIC_ADD) for shared ones. */
 function* bump(p: HaPool, word: number, delta: number, at: number): Step {
   if (p.k === HA_KIND.percpu) {
     const v = yield* load32(p.m, word, at);
     yield* store32(p.m, word, (v + delta) >>> 0, at);
   } else {
-    yield* add32(p.m, word, delta, at);
+    yield* add32Relaxed(p.m, word, delta, at);
   }
 }
 
@@ -340,33 +360,48 @@ export function* poolAlloc(p: HaPool, cpu: number): Step<number> {
   }
   const a = yield* popShared(p, h);
   if (a === 0) return yield* poolRefillAlloc(p, ha, cpu);
-  yield* add32(m, h + HA_POOL.used, 1, S_ALLOC);
+  yield* add32Relaxed(m, h + HA_POOL.used, 1, S_ALLOC);
   return a;
 }
 
-/** Pop one block off a shared head's free_list, or 0 when it is empty. */
+/** Pop one block off a shared head's free_list, or 0 when it is empty (__pool_get_first()). */
 function* popShared(p: HaPool, h: number): Step<number> {
   const m = p.m;
-  if (p.k === HA_KIND.shared) {
-    for (;;) {
-      const a = yield* load32(m, h + HA_FREE_PTR, S_ALLOC);
-      if (a === 0) return 0;
-      // The ABA window: another CPU may pop a, pop next and push a back before the CAS.
-      const next = yield* load32(m, addrWord(m, a), S_ALLOC_NEXT);
-      if (yield* cas32(m, h + HA_FREE_PTR, a, next, S_ALLOC_CAS)) return a;
-    }
-  }
+  const a = p.k === HA_KIND.shared ? yield* popUntagged(m, h) : yield* popTagged(m, h);
+  if (a !== 0) yield* fence(m, 'wmb', S_ALLOC_CAS); // __ha_barrier_atomic_store()
+  return a;
+}
+
+function* popUntagged(m: Machine, h: number): Step<number> {
   for (;;) {
-    const tag = yield* load32(m, h + HA_FREE_TAG, S_ALLOC);
     const a = yield* load32(m, h + HA_FREE_PTR, S_ALLOC);
     if (a === 0) return 0;
+    yield* fence(m, 'rmb', S_ALLOC_NEXT); // __ha_barrier_load()
+    // The ABA window: another CPU may pop a, pop next and push a back before the CAS.
     const next = yield* load32(m, addrWord(m, a), S_ALLOC_NEXT);
-    // Any pop or push in between bumped the tag: this CAS fails instead of installing a stale next.
-    if (yield* cas64(m, h + HA_FREE_PTR, a, tag, next, (tag + 1) >>> 0, S_ALLOC_CAS)) return a;
+    if (yield* cas32Relaxed(m, h + HA_FREE_PTR, a, next, S_ALLOC_CAS)) return a;
   }
 }
 
-/** Push the chain first..last (already linked) on a head's free_list. */
+function* popTagged(m: Machine, h: number): Step<number> {
+  for (;;) {
+    const tag = yield* load32(m, h + HA_FREE_TAG, S_ALLOC);
+    yield* fence(m, 'rmb', S_ALLOC); // __ha_barrier_load()
+    const a = yield* load32(m, h + HA_FREE_PTR, S_ALLOC);
+    if (a === 0) return 0;
+    yield* fence(m, 'rmb', S_ALLOC_NEXT); // __ha_barrier_load()
+    const next = yield* load32(m, addrWord(m, a), S_ALLOC_NEXT);
+    // HA_ATOMIC_DWCAS: any pop or push in between bumped the tag, so this CAS fails
+    // instead of installing a stale next.
+    if (yield* cas64Relaxed(m, h + HA_FREE_PTR, a, tag, next, (tag + 1) >>> 0, S_ALLOC_CAS)) return a;
+  }
+}
+
+/**
+ * Push the chain first..last (already linked) on a head's free_list (__pool_free()):
+ * the link, __ha_barrier_store() (dropped by mutant haproxy-put-no-barrier), the CAS,
+ * __ha_barrier_atomic_store().
+ */
 function* pushChain(p: HaPool, h: number, first: number, last: number): Step {
   const m = p.m;
   const link = addrWord(m, last);
@@ -376,19 +411,19 @@ function* pushChain(p: HaPool, h: number, first: number, last: number): Step {
     yield* store32(m, h + HA_FREE_PTR, first, S_FREE);
     return;
   }
-  if (p.k === HA_KIND.shared) {
-    for (;;) {
-      const head = yield* load32(m, h + HA_FREE_PTR, S_FREE);
-      yield* store32(m, link, head, S_FREE);
-      if (yield* cas32(m, h + HA_FREE_PTR, head, first, S_FREE_CAS)) return;
-    }
-  }
   for (;;) {
-    const tag = yield* load32(m, h + HA_FREE_TAG, S_FREE);
+    const tag = p.k === HA_KIND.shared ? 0 : yield* load32(m, h + HA_FREE_TAG, S_FREE);
     const head = yield* load32(m, h + HA_FREE_PTR, S_FREE);
     yield* store32(m, link, head, S_FREE);
-    if (yield* cas64(m, h + HA_FREE_PTR, head, tag, first, (tag + 1) >>> 0, S_FREE_CAS)) return;
+    if (!mutant.haproxyPutNoBarrier) yield* fence(m, 'wmb', S_FREE); // __ha_barrier_store()
+    if (
+      p.k === HA_KIND.shared
+        ? yield* cas32Relaxed(m, h + HA_FREE_PTR, head, first, S_FREE_CAS)
+        : yield* cas64Relaxed(m, h + HA_FREE_PTR, head, tag, first, (tag + 1) >>> 0, S_FREE_CAS)
+    )
+      break;
   }
+  yield* fence(m, 'wmb', S_FREE_CAS); // __ha_barrier_atomic_store()
 }
 
 /**
@@ -414,7 +449,7 @@ function* poolRefillAlloc(p: HaPool, ha: number, cpu: number): Step<number> {
       yield* store32(m, h + HA_POOL.allocated, allocated + n, S_REFILL);
       break;
     }
-    if (yield* cas32(m, h + HA_POOL.allocated, allocated, allocated + n, S_REFILL)) break;
+    if (yield* cas32Relaxed(m, h + HA_POOL.allocated, allocated, allocated + n, S_REFILL)) break;
   }
   const node = cpuNode(m, cpu);
   let pfn = yield* allocPages(m, node, 0, cpu);
@@ -542,7 +577,7 @@ export function* poolEvictFromCache(p: HaPool, cpu: number, k: number): Step<num
   yield* store32(m, c + HA_CACHE.count, n - k, S_EVICT);
   const h = addrWord(m, headAddrOf(p, cpu));
   yield* pushChain(p, h, first, last);
-  yield* add32(m, h + HA_POOL.used, -k, S_EVICT);
+  yield* add32Relaxed(m, h + HA_POOL.used, -k, S_EVICT);
   return k;
 }
 
@@ -623,8 +658,9 @@ function* poolGcHead(p: HaPool, ha: number, keep: number): Step<number> {
     for (;;) {
       const tag = yield* load32(m, h + HA_FREE_TAG, S_GC);
       first = yield* load32(m, h + HA_FREE_PTR, S_GC);
-      if (yield* cas64(m, h + HA_FREE_PTR, first, tag, 0, (tag + 1) >>> 0, S_GC)) break;
+      if (yield* cas64Relaxed(m, h + HA_FREE_PTR, first, tag, 0, (tag + 1) >>> 0, S_GC)) break; // pool_flush()'s DWCAS
     }
+    yield* fence(m, 'wmb', S_GC); // __ha_barrier_atomic_store()
   }
   yield S_GC; // the taken blocks and (under the lock) the page list are ours
   const t = trim(p, h, first, keep);

@@ -3,7 +3,7 @@
 // One read of the pair, one exit to the slow file, one CAS.
 import { irqPoint } from '../../sched/irq.js';
 import { type Step, site } from '../../sched/step.js';
-import { cas64, load32 } from '../../shm/atomic.js';
+import { cas64Relaxed, load32 } from '../../shm/atomic.js';
 import { CACHE_CPU, CPU_FREELIST, CPU_TID, ST } from '../../shm/structs.js';
 import type { Cpu } from '../cpu.js';
 import { nodeMatch, slabAllocSlow } from './alloc_slow.js';
@@ -58,7 +58,9 @@ function* slabAllocCpuSlab(s: KmemCache, cpu: Cpu, node: number, origSize: numbe
     yield* irqPoint(cpu, S_ALLOC_IRQ);
     // Mutant no-tid: compare against the tid as it is now, so an interrupt's changes pass.
     const expect = mutant.noTid ? yield* load32(m, c + CPU_TID, S_ALLOC) : tid;
-    if (yield* cas64(m, c + CPU_TID, expect, object, nextTid(s, expect), next, S_ALLOC_CAS)) {
+    // this_cpu_cmpxchg_double() (6.6: this_cpu_try_cmpxchg128()): atomic against this
+    // CPU's interrupts only, "without lock semantics", so unordered.
+    if (yield* cas64Relaxed(m, c + CPU_TID, expect, object, nextTid(s, expect), next, S_ALLOC_CAS)) {
       stat(s, c, ST.alloc_fastpath);
       return object;
     }

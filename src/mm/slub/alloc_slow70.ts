@@ -10,7 +10,7 @@
 // (refill) or full: on no list, no flag; frozen only marks a slab that failed checks.
 import { InvariantError } from '../../errors.js';
 import { type Step, site } from '../../sched/step.js';
-import { load32 } from '../../shm/atomic.js';
+import { fence, load32 } from '../../shm/atomic.js';
 import { pageOff } from '../../shm/machine.js';
 import { CACHE_NODE, NIL, PAGE, SLAB_COUNTERS, SLAB_FREELIST, ST } from '../../shm/structs.js';
 import { frozenOf, inuseOf, makeCounters, objectsOf } from '../../shm/word.js';
@@ -104,6 +104,11 @@ function* getFromPartialNode(s: KmemCache, cpu: Cpu, node: number, origSize: num
       object = yield* load32(m, p + SLAB_FREELIST, S_PARTIAL);
       const counters = yield* load32(m, p + SLAB_COUNTERS, S_PARTIAL);
       if (object === 0) throw new InvariantError('a node partial slab has a free object', `pfn ${pfn} of ${s.name}`);
+      // get_freepointer(s, old.freelist): its address comes from the freelist load, two
+      // loads back (a concurrent __slab_free() may have just pushed the object, with its
+      // free pointer ordered before by a full cmpxchg). loadDep32 follows only the load
+      // just before it, so an smp_rmb() stands in for that address dependency.
+      yield* fence(m, 'rmb', S_PARTIAL);
       next = yield* getFreepointer(s, object, S_PARTIAL);
       if (yield* cmpxchgDoubleSlab(s, cpu, pfn, object, counters, next, counters + 1, S_PARTIAL)) break;
     }

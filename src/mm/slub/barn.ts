@@ -38,9 +38,16 @@ function* barnLock(s: KmemCache, n: number): Step {
   yield* spinLock(s.m, n + CACHE_NODE.barnLock, S_BARN_LOCK);
 }
 
+/**
+ * spin_unlock_irqrestore(&barn->lock): a release, so everything written under the lock
+ * (barn_shrink()'s emptied lists and counts) and before it (the size of a sheaf put on a
+ * list) reaches memory before another CPU can take the lock. (Mutant barn-unlock-relaxed:
+ * a plain WRITE_ONCE(lock, 0), which orders nothing before it.)
+ */
 function* barnUnlock(s: KmemCache, n: number): Step {
   if (mutant.unlockedBarn) return;
-  yield* spinUnlock(s.m, n + CACHE_NODE.barnLock, S_BARN_LOCK);
+  if (mutant.barnUnlockRelaxed) yield* store32(s.m, n + CACHE_NODE.barnLock, 0, S_BARN_LOCK);
+  else yield* spinUnlock(s.m, n + CACHE_NODE.barnLock, S_BARN_LOCK);
 }
 
 /**

@@ -3,7 +3,7 @@
 
 import { InvariantError } from '../../errors.js';
 import { type Step, site } from '../../sched/step.js';
-import { load32, store32 } from '../../shm/atomic.js';
+import { load32, peek32, store32 } from '../../shm/atomic.js';
 import { pageOff } from '../../shm/machine.js';
 import { CACHE_CPU, CACHE_NODE, CPU_FREELIST, CPU_TID, NIL, SLAB_COUNTERS, SLAB_FREELIST, ST } from '../../shm/structs.js';
 import { frozenOf, inuseOf } from '../../shm/word.js';
@@ -217,6 +217,6 @@ export function* flushCpuSlab(s: KmemCache, cpu: Cpu): Step {
   if (s.sheafCapacity !== 0) yield* pcsFlushAll(s, cpu);
   if (s.sheafOnly) return;
   const c = cpuSlabOff(s, cpu.id);
-  if (s.m.u32[c + CACHE_CPU.page] !== NIL) yield* flushSlab(s, cpu);
+  if (peek32(s.m, c + CACHE_CPU.page) !== NIL) yield* flushSlab(s, cpu);
   yield* unfreezePartials(s, cpu);
 }

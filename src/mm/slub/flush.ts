@@ -8,7 +8,7 @@
 // flushReq: 0 none or done, 1 requested, 2 claimed (being carried out). Whoever moves
 // it 1 -> 2 does the work and then stores 0; the requester waits for 0.
 import { type Step, site } from '../../sched/step.js';
-import { add32, cas32, load32, store32, waitWhile } from '../../shm/atomic.js';
+import { add32, cas32, load32, loadAcquire32, store32, storeRelease32, waitWhile } from '../../shm/atomic.js';
 import { cpuOnlineWord, cpuWorkWord, type Machine } from '../../shm/machine.js';
 import { CACHE_CPU, GLOBAL, NIL } from '../../shm/structs.js';
 import { type Cpu, makeCpu } from '../cpu.js';
@@ -40,14 +40,15 @@ export function* flushAllFrom(s: KmemCache, cpu: Cpu): Step {
   for (const k of posted) {
     const req = cpuSlabOff(s, k) + CACHE_CPU.flushReq;
     for (;;) {
-      const state = yield* load32(m, req, S_FLUSH_ALL);
+      // flush_work(): once the item is done, everything it did is visible here.
+      const state = yield* loadAcquire32(m, req, S_FLUSH_ALL);
       if (state === 0) break;
       if (state === 1 && (yield* load32(m, cpuOnlineWord(m, k), S_FLUSH_ALL)) === 0) {
         // An idle CPU: claim its request and do the work for it.
         if (yield* cas32(m, req, 1, 2, S_FLUSH_ALL)) {
           yield* add32(m, cpuWorkWord(m, k), -1, S_FLUSH_ALL);
           yield* flushCpuSlab(s, makeCpu(m, k));
-          yield* store32(m, req, 0, S_FLUSH_ALL);
+          yield* storeRelease32(m, req, 0, S_FLUSH_ALL);
         }
         continue;
       }
@@ -75,7 +76,7 @@ function* carryOutWork(cpu: Cpu): Step {
     if (!(yield* cas32(m, req, 1, 2, S_WORK))) continue;
     yield* add32(m, cpuWorkWord(m, cpu.id), -1, S_WORK);
     yield* flushCpuSlab(cacheById(m, id), cpu);
-    yield* store32(m, req, 0, S_WORK);
+    yield* storeRelease32(m, req, 0, S_WORK); // the work is done: flush_work() returns
   }
 }
 

@@ -2,7 +2,7 @@
 // The free fast path. slub.c: do_slab_free() / slab_free(), kmem_cache_free().
 import { irqPoint } from '../../sched/irq.js';
 import { type Step, site } from '../../sched/step.js';
-import { cas64, load32 } from '../../shm/atomic.js';
+import { cas64Relaxed, load32, peek32 } from '../../shm/atomic.js';
 import { CACHE_CPU, CPU_FREELIST, CPU_TID, ST } from '../../shm/structs.js';
 import type { Cpu } from '../cpu.js';
 import { nextTid } from './deactivate.js';
@@ -38,7 +38,9 @@ export function* doSlabFree(s: KmemCache, cpu: Cpu, pfn: number, head: number, t
     const freelist = yield* load32(m, c + CPU_FREELIST, S_FREE);
     yield* setFreepointer(s, tail, freelist, S_FREE);
     yield* irqPoint(cpu, S_FREE_IRQ);
-    if (yield* cas64(m, c + CPU_TID, tid, freelist, nextTid(s, tid), head, S_FREE_CAS)) {
+    // this_cpu_cmpxchg_double(): unordered, as in slab_alloc_node(); the free pointer stays
+    // this CPU's until a fully ordered cmpxchg_double hands the objects to the slab.
+    if (yield* cas64Relaxed(m, c + CPU_TID, tid, freelist, nextTid(s, tid), head, S_FREE_CAS)) {
       stat(s, c, ST.free_fastpath);
       return;
     }
@@ -53,7 +55,7 @@ export function* doSlabFree(s: KmemCache, cpu: Cpu, pfn: number, head: number, t
  */
 function freeRetry(s: KmemCache, c: number, tail: number): void {
   stat(s, c, ST.cmpxchg_double_cpu_fail);
-  if (s.m.u32[c + CPU_FREELIST] === tail) throw doubleFree(s, tail);
+  if (peek32(s.m, c + CPU_FREELIST) === tail) throw doubleFree(s, tail);
 }
 
 /**

@@ -82,7 +82,7 @@ export function* slabFreeSlow(s: KmemCache, cpu: Cpu, pfn: number, head: number,
         yield* listLock(s, n, S_LIST_LOCK);
       }
     }
-    if (yield* cmpxchgDoubleSlab(s, cpu, pfn, prior, counters, head, next, S_FREE)) break;
+    if (yield* cmpxchgDoubleSlab(s, cpu, pfn, prior, counters, head, next, S_FREE, mutant.relaxedSlabFree)) break;
   }
   if (n < 0) {
     if (frozenOf(next) && !wasFrozen) {
@@ -147,7 +147,7 @@ function* slabFree70(s: KmemCache, cpu: Cpu, pfn: number, head: number, tail: nu
       yield* listLock(s, n, S_LIST_LOCK);
       onNodePartial = (m.u32[p + PAGE.flags] & PG.partial) !== 0;
     }
-    if (yield* cmpxchgDoubleSlab(s, cpu, pfn, prior, counters, head, next, S_FREE)) break;
+    if (yield* cmpxchgDoubleSlab(s, cpu, pfn, prior, counters, head, next, S_FREE, mutant.relaxedSlabFree)) break;
   }
   if (n < 0) return;
   const wasFull = prior === 0;

@@ -1,6 +1,7 @@
 // Misuse checks at the API boundary: a bad free is refused with a SlabError before any
 // state changes (the kernel would BUG or corrupt; the simulator must stay usable).
 import { SlabError } from '../../errors.js';
+import { peek32 } from '../../shm/atomic.js';
 import { pageOff, validAddr } from '../../shm/machine.js';
 import { CACHE_STATE, CPU_FREELIST, KMEM_CACHE, PAGE, PG, SLAB_COUNTERS, SLAB_FREELIST } from '../../shm/structs.js';
 import { objectsOf } from '../../shm/word.js';
@@ -87,7 +88,7 @@ export function doubleFree(s: KmemCache, object: number, why = 'the object is al
  * when its CAS fails, the one way an interrupt's free can come in between.)
  */
 export function checkNotCpuFreelistHead(s: KmemCache, cpu: Cpu, object: number): void {
-  if (s.m.u32[cpuSlabOff(s, cpu.id) + CPU_FREELIST] === object) throw doubleFree(s, object);
+  if (peek32(s.m, cpuSlabOff(s, cpu.id) + CPU_FREELIST) === object) throw doubleFree(s, object);
 }
 
 /**

@@ -4,7 +4,7 @@
 
 import { InvariantError } from '../../errors.js';
 import { type Step, site } from '../../sched/step.js';
-import { cas32, load32, store32 } from '../../shm/atomic.js';
+import { cas32Relaxed, load32, store32 } from '../../shm/atomic.js';
 import { pageOff } from '../../shm/machine.js';
 import { CACHE_CPU, CACHE_NODE, NIL, PAGE, SLAB_COUNTERS, SLAB_FREELIST, ST } from '../../shm/structs.js';
 import { frozenOf, inuseOf, objectsOf } from '../../shm/word.js';
@@ -32,7 +32,8 @@ function* putCpuPartial54(s: KmemCache, cpu: Cpu, pfn: number, drain: boolean): 
   const m = s.m;
   const c = cpuSlabOff(s, cpu.id);
   const p = pageOff(m, pfn);
-  // this_cpu_cmpxchg(c->partial): only an interrupt on this CPU can change it meanwhile.
+  // this_cpu_cmpxchg(c->partial): only an interrupt on this CPU can change it meanwhile,
+  // and it orders nothing (a per-CPU operation).
   for (;;) {
     let pages = 0;
     let pobjects = 0;
@@ -56,7 +57,7 @@ function* putCpuPartial54(s: KmemCache, cpu: Cpu, pfn: number, drain: boolean): 
     m.u32[p + PAGE.pages] = pages;
     m.u32[p + PAGE.pobjects] = pobjects;
     m.u32[p + PAGE.next] = old;
-    if (yield* cas32(m, c + CACHE_CPU.partial, old, pfn, S_PUT)) break;
+    if (yield* cas32Relaxed(m, c + CACHE_CPU.partial, old, pfn, S_PUT)) break;
   }
   // cpu_partial == 0 (set through sysfs): nothing may stay on the list.
   if (cpuPartial(s) === 0) yield* unfreezePartials(s, cpu);

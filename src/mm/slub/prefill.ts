@@ -6,7 +6,7 @@
 // kmem_cache_refill_sheaf(), kmem_cache_sheaf_size().
 import { SlabError } from '../../errors.js';
 import { type Step, site } from '../../sched/step.js';
-import { load32, store32 } from '../../shm/atomic.js';
+import { load32, peek32, store32 } from '../../shm/atomic.js';
 import { CACHE_CPU, CACHE_NODE, ST } from '../../shm/structs.js';
 import type { Cpu } from '../cpu.js';
 import { kmemCacheAllocBulk70 } from './alloc_slow70.js';
@@ -193,7 +193,7 @@ function checkPrefilled(s: KmemCache, cpu: Cpu, sheaf: number, what: string): vo
   if (!(Number.isInteger(sheaf) && sheaf > 0) || sheafCache(m, sheaf) !== s.id) {
     throw new SlabError('EINVAL', `${what}(${s.name}, 0x${(sheaf >>> 0).toString(16)}): not a sheaf of this cache`);
   }
-  if (m.u32[c + CACHE_CPU.main] === sheaf || m.u32[c + CACHE_CPU.spare] === sheaf) {
+  if (peek32(m, c + CACHE_CPU.main) === sheaf || peek32(m, c + CACHE_CPU.spare) === sheaf) {
     throw new SlabError(
       'EINVAL',
       `${what}(${s.name}, 0x${sheaf.toString(16)}): the sheaf is CPU${cpu.id}'s own (returned already)`,

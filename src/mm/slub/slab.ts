@@ -2,7 +2,7 @@
 // Slabs from and back to the page allocator. slub.c: allocate_slab(), new_slab(),
 // discard_slab(), free_slab(), inc_slabs_node(), dec_slabs_node().
 import { type Step, site } from '../../sched/step.js';
-import { add32, cas32, cas64 } from '../../shm/atomic.js';
+import { add32Relaxed, cas32, cas64, cas64Relaxed } from '../../shm/atomic.js';
 import { addrWord, type Machine, pageOff, pfnNode } from '../../shm/machine.js';
 import { CACHE_NODE, PAGE, PG, SLAB_COUNTERS, SLAB_FREELIST, ST } from '../../shm/structs.js';
 import { makeCounters } from '../../shm/word.js';
@@ -127,18 +127,21 @@ function shuffleFreelist(s: KmemCache, cpu: Cpu, pfn: number, objects: number, s
 /** slab_nid(): the node a slab's pages belong to. */
 export const slabNode = (m: Machine, pfn: number): number => pfnNode(m, pfn);
 
-/** inc_slabs_node(): nr_slabs and total_objects of the slab's node (atomics in the kernel). */
+/**
+ * inc_slabs_node(): nr_slabs and total_objects of the slab's node: atomic_long_inc() and
+ * atomic_long_add(), which return nothing and so order nothing (atomic_t.txt).
+ */
 export function* incSlabsNode(s: KmemCache, node: number, objects: number): Step {
   const n = s.node0 + node * CACHE_NODE.STRIDE;
-  yield* add32(s.m, n + CACHE_NODE.nrSlabs, 1, S_NODE_STATS);
-  yield* add32(s.m, n + CACHE_NODE.totalObjects, objects, S_NODE_STATS);
+  yield* add32Relaxed(s.m, n + CACHE_NODE.nrSlabs, 1, S_NODE_STATS);
+  yield* add32Relaxed(s.m, n + CACHE_NODE.totalObjects, objects, S_NODE_STATS);
 }
 
-/** dec_slabs_node(). */
+/** dec_slabs_node(): atomic_long_dec() and atomic_long_sub(), unordered. */
 export function* decSlabsNode(s: KmemCache, node: number, objects: number): Step {
   const n = s.node0 + node * CACHE_NODE.STRIDE;
-  yield* add32(s.m, n + CACHE_NODE.nrSlabs, -1, S_NODE_STATS);
-  yield* add32(s.m, n + CACHE_NODE.totalObjects, -objects, S_NODE_STATS);
+  yield* add32Relaxed(s.m, n + CACHE_NODE.nrSlabs, -1, S_NODE_STATS);
+  yield* add32Relaxed(s.m, n + CACHE_NODE.totalObjects, -objects, S_NODE_STATS);
 }
 
 /**
@@ -170,7 +173,10 @@ export function* freeSlab(s: KmemCache, pfn: number): Step {
 /**
  * cmpxchg_double_slab() / slab_update_freelist(): the slab's (freelist, counters) pair
  * from (oldFree, oldCounters) to (newFree, newCounters); a failure counts
- * CMPXCHG_DOUBLE_FAIL on this CPU and the caller retries.
+ * CMPXCHG_DOUBLE_FAIL on this CPU and the caller retries. Fully ordered, as
+ * cmpxchg_double() (5.4) and try_cmpxchg128() (6.6 on) are: the free pointers its caller
+ * wrote reach memory before the pair, and what it reads after the pair is at least as
+ * new. `relaxed` (mutant relaxed-slab-free only) drops that.
  */
 export function* cmpxchgDoubleSlab(
   s: KmemCache,
@@ -181,11 +187,14 @@ export function* cmpxchgDoubleSlab(
   newFree: number,
   newCounters: number,
   where: number,
+  relaxed = false,
 ): Step<boolean> {
   const p = pageOff(s.m, pfn);
   const ok = mutant.splitSlabCas
     ? yield* splitSlabCas(s, p, oldFree, oldCounters, newFree, newCounters, where)
-    : yield* cas64(s.m, p + SLAB_COUNTERS, oldCounters, oldFree, newCounters, newFree, where);
+    : relaxed
+      ? yield* cas64Relaxed(s.m, p + SLAB_COUNTERS, oldCounters, oldFree, newCounters, newFree, where)
+      : yield* cas64(s.m, p + SLAB_COUNTERS, oldCounters, oldFree, newCounters, newFree, where);
   if (!ok) stat(s, cpuSlabOff(s, cpu.id), ST.cmpxchg_double_fail);
   return ok;
 }

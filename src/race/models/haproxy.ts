@@ -17,6 +17,7 @@ function haproxyModel(name: string, kind: HaKindName, doc: string, broken: boole
     doc,
     cpus: 3,
     broken,
+    mutants: kind === 'tagged' ? ['haproxy-put-no-barrier'] : undefined,
     create(m) {
       const registry = poolRegistryCreate(m, 0);
       const created = createPool(m, registry, { name, size: 64, kind }, 0);

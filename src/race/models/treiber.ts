@@ -14,7 +14,7 @@ export const treiberModel: Model = {
   name: 'treiber-stack',
   doc: 'a tagged Treiber stack: one CPU pops while another pops two and pushes the first back (ABA without the tag)',
   cpus: 3,
-  mutants: ['untagged-stack'],
+  mutants: ['untagged-stack', 'relaxed-treiber-push'],
   create(m: Machine) {
     // One page: the head pair at its start, then the nodes.
     const base = pfnToAddr(m, allocPages(m, 0, 0, 0));

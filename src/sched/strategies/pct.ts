@@ -3,6 +3,11 @@
 // With n CPUs, k steps and depth d, one run finds a given bug of depth d with probability
 // at least 1/(n k^(d-1)). Here a step is a decision: forced steps give no choice, so
 // counting them would only waste change points.
+//
+// In the weaker memory modes each CPU's store buffer is one more thread with a priority
+// of its own (Nidhugg's auxiliary threads): a buffer of high priority flushes at once, one
+// of low priority keeps its stores until nothing else can move. Which flushable store it
+// flushes, and which readable value a load reads, are drawn at random.
 import { SlabError } from '../../errors.js';
 import { Rng } from '../../rng.js';
 import type { Strategy } from '../scheduler.js';
@@ -21,6 +26,8 @@ export interface PctOptions {
   depth?: number;
   /** k: the number of decisions a run is expected to make */
   steps?: number;
+  /** a weaker memory mode: each CPU's store buffer is a thread too */
+  buffers?: boolean;
 }
 
 /** One run of PCT: make a new one (seed + run index) per run. */
@@ -33,6 +40,9 @@ export class PctStrategy implements Strategy {
   /** decision number (1-based) -> priority its change point lowers to */
   private readonly changeAt = new Map<number, number>();
   private decisions = 0;
+  private readonly cpus: number;
+  /** flush and read choices (weaker memory modes), apart from the priorities' stream */
+  private readonly aux: Rng;
 
   constructor(
     readonly seed: number,
@@ -40,12 +50,14 @@ export class PctStrategy implements Strategy {
   ) {
     this.depth = Math.max(1, opts.depth ?? DEFAULT_PCT_DEPTH);
     this.steps = Math.max(1, opts.steps ?? DEFAULT_PCT_STEPS);
+    this.cpus = opts.cpus;
     const rng = new Rng(seed, 0x9c7);
     this.priority = shuffled(
-      Array.from({ length: opts.cpus }, (_, i) => this.depth + i),
+      Array.from({ length: opts.buffers ? 2 * opts.cpus : opts.cpus }, (_, i) => this.depth + i),
       rng,
     );
     this.drawChangePoints(rng);
+    this.aux = new Rng(seed, 0xa7c);
   }
 
   /** The change points as [decision, priority] pairs, for reports. */
@@ -58,7 +70,14 @@ export class PctStrategy implements Strategy {
     // The CPU that would run now is the one lowered: that is what makes the change point
     // a preemption (lowering `last` would do nothing when a higher CPU just woke up).
     if (low !== undefined) this.priority[this.highest(runnable)] = low;
-    return this.highest(runnable);
+    const t = this.highest(runnable);
+    if (t < this.cpus) return t;
+    const mine = runnable.filter((a) => a >= this.cpus && a % this.cpus === t - this.cpus);
+    return mine[this.aux.below(mine.length)];
+  }
+
+  pickRead(_cpu: number, k: number): number {
+    return this.aux.below(k);
   }
 
   /**
@@ -73,12 +92,17 @@ export class PctStrategy implements Strategy {
     }
   }
 
+  /** The thread of highest priority that can move: a CPU, or n + c for CPU c's store buffer. */
   private highest(runnable: readonly number[]): number {
-    const n = this.priority.length;
-    if (runnable[runnable.length - 1] >= n)
-      throw new SlabError('EINVAL', `pct: CPU ${runnable[runnable.length - 1]} but cpus = ${n}`);
-    let best = runnable[0];
-    for (const c of runnable) if (this.priority[c] > this.priority[best]) best = c;
+    const n = this.cpus;
+    const top = runnable[runnable.length - 1];
+    if (top >= n && this.priority.length === n)
+      throw new SlabError('EINVAL', `pct: CPU ${top} but cpus = ${n} (and no store buffers: not a weaker memory mode)`);
+    let best = runnable[0] < n ? runnable[0] : n + (runnable[0] % n);
+    for (const a of runnable) {
+      const t = a < n ? a : n + (a % n);
+      if (this.priority[t] > this.priority[best]) best = t;
+    }
     return best;
   }
 }
