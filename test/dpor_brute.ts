@@ -2,10 +2,16 @@
 // interleaving (every choice at every step where two or more CPUs can move), and name
 // each run by its happens-before relation (each step's kind, words and vector clock,
 // dependency as in memory-models.md §7.1). Equivalent runs get the same name.
+//
+// A blocking primitive is a disabled event while its condition fails (§7.5): a
+// spinLock is enabled only while its word is 0, a waitWhile only once its word differs
+// from the value it waits on. So a CPU is offered only when its next event is enabled:
+// an attempt that would block is no event (it changes nothing), and counting it would
+// split one trace in two (the attempt made or not while the word was held).
 import { EV, OP } from '../src/sched/event.js';
 import type { DporTrial } from '../src/sched/dpor/search.js';
 import { dependent, type Ev, opWords } from '../src/sched/dpor/trace.js';
-import type { StepEvent, Strategy } from '../src/sched/scheduler.js';
+import type { RunView, StepEvent, Strategy } from '../src/sched/scheduler.js';
 import { judge } from '../src/sched/strategies/record.js';
 
 /** Follows a prefix of choices, then the lowest CPU; records every choice point and names the run. */
@@ -14,11 +20,25 @@ class Walker implements Strategy {
   readonly points: number[][] = [];
   private readonly steps: Array<Ev & { idx: number; vc: number[] }> = [];
   private readonly perCpu: number[] = [];
+  private view!: RunView;
   constructor(private readonly prefix: readonly number[]) {}
+  begin(view: RunView): void {
+    this.view = view;
+  }
+  /** The CPU's next event is enabled: its lock is free, its wait is over. */
+  private enabled(c: number): boolean {
+    const { pending, memory } = this.view;
+    const value = (memory as Uint32Array)[pending.word[c]];
+    if (pending.op[c] === OP.LOCK) return value === 0;
+    if (pending.op[c] === OP.WAIT) return value !== pending.arg[c] >>> 0;
+    return true;
+  }
   pick(runnable: readonly number[]): number {
     const i = this.points.length;
-    this.points.push(runnable.slice());
-    return i < this.prefix.length ? this.prefix[i] : runnable[0];
+    const offered = runnable.filter((c) => this.enabled(c));
+    // none enabled: the run is blocked whatever moves; let the scheduler find the deadlock
+    this.points.push(offered.length > 0 ? offered : [runnable[0]]);
+    return i < this.prefix.length ? this.prefix[i] : this.points[i][0];
   }
   onStep(e: StepEvent): void {
     const words = opWords(e.op, e.word);
