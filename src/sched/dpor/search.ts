@@ -147,6 +147,8 @@ class Search {
   /** the wakeup subtree the first new node starts with */
   guide: WuNode[] = [];
   items = 0;
+  /** the item of the frontier state on the current path: the runs that replay through it are its own */
+  current = -1;
   /** items that were executions ending above the frontier */
   endedAbove = 0;
   runs = 0;
@@ -479,6 +481,7 @@ class DporRun implements Strategy {
     this.trackWaits();
     let node: Node;
     if (step < s.replay) {
+      if (step === s.depth) this.item = s.current;
       node = s.nodes[step];
       const c = node.chosen;
       const was = node.next[c];
@@ -499,7 +502,7 @@ class DporRun implements Strategy {
       const parent = s.nodes[step - 1];
       const full = step < s.depth;
       if (step === s.depth && s.depth > 0) {
-        this.item = s.items++;
+        this.item = s.current = s.items++;
         if (s.counting || this.item % s.shard[1] !== s.shard[0]) return this.stop('skip');
       }
       node = s.newNode(parent, this.view, this, full);
