@@ -228,10 +228,37 @@ describe('shards of one search', () => {
   });
 });
 
-it('dpor is refused outside sc, in one line that says why', () => {
-  expect(dporMemoryModelRefusal('sc')).toBeNull();
-  for (const mode of ['tso', 'arm', 'js'])
-    expect(dporMemoryModelRefusal(mode)).toBe(
-      `--strategy dpor explores only the sc memory model, not ${mode}: its reduction assumes every store is seen by all CPUs at once (use random, pct or dfs under ${mode})`,
+describe('dpor is refused outside sc, in one line that says why', () => {
+  const plain = model('dpor-plain', 2, function* (m, w, cpu) {
+    yield* store32(m, w + cpu, 1, S);
+  });
+  it.each(['tso', 'arm', 'js'] as const)("%s, asked for or a model's own", async (mode) => {
+    await expect(explore(plain, { strategy: 'dpor', memoryModel: mode })).rejects.toThrow(
+      new RegExp(
+        `^strategy dpor explores only the sc memory model, not ${mode}: its reduction assumes every store is seen by all CPUs at once \\(use random, pct or dfs under ${mode}\\)$`,
+      ),
     );
+    const own = model(
+      `dpor-own-${mode}`,
+      2,
+      function* (m, w) {
+        yield* store32(m, w, 1, S);
+      },
+      { memoryModel: mode },
+    );
+    await expect(explore(own, { strategy: 'dpor' })).rejects.toMatchObject({
+      name: 'SlabError',
+      code: 'EINVAL',
+      message: expect.stringContaining(`not ${mode} (model 'dpor-own-${mode}' runs under ${mode} unless told otherwise)`),
+    });
+    // told otherwise: sc (two stores to one word: two traces)
+    expect((await explore(own, { strategy: 'dpor', memoryModel: 'sc' })).models[0].dpor).toMatchObject({
+      complete: 2,
+      exhausted: true,
+    });
+  });
+  it('sc, asked for or by default, is explored', () => {
+    expect(dporMemoryModelRefusal([plain], undefined)).toBeNull();
+    expect(dporMemoryModelRefusal([plain], 'sc')).toBeNull();
+  });
 });

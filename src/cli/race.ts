@@ -7,6 +7,7 @@ import { MODELS, modelByName, modelsForMutant } from '../race/catalogue.js';
 import {
   type ExploreOptions,
   type DporModelReport,
+  dporMemoryModelRefusal,
   type ExploreReport,
   STRATEGIES,
   type StrategyName,
@@ -275,6 +276,10 @@ async function runExploration(f: RaceFlags, signal: AbortSignal): Promise<Explor
   // The exhaustive strategies run until their space is done unless told otherwise.
   const exhaustive = f.strategy === 'dfs' || f.strategy === 'dpor';
   const budgetMs = f.budget ?? (f.runs === undefined && !exhaustive ? 30_000 : 0);
+  // A mutant that drops an ordering hides under sc: hunt it in the mode that finds it.
+  const memoryModel = f.memoryModel ?? (f.mutant ? mutantMode(f.mutant) : undefined);
+  const refused = f.strategy === 'dpor' ? dporMemoryModelRefusal(models, memoryModel) : null;
+  if (refused) throw new OutputError(refused.replace(/^strategy dpor/, '--strategy dpor'));
   const opts: ExploreOptions = {
     models,
     profiles,
@@ -283,8 +288,7 @@ async function runExploration(f: RaceFlags, signal: AbortSignal): Promise<Explor
     dpor: f.dpor,
     depth: f.depth,
     preemptionBound: f.preemptionBound ?? (f.strategy === 'dpor' ? Infinity : 2),
-    // A mutant that drops an ordering hides under sc: hunt it in the mode that finds it.
-    memoryModel: f.memoryModel ?? (f.mutant ? mutantMode(f.mutant) : undefined),
+    memoryModel,
     runs: f.runs ?? 1e9,
     budgetMs,
     seed: f.seed,

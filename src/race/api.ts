@@ -6,7 +6,14 @@ import { MUTANT_NAMES, type MutantName } from '../mm/slub/mutants.js';
 import { type MemoryModel, memoryModelOf } from '../sched/memory_model.js';
 import type { TraceStep } from '../sched/scheduler.js';
 import { ReplayStrategy } from '../sched/strategies/replay.js';
-import { type ExploreOptions, type ExploreReport, explore as exploreModels, STRATEGIES, type StrategyName } from './explore.js';
+import {
+  dporMemoryModelRefusal,
+  type ExploreOptions,
+  type ExploreReport,
+  explore as exploreModels,
+  STRATEGIES,
+  type StrategyName,
+} from './explore.js';
 import { checkModel, type Model } from './model.js';
 import { DPOR_ALGORITHMS, type DporAlgorithm } from '../sched/dpor/search.js';
 import { parseRaceSchedule, runRace } from './run.js';
@@ -109,6 +116,9 @@ export function exploreOptions(models: readonly Model[], s: ExploreSettings): Ex
           ? parseShard(s.shard, 'shard')
           : s.shard;
   if (Array.isArray(shard)) parseShard(`${shard[0]}/${shard[1]}`, 'shard');
+  const memoryModel = s.memoryModel === undefined ? undefined : memoryModelOf(s.memoryModel);
+  const refused = strategy === 'dpor' ? dporMemoryModelRefusal(checked, memoryModel) : null;
+  if (refused) throw new SlabError('EINVAL', refused);
   return {
     models: checked,
     profiles,
@@ -117,8 +127,10 @@ export function exploreOptions(models: readonly Model[], s: ExploreSettings): Ex
     dpor: s.dpor,
     depth: int(s.depth, 'depth', 1, 20, 3),
     preemptionBound:
-      s.preemptionBound === Infinity ? Infinity : int(s.preemptionBound, 'preemptionBound', 0, 20, strategy === 'dpor' ? Infinity : 2),
-    memoryModel: s.memoryModel === undefined ? undefined : memoryModelOf(s.memoryModel),
+      s.preemptionBound === Infinity
+        ? Infinity
+        : int(s.preemptionBound, 'preemptionBound', 0, 20, strategy === 'dpor' ? Infinity : 2),
+    memoryModel,
     runs: int(s.runs, 'runs', 1, 1e9, budgetMs > 0 || strategy === 'dpor' ? 1e9 : DEFAULT_RUNS),
     budgetMs,
     seed: int(s.seed, 'seed', 0, 0xffffffff, 1),

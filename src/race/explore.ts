@@ -422,10 +422,20 @@ function coversEveryShard(specs: readonly string[]): boolean {
  * dependency (memory-models.md §7.1) is that of sequential consistency: under `tso`,
  * `arm` or `js` a load may read a store another CPU has not yet made visible, so two
  * executions DPOR takes for equivalent can end differently; §7.7's buffers-as-processes
- * extension is not built.
+ * extension is not built. `memoryModel`: the one asked for (else each model's own).
  */
-export function dporMemoryModelRefusal(mode: string): string | null {
-  return mode === 'sc'
-    ? null
-    : `--strategy dpor explores only the sc memory model, not ${mode}: its reduction assumes every store is seen by all CPUs at once (use random, pct or dfs under ${mode})`;
+export function dporMemoryModelRefusal(
+  models: readonly Pick<Model, 'name' | 'memoryModel'>[],
+  memoryModel: MemoryModel | undefined,
+): string | null {
+  for (const m of models) {
+    const mode = memoryModel ?? m.memoryModel ?? 'sc';
+    if (mode === 'sc') continue;
+    const whose = memoryModel === undefined ? ` (model '${m.name}' runs under ${mode} unless told otherwise)` : '';
+    return (
+      `strategy dpor explores only the sc memory model, not ${mode}${whose}: its reduction assumes every store is seen by all CPUs at once ` +
+      `(use random, pct or dfs under ${mode}${memoryModel === undefined ? ', or memory model sc' : ''})`
+    );
+  }
+  return null;
 }
