@@ -61,6 +61,21 @@ describe('race --strategy dpor', () => {
     const three = JSON.parse(cli('race', '--merge', ...files.slice(0, 3), '--json', '-').stdout).models[0];
     expect(three).toMatchObject({ exhausted: false, dpor: { exhausted: false } });
     expect(three.dpor.complete).toBeLessThan(90);
+    // a job on two threads makes its shard's executions: it merges with the others
+    const threads = join(dir, 'shard1-threads.json');
+    expect(adders('--shard', '1/4', '--workers', '2', '--json', threads, '--quiet').status).toBe(0);
+    expect(JSON.parse(readFileSync(threads, 'utf8')).models[0].dpor).toMatchObject({
+      complete: parts[1].complete,
+      exhausted: true,
+    });
+    const mixed = cli('race', '--merge', files[0], threads, files[2], files[3], '--json', '-');
+    expect(JSON.parse(mixed.stdout).models[0].dpor).toMatchObject({ complete: 90, exhausted: true });
+  });
+
+  it('--workers 2: one search on two threads', () => {
+    const r = adders('--workers', '2', '--json', '-');
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout).models[0]).toMatchObject({ exhausted: true, dpor: { complete: 90, exhausted: true } });
   });
 });
 

@@ -43,6 +43,25 @@ const model = (name: string, cpus: number, body: (m: Machine, w: number, cpu: nu
     },
   });
 
+/** A trial from a fresh stack of three nodes at `w` (a pair: tag, top), or zeroed words. */
+function trialOf(cpus: number, body: (m: Machine, w: number, cpu: number) => Step<unknown>): DporTrial {
+  const m = create({ cpus, nodes: 1, memory: 1 << 20, profile: '6.6' });
+  const base = pfnToAddr(m, allocPages(m, 0, 0, 0));
+  const w = addrWord(m, base);
+  return (strategy, unfair) => {
+    m.u32.fill(0, w, w + 128);
+    for (let i = 3; i >= 1; i--) {
+      m.u32[addrWord(m, base + 64 * i)] = m.u32[w + 1];
+      m.u32[w + 1] = base + 64 * i;
+    }
+    return runScheduled(
+      Array.from({ length: cpus }, (_, c) => body(m, w, c)),
+      strategy,
+      { unfair, memory: m.u32 },
+    );
+  };
+}
+
 describe('the counts are the number of traces, counted by running every interleaving', () => {
   /**
    * [name, cpus, one CPU's program, traces counted by hand or null] run from zeroed words.
@@ -91,24 +110,6 @@ describe('the counts are the number of traces, counted by running every interlea
       2,
     ],
   ];
-  /** A trial from a fresh stack of three nodes at `w` (a pair: tag, top), or zeroed words. */
-  function trialOf(cpus: number, body: (m: Machine, w: number, cpu: number) => Step<unknown>): DporTrial {
-    const m = create({ cpus, nodes: 1, memory: 1 << 20, profile: '6.6' });
-    const base = pfnToAddr(m, allocPages(m, 0, 0, 0));
-    const w = addrWord(m, base);
-    return (strategy, unfair) => {
-      m.u32.fill(0, w, w + 128);
-      for (let i = 3; i >= 1; i--) {
-        m.u32[addrWord(m, base + 64 * i)] = m.u32[w + 1];
-        m.u32[w + 1] = base + 64 * i;
-      }
-      return runScheduled(
-        Array.from({ length: cpus }, (_, c) => body(m, w, c)),
-        strategy,
-        { unfair, memory: m.u32 },
-      );
-    };
-  }
   it.each(programs)('%s', (_name, cpus, body, byHand) => {
     const trial = trialOf(cpus, body);
     const brute = bruteTraces(trial);
@@ -225,6 +226,19 @@ describe('shards of one search', () => {
     expect(merged.models[0].outcomes).toEqual([{ outcome: '6 0 0', count: 90, grade: 'acceptable' }]);
     // three shards of four are not the whole search
     expect(mergeReports(shards.slice(0, 3)).models[0].dpor?.exhausted).toBe(false);
+  });
+
+  it('a shard on two threads makes the same executions as on one (shards of jobs with different --workers merge)', async () => {
+    const trial = trialOf(3, function* (m, w) {
+      yield* add32(m, w, 1, S);
+      yield* add32(m, w, 1, S);
+    });
+    const opts = { algorithm: 'optimal', preemptionBound: Infinity, shard: [1, 4] } as const;
+    const alone = exploreDpor(trial, opts);
+    const halves = [0, 1].map((i) => exploreDpor(trial, { ...opts, thread: [i, 2] }));
+    expect(halves.map((h) => h.frontier)).toEqual([alone.frontier, alone.frontier]);
+    expect(halves.every((h) => h.exhausted && h.complete > 0)).toBe(true);
+    expect(halves[0].complete + halves[1].complete).toBe(alone.complete);
   });
 });
 

@@ -51,6 +51,8 @@ export interface ExploreOptions {
    * (DPOR: items k, k+n, ... of the states at a frontier of one search)
    */
   shard: [number, number];
+  /** DPOR on worker threads: this thread's share [i, t] of the shard's frontier items (DporOptions.thread) */
+  dporThread?: [number, number];
   /** stop exploring further scenarios once one has failed (a mutant hunt) */
   stopAtFirstFailure?: boolean;
   /** print the DFS estimate before a search starts */
@@ -306,6 +308,7 @@ function searchDpor(
       maxExecutions: opts.runs,
       shouldStop: () => opts.shouldStop?.() === true || performance.now() - t0 > budgetMs,
       shard: opts.shard,
+      thread: opts.dporThread,
     });
     const report: DporModelReport = {
       algorithm: d.algorithm,

@@ -50,7 +50,10 @@ export async function exploreOnWorkers(opts: ExploreOptions, workers: number, si
     const tasks = Array.from({ length: threads }, (_, i): ExploreTask => ({
       ...rest,
       models,
-      shard: [k * threads + i, n * threads],
+      // DPOR: a job's executions must not depend on its threads (its shards merge with other jobs')
+      ...(opts.strategy === 'dpor'
+        ? { shard: [k, n] as [number, number], dporThread: [i, threads] as [number, number] }
+        : { shard: [k * threads + i, n * threads] as [number, number] }),
       stop,
       estimates: i === 0 ? estimates.port2 : undefined,
     }));

@@ -22,7 +22,8 @@
 // - Shards: every state above a frontier depth explores every CPU (sleep sets alone:
 //   each trace once), and each state at the frontier is one item; shard k of n explores
 //   items k, k + n, ... below it with DPOR. The shards' complete executions are disjoint
-//   and together are one search's.
+//   and together are one search's. Threads split a shard's items the same way, under a
+//   frontier that depends on the number of shards alone.
 import { ModelError } from '../../errors.js';
 import { EV, OP } from '../event.js';
 import type { RunView, ScheduleResult, StepEvent, Strategy } from '../scheduler.js';
@@ -48,7 +49,13 @@ export interface DporOptions {
   shouldStop?: () => boolean;
   /** this search's share of the items at the frontier, [k, n] (default [0, 1]: all, no frontier) */
   shard?: readonly [number, number];
-  /** frontier items per shard to aim for (default 4) */
+  /**
+   * The share [i, t] of this shard's items that one of t threads takes: items j with
+   * j % n = k and ⌊j / n⌋ % t = i. The frontier does not depend on t, so a shard's
+   * executions are the same on any number of threads.
+   */
+  thread?: readonly [number, number];
+  /** frontier items per shard (per thread without shards) to aim for (default 16) */
   itemsPerShard?: number;
 }
 
@@ -115,16 +122,18 @@ interface Node {
   preemptions: number;
 }
 
-const DEFAULT_ITEMS_PER_SHARD = 4;
+const DEFAULT_ITEMS_PER_SHARD = 16;
 /** The frontier goes no deeper than this (steps). */
 const MAX_FRONTIER_DEPTH = 200;
 
 /** Explore `trial` by DPOR until its space is exhausted, a failure, or the run cap. */
 export function exploreDpor(trial: DporTrial, opts: DporOptions): DporReport {
   const [k, n] = opts.shard ?? [0, 1];
+  const [i, t] = opts.thread ?? [0, 1];
   const frontier = { depth: 0, items: 0 };
-  if (n > 1) Object.assign(frontier, frontierFor(trial, opts, n * (opts.itemsPerShard ?? DEFAULT_ITEMS_PER_SHARD)));
-  const s = new Search(opts, frontier.depth, [k, n]);
+  if (n > 1 || t > 1)
+    Object.assign(frontier, frontierFor(trial, opts, (n > 1 ? n : t) * (opts.itemsPerShard ?? DEFAULT_ITEMS_PER_SHARD)));
+  const s = new Search(opts, frontier.depth, [k, n], [i, t]);
   return { ...s.explore(trial), frontier };
 }
 
@@ -132,7 +141,7 @@ export function exploreDpor(trial: DporTrial, opts: DporOptions): DporReport {
 function frontierFor(trial: DporTrial, opts: DporOptions, target: number): { depth: number; items: number } {
   let best = { depth: 0, items: 1 };
   for (let depth = 1; depth <= MAX_FRONTIER_DEPTH; depth = depth < 8 ? depth + 1 : depth * 2) {
-    const s = new Search({ ...opts, maxExecutions: undefined, shouldStop: undefined }, depth, [0, 1], true);
+    const s = new Search({ ...opts, maxExecutions: undefined, shouldStop: undefined }, depth, [0, 1], [0, 1], true);
     s.explore(trial);
     if (s.items > best.items) best = { depth, items: s.items };
     if (s.items >= target || s.items === s.endedAbove) break;
@@ -161,6 +170,7 @@ class Search {
     readonly opts: DporOptions,
     readonly depth: number,
     readonly shard: readonly [number, number],
+    readonly thread: readonly [number, number],
     /** only count the frontier's items (every run stops at the frontier) */
     readonly counting = false,
   ) {
@@ -191,7 +201,7 @@ class Search {
         run.item = this.items++;
         this.endedAbove++;
       }
-      const mine = !this.counting && (run.item < 0 || run.item % this.shard[1] === this.shard[0]);
+      const mine = !this.counting && (run.item < 0 || this.owns(run.item));
       if (mine && end !== 'skip') {
         if (end === 'complete' || end === 'failed') this.complete++;
         else if (end === 'blocked') this.blocked++;
@@ -256,6 +266,13 @@ class Search {
     if (node.last >= 0 && ok(node.last)) return node.last;
     for (let c = 0; c < node.enabled.length; c++) if (ok(c)) return c;
     return -1;
+  }
+
+  /** Frontier item `item` is this shard's and this thread's. */
+  owns(item: number): boolean {
+    const [k, n] = this.shard;
+    const [i, t] = this.thread;
+    return item % n === k && Math.floor(item / n) % t === i;
   }
 
   /** A branch of a wakeup tree can be taken at `node`: its CPU may move there, as recorded, within the bound. */
@@ -503,7 +520,7 @@ class DporRun implements Strategy {
       const full = step < s.depth;
       if (step === s.depth && s.depth > 0) {
         this.item = s.current = s.items++;
-        if (s.counting || this.item % s.shard[1] !== s.shard[0]) return this.stop('skip');
+        if (s.counting || !s.owns(this.item)) return this.stop('skip');
       }
       node = s.newNode(parent, this.view, this, full);
       s.nodes.push(node);
