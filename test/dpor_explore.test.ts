@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import {
   add32,
   alloc,
+  builtInModel,
   cas32,
   defineModel,
   explore,
@@ -124,6 +125,20 @@ describe('the counts are the number of traces, counted by running every interlea
 });
 
 describe('what dpor reports', () => {
+  it("a CAS retry loop the fair scheduler suspects of spinning is no wait to dpor (SLUB's __slab_free)", async () => {
+    // CPU1's cmpxchg_double fails, and its retry reads the slab's words a third time:
+    // the fair scheduler holds it back as a spinner, but its next iteration differs.
+    const scenario = builtInModel('concurrent-remote-frees');
+    const counts = [];
+    for (const dpor of ['optimal', 'source'] as const) {
+      const r = await explore(scenario, { strategy: 'dpor', dpor, profiles: ['6.6'] });
+      expect(r.models[0].failure).toBeUndefined();
+      expect(r.models[0].dpor).toMatchObject({ blocked: 0, exhausted: true });
+      counts.push(r.models[0].dpor?.complete);
+    }
+    expect(counts).toEqual([2124, 2124]);
+  });
+
   it('a deadlock is a failure whose schedule replays to it', async () => {
     const abba = model('dpor-abba', 2, function* (m, w, cpu) {
       const [x, y] = cpu === 0 ? [w, w + 1] : [w + 1, w];

@@ -42,9 +42,11 @@ describe.each(STRATEGIES)('strategy %s', (strategy) => {
 });
 
 describe.each(['optimal', 'source'] as const)('dpor %s without a bound: every interleaving', (dpor) => {
-  // Busy-waits are cut after one repeated iteration (spin-assume): the spaces are finite.
+  // Busy-waits are cut when an iteration repeats the one before it, reading the same
+  // values and changing nothing (spin-assume): the spaces are finite, and both variants
+  // count the same executions.
   it.each([
-    ['peterson', peterson({ relax: true }), 5016],
+    ['peterson', peterson({ relax: true }), 5712],
     ['ticket-lock', ticketLock({}), 78],
   ] as const)('%s holds, in every one of its traces', async (_name, model, traces) => {
     const r = await explore(model, { strategy: 'dpor', dpor });

@@ -84,11 +84,6 @@ export interface RunView {
   readonly blocked: Int32Array;
   /** 1: the CPU is busy-waiting (held back unless `unfair`; see the fair scheduling above) */
   readonly spinning: Uint8Array;
-  /**
-   * The words a busy-waiting CPU waits on: a change of any of them ends its wait. null
-   * when any change ends it (its loop read nothing the log holds).
-   */
-  waitsOn(cpu: number): number[] | null;
   /** the machine's words, when the runner gave them (ScheduleOptions.memory) */
   readonly memory?: Uint32Array;
 }
@@ -230,10 +225,6 @@ class ReadLogs {
     this.len[cpu] = 0;
   }
 
-  list(cpu: number): number[] {
-    return Array.from(this.words.subarray(cpu * READ_LOG, cpu * READ_LOG + this.len[cpu]));
-  }
-
   clearAll(): void {
     this.len.fill(0);
   }
@@ -339,7 +330,6 @@ function schedule(programs: Step<unknown>[], strategy: Strategy, opts: ScheduleO
     done,
     blocked,
     spinning,
-    waitsOn: (c) => (cover[c] === PARTIAL || logs.isEmpty(c) ? null : logs.list(c)),
     memory: opts.memory,
   });
   const results = new Array<unknown>(n);

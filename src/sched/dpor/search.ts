@@ -10,9 +10,11 @@
 //   The next execution replays the path to the deepest node with a branch left (each
 //   replayed step checked against the recorded one: a difference means the model is not
 //   deterministic), takes that branch, then follows its wakeup tree, then any CPU.
-// - Which CPU may move (§7.5): one the scheduler would run, not busy-waiting (the
-//   scheduler's own judgement: a busy-wait is an await on the words its loop read, the
-//   spin-assume), whose lock is free, whose waited-on word has changed. An execution
+// - Which CPU may move (§7.5): one the scheduler would run (not finished, not blocked),
+//   not busy-waiting (spin-assume, judged here from the exact repetition of an
+//   iteration: the fair scheduler's own judgement is a heuristic that may suspect a CPU
+//   whose next iteration would differ, harmless to it, fatal to an exhaustive search),
+//   whose lock is free, whose waited-on word has changed. An execution
 //   where no CPU may move but some has not finished is blocked: a deadlock, or a wait
 //   nobody can end. A failure or a blocked execution ends the search; it is run again
 //   under the fair scheduler (the choices recorded for it), so that its schedule string
@@ -399,12 +401,12 @@ class DporRun implements Strategy {
   private choice = -1;
   /**
    * Each CPU's busy-wait: where it began (the position of the step after which it was
-   * judged waiting; -1: none) and the words it waits on (null: any). It lasts until its
+   * judged waiting; -1: none) and the words it waits on. It lasts until its
    * next step, which reads those words (the write that ended the wait stays before it).
    */
   private waitFrom!: Int32Array;
-  private waitWords!: (number[] | null)[];
-  /** 1: judged waiting by dpor itself (below), until a write changes a word it waits on */
+  private waitWords!: number[][];
+  /** 1: judged waiting (judgeWait), until a write changes a word it waits on */
   private waiting!: Uint8Array;
   /** what each CPU did since it last changed a word: (site, op, word, value) per step, the latest last */
   private history!: number[][];
@@ -426,7 +428,7 @@ class DporRun implements Strategy {
     this.view = view;
     this.exec = new Execution(view.cpus);
     this.waitFrom = new Int32Array(view.cpus).fill(-1);
-    this.waitWords = new Array(view.cpus).fill(null);
+    this.waitWords = Array.from({ length: view.cpus }, () => []);
     this.waiting = new Uint8Array(view.cpus);
     this.history = Array.from({ length: view.cpus }, () => []);
     this.point = new Int32Array(view.cpus);
@@ -435,7 +437,7 @@ class DporRun implements Strategy {
   /** Whether `cpu` may move (§7.5): the scheduler would run it, it is not busy-waiting, its lock is free, its wait is over. */
   mayMove(cpu: number): boolean {
     const v = this.view;
-    if (v.done[cpu] || v.blocked[cpu] >= 0 || v.spinning[cpu] || this.waiting[cpu]) return false;
+    if (v.done[cpu] || v.blocked[cpu] >= 0 || this.waiting[cpu]) return false;
     const op = v.pending.op[cpu];
     if (op === OP.LOCK) return this.mem()[v.pending.word[cpu]] === 0;
     if (op === OP.WAIT) return this.mem()[v.pending.word[cpu]] !== v.pending.arg[cpu] >>> 0;
@@ -471,31 +473,18 @@ class DporRun implements Strategy {
         break;
     }
     const waits = this.waitFrom[cpu] >= 0;
-    const waited = waits ? (this.waitWords[cpu] ?? []) : [];
+    const waited = waits ? this.waitWords[cpu] : [];
     return {
       cpu,
       op,
       word,
       ww: write ? words : [],
       rw: waited.length === 0 ? (write ? [] : words) : [...(write ? [] : words), ...waited.filter((w) => !words.includes(w))],
-      ...(waits && this.waitWords[cpu] === null ? { anyRead: true } : {}),
     };
-  }
-
-  /** Note where each CPU's busy-wait began and what it waits on (the scheduler judges it after a step). */
-  private trackWaits(): void {
-    const v = this.view;
-    for (let c = 0; c < v.cpus; c++) {
-      if (v.spinning[c] && this.waitFrom[c] < 0) {
-        this.waitFrom[c] = this.exec.last[c];
-        this.waitWords[c] = v.waitsOn(c);
-      }
-    }
   }
 
   halt(runnable: readonly number[], step: number): boolean {
     const s = this.s;
-    this.trackWaits();
     let node: Node;
     if (step < s.replay) {
       if (step === s.depth) this.item = s.current;
@@ -591,7 +580,7 @@ class DporRun implements Strategy {
       op: e.op,
       word: e.word,
       ww: write ? words : [],
-      rw: [...(write || e.ev === EV.NONE ? [] : words), ...(pending.anyRead ? exec.writtenWords() : waited)],
+      rw: [...(write || e.ev === EV.NONE ? [] : words), ...waited],
       pos: 0,
       idx: 0,
       arg: this.arg,
@@ -630,7 +619,7 @@ class DporRun implements Strategy {
       for (let q = 0; q < this.waiting.length; q++) {
         if (q === c) continue;
         const words = this.waitWords[q];
-        if (this.waiting[q] && (words === null || step.ww.some((w) => words.includes(w)))) this.waiting[q] = 0;
+        if (this.waiting[q] && step.ww.some((w) => words.includes(w))) this.waiting[q] = 0;
         const hq = this.history[q];
         for (let i = 0; i < hq.length; i += 4) {
           if (opWords(hq[i + 1], hq[i + 2]).some((w) => step.ww.includes(w))) {
@@ -680,7 +669,7 @@ class DporRun implements Strategy {
   /** The CPUs judged to be waiting, for a message. */
   waitingCpus(): string {
     const who: string[] = [];
-    for (let c = 0; c < this.view.cpus; c++) if (this.view.spinning[c] || this.waiting[c]) who.push(`CPU${c}`);
+    for (let c = 0; c < this.view.cpus; c++) if (this.waiting[c]) who.push(`CPU${c}`);
     return who.length > 0 ? who.join(', ') : 'no CPU';
   }
 }

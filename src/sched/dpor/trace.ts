@@ -22,8 +22,6 @@ export interface Ev {
   ww: readonly number[];
   /** words only read */
   rw: readonly number[];
-  /** a busy-wait that any write ends (its loop read nothing the scheduler logged): depends on every write */
-  anyRead?: boolean;
 }
 
 /** One step of the execution. */
@@ -40,16 +38,14 @@ export interface Step extends Ev {
   after: number[];
   /** a write that changed a value */
   changed: boolean;
-  /** the first step after a busy-wait: the position of the step that began the wait, and the words it waited on (null: any) */
-  wait?: { from: number; words: number[] | null };
+  /** the first step after a busy-wait: the position of the step that began the wait, and the words it waited on */
+  wait?: { from: number; words: number[] };
 }
 
 const empty: readonly number[] = [];
 
 /** The words `a` and `b` share, one of them writing: whether they are dependent (same CPU aside). */
 function conflict(a: Ev, b: Ev): boolean {
-  if (a.anyRead && b.ww.length > 0) return true;
-  if (b.anyRead && a.ww.length > 0) return true;
   for (const w of a.ww) if (b.ww.includes(w) || b.rw.includes(w)) return true;
   for (const w of a.rw) if (b.ww.includes(w)) return true;
   return false;
@@ -94,11 +90,6 @@ export class Execution {
     this.vc = new Int32Array(cpus * 256);
     this.last = new Int32Array(cpus).fill(-1);
     this.count = new Int32Array(cpus);
-  }
-
-  /** The words written so far, for a wait that any write ends. */
-  writtenWords(): number[] {
-    return [...this.writes.keys()];
   }
 
   /** `a` happens before `b` (positions, a < b). */
@@ -246,7 +237,7 @@ export class Execution {
     for (let j = wait.from + 1; j < f.pos; j++) {
       const s = this.steps[j];
       if (!s.changed || skip(j)) continue;
-      if (wait.words === null || s.ww.some((w) => wait.words?.includes(w))) return true;
+      if (s.ww.some((w) => wait.words.includes(w))) return true;
     }
     return false;
   }
