@@ -154,6 +154,18 @@ describe('what dpor reports', () => {
     expect(replay(abba, m.failure?.shrunk ?? '').messages[0]).toMatch(/^deadlock/);
   });
 
+  it('a loop that reads nothing (a walk over local state) is no wait: it repeats bare schedule points', async () => {
+    const walk = model('dpor-local-walk', 2, function* (m, w, cpu) {
+      if (cpu === 1) return yield* store32(m, w + 2, 1, S);
+      const v = yield* load32(m, w, S);
+      for (let i = 0; i < 4; i++) yield S;
+      yield* store32(m, w + 1, v + 1, S);
+    });
+    const r = await explore(walk, { strategy: 'dpor' });
+    expect(r.models[0].failure).toBeUndefined();
+    expect(r.models[0].dpor).toMatchObject({ complete: 1, blocked: 0, exhausted: true });
+  });
+
   it('a wait nobody ends is a livelock, found and replayed', async () => {
     const waits = model('dpor-wait-forever', 2, function* (m, w, cpu) {
       if (cpu === 0) while ((yield* load32(m, w, S)) === 0) continue;

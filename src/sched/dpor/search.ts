@@ -642,7 +642,7 @@ class DporRun implements Strategy {
     }
   }
 
-  /** CPU c's last k steps repeat the k before them, and its next access starts them again. */
+  /** CPU c's last k steps, one of them a read, repeat the k before them, and its next access starts them again. */
   private repeats(c: number, site: number): boolean {
     const h = this.history[c];
     const n = h.length / 4;
@@ -652,8 +652,13 @@ class DporRun implements Strategy {
       const start = (n - k) * 4;
       if (h[start] !== site || h[start + 1] !== op || h[start + 2] !== word) continue;
       let same = true;
-      for (let i = 0; i < k * 4 && same; i++) same = h[start + i] === h[start - k * 4 + i];
-      if (same) return true;
+      let reads = false;
+      for (let i = 0; i < k * 4 && same; i++) {
+        same = h[start + i] === h[start - k * 4 + i];
+        if (i % 4 === 1 && h[start + i] !== OP.NONE) reads = true;
+      }
+      // An iteration that reads nothing waits for nothing (a walk over local state, bare schedule points).
+      if (same && reads) return true;
     }
     return false;
   }
