@@ -20,7 +20,9 @@
 //   under the fair scheduler (the choices recorded for it), so that its schedule string
 //   replays and shrinks as every other does.
 // - A preemption bound (§7.6) prunes branches past it and adds conservative branches
-//   at the start of the running CPU's turn ([BPOR]; loom's Path::backtrack).
+//   at the start of the running CPU's turn ([BPOR]; loom's Path::backtrack), under
+//   classic DPOR without sleep sets (Search.classic): every trace that a schedule within
+//   the bound reaches is explored, some more than once.
 // - Shards: every state above a frontier depth explores every CPU (sleep sets alone:
 //   each trace once), and each state at the frontier is one item; shard k of n explores
 //   items k, k + n, ... below it with DPOR. The shards' complete executions are disjoint
@@ -117,6 +119,8 @@ interface Node {
   wut: WuNode[];
   /** source, and every node above a frontier: CPUs to explore here */
   backtrack: Uint8Array;
+  /** under a bound (classic DPOR, no sleep sets): 1 for each CPU explored here already */
+  tried: Uint8Array;
   /** above the frontier: every CPU is explored */
   full: boolean;
   /** the CPU that made the step before, and preemptions up to here */
@@ -167,6 +171,14 @@ class Search {
   blocked = 0;
   sleepBlocked = 0;
   readonly bound: number;
+  /**
+   * Under a preemption bound: classic DPOR (Flanagan and Godefroid: the racing CPU, or
+   * every CPU when it cannot move there) with BPOR's conservative branches and no sleep
+   * sets, whichever algorithm was asked for. Sleep sets and wakeup trees prune an
+   * execution because an equivalent one is explored elsewhere, but under a bound that
+   * one may lie past it ([BPOR]: the bound makes independent steps dependent).
+   */
+  readonly classic: boolean;
 
   constructor(
     readonly opts: DporOptions,
@@ -177,6 +189,7 @@ class Search {
     readonly counting = false,
   ) {
     this.bound = opts.preemptionBound;
+    this.classic = Number.isFinite(this.bound);
   }
 
   explore(trial: DporTrial): Omit<DporReport, 'frontier'> {
@@ -210,7 +223,7 @@ class Search {
         else this.sleepBlocked++;
       }
       if (mine && (end === 'failed' || end === 'blocked')) return report(false, this.failure(trial, run, end, v));
-      if (this.opts.algorithm === 'optimal') for (const r of run.races) this.reverse(run.exec, r);
+      if (this.opts.algorithm === 'optimal' && !this.classic) for (const r of run.races) this.reverse(run.exec, r);
       if (!this.backtrack()) return report(true);
     }
   }
@@ -254,7 +267,18 @@ class Search {
       last = parent.chosen;
       preemptions = parent.preemptions + (preempts(parent, parent.chosen) ? 1 : 0);
     }
-    return { next, enabled, chosen: -1, sleep, wut: [], backtrack: new Uint8Array(n), full, last, preemptions };
+    return {
+      next,
+      enabled,
+      chosen: -1,
+      sleep,
+      wut: [],
+      backtrack: new Uint8Array(n),
+      tried: new Uint8Array(n),
+      full,
+      last,
+      preemptions,
+    };
   }
 
   /** Whether moving `cpu` at `node` stays within the bound. */
@@ -315,6 +339,15 @@ class Search {
   addBacktrack(exec: Execution, r: Race): void {
     if (r.e < this.depth) return;
     const node = this.nodes[r.e];
+    if (this.classic) {
+      const p = exec.steps[r.f].cpu;
+      const qs = node.enabled[p] ? [p] : [...node.enabled.keys()].filter((c) => node.enabled[c]);
+      for (const q of qs) {
+        if (this.fits(node, q)) node.backtrack[q] = 1;
+        this.conservative(r.e, q, (at) => (at.backtrack[q] = 1));
+      }
+      return;
+    }
     const u: Ev[] = [...exec.notdep(r.e, r.f), exec.steps[r.f]];
     const init = initials(u);
     if (init.some((q) => node.backtrack[q])) return;
@@ -340,13 +373,16 @@ class Search {
   backtrack(): boolean {
     for (let i = this.nodes.length - 1; i >= 0; i--) {
       const node = this.nodes[i];
-      if (node.chosen >= 0) node.sleep[node.chosen] = node.ev ?? node.next[node.chosen];
+      if (node.chosen >= 0) {
+        if (this.classic) node.tried[node.chosen] = 1;
+        else node.sleep[node.chosen] = node.ev ?? node.next[node.chosen];
+      }
       node.ev = undefined;
       let next = -1;
       this.guide = [];
-      if (node.full || this.opts.algorithm === 'source') {
+      if (node.full || this.opts.algorithm === 'source' || this.classic) {
         for (let c = 0; c < node.backtrack.length && next < 0; c++)
-          if (node.backtrack[c] && !node.sleep[c] && node.enabled[c] && this.fits(node, c)) next = c;
+          if (node.backtrack[c] && !node.sleep[c] && !node.tried[c] && node.enabled[c] && this.fits(node, c)) next = c;
       } else {
         while (node.wut.length > 0 && next < 0) {
           const c = node.wut.shift() as WuNode;
@@ -515,7 +551,7 @@ class DporRun implements Strategy {
       s.nodes.push(node);
       if (!node.enabled.includes(1)) return this.stop('blocked');
       let c = -1;
-      if (!full && s.opts.algorithm === 'optimal') {
+      if (!full && s.opts.algorithm === 'optimal' && !s.classic) {
         // The wakeup subtree handed down: its branches are explored here, leftmost first.
         node.wut = this.guide;
         this.guide = [];
@@ -596,7 +632,7 @@ class DporRun implements Strategy {
     node.ev = step;
     const races = exec.add(step);
     this.judgeWait(step, e.point);
-    if (s.opts.algorithm === 'source') for (const r of races) s.addBacktrack(exec, r);
+    if (s.opts.algorithm === 'source' || s.classic) for (const r of races) s.addBacktrack(exec, r);
     else for (const r of races) this.races.push(r);
   }
 
