@@ -76,6 +76,7 @@ export { explore, replay } from './race/api.js';
 export type { ExploreSettings, ReplayResult, ReplaySettings } from './race/api.js';
 export type { DporModelReport, ExploreReport, Failure, ModelReport, StrategyName } from './race/explore.js';
 export type { DporAlgorithm } from './sched/dpor/search.js';
+export { DPOR_ALGORITHMS } from './sched/dpor/search.js';
 export { STRATEGIES } from './race/explore.js';
 export type { Access, TraceStep } from './sched/scheduler.js';
 

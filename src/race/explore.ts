@@ -133,8 +133,13 @@ export interface DporModelReport {
   sleep_blocked: number;
   /** the whole space (this shard's share of it) was explored */
   exhausted: boolean;
-  /** the shard frontier: its depth in steps (0: none) and its states (items) */
-  frontier: { depth: number; items: number };
+  /** the shard frontier */
+  frontier: {
+    /** its depth in steps (0: none, no shards) */
+    depth: number;
+    /** the states at that depth, shared out among the shards */
+    items: number;
+  };
 }
 
 /** The report of an exploration: the JSON of `slabsim race --json` (docs/json.md). */

@@ -36,6 +36,7 @@ import { judge, stayOrLowest, type Verdict } from '../strategies/record.js';
 import { dependent, type Ev, Execution, opWords, type Race, type Step } from './trace.js';
 import { initials, insert, weakInitial, type WuNode } from './wakeup.js';
 
+/** The DPOR variants, by name (`--dpor`, ExploreSettings.dpor). */
 export const DPOR_ALGORITHMS = ['optimal', 'source'] as const;
 /** `optimal`: wakeup trees ([POPL14] Algorithm 2); `source`: source sets and sleep sets (Algorithm 1). */
 export type DporAlgorithm = (typeof DPOR_ALGORITHMS)[number];
