@@ -68,6 +68,21 @@ describe('race --strategy dpor', () => {
       complete: parts[1].complete,
       exhausted: true,
     });
+    // --shard auto: the CI's variables name the same shard
+    const auto = cli.withEnv({ SLABSIM_SHARD: '1/4' })(
+      'race',
+      '--model',
+      MODEL,
+      '--export',
+      'adders',
+      '--strategy',
+      'dpor',
+      '--shard',
+      'auto',
+      '--json',
+      '-',
+    );
+    expect(JSON.parse(auto.stdout)).toMatchObject({ shard: '1/4', models: [{ dpor: { complete: parts[1].complete } }] });
     const mixed = cli('race', '--merge', files[0], threads, files[2], files[3], '--json', '-');
     expect(JSON.parse(mixed.stdout).models[0].dpor).toMatchObject({ complete: 90, exhausted: true });
   });
