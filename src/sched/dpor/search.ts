@@ -330,7 +330,6 @@ class Search {
     }
     const first = v[0].cpu;
     if (this.fits(node, first)) insert(node.wut, v);
-    if (Number.isFinite(this.bound)) this.conservative(r.e, first, (at, ev) => insert(at.wut, [ev]));
   }
 
   /**
@@ -354,7 +353,6 @@ class Search {
     if (init.some((q) => node.backtrack[q])) return;
     const q = init.find((c) => node.enabled[c] && !node.sleep[c]) ?? init[0];
     if (this.fits(node, q)) node.backtrack[q] = 1;
-    if (Number.isFinite(this.bound)) this.conservative(r.e, q, (at) => (at.backtrack[q] = 1));
   }
 
   /**
