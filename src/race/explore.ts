@@ -4,7 +4,7 @@
 import type { Profile } from '../config.js';
 import { ModelError } from '../errors.js';
 import type { MutantName } from '../mm/slub/mutants.js';
-import { type DporAlgorithm, DporUnboundedRun, exploreDpor, type DporTrial } from '../sched/dpor/search.js';
+import { type DporAlgorithm, type DporRun, DporUnboundedRun, exploreDpor, type DporTrial } from '../sched/dpor/search.js';
 import type { MemoryModel } from '../sched/memory_model.js';
 import type { Strategy } from '../sched/scheduler.js';
 import { shrinkSchedule } from '../sched/shrink.js';
@@ -301,7 +301,9 @@ function searchDpor(
 ): { exhausted: boolean; report: DporModelReport; failure?: number[] } {
   const t0 = performance.now();
   const trial: DporTrial = (strategy, unfair) => {
-    const r = runRace(base, strategy, { maxSteps: opts.maxSteps, unfair });
+    // DPOR's own runs: its dependency sees the words two-way code shares plainly
+    const plain = unfair ? (strategy as Partial<Pick<DporRun, 'plainAccess'>>).plainAccess : undefined;
+    const r = runRace(base, strategy, { maxSteps: opts.maxSteps, unfair, onPlainAccess: plain });
     if (unfair) record(r.result.outcome === 'halted' ? CUT : r.outcome, r.failed, r.steps, r.schedMs);
     return { failed: r.failed, result: r.result };
   };

@@ -187,7 +187,7 @@ function* cmpxchgAs(m: Machine, word: number, expect: number, value: number, ord
   yield site;
   const wm = schedBus.weak;
   if (wm !== null) return wm.cas(word, expect, value, order, site, 'cmpxchg32');
-  const old = Atomics.compareExchange(m.u32, word, expect >>> 0, value >>> 0);
+  const old = Atomics.compareExchange(m.i32, word, expect | 0, value | 0) >>> 0;
   const ok = old === expect >>> 0;
   if (ok) wrote(old);
   else schedBus.ev = EV.READ;
@@ -220,7 +220,7 @@ function* addAs(m: Machine, word: number, delta: number, order: number, site: nu
   yield site;
   const wm = schedBus.weak;
   if (wm !== null) return wm.add(word, delta, order, site);
-  const old = Atomics.add(m.u32, word, delta);
+  const old = Atomics.add(m.i32, word, delta | 0) >>> 0;
   wrote(old);
   accessed(word, (delta | 0) !== 0);
   schedBus.trace?.('add', site, word, old);
@@ -253,7 +253,7 @@ function* xchgAs(m: Machine, word: number, value: number, order: number, site: n
   yield site;
   const wm = schedBus.weak;
   if (wm !== null) return wm.xchg(word, value, order, site);
-  const old = Atomics.exchange(m.u32, word, value);
+  const old = Atomics.exchange(m.i32, word, value | 0) >>> 0;
   wrote(old);
   accessed(word, old !== value >>> 0);
   schedBus.trace?.('xchg', site, word, old);
@@ -427,7 +427,7 @@ export function* spinUnlock(m: Machine, word: number, site: number): Step {
   yield site;
   const wm = schedBus.weak;
   if (wm !== null) return wm.unlock(word, site);
-  const old = Atomics.exchange(m.u32, word, 0);
+  const old = Atomics.exchange(m.i32, word, 0) >>> 0;
   wrote(old);
   accessed(word, old !== 0);
   schedBus.trace?.('unlock', site, word, 0);

@@ -422,7 +422,7 @@ function fairReplay(trial: DporTrial, choices: readonly number[]): Verdict {
 type Ending = 'complete' | 'failed' | 'blocked' | 'sleep' | 'skip' | 'unbounded';
 
 /** One run of the search: replays the path, then chooses; records the events and races. */
-class DporRun implements Strategy {
+export class DporRun implements Strategy {
   readonly name = 'dpor';
   private view!: RunView;
   exec!: Execution;
@@ -447,6 +447,23 @@ class DporRun implements Strategy {
   private history!: number[][];
   /** the schedule point each CPU stopped at */
   private point!: Int32Array;
+  /** the words each CPU read plainly since it last changed a word (they are read by its wait too) */
+  private plainRead!: number[][];
+  /** the current step's plain accesses (plainAccess), taken by onStep */
+  private plainW: number[] = [];
+  private plainR: number[] = [];
+  private plainChanged = false;
+  /**
+   * Told of each plain access (m.u32 between schedule points) of the step under way
+   * (RunOptions.onPlainAccess): two-way code shares some words plainly under a lock,
+   * and dependency must see them.
+   */
+  readonly plainAccess = (write: boolean, word: number, changed: boolean): void => {
+    if (write) {
+      if (!this.plainW.includes(word)) this.plainW.push(word);
+      if (changed) this.plainChanged = true;
+    } else if (!this.plainR.includes(word)) this.plainR.push(word);
+  };
   /** the wakeup subtree the next new node starts with */
   private guide: WuNode[];
   /** the expected values of the chosen CPU's pending access, taken before it moves */
@@ -467,6 +484,7 @@ class DporRun implements Strategy {
     this.waiting = new Uint8Array(view.cpus);
     this.history = Array.from({ length: view.cpus }, () => []);
     this.point = new Int32Array(view.cpus);
+    this.plainRead = Array.from({ length: view.cpus }, () => []);
   }
 
   /** Whether `cpu` may move (§7.5): the scheduler would run it, it is not busy-waiting, its lock is free, its wait is over. */
@@ -594,10 +612,14 @@ class DporRun implements Strategy {
     const pos = exec.steps.length;
     const node = s.nodes[pos];
     if (e.cpu !== node.chosen) nondeterministic(pos, node.chosen, `CPU${e.cpu} moved instead`);
+    const { plainW, plainR, plainChanged } = this;
+    this.plainW = [];
+    this.plainR = [];
+    this.plainChanged = false;
     const was = node.ev;
     if (was) {
       // Replayed: the step of the previous run, if it made the same access.
-      if (was.op !== e.op || was.word !== e.word || was.ww.length > 0 !== (e.ev === EV.WRITE))
+      if (was.op !== e.op || was.word !== e.word || was.ww.length > (was.pw?.length ?? 0) !== (e.ev === EV.WRITE))
         nondeterministic(pos, e.cpu, 'its access differs from the previous run');
       this.waitFrom[e.cpu] = -1;
       exec.add(was, false);
@@ -609,20 +631,24 @@ class DporRun implements Strategy {
     const after = words.map((w) => m[w]);
     const write = e.ev === EV.WRITE;
     const pending = node.next[e.cpu] as Ev;
-    const waited = pending.rw.filter((w) => !words.includes(w));
+    const pw = plainW.filter((w) => !words.includes(w));
+    const pr = plainR.filter((w) => !words.includes(w) && !pw.includes(w));
+    const waited = pending.rw.filter((w) => !words.includes(w) && !pw.includes(w) && !pr.includes(w));
     const step: Step = {
       cpu: e.cpu,
       op: e.op,
       word: e.word,
-      ww: write ? words : [],
-      rw: [...(write || e.ev === EV.NONE ? [] : words), ...waited],
+      ww: [...(write ? words : []), ...pw],
+      rw: [...(write || e.ev === EV.NONE ? [] : words), ...waited, ...pr],
       pos: 0,
       idx: 0,
       arg: this.arg,
       arg2: this.arg2,
       before: write ? [e.old >>> 0, e.op === OP.CAS2 ? this.arg2 >>> 0 : 0] : after,
       after,
-      changed: write && (after[0] !== e.old >>> 0 || (e.op === OP.CAS2 && after[1] !== this.arg2 >>> 0)),
+      changed: plainChanged || (write && (after[0] !== e.old >>> 0 || (e.op === OP.CAS2 && after[1] !== this.arg2 >>> 0))),
+      ...(pw.length > 0 ? { pw } : {}),
+      ...(pr.length > 0 ? { pr } : {}),
     };
     if (this.waitFrom[e.cpu] >= 0) {
       step.wait = { from: this.waitFrom[e.cpu], words: this.waitWords[e.cpu] };
@@ -651,20 +677,22 @@ class DporRun implements Strategy {
     if (step.changed) {
       // Whoever read a word this changed may see something new: its history starts over, its wait ends.
       h.length = 0;
+      this.plainRead[c] = [];
       for (let q = 0; q < this.waiting.length; q++) {
         if (q === c) continue;
         const words = this.waitWords[q];
         if (this.waiting[q] && step.ww.some((w) => words.includes(w))) this.waiting[q] = 0;
         const hq = this.history[q];
-        for (let i = 0; i < hq.length; i += 4) {
-          if (opWords(hq[i + 1], hq[i + 2]).some((w) => step.ww.includes(w))) {
-            hq.length = 0;
-            break;
-          }
+        let read = this.plainRead[q].some((w) => step.ww.includes(w));
+        for (let i = 0; i < hq.length && !read; i += 4) read = opWords(hq[i + 1], hq[i + 2]).some((w) => step.ww.includes(w));
+        if (read) {
+          hq.length = 0;
+          this.plainRead[q] = [];
         }
       }
       return;
     }
+    for (const w of step.pr ?? []) if (!this.plainRead[c].includes(w)) this.plainRead[c].push(w);
     h.push(site, step.op, step.word, step.after[0] ?? 0);
     if (h.length > HISTORY * 4) h.splice(0, 4);
     if (point < 0 || this.waitFrom[c] >= 0) return;
@@ -673,7 +701,7 @@ class DporRun implements Strategy {
     if (this.repeats(c, point & SITE_MASK)) {
       this.waiting[c] = 1;
       this.waitFrom[c] = step.pos;
-      this.waitWords[c] = read;
+      this.waitWords[c] = [...read, ...this.plainRead[c].filter((w) => !read.includes(w))];
     }
   }
 

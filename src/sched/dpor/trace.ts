@@ -38,6 +38,9 @@ export interface Step extends Ev {
   after: number[];
   /** a write that changed a value */
   changed: boolean;
+  /** words the step wrote or only read plainly (m.u32 between schedule points; DporRun.plainAccess) */
+  pw?: number[];
+  pr?: number[];
   /** the first step after a busy-wait: the position of the step that began the wait, and the words it waited on */
   wait?: { from: number; words: number[] };
 }
@@ -219,13 +222,15 @@ export class Execution {
         break;
     }
     if (f.wait) enabled &&= this.waitEnded(f, skip);
-    const waited = f.rw.filter((w) => !words.includes(w));
+    const waited = f.rw.filter((w) => !words.includes(w) && !(f.pr ?? empty).includes(w));
+    const pw = f.pw ?? empty;
+    const pr = f.pr ?? empty;
     const ev: Ev = {
       cpu: f.cpu,
       op: f.op,
       word: f.word,
-      ww: write ? words : empty,
-      rw: write ? waited : [...words, ...waited],
+      ww: [...(write ? words : empty), ...pw.filter((w) => !words.includes(w))],
+      rw: [...(write ? waited : [...words, ...waited]), ...pr.filter((w) => !words.includes(w) && !waited.includes(w))],
     };
     return { enabled, ev };
   }
