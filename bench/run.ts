@@ -14,6 +14,7 @@ import { againstPools, scaling, slubCases } from './slub.js';
 import { raceSpeed, ringRaceSpeed } from './race.js';
 import { traceReplaySpeed } from './trace.js';
 import { weakRaceSpeed } from './weak.js';
+import { dporExhaustion } from './dpor.js';
 import { THREADTEST_CACHE, THREADTEST_KMALLOC, THREADTEST_KMALLOC_128, threadtestCases } from './workload.js';
 
 const BATCH = 1000;
@@ -97,6 +98,7 @@ const scheduledRows = await runBench(
 const race = raceSpeed();
 const ring = await ringRaceSpeed();
 const weak = weakRaceSpeed();
+const dpor = dporExhaustion();
 tuneV8ForWorkloads();
 const freeTitle = `${title}: free-running, ${WORKLOAD_V8_FLAGS}`;
 const freeRows = await runBench(
@@ -164,6 +166,8 @@ const summary = {
   race_all_arm_over_sc_scheduler_steps_per_sec: weak.armOverScSchedStepsPerSec,
   race_all_arm_over_sc_runs_per_sec: weak.armOverScRunsPerSec,
   threadtest_2cpu_ops_per_sec: pools,
+  // executions to exhaust: dpor with no bound beside dfs within 2 preemptions (#19; 60 s cap each)
+  dpor_exhaustion: dpor,
   // slabsim trace on a 10M-event generated trace, against run on the same profile (bench/trace.ts)
   trace_replay: trace,
 };

@@ -74,7 +74,9 @@ export type { BufferedStore } from './sched/weak.js';
 // Exploring and replaying
 export { explore, replay } from './race/api.js';
 export type { ExploreSettings, ReplayResult, ReplaySettings } from './race/api.js';
-export type { ExploreReport, Failure, ModelReport, StrategyName } from './race/explore.js';
+export type { DporModelReport, ExploreReport, Failure, ModelReport, StrategyName } from './race/explore.js';
+export type { DporAlgorithm } from './sched/dpor/search.js';
+export { DPOR_ALGORITHMS } from './sched/dpor/search.js';
 export { STRATEGIES } from './race/explore.js';
 export type { Access, TraceStep } from './sched/scheduler.js';
 

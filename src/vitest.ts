@@ -19,9 +19,47 @@ export interface RaceTestSettings extends ExploreSettings {
   timeout?: number;
 }
 
-/** A vitest test that explores `models` and fails if any run violates a check. */
-export function raceTest(name: string, models: Model | readonly Model[], settings: RaceTestSettings = {}): void {
-  test(name, () => assertNoRace(models, settings).then(() => undefined), timeoutOf(settings));
+/** {@link ExploreSettings} for {@link assertNoRace}. */
+export interface NoRaceSettings extends ExploreSettings {
+  /**
+   * With `strategy: 'dpor'`: pass when no failure was found even if the runs or the
+   * budget ended the search before every interleaving was explored (default false: such
+   * a test fails, saying what was covered).
+   */
+  allowPartial?: boolean;
+}
+
+/** A DPOR search in a test with neither runs nor budget given stops after this long, well inside the test's timeout. */
+const DPOR_TEST_BUDGET = '60s';
+
+/**
+ * A vitest test that explores `models` and fails if any run violates a check. With
+ * `strategy: 'dpor'` it passes only when every interleaving was explored (unless
+ * `allowPartial`), and says so: "every interleaving (N traces)".
+ */
+export function raceTest(name: string, models: Model | readonly Model[], settings: RaceTestSettings & NoRaceSettings = {}): void {
+  test(
+    name,
+    async (ctx) => {
+      const report = await assertNoRace(models, inTest(settings));
+      const covered = dporCovered(report);
+      if (covered) await (ctx as { annotate?: (message: string) => Promise<unknown> }).annotate?.(covered);
+    },
+    timeoutOf(settings),
+  );
+}
+
+/** A DPOR test with no runs or budget of its own gets one that ends before its timeout. */
+const inTest = <S extends ExploreSettings>(s: S): S =>
+  s.strategy === 'dpor' && s.runs === undefined && s.budget === undefined ? { ...s, budget: DPOR_TEST_BUDGET } : s;
+
+/** "every interleaving (N traces)" for a DPOR search that explored them all, else null. */
+export function dporCovered(report: ExploreReport): string | null {
+  const d = report.models.map((m) => m.dpor);
+  if (d.length === 0 || d.some((x) => !x?.exhausted)) return null;
+  const n = d.reduce((sum, x) => sum + (x?.complete ?? 0), 0);
+  const bound = d[0]?.bound ?? null;
+  return bound === null ? `every interleaving (${n} traces)` : `every interleaving within ${bound} preemptions (${n} executions)`;
 }
 
 /**
@@ -29,14 +67,31 @@ export function raceTest(name: string, models: Model | readonly Model[], setting
  * violates a check (a known-broken variant must stay found).
  */
 export function expectRace(name: string, models: Model | readonly Model[], settings: RaceTestSettings = {}): void {
-  test(name, () => assertRace(models, settings).then(() => undefined), timeoutOf(settings));
+  test(name, () => assertRace(models, inTest(settings)).then(() => undefined), timeoutOf(settings));
 }
 
-/** Explore; resolve with the report when nothing fails, else reject with the failure, its schedule and its replay command. */
-export async function assertNoRace(models: Model | readonly Model[], settings: ExploreSettings = {}): Promise<ExploreReport> {
-  const report = await explore(models, await withReplayCommand(models, settings));
+/**
+ * Explore; resolve with the report when nothing fails, else reject with the failure, its
+ * schedule and its replay command. A DPOR search that ended before every interleaving
+ * was explored rejects too, saying what it covered (unless `allowPartial`).
+ */
+export async function assertNoRace(models: Model | readonly Model[], settings: NoRaceSettings = {}): Promise<ExploreReport> {
+  const { allowPartial, ...explored } = settings;
+  const report = await explore(models, await withReplayCommand(models, explored));
   const failed = report.models.filter((m) => m.failure);
   if (failed.length > 0) throw new RaceFoundError(failed.map((m) => describeFailure(m, report)).join('\n\n'));
+  const partial = report.models.filter((m) => m.dpor && !m.dpor.exhausted);
+  if (partial.length > 0 && !allowPartial)
+    throw new Error(
+      partial
+        .map(
+          (m) =>
+            `dpor did not explore every interleaving of model '${m.model}'${m.profile ? ` (profile ${m.profile})` : ''} before its runs or budget ran out: ` +
+            `${m.dpor?.complete} complete executions (${m.dpor?.blocked} blocked, ${m.dpor?.sleep_blocked} sleep-blocked) in ${m.runs} runs, none failed. ` +
+            'Give it more runs or a longer budget, or allow a partial search (allowPartial: true)',
+        )
+        .join('\n'),
+    );
   return report;
 }
 
@@ -46,6 +101,8 @@ export async function assertRace(models: Model | readonly Model[], settings: Exp
   const failed = report.models.find((m) => m.failure);
   if (!failed) {
     const names = report.models.map((m) => m.model).join(', ');
+    const covered = dporCovered(report);
+    if (covered) throw new Error(`expected a race in ${names}, but dpor explored ${covered} and found none`);
     throw new Error(
       `expected a race in ${names}, but ${report.runs} runs (strategy ${report.strategy}, seed ${report.seed}, ${report.steps} steps) found none`,
     );

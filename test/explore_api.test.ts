@@ -27,7 +27,7 @@ describe('explore()', () => {
 
   it('refuses bad settings with a SlabError that says what was expected', async () => {
     await expect(explore(ring, { strategy: 'bfs' as 'dfs' })).rejects.toThrow(
-      "strategy must be one of random, pct, dfs, got 'bfs'",
+      "strategy must be one of random, pct, dfs, dpor, got 'bfs'",
     );
     await expect(explore(ring, { runs: 0 })).rejects.toThrow('runs must be an integer from 1 to 1000000000, got 0');
     await expect(explore(ring, { shard: '2/2' })).rejects.toThrow("shard is '2/2': expected K/N with 0 <= K < N");

@@ -6,6 +6,8 @@ import { MUTANT_MODES, MUTANTS, MUTANT_NAMES, type MutantName } from '../mm/slub
 import { MODELS, modelByName, modelsForMutant } from '../race/catalogue.js';
 import {
   type ExploreOptions,
+  type DporModelReport,
+  dporMemoryModelRefusal,
   type ExploreReport,
   STRATEGIES,
   type StrategyName,
@@ -18,6 +20,7 @@ import { MEMORY_MODELS, type MemoryModel } from '../sched/memory_model.js';
 import { DEFAULT_MAX_STEPS, parseRaceSchedule, parseScheduleString, runRace, traceLines } from '../race/run.js';
 import { parseShard, type Shard, shardFromEnv } from '../race/shard.js';
 import { exploreOnWorkers } from '../race/workers.js';
+import { DPOR_ALGORITHMS, type DporAlgorithm } from '../sched/dpor/search.js';
 import { ReplayStrategy } from '../sched/strategies/replay.js';
 import { type FileModel, fileReplayCommand, inFile, loadModelFiles, loadModelFilesFor } from './model_files.js';
 import { invocation } from './invocation.js';
@@ -35,8 +38,9 @@ interface RaceFlags extends ModelFlags {
   scenario?: string;
   mutant?: MutantName;
   strategy: StrategyName;
+  dpor?: DporAlgorithm;
   depth: number;
-  preemptionBound: number;
+  preemptionBound?: number;
   memoryModel?: MemoryModel;
   runs?: number;
   budget?: number;
@@ -102,12 +106,23 @@ export function addRaceCommands(program: Command): void {
         oneOf(MUTANT_NAMES),
       ),
     )
-    .addOption(new Option('--strategy <s>', 'random, pct or dfs').argParser(oneOf(STRATEGIES)).default('random'))
+    .addOption(
+      new Option('--strategy <s>', 'random, pct, dfs or dpor (one run per Mazurkiewicz trace)')
+        .argParser(oneOf(STRATEGIES))
+        .default('random'),
+    )
+    .addOption(
+      new Option(
+        '--dpor <algorithm>',
+        'with --strategy dpor: optimal (wakeup trees) or source (source sets, sleep sets)',
+      ).argParser(oneOf(DPOR_ALGORITHMS)),
+    )
     .addOption(new Option('--depth <d>', 'PCT depth (bug depth to target)').argParser(intIn(1, 20)).default(3))
     .addOption(
-      new Option('--preemption-bound <b>', "DFS: at most this many preemptions per run ('none': every execution)")
-        .argParser(boundArg)
-        .default(2),
+      new Option(
+        '--preemption-bound <b>',
+        "DFS, DPOR: at most this many preemptions per run ('none': every execution; default 2 for dfs, none for dpor)",
+      ).argParser(boundArg),
     )
     .addOption(
       new Option(
@@ -126,12 +141,16 @@ export function addRaceCommands(program: Command): void {
     .addOption(
       new Option(
         '--shard <k/n|auto>',
-        "take runs k, k+n, ... of the seed space (merge shards with --merge); 'auto': from the CI's parallel-job variables",
+        "take runs k, k+n, ... of the seed space (dpor: states k, k+n, ... of one search's frontier; merge shards with --merge); 'auto': from the CI's parallel-job variables",
       )
         .argParser(shardArg)
         .default([0, 1], '0/1'),
     )
-    .addOption(new Option('--workers <n>', 'threads to spread runs over').argParser(intIn(1, 64)).default(1))
+    .addOption(
+      new Option('--workers <n>', 'threads to spread runs over (dpor: disjoint parts of one search)')
+        .argParser(intIn(1, 64))
+        .default(1),
+    )
     .addOption(
       new Option(
         '--max-steps <n>',
@@ -253,16 +272,23 @@ async function runExploration(f: RaceFlags, signal: AbortSignal): Promise<Explor
   if (!models.some((m) => m.profiles === undefined || profiles.some((p) => m.profiles?.includes(p)))) {
     throw new OutputError(`scenario ${f.scenario} does not apply to profile ${f.profile} (see slabsim list)`);
   }
-  const budgetMs = f.budget ?? (f.runs === undefined ? 30_000 : 0);
+  if (f.dpor !== undefined && f.strategy !== 'dpor') throw new OutputError(`--dpor ${f.dpor} needs --strategy dpor`);
+  // The exhaustive strategies run until their space is done unless told otherwise.
+  const exhaustive = f.strategy === 'dfs' || f.strategy === 'dpor';
+  const budgetMs = f.budget ?? (f.runs === undefined && !exhaustive ? 30_000 : 0);
+  // A mutant that drops an ordering hides under sc: hunt it in the mode that finds it.
+  const memoryModel = f.memoryModel ?? (f.mutant ? mutantMode(f.mutant) : undefined);
+  const refused = f.strategy === 'dpor' ? dporMemoryModelRefusal(models, memoryModel) : null;
+  if (refused) throw new OutputError(refused.replace(/^strategy dpor/, '--strategy dpor'));
   const opts: ExploreOptions = {
     models,
     profiles,
     mutant: f.mutant ?? null,
     strategy: f.strategy,
+    dpor: f.dpor,
     depth: f.depth,
-    preemptionBound: f.preemptionBound,
-    // A mutant that drops an ordering hides under sc: hunt it in the mode that finds it.
-    memoryModel: f.memoryModel ?? (f.mutant ? mutantMode(f.mutant) : undefined),
+    preemptionBound: f.preemptionBound ?? (f.strategy === 'dpor' ? Infinity : 2),
+    memoryModel,
     runs: f.runs ?? 1e9,
     budgetMs,
     seed: f.seed,
@@ -272,7 +298,7 @@ async function runExploration(f: RaceFlags, signal: AbortSignal): Promise<Explor
     onEstimate: (model, profile, n) => {
       if (!f.quiet)
         process.stdout.write(
-          `dfs ${model}${profile ? ` (${profile})` : ''}: about ${n} executions ${f.preemptionBound === Infinity ? 'with no preemption bound' : `within ${f.preemptionBound} preemptions`}\n`,
+          `dfs ${model}${profile ? ` (${profile})` : ''}: about ${n} executions ${(f.preemptionBound ?? 2) === Infinity ? 'with no preemption bound' : `within ${f.preemptionBound ?? 2} preemptions`}\n`,
         );
     },
     replayCommand: (schedule, model) => {
@@ -316,12 +342,34 @@ function mergeFiles(files: string[]): ExploreReport {
   return mergeReports(reports);
 }
 
+/** What a DPOR search covered, in a few words: the trace count when it is one. */
+export function dporText(d: DporModelReport): string {
+  const bound = d.bound === null ? '' : ` within ${d.bound} preemptions`;
+  const kinds = `${d.blocked} blocked${d.sleep_blocked > 0 || d.algorithm === 'source' ? `, ${d.sleep_blocked} sleep-blocked` : ''}`;
+  const what =
+    d.bound === null
+      ? `${d.complete} complete executions, one per trace (${kinds})`
+      : `${d.complete} complete executions (${kinds}; bounded: not a trace count)`;
+  const covered = d.exhausted
+    ? d.bound === null
+      ? 'every interleaving explored'
+      : `every interleaving${bound} explored`
+    : 'space not exhausted';
+  return `dpor ${d.algorithm}${bound}: ${what}, ${covered}`;
+}
+
 /** The text report: a jcstress-style table of outcomes per scenario, then failures. */
 export function raceText(r: ExploreReport, quiet: boolean): string {
   const lines: string[] = [];
   for (const m of r.models) {
     if (quiet && !m.failure) continue;
-    const space = m.exhausted === undefined ? '' : m.exhausted ? ', space exhausted' : ', space not exhausted';
+    const space = m.dpor
+      ? `, ${dporText(m.dpor)}`
+      : m.exhausted === undefined
+        ? ''
+        : m.exhausted
+          ? ', space exhausted'
+          : ', space not exhausted';
     const head = [m.profile, m.memory_model ? `memory model ${m.memory_model}` : ''].filter(Boolean).join(', ');
     lines.push(
       `${m.model}${head ? ` (${head})` : ''}: ${m.runs} runs, ${m.steps} steps${space}, ${m.failure ? 'FAILED' : 'no failure'}`,

@@ -6,16 +6,33 @@ import { MUTANT_NAMES, type MutantName } from '../mm/slub/mutants.js';
 import { type MemoryModel, memoryModelOf } from '../sched/memory_model.js';
 import type { TraceStep } from '../sched/scheduler.js';
 import { ReplayStrategy } from '../sched/strategies/replay.js';
-import { type ExploreOptions, type ExploreReport, explore as exploreModels, STRATEGIES, type StrategyName } from './explore.js';
+import {
+  dporMemoryModelRefusal,
+  type ExploreOptions,
+  type ExploreReport,
+  explore as exploreModels,
+  STRATEGIES,
+  type StrategyName,
+} from './explore.js';
 import { checkModel, type Model } from './model.js';
+import { DPOR_ALGORITHMS, type DporAlgorithm } from '../sched/dpor/search.js';
 import { parseRaceSchedule, runRace } from './run.js';
 import { parseShard, type Shard, shardFromEnv } from './shard.js';
 
 /** How {@link explore} searches. Every field has a default. */
 export interface ExploreSettings {
-  /** `random` (default), `pct` (probabilistic concurrency testing) or `dfs` (every schedule within a preemption bound). */
+  /**
+   * `random` (default), `pct` (probabilistic concurrency testing), `dfs` (every schedule
+   * within a preemption bound) or `dpor` (one run per Mazurkiewicz trace: every
+   * interleaving, up to the order of independent accesses).
+   */
   strategy?: StrategyName;
-  /** Runs per model and profile (default 1000 when no budget is given; a cap when one is). */
+  /** With `dpor`: `optimal` (wakeup trees, the default) or `source` (source sets and sleep sets). */
+  dpor?: DporAlgorithm;
+  /**
+   * Runs per model and profile (default 1000 when no budget is given; a cap when one is;
+   * `dpor`: no cap unless given).
+   */
   runs?: number;
   /** Wall-clock budget for the whole exploration: milliseconds, or a duration such as `'30s'`. */
   budget?: number | string;
@@ -27,7 +44,7 @@ export interface ExploreSettings {
   shard?: Shard | string;
   /** PCT depth (default 3). */
   depth?: number;
-  /** DFS preemption bound (default 2; `Infinity`: none, every execution of the model). */
+  /** Preemption bound: DFS (default 2), DPOR (default none); `Infinity`: none, every execution of the model. */
   preemptionBound?: number;
   /**
    * The memory mode: `sc` (sequential consistency), `tso` (x86), `arm` (arm64 and the
@@ -73,6 +90,9 @@ export function exploreOptions(models: readonly Model[], s: ExploreSettings): Ex
   const strategy = s.strategy ?? 'random';
   if (!STRATEGIES.includes(strategy))
     throw new SlabError('EINVAL', `strategy must be one of ${STRATEGIES.join(', ')}, got '${strategy}'`);
+  if (s.dpor !== undefined && !DPOR_ALGORITHMS.includes(s.dpor))
+    throw new SlabError('EINVAL', `dpor must be one of ${DPOR_ALGORITHMS.join(', ')}, got '${String(s.dpor)}'`);
+  if (s.dpor !== undefined && strategy !== 'dpor') throw new SlabError('EINVAL', `dpor: '${s.dpor}' needs strategy 'dpor'`);
   const budgetMs = s.budget === undefined ? 0 : typeof s.budget === 'number' ? s.budget : parseDuration(s.budget);
   if (!(budgetMs >= 0))
     throw new SlabError('EINVAL', `budget must be milliseconds or a duration like 30s, got '${String(s.budget)}'`);
@@ -96,15 +116,22 @@ export function exploreOptions(models: readonly Model[], s: ExploreSettings): Ex
           ? parseShard(s.shard, 'shard')
           : s.shard;
   if (Array.isArray(shard)) parseShard(`${shard[0]}/${shard[1]}`, 'shard');
+  const memoryModel = s.memoryModel === undefined ? undefined : memoryModelOf(s.memoryModel);
+  const refused = strategy === 'dpor' ? dporMemoryModelRefusal(checked, memoryModel) : null;
+  if (refused) throw new SlabError('EINVAL', refused);
   return {
     models: checked,
     profiles,
     mutant: s.mutant ?? null,
     strategy,
+    dpor: s.dpor,
     depth: int(s.depth, 'depth', 1, 20, 3),
-    preemptionBound: s.preemptionBound === Infinity ? Infinity : int(s.preemptionBound, 'preemptionBound', 0, 20, 2),
-    memoryModel: s.memoryModel === undefined ? undefined : memoryModelOf(s.memoryModel),
-    runs: int(s.runs, 'runs', 1, 1e9, budgetMs > 0 ? 1e9 : DEFAULT_RUNS),
+    preemptionBound:
+      s.preemptionBound === Infinity
+        ? Infinity
+        : int(s.preemptionBound, 'preemptionBound', 0, 20, strategy === 'dpor' ? Infinity : 2),
+    memoryModel,
+    runs: int(s.runs, 'runs', 1, 1e9, budgetMs > 0 || strategy === 'dpor' ? 1e9 : DEFAULT_RUNS),
     budgetMs,
     seed: int(s.seed, 'seed', 0, 0xffffffff, 1),
     shard,

@@ -2,7 +2,9 @@
 // or a time budget, collects the distinct outcomes, and turns the first failure of each
 // model into a shrunk, replayable schedule.
 import type { Profile } from '../config.js';
+import { ModelError } from '../errors.js';
 import type { MutantName } from '../mm/slub/mutants.js';
+import { type DporAlgorithm, type DporRun, DporUnboundedRun, exploreDpor, type DporTrial } from '../sched/dpor/search.js';
 import type { MemoryModel } from '../sched/memory_model.js';
 import type { Strategy } from '../sched/scheduler.js';
 import { shrinkSchedule } from '../sched/shrink.js';
@@ -18,8 +20,12 @@ export const RACE_SCHEMA = 'slabsim-race/2';
 /** Reports --merge takes: /1 had a profile on every model and no `interrupted`. */
 export const RACE_SCHEMAS: readonly string[] = ['slabsim-race/1', RACE_SCHEMA];
 /** The search strategies, by name. */
-export const STRATEGIES = ['random', 'pct', 'dfs'] as const;
-/** `random`: uniform random walks; `pct`: probabilistic concurrency testing; `dfs`: every schedule within a preemption bound. */
+export const STRATEGIES = ['random', 'pct', 'dfs', 'dpor'] as const;
+/**
+ * `random`: uniform random walks; `pct`: probabilistic concurrency testing; `dfs`: every
+ * schedule within a preemption bound; `dpor`: one execution per Mazurkiewicz trace
+ * (dynamic partial-order reduction), exhaustive without a bound.
+ */
 export type StrategyName = (typeof STRATEGIES)[number];
 
 export interface ExploreOptions {
@@ -29,8 +35,10 @@ export interface ExploreOptions {
   strategy: StrategyName;
   /** PCT depth d */
   depth: number;
-  /** DFS preemption bound (Infinity: none, every execution) */
+  /** DFS and DPOR preemption bound (Infinity: none, every execution) */
   preemptionBound: number;
+  /** DPOR: `optimal` (wakeup trees, the default) or `source` (source sets and sleep sets) */
+  dpor?: DporAlgorithm;
   /** the memory mode of every model (default: each model's own, else sc) */
   memoryModel?: MemoryModel;
   /** runs per model and profile (a cap when a budget is given too) */
@@ -38,8 +46,13 @@ export interface ExploreOptions {
   /** wall-clock budget for the whole exploration, ms (0: none) */
   budgetMs: number;
   seed: number;
-  /** shard k of n: this process takes runs k, k+n, k+2n, ... so shards never overlap */
+  /**
+   * shard k of n: this process takes runs k, k+n, k+2n, ... so shards never overlap
+   * (DPOR: items k, k+n, ... of the states at a frontier of one search)
+   */
   shard: [number, number];
+  /** DPOR on worker threads: this thread's share [i, t] of the shard's frontier items (DporOptions.thread) */
+  dporThread?: [number, number];
   /** stop exploring further scenarios once one has failed (a mutant hunt) */
   stopAtFirstFailure?: boolean;
   /** print the DFS estimate before a search starts */
@@ -98,10 +111,35 @@ export interface ModelReport {
   }>;
   /** the first failing run, shrunk; absent when none failed */
   failure?: Failure;
-  /** DFS only: the whole bounded space was searched */
+  /** DFS and DPOR: the whole (bounded) space was searched */
   exhausted?: boolean;
   /** DFS only: the executions estimated from the first run */
   estimate?: number;
+  /** DPOR only: what the search explored */
+  dpor?: DporModelReport;
+}
+
+/** `models[].dpor` of a DPOR exploration (docs/json.md). */
+export interface DporModelReport {
+  /** `optimal` or `source` */
+  algorithm: DporAlgorithm;
+  /** the preemption bound, or null: without one, `complete` counts Mazurkiewicz traces */
+  bound: number | null;
+  /** executions in which every CPU finished: one per trace (per bounded trace, under a bound) */
+  complete: number;
+  /** executions in which no CPU could move but some had not finished (a deadlock, a wait nobody ends) */
+  blocked: number;
+  /** runs cut short because every CPU that could move was asleep (source DPOR; shards) */
+  sleep_blocked: number;
+  /** the whole space (this shard's share of it) was explored */
+  exhausted: boolean;
+  /** the shard frontier */
+  frontier: {
+    /** its depth in steps (0: none, no shards) */
+    depth: number;
+    /** the states at that depth, shared out among the shards */
+    items: number;
+  };
 }
 
 /** The report of an exploration: the JSON of `slabsim race --json` (docs/json.md). */
@@ -207,7 +245,12 @@ function exploreOne(base: RaceConfig, opts: ExploreOptions, budgetMs: number): M
   };
   const t0 = performance.now();
   const run = (cfg: RaceConfig, strategy: Strategy) => runRace(cfg, strategy, { maxSteps: opts.maxSteps });
-  if (opts.strategy === 'dfs') {
+  if (opts.strategy === 'dpor') {
+    const d = searchDpor(base, opts, budgetMs, record);
+    report.exhausted = d.exhausted;
+    report.dpor = d.report;
+    if (d.failure) report.failure = failureOf(base, d.failure, opts);
+  } else if (opts.strategy === 'dfs') {
     // One data seed, every schedule within the preemption bound (sharding does not apply).
     const trial: Trial = (strategy) => {
       const r = run(base, strategy);
@@ -242,11 +285,61 @@ function exploreOne(base: RaceConfig, opts: ExploreOptions, budgetMs: number): M
       }
     }
   }
+  counts.delete(CUT);
   report.outcomes = [...counts]
     .map(([outcome, c]) => ({ outcome, count: c.count, grade: c.failed ? ('forbidden' as const) : ('acceptable' as const) }))
     .sort((a, b) => b.count - a.count);
   return report;
 }
+
+/** DPOR on one model: the search's counts, and the fair choices of its failure. */
+function searchDpor(
+  base: RaceConfig,
+  opts: ExploreOptions,
+  budgetMs: number,
+  record: (outcome: string, failed: boolean, steps: number, schedMs: number) => void,
+): { exhausted: boolean; report: DporModelReport; failure?: number[] } {
+  const t0 = performance.now();
+  const trial: DporTrial = (strategy, unfair) => {
+    // DPOR's own runs: its dependency sees the words two-way code shares plainly
+    const plain = unfair ? (strategy as Partial<Pick<DporRun, 'plainAccess'>>).plainAccess : undefined;
+    const r = runRace(base, strategy, { maxSteps: opts.maxSteps, unfair, onPlainAccess: plain });
+    if (unfair) record(r.result.outcome === 'halted' ? CUT : r.outcome, r.failed, r.steps, r.schedMs);
+    return { failed: r.failed, result: r.result };
+  };
+  const name = base.model.name;
+  try {
+    const d = exploreDpor(trial, {
+      algorithm: opts.dpor ?? 'optimal',
+      preemptionBound: opts.preemptionBound,
+      maxExecutions: opts.runs,
+      shouldStop: () => opts.shouldStop?.() === true || performance.now() - t0 > budgetMs,
+      shard: opts.shard,
+      thread: opts.dporThread,
+    });
+    const report: DporModelReport = {
+      algorithm: d.algorithm,
+      bound: d.bound,
+      complete: d.complete,
+      blocked: d.blocked,
+      sleep_blocked: d.sleepBlocked,
+      exhausted: d.exhausted,
+      frontier: d.frontier,
+    };
+    return { exhausted: d.exhausted, report, failure: d.failure?.choices };
+  } catch (e) {
+    if (e instanceof DporUnboundedRun)
+      throw new ModelError(
+        `model '${name}': dpor needs every run to end, but one ran past its step limit (max-steps ${e.steps}): ${raceScheduleString(base, e.choices)}`,
+        name,
+      );
+    if (e instanceof ModelError && e.model === undefined) throw new ModelError(`model '${name}': ${e.message}`, name);
+    throw e;
+  }
+}
+
+/** Runs that DPOR cut short on purpose (asleep, or a shard's frontier): not outcomes. */
+const CUT = '(cut short by dpor)';
 
 /** Shrink a failing run and describe it so that one line replays it. */
 export function failureOf(
@@ -274,8 +367,12 @@ export function failureOf(
 
 const defaultReplayCommand = (schedule: string): string => `slabsim replay '${schedule}' --trace`;
 
-/** Combine reports of disjoint shards (or workers) of the same exploration. */
-export function mergeReports(reports: ExploreReport[]): ExploreReport {
+/**
+ * Combine reports of disjoint shards (or workers) of the same exploration. A DPOR search
+ * counts as exhausted only when every shard of it did and, with `wholeSearch`, the
+ * reports are all n shards of one split (k/n for every k < n, each once).
+ */
+export function mergeReports(reports: ExploreReport[], { wholeSearch = true } = {}): ExploreReport {
   const byKey = new Map<string, ModelReport>();
   for (const rep of reports) {
     for (const r of rep.models) {
@@ -289,12 +386,27 @@ export function mergeReports(reports: ExploreReport[]): ExploreReport {
       into.steps += r.steps;
       into.sched_ms += r.sched_ms;
       into.failure ??= r.failure;
+      if (into.exhausted !== undefined || r.exhausted !== undefined)
+        into.exhausted = into.exhausted === true && r.exhausted === true;
+      if (into.dpor && r.dpor) {
+        into.dpor.complete += r.dpor.complete;
+        into.dpor.blocked += r.dpor.blocked;
+        into.dpor.sleep_blocked += r.dpor.sleep_blocked;
+        into.dpor.exhausted &&= r.dpor.exhausted;
+      }
       for (const o of r.outcomes) {
         const same = into.outcomes.find((x) => x.outcome === o.outcome);
         if (same) same.count += o.count;
         else into.outcomes.push({ ...o });
       }
       into.outcomes.sort((a, b) => b.count - a.count);
+    }
+  }
+  if (wholeSearch && !coversEveryShard(reports.map((r) => r.shard))) {
+    for (const m of byKey.values()) {
+      if (!m.dpor) continue;
+      m.dpor.exhausted = false;
+      m.exhausted = false;
     }
   }
   const first = reports[0];
@@ -305,4 +417,35 @@ export function mergeReports(reports: ExploreReport[]): ExploreReport {
     Math.max(...reports.map((r) => r.elapsed_ms)),
   );
   return { ...merged, shard: shards, ...(reports.some((r) => r.interrupted) ? { interrupted: true as const } : {}) };
+}
+
+/** Shard specs `k/n` (each maybe a comma list, from an earlier merge) that are k = 0..n-1 of one n, each once. */
+function coversEveryShard(specs: readonly string[]): boolean {
+  const parts = specs.flatMap((s) => s.split(','));
+  const n = Number(parts[0]?.split('/')[1]);
+  const ks = new Set(parts.map((p) => (Number(p.split('/')[1]) === n ? Number(p.split('/')[0]) : -1)));
+  return ks.size === parts.length && ks.size === n && !ks.has(-1);
+}
+
+/**
+ * The one line that refuses DPOR under a memory model other than `sc`, or null. DPOR's
+ * dependency (memory-models.md §7.1) is that of sequential consistency: under `tso`,
+ * `arm` or `js` a load may read a store another CPU has not yet made visible, so two
+ * executions DPOR takes for equivalent can end differently; §7.7's buffers-as-processes
+ * extension is not built. `memoryModel`: the one asked for (else each model's own).
+ */
+export function dporMemoryModelRefusal(
+  models: readonly Pick<Model, 'name' | 'memoryModel'>[],
+  memoryModel: MemoryModel | undefined,
+): string | null {
+  for (const m of models) {
+    const mode = memoryModel ?? m.memoryModel ?? 'sc';
+    if (mode === 'sc') continue;
+    const whose = memoryModel === undefined ? ` (model '${m.name}' runs under ${mode} unless told otherwise)` : '';
+    return (
+      `strategy dpor explores only the sc memory model, not ${mode}${whose}: its reduction assumes every store is seen by all CPUs at once ` +
+      `(use random, pct or dfs under ${mode}${memoryModel === undefined ? ', or memory model sc' : ''})`
+    );
+  }
+  return null;
 }

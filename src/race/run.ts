@@ -8,6 +8,7 @@ import { isMemoryModel, MEMORY_MODELS, type MemoryModel } from '../sched/memory_
 import { decodeSchedule, decodeTokens, encodeSchedule, encodeTokens } from '../sched/schedule.js';
 import { type Access, type ScheduleResult, type Strategy, type TraceStep, runScheduled } from '../sched/scheduler.js';
 import { type BufferedStore, weakMemoryFor } from '../sched/weak.js';
+import { thisCpu } from '../sched/this_cpu.js';
 import { schedBus } from '../shm/atomic.js';
 import { create, type Machine, type MachineImage, restore, snapshot, trackPages } from '../shm/machine.js';
 import { checkInstance, type Instance, type Model } from './model.js';
@@ -56,6 +57,18 @@ export interface RunOptions {
    * as usual.
    */
   stopAfter?: number;
+  /**
+   * Offer busy-waiting CPUs like any other (ScheduleOptions.unfair): for DPOR, which
+   * decides for itself which CPUs may move. Its schedules replay as ordinary ones only
+   * through the choices it records for fair scheduling (src/sched/dpor/).
+   */
+  unfair?: boolean;
+  /**
+   * Told of every plain access (`m.u32[w]` read or written) a CPU's step makes, the
+   * primitives' own included: for DPOR, whose dependency must see the words two-way code
+   * shares plainly (under a lock). `m.u32` is a Proxy for the run: slow, so only then.
+   */
+  onPlainAccess?: (write: boolean, word: number, changed: boolean) => void;
 }
 
 /** Race machines are small (64 pages): setup and the final checks scan every page of them. */
@@ -169,6 +182,8 @@ export function runRace(cfg: RaceConfig, strategy: Strategy, opts: RunOptions = 
     check && (trusted ? check : (written: readonly number[]) => modelCode(model, false, 'stepCheck()', () => check(written)));
   let result: ScheduleResult;
   const unwatch = weak?.watchPlainAccesses();
+  const realU32 = m.u32;
+  const unrecord = opts.onPlainAccess ? recordPlainAccesses(m, opts.onPlainAccess) : null;
   const t0 = performance.now();
   try {
     const programs = cpus.map((c) => {
@@ -183,6 +198,8 @@ export function runRace(cfg: RaceConfig, strategy: Strategy, opts: RunOptions = 
     result = runScheduled(programs, strategy, {
       maxSteps: Math.min(opts.stopAfter ?? Infinity, opts.maxSteps ?? model.maxSteps ?? DEFAULT_MAX_STEPS),
       trace: opts.trace,
+      unfair: opts.unfair,
+      memory: realU32,
       weak,
       afterStep:
         opts.trace || stepCheck
@@ -201,6 +218,7 @@ export function runRace(cfg: RaceConfig, strategy: Strategy, opts: RunOptions = 
     setMutant(null);
     schedBus.trace = null;
     unwatch?.();
+    unrecord?.();
   }
   const schedMs = performance.now() - t0;
   // A primitive the memory mode lacks is a model's fault, built-in or not (exit 2).
@@ -213,7 +231,8 @@ export function runRace(cfg: RaceConfig, strategy: Strategy, opts: RunOptions = 
     throw new ModelError(`model '${model.name}': ${who} threw ${e?.name ?? 'an error'}: ${e?.message ?? String(e)}`, model.name);
   }
   const trace = opts.trace ? withAccesses(result.trace ?? [], stepAccesses, weak ? stepBuffers : null) : undefined;
-  if (result.outcome === 'budget' && result.steps === opts.stopAfter) {
+  // A run cut short on purpose (stopAfter, or by its strategy) is no failure and is not checked.
+  if ((result.outcome === 'budget' && result.steps === opts.stopAfter) || result.outcome === 'halted') {
     const { steps, choices } = result;
     return {
       failed: false,
@@ -405,4 +424,33 @@ export function parseRaceSchedule(text: string, models: readonly Model[]): { cfg
     ? decodeTokens(model.cpus, p.rle, text.trim())
     : decodeSchedule(`s1.${model.cpus}.${p.rle}`).choices;
   return { cfg: { model, profile: p.profile, mutant: p.mutant, seed: p.seed, memoryModel: p.memoryModel }, choices };
+}
+
+/** Put a Proxy in place of `m.u32` that tells `seen` of each access made inside a CPU's step; returns its undo. */
+function recordPlainAccesses(m: Machine, seen: (write: boolean, word: number, changed: boolean) => void): () => void {
+  const owner = m as { u32: Uint32Array };
+  const real = owner.u32;
+  const wordOf = (p: string | symbol): number => {
+    if (typeof p !== 'string' || thisCpu.id < 0) return -1;
+    const w = Number(p);
+    return Number.isInteger(w) && w >= 0 ? w : -1;
+  };
+  owner.u32 = new Proxy(real, {
+    get: (t, p) => {
+      const w = wordOf(p);
+      if (w >= 0) seen(false, w, false);
+      const v = Reflect.get(t, p) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
+    },
+    set: (t, p, v) => {
+      const w = wordOf(p);
+      const old = w >= 0 ? t[w] : 0;
+      const ok = Reflect.set(t, p, v);
+      if (w >= 0) seen(true, w, t[w] !== old);
+      return ok;
+    },
+  });
+  return () => {
+    owner.u32 = real;
+  };
 }

@@ -29,6 +29,7 @@ function modelRefs(opts: ExploreOptions): ModelRef[] {
 /** Explore on `workers` threads; `signal` aborted stops them all between two runs. */
 export async function exploreOnWorkers(opts: ExploreOptions, workers: number, signal?: AbortSignal): Promise<ExploreReport> {
   // DFS enumerates one space: splitting it by seed would repeat it, so it runs on one thread.
+  // DPOR splits its space at a frontier: each thread takes its own states there.
   const threads = opts.strategy === 'dfs' ? 1 : workers;
   const models = modelRefs(opts);
   const p = pool(threads);
@@ -49,7 +50,10 @@ export async function exploreOnWorkers(opts: ExploreOptions, workers: number, si
     const tasks = Array.from({ length: threads }, (_, i): ExploreTask => ({
       ...rest,
       models,
-      shard: [k * threads + i, n * threads],
+      // DPOR: a job's executions must not depend on its threads (its shards merge with other jobs')
+      ...(opts.strategy === 'dpor'
+        ? { shard: [k, n] as [number, number], dporThread: [i, threads] as [number, number] }
+        : { shard: [k * threads + i, n * threads] as [number, number] }),
       stop,
       estimates: i === 0 ? estimates.port2 : undefined,
     }));
@@ -60,7 +64,7 @@ export async function exploreOnWorkers(opts: ExploreOptions, workers: number, si
       if ('modelError' in r) throw new ModelError(r.modelError.message, r.modelError.model);
       return r.report;
     });
-    const merged = mergeReports(reports);
+    const merged = mergeReports(reports, { wholeSearch: false });
     // Replay commands are made here, where the caller's command line is known.
     if (replayCommand) {
       for (const r of merged.models) {

@@ -50,6 +50,12 @@ export interface Strategy {
    * event; its next access is already in `run.pending`. `step` is reused: copy it.
    */
   onStep?(step: StepEvent): void;
+  /**
+   * Asked before every step when defined (forced steps too), with the CPUs that could
+   * move: true ends the run there, outcome 'halted'. For a search that decides for itself
+   * which CPUs may move (DPOR: none may, or every one that may is asleep).
+   */
+  halt?(runnable: readonly number[], step: number): boolean;
 }
 
 /** The access a step made (src/sched/event.ts): the CPU's pending access before it moved, and what it did. */
@@ -63,6 +69,8 @@ export interface StepEvent {
   ev: number;
   /** a write's overwritten value */
   old: number;
+  /** the schedule point the CPU stopped at after the step (site id and flags: RELAX), or -1 when it finished */
+  point: number;
 }
 
 /** What a strategy may look at during a run (read-only; valid until the run ends). */
@@ -74,6 +82,10 @@ export interface RunView {
   readonly done: Uint8Array;
   /** the word a CPU is blocked on, or -1 */
   readonly blocked: Int32Array;
+  /** 1: the CPU is busy-waiting (held back unless `unfair`; see the fair scheduling above) */
+  readonly spinning: Uint8Array;
+  /** the machine's words, when the runner gave them (ScheduleOptions.memory) */
+  readonly memory?: Uint32Array;
 }
 
 export interface ScheduleOptions {
@@ -99,9 +111,12 @@ export interface ScheduleOptions {
    * every CPU that can move.
    */
   unfair?: boolean;
+  /** The machine's words, for a strategy that decides from values (RunView.memory). */
+  memory?: Uint32Array;
 }
 
-export type Outcome = 'ok' | 'deadlock' | 'livelock' | 'budget' | 'error';
+/** 'halted': the strategy ended the run (Strategy.halt). */
+export type Outcome = 'ok' | 'deadlock' | 'livelock' | 'budget' | 'error' | 'halted';
 
 export interface ScheduleResult {
   outcome: Outcome;
@@ -307,8 +322,16 @@ function schedule(programs: Step<unknown>[], strategy: Strategy, opts: ScheduleO
   const onStep = strategy.onStep?.bind(strategy);
   const pickRead = strategy.pickRead?.bind(strategy);
   const wm = opts.weak ?? null;
-  const event: StepEvent = { cpu: -1, op: OP.NONE, word: -1, ev: EV.NONE, old: 0 };
-  strategy.begin?.({ cpus: n, pending, done, blocked });
+  const event: StepEvent = { cpu: -1, op: OP.NONE, word: -1, ev: EV.NONE, old: 0, point: -1 };
+  const halt = strategy.halt?.bind(strategy);
+  strategy.begin?.({
+    cpus: n,
+    pending,
+    done,
+    blocked,
+    spinning,
+    memory: opts.memory,
+  });
   const results = new Array<unknown>(n);
   const choices: number[] = [];
   const trace = opts.trace ? ([] as TraceStep[]) : undefined;
@@ -360,6 +383,7 @@ function schedule(programs: Step<unknown>[], strategy: Strategy, opts: ScheduleO
     if (runnable.length !== k) runnable.length = k;
     if (steps >= maxSteps)
       return finish('budget', { message: `possible livelock: the run exceeded its step limit (max-steps ${maxSteps})` });
+    if (halt?.(runnable, steps)) return finish('halted', { message: `halted by strategy ${strategy.name} after ${steps} steps` });
     let cpu = runnable[0];
     const picked = runnable.length > 1;
     if (picked) {
@@ -407,6 +431,7 @@ function schedule(programs: Step<unknown>[], strategy: Strategy, opts: ScheduleO
       event.word = pending.word[cpu];
       event.ev = schedBus.ev;
       event.old = schedBus.old;
+      event.point = r.done ? -1 : r.value;
     }
     pending.op[cpu] = schedBus.op;
     pending.word[cpu] = schedBus.word;
