@@ -406,35 +406,14 @@ export const cas64 = (
   site: number,
 ): Step<boolean> => cas64As(m, word, expLo, expHi, newLo, newHi, ORDER.FULL, site);
 /** cas64 without ordering. Kernel: `cmpxchg128_local()`-style relaxed forms; JavaScript has none (refused under js). */
-export const cas64Relaxed = (
-  m: Machine,
-  word: number,
-  expLo: number,
-  expHi: number,
-  newLo: number,
-  newHi: number,
-  site: number,
-): Step<boolean> => cas64As(m, word, expLo, expHi, newLo, newHi, ORDER.RELAXED, site);
+export const cas64Relaxed: typeof cas64 = (m, word, expLo, expHi, newLo, newHi, site) =>
+  cas64As(m, word, expLo, expHi, newLo, newHi, ORDER.RELAXED, site);
 /** cas64 with acquire ordering when it takes. Kernel: `try_cmpxchg128_acquire()`-style; JavaScript has none (refused under js). */
-export const cas64Acquire = (
-  m: Machine,
-  word: number,
-  expLo: number,
-  expHi: number,
-  newLo: number,
-  newHi: number,
-  site: number,
-): Step<boolean> => cas64As(m, word, expLo, expHi, newLo, newHi, ORDER.ACQUIRE, site);
+export const cas64Acquire: typeof cas64 = (m, word, expLo, expHi, newLo, newHi, site) =>
+  cas64As(m, word, expLo, expHi, newLo, newHi, ORDER.ACQUIRE, site);
 /** cas64 with release ordering when it takes. Kernel: `try_cmpxchg128_release()`-style; JavaScript has none (refused under js). */
-export const cas64Release = (
-  m: Machine,
-  word: number,
-  expLo: number,
-  expHi: number,
-  newLo: number,
-  newHi: number,
-  site: number,
-): Step<boolean> => cas64As(m, word, expLo, expHi, newLo, newHi, ORDER.RELEASE, site);
+export const cas64Release: typeof cas64 = (m, word, expLo, expHi, newLo, newHi, site) =>
+  cas64As(m, word, expLo, expHi, newLo, newHi, ORDER.RELEASE, site);
 
 /** The kinds of {@link fence}: `'mb'` (smp_mb), `'wmb'` (smp_wmb), `'rmb'` (smp_rmb). */
 export type FenceKind = 'mb' | 'wmb' | 'rmb';
