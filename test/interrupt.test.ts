@@ -65,6 +65,9 @@ describe('Ctrl-C during slabsim run', () => {
       const html = join(d, 'run.html');
       const c = start('run', '--workload', 'threadtest', '--cpus', '2', '--duration', '60s', '--json', json, '--report', html);
       await c.printed('slabsim run: workload threadtest'); // printed once every CPU has started
+      // Started is not yet working: a SIGINT before a CPU's first batch rightly reports 0
+      // operations (under load that happened); give them a second of work to report.
+      await new Promise((resolve) => setTimeout(resolve, 1000));
       const sent = performance.now();
       c.proc.kill('SIGINT');
       const { code } = await c.exit;
