@@ -836,35 +836,30 @@ export function schedText(text, file, redirect = () => null, isTwoWay = () => fa
 
   const result = ts.transform(sf, [visitor]);
   let out = result.transformed[0];
-  const imports = [...helpers].map(([from, names]) =>
+  /** `import { orig as local, ... } from 'from'` for [orig, local] pairs, sorted. */
+  const namedImport = (from, pairs) =>
     f.createImportDeclaration(
       undefined,
       f.createImportClause(
         false,
         undefined,
         f.createNamedImports(
-          [...names].sort().map((h) => f.createImportSpecifier(false, f.createIdentifier(h), f.createIdentifier(`$${h}`))),
+          [...pairs]
+            .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+            .map(([orig, local]) => f.createImportSpecifier(false, f.createIdentifier(orig), f.createIdentifier(local))),
         ),
       ),
       f.createStringLiteral(from, true),
-    ),
-  );
-  for (const [from, names] of extraImports)
-    imports.push(
-      f.createImportDeclaration(
-        undefined,
-        f.createImportClause(
-          false,
-          undefined,
-          f.createNamedImports(
-            [...names]
-              .sort()
-              .map(([orig, local]) => f.createImportSpecifier(false, f.createIdentifier(orig), f.createIdentifier(local))),
-          ),
-        ),
-        f.createStringLiteral(from, true),
-      ),
     );
+  const imports = [
+    ...[...helpers].map(([from, names]) =>
+      namedImport(
+        from,
+        [...names].map((h) => [h, `$${h}`]),
+      ),
+    ),
+    ...[...extraImports].map(([from, names]) => namedImport(from, names)),
+  ];
   if (imports.length) out = f.updateSourceFile(out, [...imports, ...out.statements]);
   const printed = ts.createPrinter({ newLine: ts.NewLineKind.LineFeed }).printFile(out);
   result.dispose();
