@@ -13,7 +13,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } 
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Browser, chromium } from 'playwright-core';
+import { type Browser, chromium, type Page } from 'playwright-core';
 
 export const SYSTEM_BROWSERS = [
   '/usr/bin/chromium',
@@ -131,3 +131,19 @@ declare module 'vitest' {
     browser: FoundBrowser;
   }
 }
+
+/** Pixels of `color` (#rrggbb, within a small tolerance for antialiasing) in the canvas matching `selector`. */
+export const inked = (page: Page, selector: string, color: string): Promise<number> =>
+  page.$eval(
+    selector,
+    (c, hex) => {
+      const canvas = c as HTMLCanvasElement;
+      const px = canvas.getContext('2d')?.getImageData(0, 0, canvas.width, canvas.height).data ?? new Uint8ClampedArray();
+      const [r, g, b] = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
+      let n = 0;
+      for (let i = 0; i < px.length; i += 4)
+        if (px[i + 3] > 200 && Math.abs(px[i] - r) < 12 && Math.abs(px[i + 1] - g) < 12 && Math.abs(px[i + 2] - b) < 12) n++;
+      return n;
+    },
+    color,
+  );

@@ -13,7 +13,7 @@ import { htmlData, htmlReport } from '../src/report/html.js';
 import { PROFILE_STAT_ITEMS, type StatItem } from '../src/shm/structs.js';
 import { DEFAULT_CONFIG } from '../src/config.js';
 import { RUN_SCHEMA, type RunReport, runWorkload } from '../src/workload/run.js';
-import { launchBrowser } from './browser.js';
+import { inked, launchBrowser } from './browser.js';
 import { cli, keptPools } from './helpers.js';
 
 const pools = keptPools();
@@ -192,22 +192,6 @@ async function open(browser: Browser, html: string, name: string): Promise<Opene
   await page.goto(url, { waitUntil: 'load' });
   return { page, errors, requests: requests.filter((u) => u !== url) };
 }
-
-/** Pixels of `color` (#rrggbb, within a small tolerance for antialiasing) in the canvas matching `selector`. */
-const inked = (page: Page, selector: string, color: string): Promise<number> =>
-  page.$eval(
-    selector,
-    (c, hex) => {
-      const canvas = c as HTMLCanvasElement;
-      const px = canvas.getContext('2d')?.getImageData(0, 0, canvas.width, canvas.height).data ?? new Uint8ClampedArray();
-      const [r, g, b] = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
-      let n = 0;
-      for (let i = 0; i < px.length; i += 4)
-        if (px[i + 3] > 200 && Math.abs(px[i] - r) < 12 && Math.abs(px[i + 1] - g) < 12 && Math.abs(px[i + 2] - b) < 12) n++;
-      return n;
-    },
-    color,
-  );
 
 /** Boxes of the elements matching `selector`: [width, height] each. */
 const boxes = (page: Page, selector: string): Promise<Array<[number, number]>> =>

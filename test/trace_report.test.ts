@@ -10,23 +10,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'v
 import { traceHtml, traceHtmlData } from '../src/trace/html.js';
 import { LEAK_CALL_SITE, synthSource } from '../src/trace/synth.js';
 import { type TraceReport, traceReplay } from '../src/trace/trace.js';
-import { launchBrowser } from './browser.js';
-
-/** Pixels near `color` in the canvas of `selector`. */
-const inked = (page: Page, selector: string, color: string): Promise<number> =>
-  page.$eval(
-    selector,
-    (c, hex) => {
-      const canvas = c as HTMLCanvasElement;
-      const px = canvas.getContext('2d')?.getImageData(0, 0, canvas.width, canvas.height).data ?? new Uint8ClampedArray();
-      const [r, g, b] = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
-      let n = 0;
-      for (let i = 0; i < px.length; i += 4)
-        if (px[i + 3] > 200 && Math.abs(px[i] - r) < 12 && Math.abs(px[i + 1] - g) < 12 && Math.abs(px[i + 2] - b) < 12) n++;
-      return n;
-    },
-    color,
-  );
+import { inked, launchBrowser } from './browser.js';
 
 describe('the HTML report of a trace replay', () => {
   let report: TraceReport;
