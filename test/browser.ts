@@ -147,3 +147,11 @@ export const inked = (page: Page, selector: string, color: string): Promise<numb
     },
     color,
   );
+
+/** Push the page's console errors and uncaught exceptions onto `errors` (a test asserts it stays empty). */
+export function recordPageErrors(page: Page, errors: string[]): void {
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(m.text());
+  });
+  page.on('pageerror', (e) => errors.push(e.message));
+}

@@ -13,7 +13,7 @@ import { htmlData, htmlReport } from '../src/report/html.js';
 import { PROFILE_STAT_ITEMS, type StatItem } from '../src/shm/structs.js';
 import { DEFAULT_CONFIG } from '../src/config.js';
 import { RUN_SCHEMA, type RunReport, runWorkload } from '../src/workload/run.js';
-import { inked, launchBrowser } from './browser.js';
+import { inked, launchBrowser, recordPageErrors } from './browser.js';
 import { cli, keptPools } from './helpers.js';
 
 const pools = keptPools();
@@ -183,10 +183,7 @@ async function open(browser: Browser, html: string, name: string): Promise<Opene
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   const errors: string[] = [];
   const requests: string[] = [];
-  page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(m.text());
-  });
-  page.on('pageerror', (e) => errors.push(e.message));
+  recordPageErrors(page, errors);
   page.on('request', (r) => requests.push(r.url()));
   const url = pathToFileURL(file).href;
   await page.goto(url, { waitUntil: 'load' });

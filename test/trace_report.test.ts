@@ -10,7 +10,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'v
 import { traceHtml, traceHtmlData } from '../src/trace/html.js';
 import { LEAK_CALL_SITE, synthSource } from '../src/trace/synth.js';
 import { type TraceReport, traceReplay } from '../src/trace/trace.js';
-import { inked, launchBrowser } from './browser.js';
+import { inked, launchBrowser, recordPageErrors } from './browser.js';
 
 describe('the HTML report of a trace replay', () => {
   let report: TraceReport;
@@ -30,10 +30,7 @@ describe('the HTML report of a trace replay', () => {
       url = pathToFileURL(file).href;
       browser = await launchBrowser(inject('browser'));
       page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-      page.on('console', (m) => {
-        if (m.type() === 'error') errors.push(m.text());
-      });
-      page.on('pageerror', (e) => errors.push(e.message));
+      recordPageErrors(page, errors);
       page.on('request', (r) => requests.push(r.url()));
       await page.goto(url, { waitUntil: 'load' });
     } catch (e) {

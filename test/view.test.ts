@@ -18,7 +18,7 @@ import { cacheNodeOff, type Machine } from '../src/shm/machine.js';
 import { CACHE_NODE } from '../src/shm/structs.js';
 import { buildViewer } from '../src/view/bundle.js';
 import { checkHost, resolvePath, serveViewer } from '../src/view/server.js';
-import { launchBrowser } from './browser.js';
+import { launchBrowser, recordPageErrors } from './browser.js';
 import ring from './fixtures/ring.model.js';
 import { cli, firstLine } from './helpers.js';
 
@@ -245,10 +245,7 @@ describe('the viewer in headless Chromium', () => {
       context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
       context.on('request', (r) => requests.push(r.url()));
       page = await context.newPage();
-      page.on('console', (msg) => {
-        if (msg.type() === 'error') errors.push(msg.text());
-      });
-      page.on('pageerror', (e) => errors.push(e.message));
+      recordPageErrors(page, errors);
       const t0 = Date.now();
       await page.goto(url);
       loadMs = Date.now() - t0;

@@ -13,7 +13,7 @@ import type { Model } from '../src/race/model.js';
 import { parseRaceSchedule, runRace } from '../src/race/run.js';
 import type { TraceStep } from '../src/sched/scheduler.js';
 import { ReplayStrategy } from '../src/sched/strategies/replay.js';
-import { launchBrowser } from './browser.js';
+import { launchBrowser, recordPageErrors } from './browser.js';
 import mp from './fixtures/message_passing.model.js';
 import { cli, firstLine } from './helpers.js';
 import { peterson } from './models/locks.js';
@@ -117,10 +117,7 @@ describe('the viewer in the weaker memory modes, in headless Chromium', () => {
       browser = await launchBrowser(inject('browser'));
       ({ child: server, startLine, url } = await startView('--model', PETERSON, '--model', MP, '--memory-model', 'tso'));
       page = await (await browser.newContext({ viewport: { width: 1400, height: 1000 } })).newPage();
-      page.on('console', (msg) => {
-        if (msg.type() === 'error') errors.push(msg.text());
-      });
-      page.on('pageerror', (e) => errors.push(e.message));
+      recordPageErrors(page, errors);
       await page.goto(url);
       await page.waitForSelector('body[data-ready]', { timeout: 30_000 });
     } catch (e) {
