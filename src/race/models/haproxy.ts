@@ -18,7 +18,8 @@ function haproxyModel(name: string, kind: HaKindName, doc: string, broken: boole
     cpus: 3,
     broken,
     mutants: kind === 'tagged' ? ['haproxy-put-no-barrier'] : undefined,
-    create(m) {
+    // The pool and its blocks on the free list(s) are the same for every run: made once.
+    prepare(m): number {
       const registry = poolRegistryCreate(m, 0);
       const created = createPool(m, registry, { name, size: 64, kind }, 0);
       if (!created) throw new Error(`${name}: no memory for the pool`);
@@ -28,6 +29,10 @@ function haproxyModel(name: string, kind: HaKindName, doc: string, broken: boole
         const blocks = Array.from({ length: BLOCKS }, () => allocNow(p, cpu));
         for (const b of blocks) freeNow(p, cpu, b);
       }
+      return created.addr;
+    },
+    create(m, _cpus, _profile, poolAddr) {
+      const p = haPoolAt(m, poolAddr as number);
       const ledger = new Ledger();
       return {
         thread: (cpu) => haproxyAbaWorkload(p, cpu.id, ROUNDS, ledger),

@@ -15,15 +15,20 @@ export const treiberModel: Model = {
   doc: 'a tagged Treiber stack: one CPU pops while another pops two and pushes the first back (ABA without the tag)',
   cpus: 3,
   mutants: ['untagged-stack', 'relaxed-treiber-push'],
-  create(m: Machine) {
+  // The stack with its nodes is the same for every run: made once.
+  prepare(m: Machine): number {
     // One page: the head pair at its start, then the nodes.
     const base = pfnToAddr(m, allocPages(m, 0, 0, 0));
     const head = addrWord(m, base);
-    const nodes = Array.from({ length: NODES }, (_, i) => base + NODE_BYTES * (i + 1));
-    for (const n of [...nodes].reverse()) {
+    for (let i = NODES; i >= 1; i--) {
+      const n = base + NODE_BYTES * i;
       m.u32[addrWord(m, n)] = m.u32[head + 1];
       m.u32[head + 1] = n;
     }
+    return base;
+  },
+  create(m: Machine, _cpus, _profile, base) {
+    const head = addrWord(m, base as number);
     const holder = new Map<number, number>();
     const violations: string[] = [];
     const got = (cpu: number, node: number): void => {
