@@ -409,14 +409,12 @@ export function kmemCacheDestroy(m: Machine, id: number): void {
  * point of view, and neither held in a sheaf of `s` nor the storage of a sheaf.
  * `records`: the slabs when the caller has walked them already.
  */
-export function leakedObjects(
-  s: KmemCache,
-  records: readonly SlabRecord[] = slabRecords(s),
-  storage: ReadonlySet<number> = sheafStorage(s.m),
-): number[] {
+export function leakedObjects(s: KmemCache, records: readonly SlabRecord[] = slabRecords(s)): number[] {
   const out: number[] = [];
+  let storage: ReadonlySet<number> | null = null; // walked only if some slab has live objects
   for (const r of records) {
     if (liveObjects(r) === 0) continue;
+    storage ??= sheafStorage(s.m);
     const notHeld = new Uint8Array(r.objects);
     for (const i of r.freeIdx) notHeld[i] = 1;
     for (const i of r.cachedIdx) notHeld[i] = 1;

@@ -12,7 +12,7 @@ import { cacheById, cpuSlabOff, type KmemCache } from './kmem_cache.js';
 import { checkObject, SLUB_RED_ACTIVE, SLUB_RED_INACTIVE, slabPadCheck } from './debug.js';
 import { objectAt, objectIndex, virtToHeadPfn } from './objects.js';
 import { auditReporter, slabErrorCount } from './report.js';
-import { listPfns, sheafRecords, type SlabRecord, slabRecord, slabRecords } from './walk.js';
+import { listPfns, type SheafRecord, sheafRecords, type SlabRecord, slabRecord, slabRecords } from './walk.js';
 
 /** What validateCache() found. */
 export interface ValidateResult {
@@ -36,11 +36,12 @@ export function validateCache(s: KmemCache): ValidateResult {
 export function auditCache(s: KmemCache): ValidateResult & { records: SlabRecord[] } {
   const m = s.m;
   const conflicts: string[] = [];
-  const records = slabRecords(s, conflicts);
+  const sheaves = sheafRecords(s);
+  const records = slabRecords(s, conflicts, sheaves);
   const messages = conflicts.map((c) => `${s.name}: ${c}`);
   for (const r of records) checkSlab(s, r, messages);
   if (s.debug) for (const r of records) if (r.problems.length === 0) auditObjects(s, r, messages);
-  if (s.sheafCapacity !== 0) checkSheaves(s, records, messages);
+  if (s.sheafCapacity !== 0) checkSheaves(s, records, sheaves, messages);
   const reported = slabErrorCount(s);
   if (reported > 0) messages.push(`${s.name}: SLUB debugging reported ${reported} errors (see slabReports())`);
   for (let node = 0; node < m.cfg.nodes; node++) {
@@ -123,11 +124,10 @@ function checkSlab(s: KmemCache, r: SlabRecord, out: string[]): void {
  * ones none) of `s`, each in one sheaf only; the barn counts match its lists; and each
  * sheaf is an allocated kmalloc object.
  */
-function checkSheaves(s: KmemCache, records: readonly SlabRecord[], out: string[]): void {
+function checkSheaves(s: KmemCache, records: readonly SlabRecord[], sheaves: readonly SheafRecord[], out: string[]): void {
   const m = s.m;
   const cap = s.sheafCapacity;
   const where = new Map<number, string>();
-  const sheaves = sheafRecords(s);
   for (let cpu = 0; cpu < m.cfg.cpus; cpu++) {
     const c = cpuSlabOff(s, cpu);
     if (m.u32[c + CACHE_CPU.main] === 0) out.push(`${s.name}: CPU${cpu} has no main sheaf`);
@@ -158,8 +158,9 @@ function checkSheaves(s: KmemCache, records: readonly SlabRecord[], out: string[
     }
     checkStorage(s, sh.addr, at, out);
   }
-  const seen = new Set(records.flatMap((r) => r.cachedIdx.map((i) => objectAt(s, r.pfn, i))));
-  if (seen.size !== where.size) out.push(`${s.name}: ${where.size} objects in sheaves but ${seen.size} found in its slabs`);
+  // distinct slabs, distinct indices within each: every cached index is an object of its own
+  const seen = records.reduce((sum, r) => sum + r.cachedIdx.length, 0);
+  if (seen !== where.size) out.push(`${s.name}: ${where.size} objects in sheaves but ${seen} found in its slabs`);
   for (let node = 0; node < m.cfg.nodes; node++) {
     const n = s.node0 + node * CACHE_NODE.STRIDE;
     const count = (place: string) => sheaves.filter((sh) => sh.node === node && sh.place === place).length;

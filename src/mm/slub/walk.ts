@@ -159,10 +159,8 @@ export function slabRecord(
   }
   const freeIdx: number[] = [];
   const cachedIdx: number[] = [];
-  for (let i = 0; i < objects; i++) {
-    if (seen[i]) freeIdx.push(i);
-    if (cached.has(objectAt(s, pfn, i))) cachedIdx.push(i);
-  }
+  for (let i = 0; i < objects; i++) if (seen[i]) freeIdx.push(i);
+  if (cached.size > 0) for (let i = 0; i < objects; i++) if (cached.has(objectAt(s, pfn, i))) cachedIdx.push(i);
   return {
     pfn,
     node: pfnNode(m, pfn),
@@ -180,10 +178,13 @@ export function slabRecord(
   };
 }
 
-/** Every slab of `s` with its place and counts; conflicting places go to `conflicts`. */
-export function slabRecords(s: KmemCache, conflicts: string[] = []): SlabRecord[] {
+/**
+ * Every slab of `s` with its place and counts; conflicting places go to `conflicts`.
+ * `sheaves`: sheafRecords(s), when the caller has them already.
+ */
+export function slabRecords(s: KmemCache, conflicts: string[] = [], sheaves = sheafRecords(s)): SlabRecord[] {
   const places = slabPlaces(s, conflicts);
-  const cached = cachedObjects(s);
+  const cached = objectsIn(sheaves);
   return slabPfns(s).map((pfn) => slabRecord(s, pfn, places.get(pfn) ?? { kind: 'none' }, cached));
 }
 
@@ -240,22 +241,23 @@ function forEachSheaf(
   }
   for (let node = 0; node < m.cfg.nodes; node++) {
     const n = s.node0 + node * CACHE_NODE.STRIDE;
-    for (const [head, place] of [
-      [CACHE_NODE.fullSheaves, 'barn_full'],
-      [CACHE_NODE.emptySheaves, 'barn_empty'],
-    ] as const) {
-      let guard = 0;
-      for (let addr = m.u32[n + head]; addr !== 0 && guard++ < m.totalPfns; addr = m.u32[addrWord(m, addr) + SHEAF.barnNext]) {
-        record(addr, place, { node });
-      }
-    }
+    forEachBarnSheaf(m, m.u32[n + CACHE_NODE.fullSheaves], (addr) => record(addr, 'barn_full', { node }));
+    forEachBarnSheaf(m, m.u32[n + CACHE_NODE.emptySheaves], (addr) => record(addr, 'barn_empty', { node }));
   }
 }
 
+/** The sheaves of one barn list from `head` (bounded against cycles). */
+function forEachBarnSheaf(m: Machine, head: number, record: (addr: number) => void): void {
+  let guard = 0;
+  for (let addr = head; addr !== 0 && guard++ < m.totalPfns; addr = m.u32[addrWord(m, addr) + SHEAF.barnNext]) record(addr);
+}
+
 /** The objects of `s` held in its sheaves. */
-export function cachedObjects(s: KmemCache): Set<number> {
+export const cachedObjects = (s: KmemCache): Set<number> => objectsIn(sheafRecords(s));
+
+function objectsIn(sheaves: readonly SheafRecord[]): Set<number> {
   const out = new Set<number>();
-  for (const r of sheafRecords(s)) for (const o of r.objects) out.add(o);
+  for (const r of sheaves) for (const o of r.objects) out.add(o);
   return out;
 }
 
