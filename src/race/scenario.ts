@@ -12,8 +12,8 @@ export interface ScenarioWorld {
   cpus: Cpu[];
   /** objects set aside by setup for the programs, by name */
   objs: Record<string, number[]>;
-  /** the ledger: object address -> holder CPU + 1 (0: free); stamped on receipt, cleared on free */
-  held: Map<number, number>;
+  /** the ledger: who holds each object; stamped on receipt, cleared on free */
+  held: Holders;
   /** violations noticed while the programs ran (double issue, bad free) */
   violations: string[];
 }
@@ -44,4 +44,44 @@ export interface Scenario {
   irq?(w: ScenarioWorld, cpu: Cpu): Step<unknown>;
   /** a short description of the final state, for the table of distinct outcomes */
   outcome(w: ScenarioWorld): string;
+}
+
+/**
+ * The ledger of a scenario: object address -> holder CPU + 1 (0: free). Setup fills it
+ * once; every run starts from setup's ledger through undoRun(), which takes back what the
+ * last run changed (a handful of objects) instead of copying the whole ledger. Taken
+ * back in reverse, an object a run added is deleted again, so the iteration order (the
+ * order in which freeHeld() frees, and with it the schedule) is setup's in every run.
+ */
+export class Holders {
+  private readonly holders = new Map<number, number>();
+  /** object, holder before, object, holder before, ... (undefined: it was not in the ledger) */
+  private readonly changes: Array<number | undefined> = [];
+  private noting = false;
+
+  get(obj: number): number {
+    return this.holders.get(obj) ?? 0;
+  }
+
+  set(obj: number, holder: number): void {
+    if (this.noting) this.changes.push(obj, this.holders.get(obj));
+    this.holders.set(obj, holder);
+  }
+
+  /** Every object with its holder (0: free), in the order each was first stamped. */
+  entries(): IterableIterator<[number, number]> {
+    return this.holders.entries();
+  }
+
+  /** Back to the ledger as it was before the last run, then note this run's changes. */
+  undoRun(): void {
+    const c = this.changes;
+    for (let i = c.length - 2; i >= 0; i -= 2) {
+      const before = c[i + 1];
+      if (before === undefined) this.holders.delete(c[i] as number);
+      else this.holders.set(c[i] as number, before);
+    }
+    c.length = 0;
+    this.noting = true;
+  }
 }

@@ -28,13 +28,13 @@ export function* give(w: ScenarioWorld, cpu: Cpu, obj: number): Step {
 }
 
 function receive(w: ScenarioWorld, cpu: number, obj: number): void {
-  const holder = w.held.get(obj) ?? 0;
+  const holder = w.held.get(obj);
   if (holder !== 0) w.violations.push(`double issue: 0x${obj.toString(16)} handed to CPU${cpu} while CPU${holder - 1} holds it`);
   w.held.set(obj, cpu + 1);
 }
 
 function release(w: ScenarioWorld, cpu: number, obj: number): void {
-  if ((w.held.get(obj) ?? 0) === 0) w.violations.push(`bad free: 0x${obj.toString(16)} freed by CPU${cpu} but held by nobody`);
+  if (w.held.get(obj) === 0) w.violations.push(`bad free: 0x${obj.toString(16)} freed by CPU${cpu} but held by nobody`);
   w.held.set(obj, 0);
 }
 
@@ -79,7 +79,7 @@ export const nodeCount = (w: ScenarioWorld, field: 'nrSlabs' | 'nrPartial'): num
 
 /** Every program ends by freeing what setup set aside for it and what it still holds. */
 export function* freeHeld(w: ScenarioWorld, cpu: Cpu): Step {
-  for (const [obj, holder] of [...w.held]) if (holder === cpu.id + 1) yield* give(w, cpu, obj);
+  for (const [obj, holder] of [...w.held.entries()]) if (holder === cpu.id + 1) yield* give(w, cpu, obj);
 }
 
 /**

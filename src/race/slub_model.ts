@@ -5,13 +5,13 @@ import { cacheById } from '../mm/slub/kmem_cache.js';
 import { auditCache } from '../mm/slub/validate.js';
 import { countsInBoundsAt } from '../mm/slub/walk.js';
 import type { Model } from './model.js';
-import type { Scenario, ScenarioWorld } from './scenario.js';
+import { Holders, type Scenario, type ScenarioWorld } from './scenario.js';
 
 /** What a scenario's set-up leaves besides the machine: its cache, the objects set aside, the ledger. */
 interface Prepared {
   id: number;
   objs: Record<string, number[]>;
-  held: Array<[number, number]>;
+  held: Holders;
 }
 
 export function slubModel(sc: Scenario): Model {
@@ -36,20 +36,22 @@ export function slubModel(sc: Scenario): Model {
       // Sheaves are kmalloc'd: a cache with them needs the kmalloc caches (7.0: all do).
       if (sc.sheafCapacity !== undefined || profile === '7.0') slubInit(m);
       const id = kmemCacheCreate(m, 'race', sc.size, { flags: ['no_merge'], sheafCapacity: sc.sheafCapacity });
-      const w: ScenarioWorld = { m, s: cacheById(m, id), cpus, objs: {}, held: new Map(), violations: [] };
+      const w: ScenarioWorld = { m, s: cacheById(m, id), cpus, objs: {}, held: new Holders(), violations: [] };
       sc.setup(w, profile);
       // The views of every cache, made now, are kept with the machine's image: the final
       // check looks at every cache's sheaves, and a view made during a run is dropped
       // with the run (restore() puts back the views of the image).
       for (const c of liveCacheIds(m)) cacheById(m, c);
-      return { id, objs: w.objs, held: [...w.held] };
+      return { id, objs: w.objs, held: w.held };
     },
     create(m, cpus, _profile, prepared) {
       const p = prepared as Prepared;
       const s = cacheById(m, p.id);
       const objs: Record<string, number[]> = {};
       for (const k of Object.keys(p.objs)) objs[k] = p.objs[k].slice();
-      const w: ScenarioWorld = { m, s, cpus, objs, held: new Map(p.held), violations: [] };
+      // Every run shares the prepared ledger: first take back what the last run changed.
+      p.held.undoRun();
+      const w: ScenarioWorld = { m, s, cpus, objs, held: p.held, violations: [] };
       return {
         thread: (cpu) => sc.program(w, cpu.id),
         irq: sc.irq ? (cpu) => (sc.irq as NonNullable<Scenario['irq']>)(w, cpu) : undefined,
@@ -69,7 +71,7 @@ function ledgerCheck(w: ScenarioWorld, allocatedNow: number[]): string[] {
   const allocated = new Set(allocatedNow);
   let heldCount = 0;
   let phantom = 0;
-  for (const [o, h] of w.held) {
+  for (const [o, h] of w.held.entries()) {
     if (h === 0) continue;
     heldCount++;
     if (!allocated.has(o)) phantom++;
