@@ -5,14 +5,14 @@
 // reported while the cache was used. (The kernel's validation itself, which repairs
 // what it finds and counts as KUnit does, is validateSlabCache() in debug_validate.ts.)
 import { pageOff, validAddr } from '../../shm/machine.js';
-import { CACHE_CPU, CACHE_NODE, PAGE, PG, SLAB_COUNTERS } from '../../shm/structs.js';
+import { CACHE_CPU, CACHE_NODE, PAGE, PG, SLAB_COUNTERS, SLAB_FREELIST } from '../../shm/structs.js';
 import { MAX_OBJS_PER_PAGE, objectsOf } from '../../shm/word.js';
 import { SLAB_FLAGS } from './geometry.js';
 import { cacheById, cpuSlabOff, type KmemCache } from './kmem_cache.js';
 import { checkObject, SLUB_RED_ACTIVE, SLUB_RED_INACTIVE, slabPadCheck } from './debug.js';
 import { objectAt, objectIndex, virtToHeadPfn } from './objects.js';
 import { auditReporter, slabErrorCount } from './report.js';
-import { listPfns, type SheafRecord, sheafRecords, type SlabRecord, slabRecord, slabRecords } from './walk.js';
+import { freelistIndices, listPfns, type SheafRecord, sheafRecords, type SlabRecord, slabRecords } from './walk.js';
 
 /** What validateCache() found. */
 export interface ValidateResult {
@@ -94,7 +94,7 @@ function checkSlab(s: KmemCache, r: SlabRecord, out: string[]): void {
   }
   if (r.cpuFree > r.inuse) out.push(`${at}: cpu freelist ${r.cpuFree} longer than inuse ${r.inuse}`);
   if (s.sheafOnly && r.place.kind !== 'node_partial' && r.slPartial) out.push(`${at}: SL_partial but on no partial list`);
-  const both = r.cachedIdx.filter((i) => r.freeIdx.includes(i));
+  const both = r.cachedIdx.length === 0 ? [] : r.cachedIdx.filter((i) => r.freeIdx.includes(i));
   if (both.length > 0) out.push(`${at}: objects ${both.join(', ')} are both on a freelist and in a sheaf`);
   switch (r.place.kind) {
     case 'cpu':
@@ -188,6 +188,6 @@ function checkStorage(s: KmemCache, addr: number, at: () => string, out: string[
   const k = cacheById(m, m.u32[p + PAGE.slabCache] - 1);
   const index = objectIndex(k, pfn, objectsOf(m.u32[p + SLAB_COUNTERS]), addr);
   if (index < 0) out.push(`${at()}: its memory is not an object of ${k.name}`);
-  else if (slabRecord(k, pfn, { kind: 'none' }, new Set()).freeIdx.includes(index))
+  else if (freelistIndices(k, pfn, m.u32[p + SLAB_FREELIST]).includes(index))
     out.push(`${at()}: its memory is free in ${k.name}`);
 }

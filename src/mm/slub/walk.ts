@@ -15,7 +15,7 @@ import {
   SLAB_COUNTERS,
   SLAB_FREELIST,
 } from '../../shm/structs.js';
-import { frozenOf, inuseOf, objectsOf } from '../../shm/word.js';
+import { frozenOf, inuseOf, MAX_OBJS_PER_PAGE, objectsOf } from '../../shm/word.js';
 import { cacheById, cpuSlabOff, type KmemCache } from './kmem_cache.js';
 import { freelistPtr, objectAt, objectIndex } from './objects.js';
 
@@ -139,6 +139,10 @@ export function freelistIndices(s: KmemCache, pfn: number, head: number): number
   return out;
 }
 
+// Which objects a walk has met: one array for every walk (they never nest), cleared per slab.
+const seenObjects = new Uint8Array(MAX_OBJS_PER_PAGE + 1);
+const seenScratch = (objects: number): Uint8Array => seenObjects.fill(0, 0, objects);
+
 export function slabRecord(
   s: KmemCache,
   pfn: number,
@@ -150,7 +154,7 @@ export function slabRecord(
   const counters = m.u32[pg + SLAB_COUNTERS];
   const objects = objectsOf(counters);
   const problems: string[] = [];
-  const seen = new Uint8Array(objects);
+  const seen = seenScratch(objects);
   const slabFree = walkChain(s, pfn, objects, m.u32[pg + SLAB_FREELIST], seen, 'slab freelist', problems);
   let cpuFree = 0;
   if (place.kind === 'cpu') {
