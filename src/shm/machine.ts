@@ -295,17 +295,11 @@ export function restore(m: Machine, image: MachineImage): void {
 function restoreTables(m: Machine, words: Uint32Array): void {
   const u = m.u32;
   const used = Math.max(u[GLOBAL.nrCaches], words[GLOBAL.nrCaches]);
-  const unused: Array<[number, number]> = [
-    [cacheOff(m, used), cacheOff(m, MAX_CACHES)],
-    [cacheCpuOff(m, used, 0), cacheCpuOff(m, MAX_CACHES, 0)],
-    [cacheNodeOff(m, used, 0), cacheNodeOff(m, MAX_CACHES, 0)],
-  ];
-  let from = 0;
-  for (const [start, end] of unused.sort((a, b) => a[0] - b[0])) {
-    u.set(words.subarray(from, start), from);
-    from = end;
-  }
-  u.set(words.subarray(from, m.memBase), from);
+  // In layout order (layoutOf()): each cache table's used part, then the next table.
+  u.set(words.subarray(0, cacheOff(m, used)));
+  u.set(words.subarray(cacheOff(m, MAX_CACHES), cacheCpuOff(m, used, 0)), cacheOff(m, MAX_CACHES));
+  u.set(words.subarray(cacheCpuOff(m, MAX_CACHES, 0), cacheNodeOff(m, used, 0)), cacheCpuOff(m, MAX_CACHES, 0));
+  u.set(words.subarray(cacheNodeOff(m, MAX_CACHES, 0), m.memBase), cacheNodeOff(m, MAX_CACHES, 0));
 }
 
 // ---- index -> offset helpers: the only arithmetic on offsets outside structs.ts ----
