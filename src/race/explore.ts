@@ -245,6 +245,7 @@ function exploreOne(base: RaceConfig, opts: ExploreOptions, budgetMs: number): M
   };
   const t0 = performance.now();
   const run = (cfg: RaceConfig, strategy: Strategy) => runRace(cfg, strategy, { maxSteps: opts.maxSteps });
+  const overBudget = (): boolean => budgetMs !== Number.POSITIVE_INFINITY && performance.now() - t0 >= budgetMs;
   if (opts.strategy === 'dpor') {
     const d = searchDpor(base, opts, budgetMs, record);
     report.exhausted = d.exhausted;
@@ -270,7 +271,7 @@ function exploreOne(base: RaceConfig, opts: ExploreOptions, budgetMs: number): M
   } else {
     let k = 0;
     if (opts.strategy === 'pct') k = estimatePctSteps((s) => run(base, s).result, base.seed);
-    for (let i = 0; i < opts.runs && performance.now() - t0 < budgetMs && !opts.shouldStop?.(); i++) {
+    for (let i = 0; i < opts.runs && !overBudget() && !opts.shouldStop?.(); i++) {
       const runSeed = (base.seed + i * opts.shard[1] + opts.shard[0]) >>> 0;
       const cfg = { ...base, seed: runSeed };
       const strategy: Strategy =
