@@ -10,6 +10,7 @@
 //   package.json   {"type": "module"}: Node's search for the package.json that says how
 //                  to load a .js file stops at node_modules/, so the copy says it itself
 //   scripts/       the repository's scripts/*.mjs (the model loader's hooks, the two-way transform)
+//   bin/           bin/slabsim.mjs, which finds no src/ beside it and runs dist/, as installed
 //   dist/src/, dist/workers/   every .ts of src/ and workers/ (fast twins included) as .js
 // The built CLI finds its package root three levels above dist/src/cli, as in a build;
 // packages resolve from the repository's node_modules by Node's search upwards.
@@ -28,6 +29,7 @@ export async function buildForTests(): Promise<string> {
   const dir = mkdtempSync(join(CACHE, `run-${process.pid}-`));
   writeFileSync(join(dir, 'package.json'), '{ "type": "module" }\n');
   cpSync(join(root, 'scripts'), join(dir, 'scripts'), { recursive: true, filter: (f) => !f.endsWith('.sh') });
+  cpSync(join(root, 'bin'), join(dir, 'bin'), { recursive: true });
   try {
     await build({
       absWorkingDir: root,
@@ -81,6 +83,9 @@ export function builtDir(found: FoundBuild): string {
 
 /** The built CLI's entry, in a directory buildForTests() made. */
 export const builtCli = (dir: string): string => join(dir, 'dist', 'src', 'cli', 'main.js');
+
+/** bin/slabsim.mjs in a directory buildForTests() made: it runs that directory's dist/, as in an installed package. */
+export const builtBin = (dir: string): string => join(dir, 'bin', 'slabsim.mjs');
 
 /**
  * The compiled twin of a module of src/ (`path` relative to src/, as `workload/workers.js`),

@@ -1,11 +1,18 @@
 // slabsim compare --profiles: one workload on SLUB of each kernel profile, with the
 // lock and CAS counts per operation that tell the cmpxchg_double era from the sheaves.
-import { describe, expect, it } from 'vitest';
-import { compare, compareHtml } from '../src/workload/compare.js';
+import { describe, expect, inject, it } from 'vitest';
+import { builtDir, importBuilt } from './built.js';
 import { cli } from './helpers.js';
+
+// compare() starts its own worker threads, one pool per row: loaded from the compiled
+// tree (test/built.ts), they start in a quarter of the CPU time a thread from source
+// spends in tsx, and the rows are the same code's.
+const built = () =>
+  importBuilt(builtDir(inject('built')), 'workload/compare.js') as Promise<typeof import('../src/workload/compare.js')>;
 
 describe('compare --profiles', () => {
   it('one row per profile; the sheaf profiles take barn->lock and hardly CAS, the others CAS on every operation', async () => {
+    const { compare, compareHtml } = await built();
     const r = await compare(
       {
         workload: 'xmalloc',

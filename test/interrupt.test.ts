@@ -6,8 +6,9 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { RACE_SCHEMA } from '../src/race/explore.js';
+import { builtBin, builtDir } from './built.js';
 
 interface Child {
   proc: ChildProcess;
@@ -18,10 +19,13 @@ interface Child {
   exit: Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }>;
 }
 
-/** `slabsim ...args` through bin/slabsim.mjs (which also catches a Ctrl-C while loading), from the sources. */
+/**
+ * `slabsim ...args` through bin/slabsim.mjs (which also catches a Ctrl-C while loading), in
+ * the compiled tree (test/built.ts) as in an installed package: from the sources, tsx
+ * would spend about a second of CPU on the process and on each of its worker threads.
+ */
 function start(...args: string[]): Child {
-  const proc = spawn(process.execPath, ['bin/slabsim.mjs', ...args], {
-    env: { ...process.env, SLABSIM_FROM_SOURCE: '1' },
+  const proc = spawn(process.execPath, [builtBin(builtDir(inject('built'))), ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';

@@ -28,6 +28,17 @@ export default defineModel({
 });
 `;
 
+/**
+ * The shrunk schedule of the planted bug, found by the compiled CLI once for the tests that
+ * replay it (the same command each time: one run proves what two would).
+ */
+let publishEarly: string | undefined;
+const publishEarlySchedule = (): string =>
+  (publishEarly ??=
+    /shrunk \(.*\): (\S+)/.exec(
+      cli('race', '--model', RING, '--export', 'publishEarly', '--runs', '2000', '--strategy', 'pct').stdout,
+    )?.[1] ?? '');
+
 describe('slabsim race --model', () => {
   it('explores the correct ring with every strategy: exit 0, the model explored once', () => {
     for (const strategy of ['random', 'pct', 'dfs']) {
@@ -58,8 +69,7 @@ describe('slabsim race --model', () => {
   });
 
   it('replay --model FILE takes the export whose model the schedule names, without --export', () => {
-    const found = cli('race', '--model', RING, '--export', 'publishEarly', '--runs', '2000', '--strategy', 'pct');
-    const schedule = /shrunk \(.*\): (\S+)/.exec(found.stdout)?.[1] ?? '';
+    const schedule = publishEarlySchedule();
     expect(schedule).toMatch(/^v1:vyukov-ring-publish-early:-:none:/);
     const r = cli('replay', schedule, '--model', RING);
     expect(r.stderr).toBe('');
@@ -82,8 +92,7 @@ describe('slabsim race --model', () => {
   });
 
   it('a schedule of one model is refused by a file or an export without it, in one line (exit 2)', () => {
-    const found = cli('race', '--model', RING, '--export', 'publishEarly', '--runs', '2000', '--strategy', 'pct');
-    const schedule = /shrunk \(.*\): (\S+)/.exec(found.stdout)?.[1] ?? '';
+    const schedule = publishEarlySchedule();
     const r = cli('replay', schedule, '--model', RING, '--export', 'default');
     expect(r.status).toBe(2);
     expect(r.stdout).toBe('');

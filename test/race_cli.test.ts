@@ -8,9 +8,13 @@ import { raceScheduleString, runRace } from '../src/race/run.js';
 import { RandomStrategy } from '../src/sched/strategies/random.js';
 import { cli } from './helpers.js';
 
+/** `slabsim list`, run once for the tests that read it. */
+let listed: ReturnType<typeof cli> | undefined;
+const list = () => (listed ??= cli('list'));
+
 describe('slabsim list', () => {
   it('shows every scenario and mutant on one line each, and as JSON', () => {
-    const text = cli('list');
+    const text = list();
     expect(text.status).toBe(0);
     for (const m of MODELS) expect(text.stdout).toMatch(new RegExp(`^  ${m.name} .*CPUs`, 'm'));
     for (const m of MUTANT_NAMES) expect(text.stdout).toMatch(new RegExp(`^  ${m} +${MUTANT_MODES[m]} `, 'm'));
@@ -158,6 +162,6 @@ describe('the HAProxy pools under the explorer', () => {
   });
 
   it('haproxy-shared is broken by design: not part of --scenario all', () => {
-    expect(cli('list').stdout).toMatch(/haproxy-shared .*broken by design/);
+    expect(list().stdout).toMatch(/haproxy-shared .*broken by design/);
   });
 });

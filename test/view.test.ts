@@ -19,6 +19,7 @@ import { CACHE_NODE } from '../src/shm/structs.js';
 import { buildViewer } from '../src/view/bundle.js';
 import { checkHost, resolvePath, serveViewer } from '../src/view/server.js';
 import { launchBrowser, recordPageErrors } from './browser.js';
+import { builtCli, builtDir } from './built.js';
 import ring from './fixtures/ring.model.js';
 import { cli, firstLine } from './helpers.js';
 
@@ -233,12 +234,12 @@ describe('the viewer in headless Chromium', () => {
   beforeAll(async () => {
     try {
       browser = await launchBrowser(inject('browser'));
+      // The compiled CLI (test/built.ts), as an installed package serves the page: the ring
+      // model imports only 'slabsim', which the bundle takes from the running copy.
       server = spawn(
         process.execPath,
-        ['--import', 'tsx', 'src/cli/main.ts', 'view', '--port', '0', '--model', 'test/fixtures/ring.model.ts'],
-        {
-          stdio: ['ignore', 'pipe', 'pipe'],
-        },
+        [builtCli(builtDir(inject('built'))), 'view', '--port', '0', '--model', 'test/fixtures/ring.model.ts'],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
       );
       startLine = await firstLine(server);
       url = /(http:\/\/127\.0\.0\.1:\d+\/)/.exec(startLine)?.[1] ?? '';
