@@ -29,10 +29,5 @@ export default defineConfig({
     // vCPUs) leaves a CPU idle in those waits; one file per CPU, and never fewer than two,
     // keeps both busy (docs/architecture.md, "The test suite's time").
     maxWorkers: Math.max(2, availableParallelism()),
-    // Each test file's process evaluates the sources it imports anew; vite compiles them
-    // once per invocation in the main process (about 13 s of CPU for the whole suite).
-    // Kept on disk between invocations (node_modules/.experimental-vitest-cache, keyed by
-    // each module's content), a run compiles only what changed since the last.
-    experimental: { fsModuleCache: true },
   },
 });
