@@ -26,7 +26,7 @@
 // two-way modules are redirected to their `.sched.js` twins; everything else is kept.
 //
 // Usage: node scripts/twoway.mjs [--check]   (--check: fail if a twin is stale)
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
@@ -873,17 +873,22 @@ export const isTwoWayText = (text) => text.startsWith(MARKER);
 /** The fast twin's text for one file (for tests and tools). */
 export const transformFile = (file) => transform(file, new Set([file]));
 
+const TWINS = [
+  ['.fast.ts', transform],
+  ['.sched.ts', transformSched],
+];
+const twinsOf = (file) => TWINS.map(([suffix, make]) => [`${file.slice(0, -3)}${suffix}`, make]);
+
 export function generate({ check = false } = {}) {
   const files = walk(join(root, 'src'));
   const twoWay = files.filter(isTwoWay);
+  const modules = twoWay.map((f) => relative(root, f));
+  const targets = twoWay.flatMap((f) => twinsOf(f).map(([target]) => target));
+  if (!check && newerThanTheirSources(targets)) return { modules, stale: [] };
   const set = new Set(twoWay);
   const stale = [];
   for (const file of twoWay) {
-    for (const [suffix, make] of [
-      ['.fast.ts', transform],
-      ['.sched.ts', transformSched],
-    ]) {
-      const target = `${file.slice(0, -3)}${suffix}`;
+    for (const [target, make] of twinsOf(file)) {
       const text = make(file, set);
       const old = existsSync(target) ? readFileSync(target, 'utf8') : null;
       if (old === text) continue;
@@ -891,7 +896,32 @@ export function generate({ check = false } = {}) {
       else writeFileSync(target, text);
     }
   }
-  return { modules: twoWay.map((f) => relative(root, f)), stale };
+  // Made now, whether rewritten or found the same: the next run may skip the transform.
+  if (!check) {
+    const now = new Date();
+    for (const target of targets) utimesSync(target, now, now);
+  }
+  return { modules, stale };
+}
+
+/**
+ * Every twin is newer than everything the twins are made from: each file of src/ but
+ * the twins (a twin inlines helpers of other modules and redirects imports by what
+ * exists) and this script.
+ */
+function newerThanTheirSources(targets) {
+  const twins = new Set(targets);
+  let newest = statSync(fileURLToPath(import.meta.url)).mtimeMs;
+  const visit = (dir) => {
+    for (const name of readdirSync(dir)) {
+      const p = join(dir, name);
+      const st = statSync(p);
+      if (st.isDirectory()) visit(p);
+      else if (!twins.has(p)) newest = Math.max(newest, st.mtimeMs);
+    }
+  };
+  visit(join(root, 'src'));
+  return targets.every((t) => existsSync(t) && statSync(t).mtimeMs > newest);
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
