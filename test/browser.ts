@@ -155,3 +155,20 @@ export function recordPageErrors(page: Page, errors: string[]): void {
   });
   page.on('pageerror', (e) => errors.push(e.message));
 }
+
+/**
+ * Load `schedule` in the viewer (src/view/page.ts) and wait until the page shows it. Its
+ * outcome line is cleared first and awaited: show() writes it in the same task as the
+ * selectors and the schedule field, while a page still showing another schedule at step
+ * -1 would satisfy a wait on the step or on the field the test itself just filled.
+ */
+export async function loadSchedule(page: Page, schedule: string): Promise<void> {
+  await page.evaluate(() => {
+    (document.getElementById('outcome') as HTMLElement).textContent = '';
+  });
+  await page.fill('#schedule', schedule);
+  await page.click('#load');
+  await page.waitForFunction(() => document.getElementById('outcome')?.textContent !== '');
+  await page.waitForFunction((s) => (document.getElementById('schedule') as HTMLInputElement).value === s, schedule);
+  await page.waitForSelector('#step[data-step="-1"]');
+}

@@ -18,7 +18,7 @@ import { cacheNodeOff, type Machine } from '../src/shm/machine.js';
 import { CACHE_NODE } from '../src/shm/structs.js';
 import { buildViewer } from '../src/view/bundle.js';
 import { checkHost, resolvePath, serveViewer } from '../src/view/server.js';
-import { launchBrowser, recordPageErrors } from './browser.js';
+import { launchBrowser, loadSchedule, recordPageErrors } from './browser.js';
 import { builtCli, builtDir } from './built.js';
 import ring from './fixtures/ring.model.js';
 import { cli, firstLine } from './helpers.js';
@@ -284,10 +284,7 @@ describe('the viewer in headless Chromium', () => {
       expect(r.status).toBe(1); // the mutant's failure
       const lines = r.stdout.split('\n').filter((l) => /^\s*\d+ {2}CPU\d+ /.test(l));
       expect(lines.length).toBeGreaterThan(20);
-      await page.fill('#schedule', schedule);
-      await page.click('#load');
-      await page.waitForFunction((s) => (document.getElementById('schedule') as HTMLInputElement).value === s, schedule);
-      await page.waitForSelector('#step[data-step="-1"]');
+      await loadSchedule(page, schedule);
       expect(await page.locator('#outcome').innerText()).toContain('FAILED');
       const check = async (k: number): Promise<void> => {
         await page.waitForSelector(`#step[data-step="${k}"]`);
