@@ -94,7 +94,7 @@ function checkSlab(s: KmemCache, r: SlabRecord, out: string[]): void {
   }
   if (r.cpuFree > r.inuse) out.push(`${at}: cpu freelist ${r.cpuFree} longer than inuse ${r.inuse}`);
   if (s.sheafOnly && r.place.kind !== 'node_partial' && r.slPartial) out.push(`${at}: SL_partial but on no partial list`);
-  const both = r.cachedIdx.length === 0 ? [] : r.cachedIdx.filter((i) => r.freeIdx.includes(i));
+  const both = r.cachedIdx.filter((i) => r.freeIdx.includes(i));
   if (both.length > 0) out.push(`${at}: objects ${both.join(', ')} are both on a freelist and in a sheaf`);
   switch (r.place.kind) {
     case 'cpu':
