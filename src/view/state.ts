@@ -11,6 +11,7 @@ import {
   freelistIndices,
   listPfns,
   type SheafPlace,
+  sheafObjects,
   sheafRecords,
   slabPfns,
   slabPlaces,
@@ -156,7 +157,7 @@ export function cacheView(s: KmemCache): CacheView {
   });
   const places = slabPlaces(s);
   const sheaves = sheafRecords(s);
-  const cached = new Set(sheaves.flatMap((x) => x.objects)); // as walk.ts cachedObjects()
+  const cached = sheafObjects(sheaves);
   return {
     id: s.id,
     name: s.name,

@@ -147,7 +147,7 @@ export function slabRecord(
   s: KmemCache,
   pfn: number,
   place: SlabPlace,
-  cached: ReadonlySet<number> = cachedObjects(s),
+  cached: ReadonlySet<number> = sheafObjects(sheafRecords(s)),
 ): SlabRecord {
   const m = s.m;
   const pg = pageOff(m, pfn);
@@ -188,7 +188,7 @@ export function slabRecord(
  */
 export function slabRecords(s: KmemCache, conflicts: string[] = [], sheaves = sheafRecords(s)): SlabRecord[] {
   const places = slabPlaces(s, conflicts);
-  const cached = objectsIn(sheaves);
+  const cached = sheafObjects(sheaves);
   return slabPfns(s).map((pfn) => slabRecord(s, pfn, places.get(pfn) ?? { kind: 'none' }, cached));
 }
 
@@ -256,10 +256,8 @@ function forEachBarnSheaf(m: Machine, head: number, record: (addr: number) => vo
   for (let addr = head; addr !== 0 && guard++ < m.totalPfns; addr = m.u32[addrWord(m, addr) + SHEAF.barnNext]) record(addr);
 }
 
-/** The objects of `s` held in its sheaves. */
-export const cachedObjects = (s: KmemCache): Set<number> => objectsIn(sheafRecords(s));
-
-function objectsIn(sheaves: readonly SheafRecord[]): Set<number> {
+/** The objects held in `sheaves` (of one cache: sheafRecords()). */
+export function sheafObjects(sheaves: readonly SheafRecord[]): Set<number> {
   const out = new Set<number>();
   for (const r of sheaves) for (const o of r.objects) out.add(o);
   return out;
