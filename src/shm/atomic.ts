@@ -189,9 +189,10 @@ export function casAccess(m: Machine, word: number, expect: number, value: numbe
   const i32 = m.i32;
   const found = i32[word];
   const ok = found === (expect | 0);
-  if (ok) i32[word] = value | 0;
-  if (ok) wrote(expect >>> 0);
-  else {
+  if (ok) {
+    i32[word] = value | 0;
+    wrote(expect >>> 0);
+  } else {
     schedBus.ev = EV.READ;
     schedBus.old = found >>> 0;
   }
@@ -231,9 +232,10 @@ export function cmpxchgAccess(m: Machine, word: number, expect: number, value: n
   const u32 = m.u32;
   const old = u32[word];
   const ok = old === expect >>> 0;
-  if (ok) u32[word] = value >>> 0;
-  if (ok) wrote(old);
-  else schedBus.ev = EV.READ;
+  if (ok) {
+    u32[word] = value >>> 0;
+    wrote(old);
+  } else schedBus.ev = EV.READ;
   accessed(word, ok && old !== value >>> 0);
   schedBus.trace?.('cas', site, word, value >>> 0, ok);
   return old;
@@ -514,9 +516,10 @@ export function trylockAccess(m: Machine, word: number, site: number): boolean {
   const wm = schedBus.weak;
   if (wm !== null) return wm.lock(word, site, true);
   const ok = m.i32[word] === 0;
-  if (ok) m.i32[word] = 1;
-  if (ok) wrote(0);
-  else schedBus.ev = EV.READ;
+  if (ok) {
+    m.i32[word] = 1;
+    wrote(0);
+  } else schedBus.ev = EV.READ;
   accessed(word, ok);
   schedBus.trace?.('trylock', site, word, 1, ok);
   return ok;
