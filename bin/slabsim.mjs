@@ -13,7 +13,8 @@ process[Symbol.for('slabsim.sigint.early')] = early;
 process.on('SIGINT', early.listener);
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const built = new URL('../dist/src/cli/main.js', import.meta.url);
+// The CLI as one file (scripts/bundle_cli.mjs): it starts in half the time of dist/'s ~220 modules.
+const built = new URL('../dist/src/cli/slabsim.js', import.meta.url);
 
 function newestSource(dir) {
   let newest = 0;
@@ -31,11 +32,13 @@ const fresh =
   process.env.SLABSIM_FROM_SOURCE !== '1' &&
   (installed || statSync(built).mtimeMs >= Math.max(newestSource(`${root}src`), newestSource(`${root}workers`)));
 
+let main;
 if (fresh) {
-  await import(built.href);
+  ({ main } = await import(built.href));
 } else {
   const { register } = await import('tsx/esm/api');
   register();
   globalThis[Symbol.for('slabsim.tsx')] = true; // src/cli/loader.ts: tsx is registered already
-  await import(new URL('../src/cli/main.ts', import.meta.url).href);
+  ({ main } = await import(new URL('../src/cli/main.ts', import.meta.url).href));
 }
+process.exit(await main(process.argv.slice(2)));

@@ -4,7 +4,7 @@ import { type ChildProcess, spawnSync } from 'node:child_process';
 import { CI_SHARD_SOURCES } from '../src/race/shard.js';
 import { createHash } from 'node:crypto';
 import { afterAll, expect, inject } from 'vitest';
-import { builtCli, builtDir, importBuilt } from './built.js';
+import { builtBin, builtDir, importBuilt } from './built.js';
 import { SlabError } from '../src/errors.js';
 import type { Strategy } from '../src/sched/scheduler.js';
 import { allocPages } from '../src/mm/page_alloc.fast.js';
@@ -70,7 +70,7 @@ export const cli = Object.assign((...args: string[]) => cli.withEnv({})(...args)
   withEnv:
     (env: Record<string, string>) =>
     (...args: string[]) =>
-      spawnCli([builtCli(builtDir(inject('built'))), ...args], env),
+      spawnCli([builtBin(builtDir(inject('built'))), ...args], env),
   fromSource: (...args: string[]) => spawnCli(['--import', 'tsx', 'src/cli/main.ts', ...args], {}),
 });
 

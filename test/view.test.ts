@@ -19,7 +19,7 @@ import { CACHE_NODE } from '../src/shm/structs.js';
 import { buildViewer } from '../src/view/bundle.js';
 import { checkHost, resolvePath, serveViewer } from '../src/view/server.js';
 import { launchBrowser, loadSchedule, recordPageErrors } from './browser.js';
-import { builtCli, builtDir } from './built.js';
+import { builtBin, builtDir } from './built.js';
 import ring from './fixtures/ring.model.js';
 import { cli, firstLine } from './helpers.js';
 
@@ -238,7 +238,7 @@ describe('the viewer in headless Chromium', () => {
       // model imports only 'slabsim', which the bundle takes from the running copy.
       server = spawn(
         process.execPath,
-        [builtCli(builtDir(inject('built'))), 'view', '--port', '0', '--model', 'test/fixtures/ring.model.ts'],
+        [builtBin(builtDir(inject('built'))), 'view', '--port', '0', '--model', 'test/fixtures/ring.model.ts'],
         { stdio: ['ignore', 'pipe', 'pipe'] },
       );
       startLine = await firstLine(server);

@@ -7,6 +7,10 @@ import * as nodeModule from 'node:module';
 const TSX_KEY = Symbol.for('slabsim.tsx');
 let registered = false;
 
+declare const SLABSIM_BUNDLE: boolean | undefined;
+/** Set by scripts/bundle_cli.mjs in the CLI's one-file bundle. */
+const BUNDLED = typeof SLABSIM_BUNDLE !== 'undefined' && SLABSIM_BUNDLE;
+
 const fromSource = import.meta.url.endsWith('.ts');
 const ext = fromSource ? 'ts' : 'js';
 /** The package root: two levels above src/cli, three above dist/src/cli. */
@@ -26,7 +30,10 @@ export async function registerModelLoader(fast?: Record<string, string>): Promis
     g[TSX_KEY] = true;
   }
   const self = {
-    slabsim: new URL(`../index.${ext}`, import.meta.url).href,
+    // The bundled CLI is itself the API (src/cli/entry.ts). The free-running and vitest
+    // entries stay dist/'s: the first loads only on stress's worker threads (which run
+    // dist/, not the bundle), the second only under vitest.
+    slabsim: BUNDLED ? import.meta.url : new URL(`../index.${ext}`, import.meta.url).href,
     'slabsim/fast': new URL(`../index.fast.${ext}`, import.meta.url).href,
     'slabsim/vitest': new URL(`../vitest.${ext}`, import.meta.url).href,
   };

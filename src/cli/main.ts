@@ -1,4 +1,6 @@
 // slabsim command line. Exit codes: 0 success, 1 a check failed, 2 bad usage.
+import { existsSync, realpathSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { ModelError, SlabError } from '../errors.js';
 import { TraceError } from '../trace/source.js';
@@ -71,5 +73,10 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-const code = await main(process.argv.slice(2));
-process.exit(code);
+// Run as the process's entry (`node dist/src/cli/main.js`, `node --import tsx
+// src/cli/main.ts`); bin/slabsim.mjs imports main() and calls it itself. Inside the
+// bundle this module is not the entry: a model file importing `slabsim` there imports
+// the bundle, which must not wait on a command still running in it.
+const entry = process.argv[1];
+if (entry !== undefined && existsSync(entry) && import.meta.url === pathToFileURL(realpathSync(entry)).href)
+  process.exit(await main(process.argv.slice(2)));

@@ -26,7 +26,12 @@ export interface ViewModelFile {
 
 const FROM_SOURCE = import.meta.url.endsWith('.ts');
 const ext = FROM_SOURCE ? 'ts' : 'js';
-const own = (rel: string): string => fileURLToPath(new URL(`${rel}.${ext}`, import.meta.url));
+/**
+ * A module of this package, relative to this directory: said through `../view/`, as this
+ * code may run from the CLI's bundle in dist/src/cli/ (scripts/bundle_cli.mjs), whose
+ * page and workers are still built from dist/src/.
+ */
+const own = (rel: string): string => fileURLToPath(new URL(`../view/${rel}.${ext}`, import.meta.url));
 const require = createRequire(import.meta.url);
 
 const JS = 'text/javascript; charset=utf-8';
