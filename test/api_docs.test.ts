@@ -2,7 +2,7 @@
 // docs` runs it, warnings are errors), and the free-running entry exports exactly the
 // names of the scheduled one.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
@@ -11,10 +11,17 @@ import * as scheduled from '../src/index.js';
 
 it('npm run docs: the API reference builds from the TSDoc, with no undocumented export', () => {
   const out = mkdtempSync(join(tmpdir(), 'slabsim-api-'));
-  const r = spawnSync('npx', ['typedoc', '--out', out], { encoding: 'utf8', timeout: 240_000 });
-  const text = `${r.stdout}${r.stderr}`;
-  expect(text).not.toMatch(/warning|error/i);
-  expect(r.status).toBe(0);
+  try {
+    // Without TypeScript's own type check, half of typedoc's time: the same program
+    // (tsconfig.build.json) is type-checked by the build the consumer test packs.
+    const r = spawnSync('npx', ['typedoc', '--out', out, '--skipErrorChecking'], { encoding: 'utf8', timeout: 240_000 });
+    const text = `${r.stdout}${r.stderr}`;
+    expect(text).not.toMatch(/warning|error/i);
+    expect(r.status).toBe(0);
+    expect(existsSync(join(out, 'README.md'))).toBe(true);
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
 });
 
 it('slabsim and its free-running twin (what stress loads models against) export the same names', () => {

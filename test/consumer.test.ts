@@ -201,12 +201,11 @@ describe('a project of its own that installs slabsim', () => {
     expect(replay.out).toContain('a consumer took 0, which no producer sent');
   });
 
-  it('npx slabsim stress --model runs the ring on 2 and 4 worker threads, clean', () => {
-    for (const cpus of ['2', '4']) {
-      const r = run(app, 'npx', ['slabsim', 'stress', '--model', './ring.model.ts', '--cpus', cpus, '--ops', '200']);
-      expect(r.out).toMatch(new RegExp(`on ${cpus} worker threads: 200 rounds in .* 0 failed`));
-      expect(r.status).toBe(0);
-    }
+  // One run on 4 threads: test/stress_model.test.ts runs the ring on 2 and 4 from the repository.
+  it('npx slabsim stress --model runs the ring on 4 worker threads, clean', () => {
+    const r = run(app, 'npx', ['slabsim', 'stress', '--model', './ring.model.ts', '--cpus', '4', '--ops', '200']);
+    expect(r.out).toMatch(/on 4 worker threads: 200 rounds in .* 0 failed/);
+    expect(r.status).toBe(0);
   });
 
   it('slabsim view --model builds the page from the installed package, with the model in its step worker', async () => {

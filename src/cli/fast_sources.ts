@@ -7,6 +7,7 @@ import { dirname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type TS from 'typescript';
 import { ModelError } from '../errors.js';
+import { packageFile } from '../package_files.js';
 
 type Twoway = {
   isTwoWayText(text: string): boolean;
@@ -14,8 +15,7 @@ type Twoway = {
 };
 
 const require = createRequire(import.meta.url);
-const FROM_SOURCE = import.meta.url.endsWith('.ts');
-const twowayUrl = new URL(FROM_SOURCE ? '../../scripts/twoway.mjs' : '../../../scripts/twoway.mjs', import.meta.url);
+const twowayUrl = packageFile('scripts/twoway.mjs');
 
 /**
  * Every two-way module `entry` reaches through relative imports (itself included, if it

@@ -3,11 +3,10 @@
 // with npx), `slabsim` for a global install, `node bin/slabsim.mjs` in a checkout.
 import { basename, isAbsolute, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { packageFile } from '../package_files.js';
 
-/** This package's bin/slabsim.mjs: two levels above src/cli, three above dist/src/cli. */
-const BIN = fileURLToPath(
-  new URL(import.meta.url.endsWith('.ts') ? '../../bin/slabsim.mjs' : '../../../bin/slabsim.mjs', import.meta.url),
-);
+/** This package's bin/slabsim.mjs. */
+const BIN = fileURLToPath(packageFile('bin/slabsim.mjs'));
 
 export function invocation(argv1 = process.argv[1] ?? '', cwd = process.cwd(), env = process.env): string {
   if (env.npm_command === 'exec' || argv1.includes('/node_modules/')) return 'npx slabsim';

@@ -2,19 +2,11 @@
 // resolved to the running copy, and the free-running form of two-way modules on request
 // (scripts/loader_hooks.mjs). Registered once per thread, before the first model loads.
 import * as nodeModule from 'node:module';
+import { IN_BUNDLE, packageFile, srcModule } from '../package_files.js';
 
 /** Set by bin/slabsim.mjs when it has registered tsx already (a run from source). */
 const TSX_KEY = Symbol.for('slabsim.tsx');
 let registered = false;
-
-declare const SLABSIM_BUNDLE: boolean | undefined;
-/** Set by scripts/bundle_cli.mjs in the CLI's one-file bundle. */
-const BUNDLED = typeof SLABSIM_BUNDLE !== 'undefined' && SLABSIM_BUNDLE;
-
-const fromSource = import.meta.url.endsWith('.ts');
-const ext = fromSource ? 'ts' : 'js';
-/** The package root: two levels above src/cli, three above dist/src/cli. */
-const root = new URL(fromSource ? '../../' : '../../../', import.meta.url);
 
 /**
  * Register the hooks (once per thread: the first call decides). `fast`: twins made in
@@ -30,14 +22,14 @@ export async function registerModelLoader(fast?: Record<string, string>): Promis
     g[TSX_KEY] = true;
   }
   const self = {
-    // The bundled CLI is itself the API (src/cli/entry.ts). The free-running and vitest
-    // entries stay dist/'s: the first loads only on stress's worker threads (which run
-    // dist/, not the bundle), the second only under vitest.
-    slabsim: BUNDLED ? import.meta.url : new URL(`../index.${ext}`, import.meta.url).href,
-    'slabsim/fast': new URL(`../index.fast.${ext}`, import.meta.url).href,
-    'slabsim/vitest': new URL(`../vitest.${ext}`, import.meta.url).href,
+    // A bundle (the CLI's, an explore worker's) is itself the API (scripts/bundle_cli.mjs). The
+    // free-running and vitest entries stay dist/'s: the first loads only on stress's
+    // worker threads (which run dist/, not a bundle), the second only under vitest.
+    slabsim: IN_BUNDLE ? import.meta.url : srcModule('index').href,
+    'slabsim/fast': srcModule('index.fast').href,
+    'slabsim/vitest': srcModule('vitest').href,
   };
-  const hooksUrl = new URL('scripts/loader_hooks.mjs', root);
+  const hooksUrl = packageFile('scripts/loader_hooks.mjs');
   // Where tsx installs in-thread hooks (module.registerHooks, Node >= 22.15), only
   // hooks of that kind run before its own; elsewhere both use module.register().
   const inThread = (nodeModule as { registerHooks?: (hooks: object) => unknown }).registerHooks;

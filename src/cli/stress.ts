@@ -6,6 +6,7 @@ import { type Command, Option } from 'commander';
 import { Piscina } from 'piscina';
 import { PROFILES, type Profile } from '../config.js';
 import { ModelError } from '../errors.js';
+import { workerFile } from '../package_files.js';
 import { MIN_MODEL_MEMORY, withCpus } from '../race/model.js';
 import { CTL, STOPPED, type StressSample, type StressWorkerResult } from '../race/stress_round.js';
 import { create, snapshot } from '../shm/machine.js';
@@ -108,9 +109,8 @@ async function stress(f: StressFlags): Promise<StressReport> {
     profile: f.profile,
     fastSources: fast,
   });
-  const fromSource = import.meta.url.endsWith('.ts');
   const pool = new Piscina({
-    filename: new URL(fromSource ? '../../workers/boot.mjs' : '../../workers/stress.js', import.meta.url).href,
+    filename: workerFile('stress'),
     minThreads: cpus,
     maxThreads: cpus,
     workerData: { entry: './stress.ts' },

@@ -9,10 +9,10 @@ import type { ExploreResult, ExploreTask, ModelRef } from '../../workers/explore
 import { type ExploreOptions, type ExploreReport, mergeReports } from './explore.js';
 import { ModelError } from '../errors.js';
 import { modelByName } from './catalogue.js';
+import { workerFile } from '../package_files.js';
 
 function pool(threads: number): Piscina {
-  const fromSource = import.meta.url.endsWith('.ts');
-  const filename = new URL(fromSource ? '../../workers/boot.mjs' : '../../workers/explore.js', import.meta.url).href;
+  const filename = workerFile('explore');
   return new Piscina({ filename, minThreads: threads, maxThreads: threads, workerData: { entry: './explore.ts' } });
 }
 

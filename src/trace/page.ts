@@ -1,6 +1,6 @@
 // The script of `slabsim trace --report`: the two time series over the trace's own time
 // (slab pages per profile, live objects), drawn by the project's charts (uPlot), bundled
-// and inlined by reportScript('../trace/page').
+// and inlined by reportScript('trace/page').
 import { cpuColor, timeChart } from '../view/charts.js';
 import { guard, note } from '../report/page_parts.js';
 import type { TraceHtmlData } from './html.js';

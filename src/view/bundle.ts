@@ -5,9 +5,11 @@
 // bundle uses, so its primitives and the scheduler share one schedule-point bus.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, buildSync, type Plugin } from 'esbuild';
 import { ModelError } from '../errors.js';
+import { srcModule } from '../package_files.js';
 import { PAGE_CSS, pageHtml } from './html.js';
 
 export interface Asset {
@@ -24,14 +26,8 @@ export interface ViewModelFile {
   exportName?: string;
 }
 
-const FROM_SOURCE = import.meta.url.endsWith('.ts');
-const ext = FROM_SOURCE ? 'ts' : 'js';
-/**
- * A module of this package, relative to this directory: said through `../view/`, as this
- * code may run from the CLI's bundle in dist/src/cli/ (scripts/bundle_cli.mjs), whose
- * page and workers are still built from dist/src/.
- */
-const own = (rel: string): string => fileURLToPath(new URL(`../view/${rel}.${ext}`, import.meta.url));
+/** A module of src/ (as the running copy has it), by its path there without extension. */
+const own = (path: string): string => fileURLToPath(srcModule(path));
 const require = createRequire(import.meta.url);
 
 const JS = 'text/javascript; charset=utf-8';
@@ -50,17 +46,17 @@ function viewPlugin(models: readonly ViewModelFile[]): Plugin {
       b.onLoad({ filter: /.*/, namespace: 'slabsim-view' }, () => ({
         // The step worker's entry: the worker with the user's modules.
         contents: [
-          `import { startStepWorker } from ${JSON.stringify(own('./step_worker'))};`,
+          `import { startStepWorker } from ${JSON.stringify(own('view/step_worker'))};`,
           ...models.map((m, i) => `import * as user${i} from ${JSON.stringify(m.path)};`),
           `startStepWorker([${models
             .map((m, i) => `{ file: ${JSON.stringify(m.file)}, exportName: ${JSON.stringify(m.exportName)}, mod: user${i} }`)
             .join(', ')}]);`,
         ].join('\n'),
-        resolveDir: fileURLToPath(new URL('.', import.meta.url)),
+        resolveDir: dirname(own('view/step_worker')),
         loader: 'js',
       }));
       b.onResolve({ filter: /^slabsim(\/.*)?$/ }, (a) => {
-        if (a.path === 'slabsim') return { path: own('../index') };
+        if (a.path === 'slabsim') return { path: own('index') };
         return { errors: [{ text: `${a.importer} imports ${a.path}: in the viewer a model may import 'slabsim' only` }] };
       });
       b.onResolve({ filter: /^piscina$/ }, (a) => ({ path: a.path, namespace: 'slabsim-stub' }));
@@ -80,7 +76,7 @@ export async function buildViewer(models: readonly ViewModelFile[] = []): Promis
   let result;
   try {
     result = await build({
-      entryPoints: { page: own('./page'), cpu: own('./cpu_worker'), step: 'slabsim-view:step' },
+      entryPoints: { page: own('view/page'), cpu: own('view/cpu_worker'), step: 'slabsim-view:step' },
       bundle: true,
       format: 'esm',
       platform: 'browser',
@@ -113,9 +109,9 @@ const reportJs = new Map<string, string>();
 /**
  * The script of an HTML report (src/report/page.ts by default; `slabsim trace`'s is
  * src/trace/page.ts) with uPlot, one IIFE to inline in a <script> element; each built
- * once per process. `entry` is relative to this directory, without extension.
+ * once per process. `entry` is a path in src/ without extension.
  */
-export function reportScript(entry = '../report/page'): string {
+export function reportScript(entry = 'report/page'): string {
   let js = reportJs.get(entry);
   if (js === undefined) {
     const out = buildSync({

@@ -1,14 +1,6 @@
 import { Piscina } from 'piscina';
+import { workerFile } from '../package_files.js';
 import type { CpuResult, CpuTask } from './task.js';
-
-/**
- * The worker entry: built runs load dist/workers/cpu.js; runs from source (vitest, tsx)
- * load workers/boot.mjs, which registers tsx before importing workers/cpu.ts.
- */
-function workerFile(): string {
-  const fromSource = import.meta.url.endsWith('.ts');
-  return new URL(fromSource ? '../../workers/boot.mjs' : '../../workers/cpu.js', import.meta.url).href;
-}
 
 /**
  * Exactly `cpus` worker threads, one long task each per run. Runs one after another on
@@ -19,7 +11,7 @@ export class CpuPool {
 
   constructor(readonly cpus: number) {
     this.pool = new Piscina({
-      filename: workerFile(),
+      filename: workerFile('cpu'),
       minThreads: cpus,
       maxThreads: cpus,
       idleTimeout: 60_000,
