@@ -1,12 +1,13 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cli } from './helpers.js';
+import { tempDir } from './temp.js';
 
 describe('slabsim CLI', () => {
   it('run writes the JSON the issue names and exits 0', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'slabsim-'));
+    const dir = tempDir('slabsim-');
     const out = join(dir, 'run.json');
     const r = cli('run', '--workload', 'pages', '--cpus', '2', '--ops', '20000', '--seed', '5', '--json', out, '--quiet');
     expect(r.stderr).toBe('');
@@ -51,7 +52,7 @@ describe('slabsim CLI', () => {
   });
 
   it('an unwritable output path exits 2 before running and leaves no file', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'slabsim-'));
+    const dir = tempDir('slabsim-');
     const r = cli('run', '--ops', '100', '--json', join(dir, 'missing', 'x.json'));
     expect(r.status).toBe(2);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
@@ -59,7 +60,7 @@ describe('slabsim CLI', () => {
   });
 
   it('run writes /proc/slabinfo, a /sys/kernel/slab tree and /proc/buddyinfo that agree with its JSON', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'slabsim-'));
+    const dir = tempDir('slabsim-');
     const [json, proc, sys, buddy] = ['run.json', 'slabinfo', 'slab', 'buddyinfo'].map((f) => join(dir, f));
     const r = cli(
       'run',
@@ -101,7 +102,7 @@ describe('slabsim CLI', () => {
   });
 
   it('a --sysfs-out directory that is not empty exits 2 before running and is left alone', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'slabsim-'));
+    const dir = tempDir('slabsim-');
     writeFileSync(join(dir, 'keep'), 'x');
     const json = join(tmpdir(), `slabsim-never-${process.pid}.json`);
     const r = cli('run', '--ops', '100', '--json', json, '--sysfs-out', dir);
@@ -166,14 +167,14 @@ describe('slabsim geometry', () => {
 
 describe('slabsim run --spec', () => {
   const spec = (obj: unknown): string => {
-    const dir = mkdtempSync(join(tmpdir(), 'spec-'));
+    const dir = tempDir('spec-');
     const f = join(dir, 'spec.json');
     writeFileSync(f, typeof obj === 'string' ? obj : JSON.stringify(obj));
     return f;
   };
 
   it('takes the options from the file; the command line wins', () => {
-    const out = join(mkdtempSync(join(tmpdir(), 'spec-')), 'run.json');
+    const out = join(tempDir('spec-'), 'run.json');
     const f = spec({ workload: 'xmalloc', cpus: 3, 'irq-rate': 0.01, size: '32-64', ops: 20000, quiet: true, json: out });
     const r = cli('run', '--spec', f, '--cpus', '2');
     expect(r.status).toBe(0);
@@ -190,7 +191,7 @@ describe('slabsim run --spec', () => {
     ['{"cpus":', /is not JSON/],
     ['[1, 2]', /expected a JSON object/],
   ])('a malformed spec file %j ends with one line and exit code 2, no output file', (content, message) => {
-    const dir = mkdtempSync(join(tmpdir(), 'spec-'));
+    const dir = tempDir('spec-');
     const r = cli('run', '--spec', spec(content), '--json', join(dir, 'out.json'));
     expect(r.status).toBe(2);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
@@ -201,7 +202,7 @@ describe('slabsim run --spec', () => {
 
 describe('slabsim run --duration', () => {
   it('runs for the given time after every CPU has started, then frees everything', () => {
-    const out = join(mkdtempSync(join(tmpdir(), 'dur-')), 'run.json');
+    const out = join(tempDir('dur-'), 'run.json');
     const r = cli('run', '--workload', 'threadtest', '--cpus', '2', '--duration', '400ms', '--json', out, '--quiet');
     expect(r.status).toBe(0);
     const j = JSON.parse(readFileSync(out, 'utf8'));
@@ -231,7 +232,7 @@ describe('slabsim run --duration', () => {
   it.each([['xmalloc'], ['larson']])(
     '%s: producers close their rings, larson CPUs agree on the last epoch; clean',
     (workload) => {
-      const out = join(mkdtempSync(join(tmpdir(), 'dur-')), 'run.json');
+      const out = join(tempDir('dur-'), 'run.json');
       const r = cli('run', '--workload', workload, '--cpus', '3', '--duration', '300ms', '--json', out, '--quiet');
       expect(r.status).toBe(0);
       const j = JSON.parse(readFileSync(out, 'utf8'));

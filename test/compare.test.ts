@@ -1,16 +1,16 @@
 // slabsim compare: each row is several runs on the same worker threads; the row shows the
 // median of their steady rates with the slowest and fastest beside it, and says how the
 // rate was taken.
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { CompareReport } from '../src/workload/compare.js';
 import { cli } from './helpers.js';
+import { tempDir } from './temp.js';
 
 describe('slabsim compare', () => {
   it('prints and writes the median of the repeated runs with their spread, and how the rate was taken', () => {
-    const out = join(mkdtempSync(join(tmpdir(), 'cmp-')), 'c.json');
+    const out = join(tempDir('cmp-'), 'c.json');
     const r = cli(
       'compare',
       '--workload',
@@ -46,7 +46,7 @@ describe('slabsim compare', () => {
   });
 
   it('with --ops and no --duration, runs a fixed count and says so', () => {
-    const out = join(mkdtempSync(join(tmpdir(), 'cmp-')), 'c.json');
+    const out = join(tempDir('cmp-'), 'c.json');
     const r = cli('compare', '--cpus', '1', '--allocators', 'slub', '--ops', '20000', '--repeat', '1', '--json', out);
     expect(r.status).toBe(0);
     const j = JSON.parse(readFileSync(out, 'utf8')) as CompareReport;

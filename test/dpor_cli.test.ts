@@ -1,10 +1,10 @@
 // `race --strategy dpor` from the command line: the report (text and models[].dpor in
 // --json), shards merged into one search, and bad input (one line, exit 2).
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cli } from './helpers.js';
+import { tempDir } from './temp.js';
 
 const MODEL = 'test/fixtures/dpor.model.ts';
 const adders = (...args: string[]) => cli('race', '--model', MODEL, '--export', 'adders', '--strategy', 'dpor', ...args);
@@ -42,7 +42,7 @@ describe('race --strategy dpor', () => {
   });
 
   it('four shards, merged, give one search: the same complete count, exhausted only with every shard', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'dpor-shards-'));
+    const dir = tempDir('dpor-shards-');
     const files = [0, 1, 2, 3].map((k) => {
       const file = join(dir, `shard${k}.json`);
       const r = adders('--shard', `${k}/4`, '--json', file, '--quiet');

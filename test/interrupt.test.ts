@@ -3,12 +3,12 @@
 // writes the files marked interrupted and exits 130; a second SIGINT quits at once and
 // leaves no partial file.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
 import { RACE_SCHEMA } from '../src/race/explore.js';
 import { builtBin, builtDir } from './built.js';
+import { tempDir } from './temp.js';
 
 interface Child {
   proc: ChildProcess;
@@ -57,7 +57,7 @@ function start(...args: string[]): Child {
   };
 }
 
-const dir = (): string => mkdtempSync(join(tmpdir(), 'sigint-'));
+const dir = (): string => tempDir('sigint-');
 const TIMEOUT = 120_000;
 
 describe('Ctrl-C during slabsim run', () => {

@@ -2,11 +2,11 @@
 // with --model (a Vyukov ring with a planted bug, test/fixtures/ring.model.ts), a
 // schedule refused by another model, and each kind of broken model file refused in one
 // line that names the file, with exit 2 and no output files.
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cli, shell } from './helpers.js';
+import { tempDir } from './temp.js';
 
 const RING = 'test/fixtures/ring.model.ts';
 
@@ -42,7 +42,7 @@ const publishEarlySchedule = (): string =>
 describe('slabsim race --model', () => {
   it('explores the correct ring with every strategy: exit 0, the model explored once', () => {
     for (const strategy of ['random', 'pct', 'dfs']) {
-      const dir = mkdtempSync(join(tmpdir(), 'model-'));
+      const dir = tempDir('model-');
       const r = cli('race', '--model', RING, '--strategy', strategy, '--runs', '600', '--json', join(dir, 'r.json'));
       expect(r.stderr).toBe('');
       expect(r.status).toBe(0);
@@ -114,7 +114,7 @@ describe('slabsim race --model', () => {
   });
 
   it('model files written as ES modules (.ts, .js) load in a CommonJS project (npm init -y)', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'cjs-project-'));
+    const dir = tempDir('cjs-project-');
     writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', type: 'commonjs' }));
     copyFileSync(RING, join(dir, 'ring.model.ts'));
     writeFileSync(join(dir, 'flag.model.js'), JS_MODEL);
@@ -153,7 +153,7 @@ describe('a broken model file is one line naming the file, exit 2, and no output
     ['plain_object.model.mjs', /: export 'default' 'plain': create must be a function .*, got 'not a function'$/],
   ];
   it.each(cases)('%s', (name, problem) => {
-    const dir = mkdtempSync(join(tmpdir(), 'bad-model-'));
+    const dir = tempDir('bad-model-');
     const file = `test/fixtures/bad/${name}`;
     const r = cli('race', '--model', file, '--runs', '50', '--json', join(dir, 'r.json'), '--junit', join(dir, 'r.xml'));
     expect(r.status).toBe(2);

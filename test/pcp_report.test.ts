@@ -1,8 +1,7 @@
 // What a run says about its per-CPU page lists: RunReport.pcp and pages.pcp when the CPUs
 // stopped, the end-of-run drain, /proc/zoneinfo in the kernel's format, and the
 // command line's --zoneinfo and --no-pcp.
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { procZoneinfo } from '../src/report/procfs.js';
@@ -10,6 +9,7 @@ import { RandomStrategy } from '../src/sched/strategies/random.js';
 import type { CpuCounts } from '../src/workload/pages.js';
 import { finishRun, type RunOptions, runWorkloadScheduled } from '../src/workload/run.js';
 import { cli } from './helpers.js';
+import { tempDir } from './temp.js';
 
 const MiB = 1024 * 1024;
 
@@ -100,7 +100,7 @@ describe('/proc/zoneinfo', () => {
 
 describe('slabsim run --zoneinfo, --no-pcp', () => {
   it('writes /proc/zoneinfo that agrees with the JSON, and the summary names the lists', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'slabsim-'));
+    const dir = tempDir('slabsim-');
     const [json, zone] = ['run.json', 'zoneinfo'].map((f) => join(dir, f));
     const r = cli(
       'run',
@@ -131,7 +131,7 @@ describe('slabsim run --zoneinfo, --no-pcp', () => {
   });
 
   it('--no-pcp, or "no-pcp": true in a spec file, turns the lists off', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'slabsim-'));
+    const dir = tempDir('slabsim-');
     const flag = cli('run', '--workload', 'pages', '--cpus', '2', '--ops', '2000', '--no-pcp', '--json', '-');
     expect(flag.status).toBe(0);
     const j = JSON.parse(flag.stdout);

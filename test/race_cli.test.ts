@@ -1,5 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { MUTANT_MODES, MUTANT_NAMES } from '../src/mm/slub/mutants.js';
@@ -7,6 +6,7 @@ import { MODELS, modelByName } from '../src/race/catalogue.js';
 import { raceScheduleString, runRace } from '../src/race/run.js';
 import { RandomStrategy } from '../src/sched/strategies/random.js';
 import { cli } from './helpers.js';
+import { tempDir } from './temp.js';
 
 /** `slabsim list`, run once for the tests that read it. */
 let listed: ReturnType<typeof cli> | undefined;
@@ -28,7 +28,7 @@ describe('slabsim list', () => {
 
 describe('slabsim race', () => {
   it('the correct code: no failure, exit 0, outcomes table, JSON and JUnit', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'race-'));
+    const dir = tempDir('race-');
     const r = cli('race', '--runs', '150', '--seed', '3', '--json', join(dir, 'r.json'), '--junit', join(dir, 'r.xml'));
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
@@ -96,7 +96,7 @@ describe('slabsim race', () => {
   });
 
   it('--workers spreads the runs over threads as disjoint shards, merged into one report', () => {
-    const out = join(mkdtempSync(join(tmpdir(), 'race-')), 'w.json');
+    const out = join(tempDir('race-'), 'w.json');
     const r = cli(
       'race',
       '--scenario',
@@ -117,7 +117,7 @@ describe('slabsim race', () => {
   });
 
   it('shards cover disjoint runs and merge into one report', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'race-'));
+    const dir = tempDir('race-');
     const files = [0, 1].map((k) => {
       const f = join(dir, `s${k}.json`);
       expect(cli('race', '--scenario', 'drain-vs-remote-free', '--runs', '40', '--shard', `${k}/2`, '--json', f).status).toBe(0);

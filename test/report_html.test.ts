@@ -2,8 +2,7 @@
 // synthetic report, and a real run's report opened in headless Chromium (from npm, see
 // test/browser.ts; driven by playwright-core) with its charts drawn (uPlot, inlined) and
 // no console error.
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
@@ -15,6 +14,7 @@ import { DEFAULT_CONFIG } from '../src/config.js';
 import { RUN_SCHEMA, type RunReport, runWorkload } from '../src/workload/run.js';
 import { inked, launchBrowser, recordPageErrors } from './browser.js';
 import { cli, keptPools } from './helpers.js';
+import { tempDir } from './temp.js';
 
 const pools = keptPools();
 
@@ -178,7 +178,7 @@ interface Opened {
 
 /** Open `html` from a file; collect console errors, page errors and every request made. */
 async function open(browser: Browser, html: string, name: string): Promise<Opened> {
-  const file = join(mkdtempSync(join(tmpdir(), 'slabsim-html-')), name);
+  const file = join(tempDir('slabsim-html-'), name);
   writeFileSync(file, html);
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   const errors: string[] = [];
@@ -320,7 +320,7 @@ describe('the HTML report of a real run in headless Chromium', () => {
 
 describe('slabsim run --report', () => {
   it('writes the one HTML file', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'slabsim-'));
+    const dir = tempDir('slabsim-');
     const out = join(dir, 'run.html');
     const r = cli('run', '--workload', 'threadtest', '--cpus', '2', '--ops', '20000', '--report', out, '--quiet');
     expect(r.stderr).toBe('');

@@ -1,12 +1,12 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { sprintf } from '../src/report/printf.js';
 import { procBuddyinfo, procSlabinfo, SLABINFO_HEADER } from '../src/report/procfs.js';
 import type { RunReport } from '../src/workload/run.js';
 import { procRows, savedRun, sum } from './report_helpers.js';
+import { tempDir } from './temp.js';
 
 // The kernel's header lines (mm/slab_common.c print_slabinfo_header), written out whole.
 const HEADER_1 = 'slabinfo - version: 2.1';
@@ -117,7 +117,7 @@ describe('/proc/slabinfo from a saved run', () => {
       which.status,
       'slabtop is missing: it comes with the Debian package procps (scripts/install-system-deps.sh installs it)',
     ).toBe(0);
-    const dir = mkdtempSync(join(tmpdir(), 'slabsim-proc-'));
+    const dir = tempDir('slabsim-proc-');
     const file = join(dir, 'slabinfo');
     writeFileSync(file, text);
     // slabtop reads /proc/slabinfo only: show it our file in a private mount namespace.

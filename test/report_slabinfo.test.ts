@@ -1,5 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { SlabError } from '../src/errors.js';
@@ -10,6 +9,7 @@ import type { CacheReport } from '../src/report/caches.js';
 import type { RunReport } from '../src/workload/run.js';
 import { procRows, savedRun, sum } from './report_helpers.js';
 import { cli } from './helpers.js';
+import { tempDir } from './temp.js';
 
 const HEADER = 'Name                   Objects Objsize           Space Slabs/Part/Cpu  O/S O %Fr %Ef Flg';
 const ACTIVITY_HEADER = 'Name                   Objects      Alloc       Free   %Fast Fallb O CmpX   UL';
@@ -248,7 +248,7 @@ describe('slabsim slabinfo RUN.json', () => {
   let run: RunReport;
   beforeAll(async () => {
     run = await savedRun({ workload: 'threadtest' });
-    file = join(mkdtempSync(join(tmpdir(), 'slabsim-slabinfo-')), 'run.json');
+    file = join(tempDir('slabsim-slabinfo-'), 'run.json');
     writeFileSync(file, JSON.stringify(run));
   });
 
@@ -268,7 +268,7 @@ describe('slabsim slabinfo RUN.json', () => {
     [['slabinfo', 'RUN', '-r', 'no_such_cache'], /no cache named 'no_such_cache'/],
     [['slabinfo'], /missing required argument/],
   ])('bad input %j exits 2 with one line', (args, message) => {
-    const dir = mkdtempSync(join(tmpdir(), 'slabsim-bad-'));
+    const dir = tempDir('slabsim-bad-');
     writeFileSync(join(dir, 'malformed.json'), '{"schema": ');
     writeFileSync(join(dir, 'wrong.json'), JSON.stringify({ ...run, caches: [{ name: 'x' }] }));
     const real = args.map((a) =>

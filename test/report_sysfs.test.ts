@@ -1,15 +1,4 @@
-import {
-  existsSync,
-  lstatSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  readlinkSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { SLAB_FLAGS } from '../src/mm/slub/geometry.js';
@@ -18,6 +7,7 @@ import { sysfsTree, writeSysfsTree } from '../src/report/sysfs.js';
 import { PROFILE_STAT_ITEMS } from '../src/shm/structs.js';
 import type { RunReport } from '../src/workload/run.js';
 import { procRows, savedRun, sum } from './report_helpers.js';
+import { tempDir } from './temp.js';
 
 /** show_slab_objects(): the total, then " N<node>=<n>" for the nodes that have some. */
 const SLAB_OBJECTS = /^(\d+)((?: N\d+=[1-9]\d*)*)\n$/;
@@ -35,7 +25,7 @@ function perNode(text: string, nodes: number): { total: number; nodes: number[] 
   return { total: Number(m?.[1]), nodes: out };
 }
 
-const freshDir = (): string => mkdtempSync(join(tmpdir(), 'slabsim-sysfs-'));
+const freshDir = (): string => tempDir('slabsim-sysfs-');
 
 describe('/sys/kernel/slab tree from a saved run (5.4, 2 nodes, a merged cache)', () => {
   let run: RunReport;

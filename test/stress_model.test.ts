@@ -1,17 +1,17 @@
 // slabsim stress --model: a user's model free-running on worker threads, round after
 // round, its final check after every round (one source, two modes).
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cli } from './helpers.js';
+import { tempDir } from './temp.js';
 
 const RING = 'test/fixtures/ring.model.ts';
 const CASES = 'test/fixtures/stress_cases.model.ts';
 
 describe('slabsim stress --model', () => {
   it.each([2, 4])('runs the correct Vyukov ring on %i worker threads: every round checked, none failed', (cpus) => {
-    const dir = mkdtempSync(join(tmpdir(), 'stress-'));
+    const dir = tempDir('stress-');
     const r = cli('stress', '--model', RING, '--cpus', String(cpus), '--ops', '300', '--json', join(dir, 's.json'));
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
@@ -44,7 +44,7 @@ describe('slabsim stress --model', () => {
   });
 
   it('refuses, in one line with exit 2: a CPU count the model does not take, a file without the two-way marker', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'stress-'));
+    const dir = tempDir('stress-');
     const few = cli('stress', '--model', RING, '--cpus', '9', '--ops', '5', '--json', join(dir, 's.json'));
     expect(few.status).toBe(2);
     expect(few.stderr).toBe("slabsim: model 'vyukov-ring' runs on 2 to 8 CPUs, not 9\n");

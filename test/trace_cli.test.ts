@@ -2,15 +2,15 @@
 // with one line and exit 2 before anything is written: no trace, too many malformed
 // lines, an unknown profile, a recording instead of its text, a missing file. A few
 // malformed lines are named with their line numbers and skipped; CPUs folded are said once.
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { scanTrace } from '../src/trace/scan.js';
 import { fileSource } from '../src/trace/source.js';
 import { cli } from './helpers.js';
+import { tempDir } from './temp.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'slabsim-trace-cli-'));
+const dir = tempDir('slabsim-trace-cli-');
 const at = (name: string): string => join(dir, name);
 const FIXTURE = 'test/fixtures/traces/issue_example_header.trace';
 

@@ -6,6 +6,7 @@ import { PROFILES } from '../src/config.js';
 import { fileSource, textSource } from '../src/trace/source.js';
 import { type TraceReport, traceReplay } from '../src/trace/trace.js';
 import { readFileSync } from 'node:fs';
+import { tempDir } from './temp.js';
 
 const replay = (name: string): Promise<TraceReport> =>
   traceReplay(fileSource(`test/fixtures/traces/${name}`), { profiles: PROFILES });
@@ -110,10 +111,9 @@ describe('each format variant', () => {
 
   it('a gzip-compressed trace reads as its text', async () => {
     const { gzipSync } = await import('node:zlib');
-    const { mkdtempSync, writeFileSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
+    const { writeFileSync } = await import('node:fs');
     const { join } = await import('node:path');
-    const file = join(mkdtempSync(join(tmpdir(), 'slabsim-trace-')), 'trace.gz');
+    const file = join(tempDir('slabsim-trace-'), 'trace.gz');
     writeFileSync(file, gzipSync(readFileSync('test/fixtures/traces/ftrace_new.trace')));
     const r = await traceReplay(fileSource(file), { profiles: ['6.6'] });
     const plain = await traceReplay(fileSource('test/fixtures/traces/ftrace_new.trace'), { profiles: ['6.6'] });

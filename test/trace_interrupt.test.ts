@@ -2,13 +2,13 @@
 // chunk, every profile's machine is checked and reported on the events before it, the
 // files say interrupted, and the exit code is 130.
 import { spawn } from 'node:child_process';
-import { createWriteStream, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { createWriteStream, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { describe, expect, inject, it } from 'vitest';
 import { synthTrace } from '../src/trace/synth.js';
 import { builtBin, builtDir } from './built.js';
+import { tempDir } from './temp.js';
 
 const EVENTS = 300_000;
 
@@ -23,7 +23,7 @@ async function writeTrace(file: string): Promise<void> {
 
 describe('Ctrl-C during slabsim trace', () => {
   it('stops the replay, checks and reports what was replayed, writes the files marked interrupted, exit 130', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'slabsim-trace-int-'));
+    const dir = tempDir('slabsim-trace-int-');
     const trace = join(dir, 'big.trace');
     const json = join(dir, 'out.json');
     await writeTrace(trace);

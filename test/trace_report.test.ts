@@ -1,8 +1,7 @@
 // The HTML report of a trace replay (`slabsim trace --report`), opened in headless
 // Chromium (test/browser.ts): the project's charts drawn over the trace's time, one
 // slab-pages line per profile and the live objects, the tables, no error, nothing fetched.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
@@ -11,6 +10,7 @@ import { traceHtml, traceHtmlData } from '../src/trace/html.js';
 import { LEAK_CALL_SITE, synthSource } from '../src/trace/synth.js';
 import { type TraceReport, traceReplay } from '../src/trace/trace.js';
 import { inked, launchBrowser, recordPageErrors } from './browser.js';
+import { tempDir } from './temp.js';
 
 describe('the HTML report of a trace replay', () => {
   let report: TraceReport;
@@ -25,7 +25,7 @@ describe('the HTML report of a trace replay', () => {
       report = await traceReplay(synthSource({ events: 8000, cpus: 2, live: 300, leak: { count: 40 }, handoff: true, seed: 2 }), {
         profiles: ['6.6', '7.0'],
       });
-      const file = join(mkdtempSync(join(tmpdir(), 'slabsim-trace-html-')), 'trace.html');
+      const file = join(tempDir('slabsim-trace-html-'), 'trace.html');
       writeFileSync(file, traceHtml(report));
       url = pathToFileURL(file).href;
       browser = await launchBrowser(inject('browser'));

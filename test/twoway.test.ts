@@ -1,8 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import * as fast from '../src/mm/page_alloc.fast.js';
 import * as sched from '../src/mm/page_alloc.js';
+import { tempDir } from './temp.js';
 
 describe('two-way modules', () => {
   it('every fast twin is current with its source', () => {
@@ -40,7 +41,7 @@ describe('two-way modules', () => {
   });
 
   it('refuses a yield that is not a statement of its own', () => {
-    const dir = mkdtempSync('/tmp/twoway-');
+    const dir = tempDir('twoway-');
     writeFileSync(`${dir}/bad.ts`, '/* @two-way */\nexport function* f(): Step<number> { const x = yield 1; return 0; }\n');
     // The script only scans src/, so exercise its transform through a copy of the tree.
     expect(() =>
