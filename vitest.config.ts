@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 // @ts-expect-error: a plain .mjs script without types
 import { generate } from './scripts/twoway.mjs';
+import { LongestFirst } from './test/sequencer.js';
 
 // The fast twins of two-way modules are generated, never committed: make sure they
 // are current even when vitest is started directly. `npm test` has just generated them
@@ -29,5 +30,7 @@ export default defineConfig({
     // vCPUs) leaves a CPU idle in those waits; one file per CPU, and never fewer than two,
     // keeps both busy (docs/architecture.md, "The test suite's time").
     maxWorkers: Math.max(2, availableParallelism()),
+    // The longest files first, in a clean clone too (test/sequencer.ts).
+    sequence: { sequencer: LongestFirst },
   },
 });
