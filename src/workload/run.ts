@@ -357,7 +357,9 @@ class RunClock {
     const [t1, ops1] = inside[0];
     const [t2, ops2] = inside[inside.length - 1];
     if (t2 - t1 < MIN_STEADY_MS) return null;
-    return { ops_per_sec: Math.round(((ops2 - ops1) * 1000) / (t2 - t1)), from_ms: Math.round(t1), to_ms: Math.round(t2) };
+    // The window in whole ms inside the one measured, so that it never ends after
+    // elapsed_ms (rounded to 0.01 ms): to_ms rounded up could pass it.
+    return { ops_per_sec: Math.round(((ops2 - ops1) * 1000) / (t2 - t1)), from_ms: Math.ceil(t1), to_ms: Math.floor(t2) };
   }
 }
 
