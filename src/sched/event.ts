@@ -104,9 +104,12 @@ export class PendingAccesses {
     this.arg = new Int32Array(n);
     this.arg2 = new Int32Array(n);
   }
+  /** Nothing pending, on every CPU: a run starts as the first one did (no value of the last run's left). */
   reset(): void {
     this.op.fill(OP.NONE);
     this.word.fill(-1);
+    this.arg.fill(0);
+    this.arg2.fill(0);
   }
 }
 
