@@ -1,7 +1,8 @@
-// The CLI as one file, and the worker threads it starts most: src/cli/entry.ts and
-// everything it imports, the small packages included, bundled into
-// dist/src/cli/slabsim.js (which bin/slabsim.mjs runs), and workers/explore.ts and
-// workers/cpu.ts each into one file in place of their compiled dist/workers/*.js.
+// The CLI as one file, and the worker threads it starts most: src/cli/main.ts's main()
+// and everything it reaches, the small packages included, bundled into
+// dist/src/cli/slabsim.js (which bin/slabsim.mjs imports to call main()), and
+// workers/explore.ts and workers/cpu.ts each into one file in place of their compiled
+// dist/workers/*.js.
 //
 // Why: Node 20 loads an ES module graph file by file, and the CLI reaches some 220
 // modules: 0.85 s of CPU before `slabsim list` prints anything, 0.4 s as one file; a

@@ -13,7 +13,7 @@ export const FROM_SOURCE = import.meta.url.endsWith('.ts');
 /** Running inside one of the bundles of scripts/bundle_cli.mjs. */
 export const IN_BUNDLE = typeof SLABSIM_BUNDLE_ROOT === 'string';
 
-/** The package root (with its trailing slash). This module is src/package_files.ts or dist/src/package_files.js. */
+/** The package root (with its trailing slash); outside a bundle this module is src/package_files.ts or dist/src/package_files.js. */
 export const PACKAGE_ROOT: URL = new URL(
   typeof SLABSIM_BUNDLE_ROOT === 'string' ? SLABSIM_BUNDLE_ROOT : FROM_SOURCE ? '../' : '../../',
   import.meta.url,

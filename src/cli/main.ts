@@ -3,6 +3,7 @@ import { existsSync, realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { ModelError, SlabError } from '../errors.js';
+import { IN_BUNDLE } from '../package_files.js';
 import { TraceError } from '../trace/source.js';
 import { EXIT_INTERRUPTED, takeEarlySigints } from './interrupt.js';
 import { OutputError } from './output.js';
@@ -74,9 +75,9 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 // Run as the process's entry (`node dist/src/cli/main.js`, `node --import tsx
-// src/cli/main.ts`); bin/slabsim.mjs imports main() and calls it itself. Inside the
-// bundle this module is not the entry: a model file importing `slabsim` there imports
-// the bundle, which must not wait on a command still running in it.
+// src/cli/main.ts`); bin/slabsim.mjs imports main() and calls it itself. Never inside
+// the bundle, even run directly: a model file importing `slabsim` there imports the
+// bundle, which must not be waiting on the command that loads the model.
 const entry = process.argv[1];
-if (entry !== undefined && existsSync(entry) && import.meta.url === pathToFileURL(realpathSync(entry)).href)
-  process.exit(await main(process.argv.slice(2)));
+const isEntry = entry !== undefined && existsSync(entry) && import.meta.url === pathToFileURL(realpathSync(entry)).href;
+if (isEntry && !IN_BUNDLE) process.exit(await main(process.argv.slice(2)));
