@@ -5,7 +5,7 @@
 // dist/workers/*.js.
 //
 // Why: Node 20 loads an ES module graph file by file, and the CLI reaches some 220
-// modules: 0.85 s of CPU before `slabsim list` prints anything, 0.4 s as one file; a
+// modules: 0.88 s of CPU before `slabsim list` prints anything, 0.5 s as one file; a
 // `race` explores on a worker thread, which starts in 0.1 s of CPU instead of 0.3 s
 // (docs/architecture.md, "The CLI as one file"). The rest of dist/ stays as tsc wrote it:
 // the library (`import ... from 'slabsim'`), stress's workers (which load a model's

@@ -2,8 +2,8 @@
 // per vitest invocation (by test/global_setup.ts, esbuild, under a second) into the layout
 // `npm run build` makes, so that a CLI child starts in a third of the CPU time tsx takes
 // (~0.5 s instead of ~1.4 s on the CI machine: the CLI is one file) and a worker thread
-// in a quarter (~0.25 s instead of ~1 s). It is the code of the working tree as it is when vitest starts, as
-// tsx would run it.
+// in a tenth to a quarter (0.1-0.25 s instead of ~1 s). It is the code of the working
+// tree as it is when vitest starts, as tsx would run it.
 //
 // Layout, under node_modules/.cache/slabsim-test/run-<pid>-<random>/ (one per
 // invocation, removed at its end; two invocations never share one):
@@ -11,10 +11,11 @@
 //                  to load a .js file stops at node_modules/, so the copy says it itself
 //   scripts/       the repository's scripts/*.mjs (the model loader's hooks, the two-way transform)
 //   bin/           bin/slabsim.mjs, which finds no src/ beside it and runs dist/, as installed
-//   dist/src/, dist/workers/   every .ts of src/ and workers/ (fast twins included) as .js
-//   dist/src/cli/slabsim.js    the CLI as one file (scripts/bundle_cli.mjs, as `npm run build` makes it)
-// The built CLI finds its package root three levels above dist/src/cli, as in a build;
-// packages resolve from the repository's node_modules by Node's search upwards.
+//   dist/src/, dist/workers/   every .ts of src/ and workers/ (fast twins included) as .js,
+//                  then the bundles of scripts/bundle_cli.mjs as `npm run build` makes them:
+//                  dist/src/cli/slabsim.js, and dist/workers/explore.js and cpu.js replaced
+// The built code finds the package root as in a build (src/package_files.ts); packages
+// resolve from the repository's node_modules by Node's search upwards.
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
