@@ -6,12 +6,16 @@
 // the explorer imports it, and it bundles for a browser page.
 
 declare const SLABSIM_BUNDLE_ROOT: string | undefined;
+declare const SLABSIM_BUNDLE_API: string | undefined;
 
 /** Running the TypeScript sources (tsx, vitest), not compiled code. */
 export const FROM_SOURCE = import.meta.url.endsWith('.ts');
 
 /** Running inside one of the bundles of scripts/bundle_cli.mjs. */
 export const IN_BUNDLE = typeof SLABSIM_BUNDLE_ROOT === 'string';
+
+/** Which of slabsim's entries a bundle exports as well ('index', 'index.fast'); '' for none or outside a bundle. */
+export const BUNDLE_API: string = typeof SLABSIM_BUNDLE_API === 'string' ? SLABSIM_BUNDLE_API : '';
 
 /** The package root (with its trailing slash); outside a bundle this module is src/package_files.ts or dist/src/package_files.js. */
 export const PACKAGE_ROOT: URL = new URL(

@@ -78,16 +78,15 @@ describe('slabsim race --model', () => {
   });
 
   it('a model the file re-exports from another module runs on worker threads and replays through that file', () => {
-    // peterson.model.ts exports a model built by test/models/locks.ts, which does not export
-    // it; from source, as locks.ts imports src/ itself.
+    // peterson.model.ts exports a model built by test/models/locks.ts, which does not export it.
     const file = 'test/fixtures/peterson.model.ts';
-    const r = cli.fromSource('race', '--model', file, '--memory-model', 'tso', '--runs', '400', '--workers', '2');
+    const r = cli('race', '--model', file, '--memory-model', 'tso', '--runs', '400', '--workers', '2');
     expect(r.stderr).toBe('');
     expect(r.status).toBe(1);
     const command = /replay: \S+(?: \S+)? replay ('v2:peterson-relax:\S+') --model (\S+) --trace$/m.exec(r.stdout);
     expect(command, r.stdout).not.toBeNull();
     expect(command?.[2]).toBe(file);
-    const again = cli.fromSource('replay', command![1].slice(1, -1), '--model', file);
+    const again = cli('replay', command![1].slice(1, -1), '--model', file);
     expect(again.status).toBe(1);
   });
 

@@ -34,8 +34,7 @@ async function startView(...args: string[]): Promise<{ child: ChildProcess; star
 
 /** `slabsim replay --trace` of a schedule: per step its line and its `buffers:` line ('' when none). */
 function cliTrace(schedule: string, file: string): Array<{ line: string; buffers: string }> {
-  // the Peterson file imports test/models/locks.ts, which imports src/ itself: run from source
-  const r = (file === PETERSON ? cli.fromSource : cli)('replay', schedule, '--model', file, '--trace');
+  const r = cli('replay', schedule, '--model', file, '--trace');
   expect(r.status, r.stderr).toBe(1);
   const steps: Array<{ line: string; buffers: string }> = [];
   for (const l of r.stdout.split('\n')) {

@@ -2,7 +2,7 @@
 // resolved to the running copy, and the free-running form of two-way modules on request
 // (scripts/loader_hooks.mjs). Registered once per thread, before the first model loads.
 import * as nodeModule from 'node:module';
-import { IN_BUNDLE, packageFile, srcModule } from '../package_files.js';
+import { BUNDLE_API, packageFile, srcModule } from '../package_files.js';
 
 /** Set by bin/slabsim.mjs when it has registered tsx already (a run from source). */
 const TSX_KEY = Symbol.for('slabsim.tsx');
@@ -22,11 +22,11 @@ export async function registerModelLoader(fast?: Record<string, string>): Promis
     g[TSX_KEY] = true;
   }
   const self = {
-    // A bundle (the CLI's, an explore worker's) is itself the API (scripts/bundle_cli.mjs). The
-    // free-running and vitest entries stay dist/'s: the first loads only on stress's
-    // worker threads (which run dist/, not a bundle), the second only under vitest.
-    slabsim: IN_BUNDLE ? import.meta.url : srcModule('index').href,
-    'slabsim/fast': srcModule('index.fast').href,
+    // A bundle is itself the entry it exports (scripts/bundle_cli.mjs): the API in the
+    // CLI's and an explore worker's, the free-running form in a stress worker's. The
+    // other entries stay dist/'s (or src/'s): the vitest entry loads only under vitest.
+    slabsim: BUNDLE_API === 'index' ? import.meta.url : srcModule('index').href,
+    'slabsim/fast': BUNDLE_API === 'index.fast' ? import.meta.url : srcModule('index.fast').href,
     'slabsim/vitest': srcModule('vitest').href,
   };
   const hooksUrl = packageFile('scripts/loader_hooks.mjs');

@@ -26,7 +26,7 @@ import {
   store32,
   violated,
   word,
-} from '../../src/index.js';
+} from 'slabsim';
 
 const S_ENTER = site('lock:enter');
 const S_CRIT = site('lock:critical');
