@@ -12,6 +12,8 @@ import type { Model } from '../src/race/model.js';
 export interface ModelRef {
   name: string;
   file?: string;
+  /** the file compiled by the main thread (src/cli/model_bundle.ts), loaded without the model loader */
+  compiled?: string;
 }
 
 export type ExploreTask = Omit<ExploreOptions, 'models' | 'onEstimate' | 'shouldStop' | 'replayCommand'> & {
@@ -21,7 +23,9 @@ export type ExploreTask = Omit<ExploreOptions, 'models' | 'onEstimate' | 'should
 };
 
 async function find(ref: ModelRef): Promise<Model> {
-  const found = ref.file ? await findModelInFile(ref.file, ref.name) : MODELS.find((x) => x.name === ref.name);
+  const found = ref.file
+    ? await findModelInFile(ref.file, ref.name, false, ref.compiled)
+    : MODELS.find((x) => x.name === ref.name);
   if (!found) throw new Error(`unknown model ${ref.name}${ref.file ? ` in ${ref.file}` : ''}`);
   return found;
 }

@@ -15,14 +15,16 @@ export interface StressTask extends StressRoundTask {
   model: string;
   /** the fast twins of the model's two-way modules (src/cli/fast_sources.ts) */
   fastSources: Record<string, string>;
+  /** the model's free-running form compiled by the main thread (src/cli/model_bundle.ts), loaded without the model loader */
+  compiled?: string;
 }
 
 export default async function runStressTask(task: StressTask): Promise<StressWorkerResult> {
   const ctl = new Int32Array(task.ctl);
   let model;
   try {
-    await registerModelLoader(task.fastSources);
-    const found = await findModelInFile(task.file, task.model, true);
+    if (task.compiled === undefined) await registerModelLoader(task.fastSources);
+    const found = await findModelInFile(task.file, task.model, true, task.compiled);
     if (!found) throw new Error(`${task.file}: no model named '${task.model}' in its free-running form`);
     model = withCpus(found, task.cpus);
   } catch (e) {

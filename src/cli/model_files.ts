@@ -7,7 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { ModelError } from '../errors.js';
 import { checkModel, type Model } from '../race/model.js';
 import { invocation } from './invocation.js';
-import { fastUrl, registerModelLoader } from './loader.js';
+import { fastUrl, registerModelLoader, withEntries } from './loader.js';
 
 /** A model and where it came from, for replay commands. */
 export interface FileModel {
@@ -46,9 +46,13 @@ export async function loadModelFile(file: string, exportName?: string, fast = fa
   });
 }
 
-/** The model called `name` among all the exports of a file (a worker thread looking up its task's model). */
-export async function findModelInFile(file: string, name: string, fast = false): Promise<Model | undefined> {
-  const { path, mod } = await importModelModule(file, fast);
+/**
+ * The model called `name` among all the exports of a file (a worker thread looking up its
+ * task's model). `compiled`: the file compiled by the main thread for this form
+ * (src/cli/model_bundle.ts), imported as it is, without the model loader.
+ */
+export async function findModelInFile(file: string, name: string, fast = false, compiled?: string): Promise<Model | undefined> {
+  const { path, mod } = await importModelModule(file, fast, compiled);
   const found = namedModel(mod, name);
   if (!found) return undefined;
   const model = checkModel(found.value, `${file}: model '${name}'`);
@@ -98,14 +102,23 @@ export async function loadModelFilesFor(files: readonly string[], modelName: str
   return all;
 }
 
-async function importModelModule(file: string, fast: boolean): Promise<{ path: string; mod: Record<string, unknown> }> {
+async function importModelModule(
+  file: string,
+  fast: boolean,
+  compiled?: string,
+): Promise<{ path: string; mod: Record<string, unknown> }> {
   const path = resolve(file);
-  if (!existsSync(path) || !statSync(path).isFile()) throw new ModelError(`${file}: no such file`);
-  if (!EXTENSIONS.some((e) => path.endsWith(e))) throw new ModelError(`${file}: expected a .ts, .mts, .js or .mjs file`);
-  await registerModelLoader();
-  const url = pathToFileURL(path).href;
+  let url: string;
+  if (compiled === undefined) {
+    if (!existsSync(path) || !statSync(path).isFile()) throw new ModelError(`${file}: no such file`);
+    if (!EXTENSIONS.some((e) => path.endsWith(e))) throw new ModelError(`${file}: expected a .ts, .mts, .js or .mjs file`);
+    await registerModelLoader();
+    url = fast ? fastUrl(pathToFileURL(path).href) : pathToFileURL(path).href;
+  } else {
+    url = `data:text/javascript,${encodeURIComponent(withEntries(compiled))}`;
+  }
   try {
-    return { path, mod: (await import(fast ? fastUrl(url) : url)) as Record<string, unknown> };
+    return { path, mod: (await import(url)) as Record<string, unknown> };
   } catch (e) {
     // defineModel() refusing a model's shape at load time says what is wrong by itself.
     if (e instanceof Error && e.name === 'ModelError') throw new ModelError(`${file}: ${e.message}`);

@@ -3,15 +3,17 @@
 // Exit 0: every round passed; 1: a round failed its check or stopped making progress;
 // 2: bad usage or a bug of the model.
 import { type Command, Option } from 'commander';
+import { resolve } from 'node:path';
 import { Piscina } from 'piscina';
 import { PROFILES, type Profile } from '../config.js';
 import { ModelError } from '../errors.js';
-import { workerFile } from '../package_files.js';
+import { FROM_SOURCE, workerFile } from '../package_files.js';
 import { MIN_MODEL_MEMORY, withCpus } from '../race/model.js';
 import { CTL, STOPPED, type StressSample, type StressWorkerResult } from '../race/stress_round.js';
 import { create, snapshot } from '../shm/machine.js';
 import type { StressTask } from '../../workers/stress.js';
 import { fastSources } from './fast_sources.js';
+import { bundleModelFile } from './model_bundle.js';
 import { loadModelFiles } from './model_files.js';
 import { durationArg, intIn, oneOf, seedArg } from './options.js';
 import { checkWritable, writeOutput } from './output.js';
@@ -96,6 +98,8 @@ async function stress(f: StressFlags): Promise<StressReport> {
   new Uint32Array(image).set(snapshot(m).words);
   const ctl = new Int32Array(new SharedArrayBuffer(CTL.WORDS * 4));
   const fast = await fastSources(generatorForm.source ?? file);
+  // The workers import the model compiled here, where it compiles (src/cli/model_bundle.ts).
+  const compiled = FROM_SOURCE ? null : await bundleModelFile(resolve(generatorForm.source ?? file), fast);
   const task = (cpu: number): StressTask => ({
     sab: m.sab,
     image,
@@ -108,6 +112,7 @@ async function stress(f: StressFlags): Promise<StressReport> {
     seed: f.seed,
     profile: f.profile,
     fastSources: fast,
+    compiled: compiled ?? undefined,
   });
   const pool = new Piscina({
     filename: workerFile('stress'),

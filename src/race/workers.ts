@@ -16,22 +16,30 @@ function pool(threads: number): Piscina {
   return new Piscina({ filename, minThreads: threads, maxThreads: threads, workerData: { entry: './explore.ts' } });
 }
 
-/** How a worker thread finds each model: built-in ones by name, others by their file. */
-function modelRefs(opts: ExploreOptions): ModelRef[] {
+/** How a worker thread finds each model: built-in ones by name, others by their file (compiled, where it is). */
+function modelRefs(opts: ExploreOptions, compiled: Readonly<Record<string, string>>): ModelRef[] {
   return opts.models.map((m) => {
     if (modelByName(m.name) === m) return { name: m.name };
     if (!m.source)
       throw new ModelError(`model '${m.name}': --workers needs a model defined in a file (defineModel() records it)`);
-    return { name: m.name, file: m.source };
+    return { name: m.name, file: m.source, compiled: compiled[m.source] };
   });
 }
 
-/** Explore on `workers` threads; `signal` aborted stops them all between two runs. */
-export async function exploreOnWorkers(opts: ExploreOptions, workers: number, signal?: AbortSignal): Promise<ExploreReport> {
+/**
+ * Explore on `workers` threads; `signal` aborted stops them all between two runs.
+ * `compiled`: model files compiled for the threads (path -> module, src/cli/model_bundle.ts).
+ */
+export async function exploreOnWorkers(
+  opts: ExploreOptions,
+  workers: number,
+  signal?: AbortSignal,
+  compiled: Readonly<Record<string, string>> = {},
+): Promise<ExploreReport> {
   // DFS enumerates one space: splitting it by seed would repeat it, so it runs on one thread.
   // DPOR splits its space at a frontier: each thread takes its own states there.
   const threads = opts.strategy === 'dfs' ? 1 : workers;
-  const models = modelRefs(opts);
+  const models = modelRefs(opts, compiled);
   const p = pool(threads);
   const stop = new Int32Array(new SharedArrayBuffer(4));
   const onAbort = (): void => void Atomics.store(stop, 0, 1);
