@@ -1,16 +1,16 @@
-// A model file compiled once on the main thread for the worker threads that load it
-// (a `race` explore worker, each `stress` worker): one ES module (esbuild) that a worker
-// imports from a data: URL, so that the thread registers no module hooks and starts no
-// tsx. On Node 20 those hooks cost a hooks thread with tsx's loader in it, about 0.3 s of
-// CPU per worker thread, before the model's first step.
+// A model file compiled by esbuild into one ES module, which a thread imports from a
+// data: URL: no module hooks, no tsx. On Node 20 those hooks cost a hooks thread with
+// tsx's loader in it, about 0.3 s of CPU per thread that loads a model: the CLI's main
+// thread, a `race`'s explore workers, each `stress` worker. The main thread compiles the
+// file once (its generator form, kept for this process) and hands the module to its
+// workers; stress compiles the free-running form for its workers as well.
 //
 // Only the plain case is compiled: the model's own files (TypeScript or JavaScript ES
 // modules, outside node_modules and outside slabsim's own code) importing each other,
 // `slabsim` and Node's own modules. Anything else (another package, require(),
-// import.meta, a dynamic import, a file of slabsim's own) gives null, and the worker loads
-// the file through the model loader as before (src/cli/loader.ts), which handles every
-// case. The main thread has loaded the file through that loader already, so a file that
-// does not compile here has said what is wrong with it there.
+// import.meta, a dynamic import, a file of slabsim's own, a syntax error) gives null, and
+// the file loads through the model loader (src/cli/loader.ts), which handles every case
+// and says what is wrong with a bad file.
 import { readFileSync } from 'node:fs';
 import { isBuiltin } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -31,7 +31,17 @@ class NotPlain extends Error {}
  * that form where a module in that form imports it, as the model loader's
  * `?slabsim-fast` does.
  */
-export async function bundleModelFile(path: string, fast?: Readonly<Record<string, string>>): Promise<string | null> {
+export function bundleModelFile(path: string, fast?: Readonly<Record<string, string>>): Promise<string | null> {
+  if (fast !== undefined) return bundle(path, fast);
+  let made = generatorForms.get(path);
+  if (made === undefined) generatorForms.set(path, (made = bundle(path)));
+  return made;
+}
+
+/** The generator forms made in this process, by path: the main thread loads a file, then hands it to its workers. */
+const generatorForms = new Map<string, Promise<string | null>>();
+
+async function bundle(path: string, fast?: Readonly<Record<string, string>>): Promise<string | null> {
   try {
     // Imported here: only a command that starts model workers needs it.
     const { build } = await import('esbuild');

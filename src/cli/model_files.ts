@@ -7,7 +7,10 @@ import { pathToFileURL } from 'node:url';
 import { ModelError } from '../errors.js';
 import { checkModel, type Model } from '../race/model.js';
 import { invocation } from './invocation.js';
+import { isMainThread } from 'node:worker_threads';
+import { FROM_SOURCE } from '../package_files.js';
 import { fastUrl, registerModelLoader, withEntries } from './loader.js';
+import { bundleModelFile } from './model_bundle.js';
 
 /** A model and where it came from, for replay commands. */
 export interface FileModel {
@@ -112,6 +115,11 @@ async function importModelModule(
   if (compiled === undefined) {
     if (!existsSync(path) || !statSync(path).isFile()) throw new ModelError(`${file}: no such file`);
     if (!EXTENSIONS.some((e) => path.endsWith(e))) throw new ModelError(`${file}: expected a .ts, .mts, .js or .mjs file`);
+    // The main thread compiles a plain file itself (its workers get the same module); a
+    // worker without a compiled module has a file the main thread left to the hooks.
+    if (isMainThread && !fast && !FROM_SOURCE) compiled = (await bundleModelFile(path)) ?? undefined;
+  }
+  if (compiled === undefined) {
     await registerModelLoader();
     url = fast ? fastUrl(pathToFileURL(path).href) : pathToFileURL(path).href;
   } else {
