@@ -4,7 +4,6 @@
 // 2: bad usage or a bug of the model.
 import { type Command, Option } from 'commander';
 import { resolve } from 'node:path';
-import { Piscina } from 'piscina';
 import { PROFILES, type Profile } from '../config.js';
 import { ModelError } from '../errors.js';
 import { FROM_SOURCE, workerFile } from '../package_files.js';
@@ -114,6 +113,7 @@ async function stress(f: StressFlags): Promise<StressReport> {
     fastSources: fast,
     compiled: compiled ?? undefined,
   });
+  const { Piscina } = await import('piscina');
   const pool = new Piscina({
     filename: workerFile('stress'),
     minThreads: cpus,

@@ -4,14 +4,16 @@
 // files. One thread too: the main thread then stays free to take a Ctrl-C, which stops
 // every worker between two runs through a shared stop word.
 import type { MessagePort } from 'node:worker_threads';
-import { Piscina } from 'piscina';
+import type { Piscina } from 'piscina';
 import type { ExploreResult, ExploreTask, ModelRef } from '../../workers/explore.js';
 import { type ExploreOptions, type ExploreReport, mergeReports } from './explore.js';
 import { ModelError } from '../errors.js';
 import { modelByName } from './catalogue.js';
 import { workerFile } from '../package_files.js';
 
-function pool(threads: number): Piscina {
+/** The threads, piscina loaded only now: a CLI command that starts none does not pay for it. */
+async function pool(threads: number): Promise<Piscina> {
+  const { Piscina } = await import('piscina');
   const filename = workerFile('explore');
   return new Piscina({ filename, minThreads: threads, maxThreads: threads, workerData: { entry: './explore.ts' } });
 }
@@ -40,7 +42,7 @@ export async function exploreOnWorkers(
   // DPOR splits its space at a frontier: each thread takes its own states there.
   const threads = opts.strategy === 'dfs' ? 1 : workers;
   const models = modelRefs(opts, compiled);
-  const p = pool(threads);
+  const p = await pool(threads);
   const stop = new Int32Array(new SharedArrayBuffer(4));
   const onAbort = (): void => void Atomics.store(stop, 0, 1);
   if (signal?.aborted) onAbort();

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build, buildSync, type Plugin } from 'esbuild';
+import type { Plugin } from 'esbuild';
 import { ModelError } from '../errors.js';
 import { srcModule } from '../package_files.js';
 import { PAGE_CSS, pageHtml } from './html.js';
@@ -29,6 +29,8 @@ export interface ViewModelFile {
 /** A module of src/ (as the running copy has it), by its path there without extension. */
 const own = (path: string): string => fileURLToPath(srcModule(path));
 const require = createRequire(import.meta.url);
+/** esbuild, loaded when first needed: require() of its CommonJS entry takes a sixth of an import's 90 ms. */
+const esbuild = (): typeof import('esbuild') => require('esbuild') as typeof import('esbuild');
 
 const JS = 'text/javascript; charset=utf-8';
 
@@ -75,7 +77,7 @@ function viewPlugin(models: readonly ViewModelFile[]): Plugin {
 export async function buildViewer(models: readonly ViewModelFile[] = []): Promise<Map<string, Asset>> {
   let result;
   try {
-    result = await build({
+    result = await esbuild().build({
       entryPoints: { page: own('view/page'), cpu: own('view/cpu_worker'), step: 'slabsim-view:step' },
       bundle: true,
       format: 'esm',
@@ -114,7 +116,7 @@ const reportJs = new Map<string, string>();
 export function reportScript(entry = 'report/page'): string {
   let js = reportJs.get(entry);
   if (js === undefined) {
-    const out = buildSync({
+    const out = esbuild().buildSync({
       entryPoints: [own(entry)],
       bundle: true,
       format: 'iife',

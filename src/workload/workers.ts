@@ -1,4 +1,4 @@
-import { Piscina } from 'piscina';
+import type { Piscina } from 'piscina';
 import { workerFile } from '../package_files.js';
 import type { CpuResult, CpuTask } from './task.js';
 
@@ -7,26 +7,34 @@ import type { CpuResult, CpuTask } from './task.js';
  * the same pool find their code already compiled (compare's repeated runs).
  */
 export class CpuPool {
-  private readonly pool: Piscina;
+  /** The threads, started by the first run (piscina is loaded only then: most CLI commands start none). */
+  private pool: Promise<Piscina> | undefined;
 
-  constructor(readonly cpus: number) {
-    this.pool = new Piscina({
-      filename: workerFile('cpu'),
-      minThreads: cpus,
-      maxThreads: cpus,
-      idleTimeout: 60_000,
-      workerData: { entry: './cpu.ts' },
-    });
+  constructor(readonly cpus: number) {}
+
+  private threads(): Promise<Piscina> {
+    this.pool ??= import('piscina').then(
+      ({ Piscina }) =>
+        new Piscina({
+          filename: workerFile('cpu'),
+          minThreads: this.cpus,
+          maxThreads: this.cpus,
+          idleTimeout: 60_000,
+          workerData: { entry: './cpu.ts' },
+        }),
+    );
+    return this.pool;
   }
 
   /** One task per CPU; the results by CPU id. */
   async run(task: CpuTask): Promise<CpuResult[]> {
-    const results = await Promise.all(Array.from({ length: this.cpus }, () => this.pool.run(task) as Promise<CpuResult>));
+    const pool = await this.threads();
+    const results = await Promise.all(Array.from({ length: this.cpus }, () => pool.run(task) as Promise<CpuResult>));
     return results.sort((a, b) => a.cpu - b.cpu);
   }
 
-  destroy(): Promise<void> {
-    return this.pool.destroy();
+  async destroy(): Promise<void> {
+    if (this.pool) await (await this.pool).destroy();
   }
 }
 
