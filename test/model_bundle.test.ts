@@ -101,8 +101,11 @@ describe('bundleModelFile', () => {
 });
 
 describe('a model left to the model loader', () => {
-  it("runs on the compiled CLI's explore worker all the same", () => {
-    const path = files({ 'm.model.ts': model('export const here = import.meta.url;') });
+  it("runs on the compiled CLI's explore worker all the same, in a CommonJS project too (npm init -y)", () => {
+    const path = files({
+      'm.model.ts': model('export const here = import.meta.url;'),
+      'package.json': JSON.stringify({ name: 'app', version: '1.0.0', type: 'commonjs' }),
+    });
     const r = cli('race', '--model', path, '--runs', '5');
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
