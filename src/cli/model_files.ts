@@ -1,14 +1,16 @@
 // Model files from a user's own project: `slabsim race --model ./path/model.ts` (or
 // .js/.mjs). A file's default export, or the export named by --export, is a model (from
 // defineModel()) or a list of models. Every problem is one ModelError naming the file.
+// A file loads compiled where it is plain (src/cli/model_bundle.ts), otherwise through
+// the model loader's hooks (src/cli/loader.ts).
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { isMainThread } from 'node:worker_threads';
 import { ModelError } from '../errors.js';
+import { FROM_SOURCE } from '../package_files.js';
 import { checkModel, type Model } from '../race/model.js';
 import { invocation } from './invocation.js';
-import { isMainThread } from 'node:worker_threads';
-import { FROM_SOURCE } from '../package_files.js';
 import { fastUrl, registerModelLoader, withEntries } from './loader.js';
 import { bundleModelFile } from './model_bundle.js';
 
