@@ -155,7 +155,9 @@ describe('Ctrl-C during slabsim race', () => {
       const d = dir();
       const json = join(d, 'race.json');
       const c = start('race', '--scenario', 'all', '--runs', '100000000', '--workers', '2', '--json', json, '--quiet');
-      await new Promise((resolve) => setTimeout(resolve, 5000));
+      // The workers are exploring within a second (each starts in 0.1 s of CPU); any moment
+      // would do: a stop set before a worker's first run ends it before that run.
+      await new Promise((resolve) => setTimeout(resolve, 1000));
       c.proc.kill('SIGINT');
       const { code } = await c.exit;
       expect(code).toBe(130);
