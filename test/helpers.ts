@@ -6,12 +6,10 @@ import { createHash } from 'node:crypto';
 import { afterAll, expect, inject } from 'vitest';
 import { builtBin, builtDir, importBuilt } from './built.js';
 import { SlabError } from '../src/errors.js';
-import type { Strategy } from '../src/sched/scheduler.js';
 import { allocPages } from '../src/mm/page_alloc.fast.js';
 import type { Machine } from '../src/shm/machine.js';
-import type { ObjCounts } from '../src/workload/objects.js';
 import type { CpuPool } from '../src/workload/workers.js';
-import { finishRun, type RunOptions, type RunReport, runWorkloadScheduled } from '../src/workload/run.js';
+import type { RunReport } from '../src/workload/run.js';
 
 /** A digest of the whole machine: equal digests mean bit-identical state. */
 export const digest = (m: Machine): string => createHash('sha256').update(m.u8).digest('hex');
@@ -117,21 +115,6 @@ export function expectRunClean(r: RunReport, paths = true): void {
   const sum = (k: 'allocs' | 'failed' | 'frees' | 'irq_allocs' | 'irq_frees') => r.per_cpu.reduce((s, c) => s + c[k], 0);
   expect(totalStat(r, 'alloc_fastpath') + totalStat(r, 'alloc_slowpath')).toBe(sum('allocs') + sum('failed') + sum('irq_allocs'));
   expect(totalStat(r, 'free_fastpath') + totalStat(r, 'free_slowpath')).toBe(sum('frees') + sum('irq_frees'));
-}
-
-/** An object workload under the scheduler (at most 5M steps), finished into its report. */
-export function runScheduledReport(opts: RunOptions, strategy: Strategy) {
-  const { prep, result } = runWorkloadScheduled(opts, strategy, 5_000_000);
-  expect(result.message).toBeUndefined();
-  expect(result.outcome).toBe('ok');
-  const counts = result.results as ObjCounts[];
-  const report = finishRun(
-    prep,
-    opts,
-    counts.map((c) => ({ ...c, node: 0, elapsedMs: 1 })),
-    1,
-  );
-  return { prep, result, report };
 }
 
 /** The first line a child process prints (a server's URL line); rejects with its stderr if it exits first. */

@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 import type { Profile } from '../src/config.js';
 import { RandomStrategy } from '../src/sched/strategies/random.js';
 import { type RunOptions, type RunReport, runWorkload } from '../src/workload/run.js';
-import { cli, expectRunClean, keptPools, runScheduledReport, totalStat } from './helpers.js';
+import { cli, expectRunClean, keptPools, totalStat } from './helpers.js';
+import { runScheduledReport } from './scheduled_run.js';
 
 const pools = keptPools();
 

@@ -6,7 +6,8 @@ import { RandomStrategy } from '../src/sched/strategies/random.js';
 import { ReplayStrategy } from '../src/sched/strategies/replay.js';
 import type { RunOptions } from '../src/workload/run.js';
 import type { WorkloadName } from '../src/workload/task.js';
-import { digest, runScheduledReport } from './helpers.js';
+import { digest } from './helpers.js';
+import { runScheduledReport } from './scheduled_run.js';
 
 const options = (workload: WorkloadName, profile: Profile, seed: number): RunOptions => ({
   workload,
