@@ -13,15 +13,12 @@
 //   bin/           bin/slabsim.mjs, which finds no src/ beside it and runs dist/, as installed
 //   dist/src/, dist/workers/   every .ts of src/ and workers/ (fast twins included) as .js,
 //                  then the bundles of scripts/bundle_cli.mjs as `npm run build` makes them:
-//                  dist/src/cli/slabsim.js, and dist/workers/explore.js and cpu.js replaced
+//                  dist/src/cli/slabsim.js, and dist/workers/explore.js, stress.js and cpu.js replaced
 // The built code finds the package root as in a build (src/package_files.ts); packages
 // resolve from the repository's node_modules by Node's search upwards.
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { build } from 'esbuild';
-// @ts-expect-error: a plain .mjs script without types
-import { bundleCli } from '../scripts/bundle_cli.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const CACHE = join(root, 'node_modules', '.cache', 'slabsim-test');
@@ -30,6 +27,10 @@ const CACHE = join(root, 'node_modules', '.cache', 'slabsim-test');
 export async function buildForTests(): Promise<string> {
   mkdirSync(CACHE, { recursive: true });
   pruneAbandoned();
+  // Imported here: the test files that import this module for builtBin() need neither.
+  const { build } = await import('esbuild');
+  // @ts-expect-error: a plain .mjs script without types
+  const { bundleCli } = await import('../scripts/bundle_cli.mjs');
   const dir = mkdtempSync(join(CACHE, `run-${process.pid}-`));
   writeFileSync(join(dir, 'package.json'), '{ "type": "module" }\n');
   cpSync(join(root, 'scripts'), join(dir, 'scripts'), { recursive: true, filter: (f) => !f.endsWith('.sh') });
