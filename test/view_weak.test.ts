@@ -14,6 +14,7 @@ import { parseRaceSchedule, runRace } from '../src/race/run.js';
 import type { TraceStep } from '../src/sched/scheduler.js';
 import { ReplayStrategy } from '../src/sched/strategies/replay.js';
 import { launchBrowser, loadSchedule, recordPageErrors } from './browser.js';
+import { builtBin, builtDir } from './built.js';
 import mp from './fixtures/message_passing.model.js';
 import { cli, firstLine } from './helpers.js';
 import { peterson } from './models/locks.js';
@@ -23,9 +24,9 @@ const MP = 'test/fixtures/message_passing.model.ts';
 const SCREENSHOT = '/tmp/slabsim-view-weak.png';
 const petersonModel = peterson({ relax: true });
 
-/** `slabsim view --port 0 ...args` from source (the page bundles src/); its child and the URL it printed. */
+/** `slabsim view --port 0 ...args` of the compiled CLI (test/built.ts), as installed; its child and the URL it printed. */
 async function startView(...args: string[]): Promise<{ child: ChildProcess; startLine: string; url: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'view', '--port', '0', ...args], {
+  const child = spawn(process.execPath, [builtBin(builtDir(inject('built'))), 'view', '--port', '0', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const startLine = await firstLine(child);
