@@ -18,7 +18,7 @@ import { cacheNodeOff, type Machine } from '../src/shm/machine.js';
 import { CACHE_NODE } from '../src/shm/structs.js';
 import { buildViewer } from '../src/view/bundle.js';
 import { checkHost, resolvePath, serveViewer } from '../src/view/server.js';
-import { launchBrowser, loadSchedule, recordPageErrors } from './browser.js';
+import { launchBrowser, loadSchedule, pressForward, recordPageErrors } from './browser.js';
 import { builtBin, builtDir } from './built.js';
 import ring from './fixtures/ring.model.js';
 import { cli, firstLine } from './helpers.js';
@@ -297,7 +297,7 @@ describe('the viewer in headless Chromium', () => {
         expect(shown.state, `state at step ${k}`).toEqual(expectedState(machineAt(schedule, k)));
       };
       for (let k = 0; k < lines.length; k++) {
-        await page.click('#forward');
+        await (k === 0 ? page.click('#forward') : pressForward(page));
         await check(k);
       }
       expect(page.url()).toContain(`step=${lines.length - 1}`);

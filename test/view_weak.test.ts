@@ -13,7 +13,7 @@ import type { Model } from '../src/race/model.js';
 import { parseRaceSchedule, runRace } from '../src/race/run.js';
 import type { TraceStep } from '../src/sched/scheduler.js';
 import { ReplayStrategy } from '../src/sched/strategies/replay.js';
-import { launchBrowser, loadSchedule, recordPageErrors } from './browser.js';
+import { launchBrowser, loadSchedule, pressForward, recordPageErrors } from './browser.js';
 import { builtBin, builtDir } from './built.js';
 import mp from './fixtures/message_passing.model.js';
 import { cli, firstLine } from './helpers.js';
@@ -197,7 +197,7 @@ describe('the viewer in the weaker memory modes, in headless Chromium', () => {
       for (const [w, v] of d.words) expect(v, `${at}: word ${w}`).toBe(`0x${m.u32[w as number].toString(16)}`);
     };
     for (let k = 0; k < lines.length; k++) {
-      await page.click('#forward');
+      await (k === 0 ? page.click('#forward') : pressForward(page));
       await check(k);
     }
     for (let k = lines.length - 2; k >= Math.max(0, lines.length - 4); k--) {

@@ -110,7 +110,11 @@ function frame(): void {
   requestAnimationFrame(frame);
   if (!run || Atomics.load(run.ctl, CTL.LOAD) !== run.loaded.generation) return;
   const seq = Atomics.load(run.ctl, CTL.SEQ);
-  $('play').textContent = Atomics.load(run.ctl, CTL.PLAYING) ? 'pause' : 'play';
+  // Written only when it changes: a write every frame, even of the same text, made the
+  // browser lay out and paint the page 60 times a second while nothing moved.
+  const play = $('play');
+  const label = Atomics.load(run.ctl, CTL.PLAYING) ? 'pause' : 'play';
+  if (play.textContent !== label) play.textContent = label;
   if (seq === drawnSeq || seq & 1) return;
   const k = Atomics.load(run.ctl, CTL.STEP);
   drawStep(k);
