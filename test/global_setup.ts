@@ -8,22 +8,16 @@ import { resolveBrowser } from './browser.js';
 import { buildForTests, type FoundBuild, removeBuild } from './built.js';
 
 export default async function setup(project: TestProject): Promise<() => void> {
-  try {
-    project.provide('browser', { path: await resolveBrowser() });
-  } catch (e) {
-    project.provide('browser', { error: (e as Error).message });
-  }
-  let dir: string | undefined;
-  try {
-    dir = await buildForTests();
-    project.provide('built', { dir });
-  } catch (e) {
-    project.provide('built', { error: (e as Error).message });
-  }
+  // Both at once: the unpacking waits on zlib's threads, the compiling on esbuild's process.
+  const [browser, built] = await Promise.allSettled([resolveBrowser(), buildForTests()]);
+  project.provide('browser', browser.status === 'fulfilled' ? { path: browser.value } : { error: message(browser.reason) });
+  project.provide('built', built.status === 'fulfilled' ? { dir: built.value } : { error: message(built.reason) });
   return () => {
-    if (dir) removeBuild(dir);
+    if (built.status === 'fulfilled') removeBuild(built.value);
   };
 }
+
+const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
 declare module 'vitest' {
   export interface ProvidedContext {
