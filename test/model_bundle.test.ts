@@ -14,12 +14,12 @@ import { tempDir } from './temp.js';
 const RING = resolve('test/fixtures/ring.model.ts');
 
 /** A model of one load per CPU, with `extra` lines before it; its import of slabsim as given. */
-const model = (extra = '', marker = false) =>
+const model = (extra = '', marker = false, name = 'bundled') =>
   `${marker ? '/* @two-way */\n' : ''}import { alloc, defineModel, load32, site, word } from 'slabsim';
 ${extra}
 const S = site('bundled');
 export default defineModel({
-  name: 'bundled',
+  name: '${name}',
   cpus: 2,
   create(m) {
     const w: number = word(m, alloc(m, 8));
@@ -101,14 +101,17 @@ describe('bundleModelFile', () => {
 });
 
 describe('a model left to the model loader', () => {
-  it("runs on the compiled CLI's explore worker all the same, in a CommonJS project too (npm init -y)", () => {
+  it("runs on the compiled CLI's explore worker all the same, two files at once, in a CommonJS project (npm init -y)", () => {
     const path = files({
       'm.model.ts': model('export const here = import.meta.url;'),
+      'n.model.ts': model('export const here = import.meta.url;', false, 'bundled-too'),
       'package.json': JSON.stringify({ name: 'app', version: '1.0.0', type: 'commonjs' }),
     });
-    const r = cli('race', '--model', path, '--runs', '5');
+    // The worker imports both at once: the second must wait for the hooks the first registers.
+    const r = cli('race', '--model', path, '--model', join(path, '..', 'n.model.ts'), '--runs', '5');
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
-    expect(r.stdout).toContain('0 failing scenario(s)');
+    for (const name of ['bundled', 'bundled-too'])
+      expect(r.stdout).toMatch(new RegExp(`${name}: 5 runs, \\d+ steps, no failure`));
   });
 });

@@ -6,15 +6,21 @@ import { BUNDLE_API, packageFile, srcModule } from '../package_files.js';
 
 /** Set by bin/slabsim.mjs when it has registered tsx already (a run from source). */
 const TSX_KEY = Symbol.for('slabsim.tsx');
-let registered = false;
+let registering: Promise<void> | undefined;
 
 /**
  * Register the hooks (once per thread: the first call decides). `fast`: twins made in
- * advance by fastSources(), so that this thread's hooks need no compiler.
+ * advance by fastSources(), so that this thread's hooks need no compiler. Every caller
+ * waits for the registration itself: a worker imports its model files at once, and a
+ * second import that went ahead while the first call still awaited (tsx's API, the hooks'
+ * module on Node 24) loaded its file without the hooks.
  */
-export async function registerModelLoader(fast?: Record<string, string>): Promise<void> {
-  if (registered) return;
-  registered = true;
+export function registerModelLoader(fast?: Record<string, string>): Promise<void> {
+  registering ??= register(fast);
+  return registering;
+}
+
+async function register(fast: Record<string, string> | undefined): Promise<void> {
   const g = globalThis as Record<symbol, unknown>;
   if (!g[TSX_KEY]) {
     const { register: registerTsx } = await import('tsx/esm/api');
