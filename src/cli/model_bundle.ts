@@ -15,7 +15,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire, isBuiltin } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Plugin } from 'esbuild';
-import { PACKAGE_ROOT } from '../package_files.js';
+import { FROM_SOURCE, PACKAGE_ROOT } from '../package_files.js';
 import { COMPILED_ENTRY, MODEL_ENTRY_NAMES } from './loader.js';
 
 const MARKER = '/* @two-way */';
@@ -37,6 +37,14 @@ export function bundleModelFile(path: string, fast?: Readonly<Record<string, str
   if (made === undefined) generatorForms.set(path, (made = bundle(path)));
   return made;
 }
+
+/**
+ * What the CLI's threads import for a model file: bundleModelFile()'s module, or null.
+ * From source every thread runs tsx anyway (the workers start through it), so nothing is
+ * compiled there.
+ */
+export const compiledModelFile = (path: string, fast?: Readonly<Record<string, string>>): Promise<string | null> =>
+  FROM_SOURCE ? Promise.resolve(null) : bundleModelFile(path, fast);
 
 /** The generator forms made in this process, by path: the main thread loads a file, then hands it to its workers. */
 const generatorForms = new Map<string, Promise<string | null>>();

@@ -8,11 +8,10 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { isMainThread } from 'node:worker_threads';
 import { ModelError } from '../errors.js';
-import { FROM_SOURCE } from '../package_files.js';
 import { checkModel, type Model } from '../race/model.js';
 import { invocation } from './invocation.js';
 import { fastUrl, registerModelLoader, withEntries } from './loader.js';
-import { bundleModelFile } from './model_bundle.js';
+import { compiledModelFile } from './model_bundle.js';
 
 /** A model and where it came from, for replay commands. */
 export interface FileModel {
@@ -119,7 +118,7 @@ async function importModelModule(
     if (!EXTENSIONS.some((e) => path.endsWith(e))) throw new ModelError(`${file}: expected a .ts, .mts, .js or .mjs file`);
     // The main thread compiles a plain file itself (its workers get the same module); a
     // worker without a compiled module has a file the main thread left to the hooks.
-    if (isMainThread && !fast && !FROM_SOURCE) compiled = (await bundleModelFile(path)) ?? undefined;
+    if (isMainThread && !fast) compiled = (await compiledModelFile(path)) ?? undefined;
   }
   if (compiled === undefined) {
     await registerModelLoader();

@@ -23,8 +23,7 @@ import { exploreOnWorkers } from '../race/workers.js';
 import { DPOR_ALGORITHMS, type DporAlgorithm } from '../sched/dpor/search.js';
 import { ReplayStrategy } from '../sched/strategies/replay.js';
 import { type FileModel, fileReplayCommand, inFile, loadModelFiles, loadModelFilesFor } from './model_files.js';
-import { bundleModelFile } from './model_bundle.js';
-import { FROM_SOURCE } from '../package_files.js';
+import { compiledModelFile } from './model_bundle.js';
 import { invocation } from './invocation.js';
 import { durationArg, intIn, oneOf, seedArg } from './options.js';
 import { checkWritable, OutputError, writeOutput } from './output.js';
@@ -316,12 +315,11 @@ async function runExploration(f: RaceFlags, signal: AbortSignal): Promise<Explor
   }
 }
 
-/** The model files compiled for the explore workers, where they compile (src/cli/model_bundle.ts). */
+/** The model files compiled for the explore workers (as the main thread loaded them), where they compile. */
 async function compiledForWorkers(fromFiles: readonly FileModel[]): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
-  if (FROM_SOURCE) return out; // the workers run through tsx: nothing to save
   for (const path of new Set(fromFiles.flatMap((x) => x.model.source ?? []))) {
-    const compiled = await bundleModelFile(path);
+    const compiled = await compiledModelFile(path);
     if (compiled !== null) out[path] = compiled;
   }
   return out;

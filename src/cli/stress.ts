@@ -6,13 +6,13 @@ import { type Command, Option } from 'commander';
 import { resolve } from 'node:path';
 import { PROFILES, type Profile } from '../config.js';
 import { ModelError } from '../errors.js';
-import { FROM_SOURCE, workerFile } from '../package_files.js';
+import { workerFile } from '../package_files.js';
 import { MIN_MODEL_MEMORY, withCpus } from '../race/model.js';
 import { CTL, STOPPED, type StressSample, type StressWorkerResult } from '../race/stress_round.js';
 import { create, snapshot } from '../shm/machine.js';
 import type { StressTask } from '../../workers/stress.js';
 import { fastSources } from './fast_sources.js';
-import { bundleModelFile } from './model_bundle.js';
+import { compiledModelFile } from './model_bundle.js';
 import { loadModelFiles } from './model_files.js';
 import { durationArg, intIn, oneOf, seedArg } from './options.js';
 import { checkWritable, writeOutput } from './output.js';
@@ -98,7 +98,7 @@ async function stress(f: StressFlags): Promise<StressReport> {
   const ctl = new Int32Array(new SharedArrayBuffer(CTL.WORDS * 4));
   const fast = await fastSources(generatorForm.source ?? file);
   // The workers import the model compiled here, where it compiles (src/cli/model_bundle.ts).
-  const compiled = FROM_SOURCE ? null : await bundleModelFile(resolve(generatorForm.source ?? file), fast);
+  const compiled = await compiledModelFile(resolve(generatorForm.source ?? file), fast);
   const task = (cpu: number): StressTask => ({
     sab: m.sab,
     image,
