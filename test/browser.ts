@@ -9,11 +9,15 @@
 //
 // resolveBrowser() runs once per vitest invocation, in test/global_setup.ts, which hands
 // the path (or the error) to the test files: two files unpacking at once would race.
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Browser, chromium, type Page } from 'playwright-core';
+import { inject } from 'vitest';
+import { builtBin, builtDir } from './built.js';
+import { firstLine } from './helpers.js';
 
 export const SYSTEM_BROWSERS = [
   '/usr/bin/chromium',
@@ -181,3 +185,15 @@ export async function loadSchedule(page: Page, schedule: string): Promise<void> 
  */
 export const pressForward = (page: Page): Promise<void> =>
   page.evaluate(() => (document.getElementById('forward') as HTMLButtonElement).click());
+
+/**
+ * `slabsim view --port 0 ...args` of the compiled CLI (test/built.ts), as an installed
+ * package serves the page; its child, the line it printed first and the URL in it.
+ */
+export async function startView(...args: string[]): Promise<{ child: ChildProcess; startLine: string; url: string }> {
+  const child = spawn(process.execPath, [builtBin(builtDir(inject('built'))), 'view', '--port', '0', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const startLine = await firstLine(child);
+  return { child, startLine, url: /(http:\/\/127\.0\.0\.1:\d+\/\S*)/.exec(startLine)?.[1] ?? '' };
+}

@@ -3,7 +3,7 @@
 // no console error; stepping known schedules shows, at every step, the line `slabsim
 // replay --trace` prints and the machine's state at that step; a user's model file shows
 // its words and sites; live mode on 2 CPUs advances, pauses and resumes.
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { connect } from 'node:net';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
@@ -18,10 +18,9 @@ import { cacheNodeOff, type Machine } from '../src/shm/machine.js';
 import { CACHE_NODE } from '../src/shm/structs.js';
 import { buildViewer } from '../src/view/bundle.js';
 import { checkHost, resolvePath, serveViewer } from '../src/view/server.js';
-import { launchBrowser, loadSchedule, pressForward, recordPageErrors } from './browser.js';
-import { builtBin, builtDir } from './built.js';
+import { launchBrowser, loadSchedule, pressForward, recordPageErrors, startView } from './browser.js';
 import ring from './fixtures/ring.model.js';
-import { cli, firstLine } from './helpers.js';
+import { cli } from './helpers.js';
 
 const SCREENSHOT = '/tmp/slabsim-view.png';
 const LIVE_SCREENSHOT = '/tmp/slabsim-view-live.png';
@@ -234,15 +233,8 @@ describe('the viewer in headless Chromium', () => {
   beforeAll(async () => {
     try {
       browser = await launchBrowser(inject('browser'));
-      // The compiled CLI (test/built.ts), as an installed package serves the page: the ring
-      // model imports only 'slabsim', which the bundle takes from the running copy.
-      server = spawn(
-        process.execPath,
-        [builtBin(builtDir(inject('built'))), 'view', '--port', '0', '--model', 'test/fixtures/ring.model.ts'],
-        { stdio: ['ignore', 'pipe', 'pipe'] },
-      );
-      startLine = await firstLine(server);
-      url = /(http:\/\/127\.0\.0\.1:\d+\/)/.exec(startLine)?.[1] ?? '';
+      // The ring model imports only 'slabsim', which the bundle takes from the running copy.
+      ({ child: server, startLine, url } = await startView('--model', 'test/fixtures/ring.model.ts'));
       context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
       context.on('request', (r) => requests.push(r.url()));
       page = await context.newPage();

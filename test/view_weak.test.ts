@@ -5,7 +5,7 @@
 // draws, at every step, each CPU's store buffer as `slabsim replay --trace` prints it and
 // as the simulator holds it, the stores a step sent to memory, the stale reads and the
 // loads that read past another CPU's buffered store.
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { explore, replay } from '../src/index.js';
@@ -13,25 +13,15 @@ import type { Model } from '../src/race/model.js';
 import { parseRaceSchedule, runRace } from '../src/race/run.js';
 import type { TraceStep } from '../src/sched/scheduler.js';
 import { ReplayStrategy } from '../src/sched/strategies/replay.js';
-import { launchBrowser, loadSchedule, pressForward, recordPageErrors } from './browser.js';
-import { builtBin, builtDir } from './built.js';
+import { launchBrowser, loadSchedule, pressForward, recordPageErrors, startView } from './browser.js';
 import mp from './fixtures/message_passing.model.js';
-import { cli, firstLine } from './helpers.js';
+import { cli } from './helpers.js';
 import { peterson } from './models/locks.js';
 
 const PETERSON = 'test/fixtures/peterson.model.ts';
 const MP = 'test/fixtures/message_passing.model.ts';
 const SCREENSHOT = '/tmp/slabsim-view-weak.png';
 const petersonModel = peterson({ relax: true });
-
-/** `slabsim view --port 0 ...args` of the compiled CLI (test/built.ts), as installed; its child and the URL it printed. */
-async function startView(...args: string[]): Promise<{ child: ChildProcess; startLine: string; url: string }> {
-  const child = spawn(process.execPath, [builtBin(builtDir(inject('built'))), 'view', '--port', '0', ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const startLine = await firstLine(child);
-  return { child, startLine, url: /(http:\/\/127\.0\.0\.1:\d+\/\S*)/.exec(startLine)?.[1] ?? '' };
-}
 
 /** `slabsim replay --trace` of a schedule: per step its line and its `buffers:` line ('' when none). */
 function cliTrace(schedule: string, file: string): Array<{ line: string; buffers: string }> {
